@@ -1,0 +1,150 @@
+// Package componenttest provides test doubles for component tests.
+package componenttest
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+
+	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/event"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Settings returns component settings for tests: a discarding logger (or
+// one writing to w), a fresh metrics registry and the given data dir.
+func Settings(name, dataDir string) component.Settings {
+	return component.Settings{
+		Name:     name,
+		Logger:   slog.New(slog.NewTextHandler(io.Discard, nil)),
+		DataDir:  dataDir,
+		Hostname: "testhost",
+		Metrics:  prometheus.NewRegistry(),
+	}
+}
+
+// Emitter records what a source emits. It is safe for concurrent use.
+// Set Full to make Emit block until ctx is done and then fail with
+// component.ErrFull, as the agent does when a queue is full.
+type Emitter struct {
+	mu          sync.Mutex
+	events      []*event.Event
+	checkpoints map[string][]byte
+	full        bool
+	notify      chan struct{}
+}
+
+// NewEmitter returns an empty recording emitter.
+func NewEmitter() *Emitter {
+	return &Emitter{checkpoints: map[string][]byte{}, notify: make(chan struct{}, 1)}
+}
+
+// SetFull switches the simulated full-buffer state.
+func (e *Emitter) SetFull(full bool) {
+	e.mu.Lock()
+	e.full = full
+	e.mu.Unlock()
+}
+
+// Emit implements component.Emitter.
+func (e *Emitter) Emit(ctx context.Context, events []*event.Event, cps ...component.Checkpoint) error {
+	e.mu.Lock()
+	full := e.full
+	e.mu.Unlock()
+	if full {
+		<-ctx.Done()
+		return fmt.Errorf("emit: %w", component.ErrFull)
+	}
+	e.mu.Lock()
+	for _, ev := range events {
+		e.events = append(e.events, ev.Clone())
+	}
+	for _, cp := range cps {
+		if cp.Value == nil {
+			delete(e.checkpoints, cp.Key)
+		} else {
+			e.checkpoints[cp.Key] = append([]byte(nil), cp.Value...)
+		}
+	}
+	e.mu.Unlock()
+	select {
+	case e.notify <- struct{}{}:
+	default:
+	}
+	return nil
+}
+
+// Events returns a copy of the events emitted so far.
+func (e *Emitter) Events() []*event.Event {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return append([]*event.Event(nil), e.events...)
+}
+
+// Len returns the number of events emitted so far.
+func (e *Emitter) Len() int {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.events)
+}
+
+// LoadCheckpoints implements component.CheckpointLoader with the
+// checkpoints committed so far, so a test can restart a source on them.
+func (e *Emitter) LoadCheckpoints() (map[string][]byte, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make(map[string][]byte, len(e.checkpoints))
+	for k, v := range e.checkpoints {
+		out[k] = append([]byte(nil), v...)
+	}
+	return out, nil
+}
+
+// WaitFor blocks until at least n events were emitted or ctx is done.
+func (e *Emitter) WaitFor(ctx context.Context, n int) error {
+	for {
+		if e.Len() >= n {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waited for %d events, got %d: %w", n, e.Len(), ctx.Err())
+		case <-e.notify:
+		}
+	}
+}
+
+// KV is an in-memory component.KV.
+type KV struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+// NewKV returns an empty in-memory store.
+func NewKV() *KV { return &KV{m: map[string][]byte{}} }
+
+// Get implements component.KV.
+func (k *KV) Get(key string) ([]byte, bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	v, ok := k.m[key]
+	return v, ok, nil
+}
+
+// Set implements component.KV.
+func (k *KV) Set(key string, value []byte) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.m[key] = append([]byte(nil), value...)
+	return nil
+}
+
+// Delete implements component.KV.
+func (k *KV) Delete(key string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.m, key)
+	return nil
+}

@@ -1,0 +1,179 @@
+package component
+
+import (
+	"fmt"
+	"sort"
+)
+
+// Config is a component's configuration: a pointer to a struct decoded from
+// the component's TOML table.
+type Config interface {
+	// Validate reports every problem of the config (errors.Join), each
+	// message starting with the key it concerns ("timeout: must be ...").
+	Validate() error
+}
+
+// SourceFactory builds one type of source.
+type SourceFactory interface {
+	Type() string
+	// NewConfig returns a config filled with defaults, ready to decode into.
+	NewConfig() Config
+	// Sample is the documented sample.toml of the component.
+	Sample() string
+	CreateSource(cfg Config, set Settings) (Source, error)
+}
+
+// TransformFactory builds one type of transform.
+type TransformFactory interface {
+	Type() string
+	NewConfig() Config
+	Sample() string
+	CreateTransform(cfg Config, set Settings) (Transform, error)
+}
+
+// SinkFactory builds one type of sink.
+type SinkFactory interface {
+	Type() string
+	// Kind tells whether the sink consumes events or webhook requests.
+	Kind() Kind
+	// NewConfig returns a config that embeds DeliveryConfig.
+	NewConfig() Config
+	Sample() string
+	CreateSink(cfg Config, set Settings) (Sink, error)
+}
+
+type factory[C Config] struct {
+	typ      string
+	sample   string
+	defaults func() C
+}
+
+func (f factory[C]) Type() string      { return f.typ }
+func (f factory[C]) Sample() string    { return f.sample }
+func (f factory[C]) NewConfig() Config { return f.defaults() }
+
+func (f factory[C]) cast(cfg Config) (C, error) {
+	c, ok := cfg.(C)
+	if !ok {
+		var zero C
+		return zero, fmt.Errorf("%s: config has type %T, want %T", f.typ, cfg, zero)
+	}
+	return c, nil
+}
+
+type sourceFactory[C Config] struct {
+	factory[C]
+	create func(C, Settings) (Source, error)
+}
+
+func (f sourceFactory[C]) CreateSource(cfg Config, set Settings) (Source, error) {
+	c, err := f.cast(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return f.create(c, set)
+}
+
+// NewSourceFactory returns a factory for sources whose config type is C (a
+// pointer to a struct). defaults returns a fresh config with every default.
+func NewSourceFactory[C Config](typ, sample string, defaults func() C, create func(C, Settings) (Source, error)) SourceFactory {
+	return sourceFactory[C]{factory[C]{typ, sample, defaults}, create}
+}
+
+type transformFactory[C Config] struct {
+	factory[C]
+	create func(C, Settings) (Transform, error)
+}
+
+func (f transformFactory[C]) CreateTransform(cfg Config, set Settings) (Transform, error) {
+	c, err := f.cast(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return f.create(c, set)
+}
+
+// NewTransformFactory returns a factory for transforms with config type C.
+func NewTransformFactory[C Config](typ, sample string, defaults func() C, create func(C, Settings) (Transform, error)) TransformFactory {
+	return transformFactory[C]{factory[C]{typ, sample, defaults}, create}
+}
+
+// SinkConfig is what a sink config must be: validatable, with delivery
+// options embedded.
+type SinkConfig interface {
+	Config
+	DeliveryConfigurer
+}
+
+type sinkFactory[C SinkConfig] struct {
+	factory[C]
+	kind   Kind
+	create func(C, Settings) (Sink, error)
+}
+
+func (f sinkFactory[C]) Kind() Kind { return f.kind }
+
+func (f sinkFactory[C]) CreateSink(cfg Config, set Settings) (Sink, error) {
+	c, err := f.cast(cfg)
+	if err != nil {
+		return nil, err
+	}
+	return f.create(c, set)
+}
+
+// NewSinkFactory returns a factory for sinks with config type C.
+func NewSinkFactory[C SinkConfig](typ string, kind Kind, sample string, defaults func() C, create func(C, Settings) (Sink, error)) SinkFactory {
+	return sinkFactory[C]{factory[C]{typ, sample, defaults}, kind, create}
+}
+
+// Registry holds the factories hogtail knows, by TOML type. It is built
+// explicitly by the command (one line per component).
+type Registry struct {
+	Sources    map[string]SourceFactory
+	Transforms map[string]TransformFactory
+	Sinks      map[string]SinkFactory
+}
+
+// NewRegistry returns an empty registry.
+func NewRegistry() *Registry {
+	return &Registry{
+		Sources:    map[string]SourceFactory{},
+		Transforms: map[string]TransformFactory{},
+		Sinks:      map[string]SinkFactory{},
+	}
+}
+
+// AddSource registers f; it panics on a duplicate type (a programming error).
+func (r *Registry) AddSource(f SourceFactory) *Registry {
+	mustAdd(r.Sources, f.Type(), f, "source")
+	return r
+}
+
+// AddTransform registers f.
+func (r *Registry) AddTransform(f TransformFactory) *Registry {
+	mustAdd(r.Transforms, f.Type(), f, "transform")
+	return r
+}
+
+// AddSink registers f.
+func (r *Registry) AddSink(f SinkFactory) *Registry {
+	mustAdd(r.Sinks, f.Type(), f, "sink")
+	return r
+}
+
+func mustAdd[F any](m map[string]F, typ string, f F, kind string) {
+	if _, dup := m[typ]; dup {
+		panic(fmt.Sprintf("hogtail: %s type %q registered twice", kind, typ))
+	}
+	m[typ] = f
+}
+
+// Types lists the registered type names of a map, sorted.
+func Types[F any](m map[string]F) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

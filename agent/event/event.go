@@ -1,0 +1,87 @@
+// Package event defines the PostHog event that flows through hogtail, and its
+// JSON encoding.
+package event
+
+import (
+	"fmt"
+	"time"
+
+	"github.com/google/uuid"
+)
+
+// TimeFormat is the ISO-8601 layout hogtail writes timestamps in: UTC with
+// milliseconds, as posthog-js and posthog-node do.
+const TimeFormat = "2006-01-02T15:04:05.000Z07:00"
+
+// Event is a PostHog event. The uuid is assigned once, when the event enters
+// the agent, and never changes afterwards so that PostHog can deduplicate
+// redeliveries.
+type Event struct {
+	UUID       string
+	Event      string
+	DistinctID string
+	// Timestamp is an ISO-8601 string, kept verbatim from the input when it
+	// had one: PostHog deduplicates on it, so it must not be re-formatted.
+	Timestamp  string
+	Properties Map
+
+	// PostHog extras, encoded only when set.
+	Set     Map // $set
+	SetOnce Map // $set_once
+	IP      string
+	SiteURL string
+	TeamID  int64
+	Now     string
+	SentAt  string
+
+	// Extra holds any other top-level keys of an input event (offset,
+	// elements, person, ...) so that they pass through unchanged.
+	Extra Map
+}
+
+// New returns an event with a fresh UUIDv7 and the current time.
+func New(name, distinctID string) *Event {
+	return &Event{
+		UUID:       NewUUID(),
+		Event:      name,
+		DistinctID: distinctID,
+		Timestamp:  FormatTime(time.Now()),
+	}
+}
+
+// NewUUID returns a UUIDv7 string. v7 ids are time-ordered, which keeps
+// PostHog's storage happy, and unique across restarts.
+func NewUUID() string {
+	id, err := uuid.NewV7()
+	if err != nil {
+		// NewV7 only fails when the system random source fails.
+		panic(fmt.Sprintf("hogtail: cannot generate uuid: %v", err))
+	}
+	return id.String()
+}
+
+// FormatTime formats t the way hogtail writes timestamps.
+func FormatTime(t time.Time) string {
+	return t.UTC().Format(TimeFormat)
+}
+
+// EnsureIdentity gives the event a uuid and a timestamp if it lacks them.
+// Sources call it on events that arrive from outside (HTTP, JSON lines).
+func (e *Event) EnsureIdentity(now time.Time) {
+	if e.UUID == "" {
+		e.UUID = NewUUID()
+	}
+	if e.Timestamp == "" {
+		e.Timestamp = FormatTime(now)
+	}
+}
+
+// Clone returns a deep copy of the event.
+func (e *Event) Clone() *Event {
+	c := *e
+	c.Properties = e.Properties.Clone()
+	c.Set = e.Set.Clone()
+	c.SetOnce = e.SetOnce.Clone()
+	c.Extra = e.Extra.Clone()
+	return &c
+}

@@ -1,0 +1,414 @@
+package event
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"sort"
+	"strconv"
+	"unicode/utf8"
+)
+
+// AppendJSON appends the PostHog JSON form of e to dst. Keys come out in a
+// fixed order (uuid, event, distinct_id, timestamp, properties, extras), and
+// properties keep their order.
+func (e *Event) AppendJSON(dst []byte) []byte {
+	dst = append(dst, `{"uuid":`...)
+	dst = AppendString(dst, e.UUID)
+	dst = append(dst, `,"event":`...)
+	dst = AppendString(dst, e.Event)
+	dst = append(dst, `,"distinct_id":`...)
+	dst = AppendString(dst, e.DistinctID)
+	if e.Timestamp != "" {
+		dst = append(dst, `,"timestamp":`...)
+		dst = AppendString(dst, e.Timestamp)
+	}
+	dst = append(dst, `,"properties":`...)
+	dst = AppendValue(dst, e.Properties)
+	if e.Set != nil {
+		dst = append(dst, `,"$set":`...)
+		dst = AppendValue(dst, e.Set)
+	}
+	if e.SetOnce != nil {
+		dst = append(dst, `,"$set_once":`...)
+		dst = AppendValue(dst, e.SetOnce)
+	}
+	dst = appendOptString(dst, `,"ip":`, e.IP)
+	dst = appendOptString(dst, `,"site_url":`, e.SiteURL)
+	if e.TeamID != 0 {
+		dst = append(dst, `,"team_id":`...)
+		dst = strconv.AppendInt(dst, e.TeamID, 10)
+	}
+	dst = appendOptString(dst, `,"now":`, e.Now)
+	dst = appendOptString(dst, `,"sent_at":`, e.SentAt)
+	for _, f := range e.Extra {
+		dst = append(dst, ',')
+		dst = AppendString(dst, f.Key)
+		dst = append(dst, ':')
+		dst = AppendValue(dst, f.Value)
+	}
+	return append(dst, '}')
+}
+
+func appendOptString(dst []byte, key, v string) []byte {
+	if v == "" {
+		return dst
+	}
+	dst = append(dst, key...)
+	return AppendString(dst, v)
+}
+
+// MarshalJSON implements json.Marshaler.
+func (e *Event) MarshalJSON() ([]byte, error) {
+	return e.AppendJSON(nil), nil
+}
+
+// MarshalJSON implements json.Marshaler, keeping key order.
+func (m Map) MarshalJSON() ([]byte, error) {
+	return AppendValue(nil, m), nil
+}
+
+// AppendValue appends the JSON encoding of v. Unknown types go through
+// encoding/json.
+func AppendValue(dst []byte, v any) []byte {
+	switch t := v.(type) {
+	case nil:
+		return append(dst, "null"...)
+	case string:
+		return AppendString(dst, t)
+	case bool:
+		return strconv.AppendBool(dst, t)
+	case int64:
+		return strconv.AppendInt(dst, t, 10)
+	case int:
+		return strconv.AppendInt(dst, int64(t), 10)
+	case float64:
+		return appendFloat(dst, t)
+	case json.Number:
+		return append(dst, t...)
+	case Map:
+		if t == nil {
+			return append(dst, "{}"...)
+		}
+		dst = append(dst, '{')
+		for i, f := range t {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, f.Key)
+			dst = append(dst, ':')
+			dst = AppendValue(dst, f.Value)
+		}
+		return append(dst, '}')
+	case []any:
+		dst = append(dst, '[')
+		for i := range t {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendValue(dst, t[i])
+		}
+		return append(dst, ']')
+	case []string:
+		dst = append(dst, '[')
+		for i := range t {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, t[i])
+		}
+		return append(dst, ']')
+	case map[string]any:
+		keys := make([]string, 0, len(t))
+		for k := range t {
+			keys = append(keys, k)
+		}
+		sort.Strings(keys)
+		dst = append(dst, '{')
+		for i, k := range keys {
+			if i > 0 {
+				dst = append(dst, ',')
+			}
+			dst = AppendString(dst, k)
+			dst = append(dst, ':')
+			dst = AppendValue(dst, t[k])
+		}
+		return append(dst, '}')
+	default:
+		b, err := json.Marshal(v)
+		if err != nil {
+			return AppendString(dst, fmt.Sprint(v))
+		}
+		return append(dst, b...)
+	}
+}
+
+// appendFloat formats like encoding/json (and like JavaScript for the common
+// range): integers without a fraction, exponent form only for extremes.
+func appendFloat(dst []byte, f float64) []byte {
+	if math.IsNaN(f) || math.IsInf(f, 0) {
+		return append(dst, "null"...)
+	}
+	abs := math.Abs(f)
+	format := byte('f')
+	if abs != 0 && (abs < 1e-6 || abs >= 1e21) {
+		format = 'e'
+	}
+	dst = strconv.AppendFloat(dst, f, format, -1, 64)
+	if format == 'e' {
+		// clean up e-09 to e-9, as encoding/json does
+		n := len(dst)
+		if n >= 4 && dst[n-4] == 'e' && dst[n-3] == '-' && dst[n-2] == '0' {
+			dst[n-2] = dst[n-1]
+			dst = dst[:n-1]
+		}
+	}
+	return dst
+}
+
+const hexDigits = "0123456789abcdef"
+
+// AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
+// with encoding/json; U+2028/U+2029 are escaped so the output is valid JS.
+func AppendString(dst []byte, s string) []byte {
+	dst = append(dst, '"')
+	start := 0
+	for i := 0; i < len(s); {
+		c := s[i]
+		if c < utf8.RuneSelf {
+			if c >= 0x20 && c != '"' && c != '\\' {
+				i++
+				continue
+			}
+			dst = append(dst, s[start:i]...)
+			switch c {
+			case '"', '\\':
+				dst = append(dst, '\\', c)
+			case '\n':
+				dst = append(dst, '\\', 'n')
+			case '\r':
+				dst = append(dst, '\\', 'r')
+			case '\t':
+				dst = append(dst, '\\', 't')
+			default:
+				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+			}
+			i++
+			start = i
+			continue
+		}
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, `\ufffd`...)
+			i += size
+			start = i
+			continue
+		}
+		if r == '\u2028' || r == '\u2029' {
+			dst = append(dst, s[start:i]...)
+			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
+			i += size
+			start = i
+			continue
+		}
+		i += size
+	}
+	dst = append(dst, s[start:]...)
+	return append(dst, '"')
+}
+
+// ParseValue decodes one JSON value, keeping object key order (objects become
+// Map). Integers that fit become int64, other numbers float64.
+func ParseValue(data []byte) (any, error) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.UseNumber()
+	v, err := decodeValue(dec)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, errors.New("unexpected data after JSON value")
+	}
+	return v, nil
+}
+
+// UnmarshalJSON implements json.Unmarshaler, keeping key order.
+func (m *Map) UnmarshalJSON(data []byte) error {
+	v, err := ParseValue(data)
+	if err != nil {
+		return err
+	}
+	switch t := v.(type) {
+	case Map:
+		*m = t
+	case nil:
+		*m = nil
+	default:
+		return fmt.Errorf("expected a JSON object, got %s", jsonKind(v))
+	}
+	return nil
+}
+
+func decodeValue(dec *json.Decoder) (any, error) {
+	tok, err := dec.Token()
+	if err != nil {
+		if err == io.EOF {
+			return nil, io.ErrUnexpectedEOF
+		}
+		return nil, err
+	}
+	return decodeFrom(dec, tok)
+}
+
+func decodeFrom(dec *json.Decoder, tok json.Token) (any, error) {
+	switch t := tok.(type) {
+	case json.Delim:
+		switch t {
+		case '{':
+			m := Map{}
+			for dec.More() {
+				kt, err := dec.Token()
+				if err != nil {
+					return nil, err
+				}
+				key, _ := kt.(string)
+				v, err := decodeValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				// Duplicate keys: last wins, as in JSON.parse.
+				m.Set(key, v)
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, err
+			}
+			return m, nil
+		case '[':
+			arr := []any{}
+			for dec.More() {
+				v, err := decodeValue(dec)
+				if err != nil {
+					return nil, err
+				}
+				arr = append(arr, v)
+			}
+			if _, err := dec.Token(); err != nil {
+				return nil, err
+			}
+			return arr, nil
+		}
+		return nil, fmt.Errorf("unexpected %v", t)
+	case json.Number:
+		if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
+			return i, nil
+		}
+		f, err := strconv.ParseFloat(string(t), 64)
+		if err != nil {
+			return nil, fmt.Errorf("bad number %q", t)
+		}
+		return f, nil
+	default:
+		return t, nil // string, bool, nil
+	}
+}
+
+func jsonKind(v any) string {
+	switch v.(type) {
+	case nil:
+		return "null"
+	case string:
+		return "a string"
+	case bool:
+		return "a boolean"
+	case int64, float64:
+		return "a number"
+	case []any:
+		return "an array"
+	case Map:
+		return "an object"
+	}
+	return fmt.Sprintf("%T", v)
+}
+
+// UnmarshalJSON decodes a PostHog event object. Known keys fill the typed
+// fields; everything else is kept in Extra. It does not assign a uuid.
+func (e *Event) UnmarshalJSON(data []byte) error {
+	v, err := ParseValue(data)
+	if err != nil {
+		return err
+	}
+	m, ok := v.(Map)
+	if !ok {
+		return fmt.Errorf("event must be a JSON object, got %s", jsonKind(v))
+	}
+	return e.FromMap(m)
+}
+
+// FromMap fills e from a decoded JSON object. distinct_id numbers are turned
+// into strings, as PostHog ingestion does.
+func (e *Event) FromMap(m Map) error {
+	*e = Event{}
+	for _, f := range m {
+		switch f.Key {
+		case "uuid":
+			e.UUID = stringOf(f.Value)
+		case "event":
+			s, ok := f.Value.(string)
+			if !ok && f.Value != nil {
+				return fmt.Errorf("event: expected a string, got %s", jsonKind(f.Value))
+			}
+			e.Event = s
+		case "distinct_id":
+			e.DistinctID = stringOf(f.Value)
+		case "timestamp":
+			e.Timestamp = stringOf(f.Value)
+		case "properties":
+			switch p := f.Value.(type) {
+			case Map:
+				e.Properties = p
+			case nil:
+			default:
+				return fmt.Errorf("properties: expected an object, got %s", jsonKind(f.Value))
+			}
+		case "$set":
+			e.Set, _ = f.Value.(Map)
+		case "$set_once":
+			e.SetOnce, _ = f.Value.(Map)
+		case "ip":
+			e.IP = stringOf(f.Value)
+		case "site_url":
+			e.SiteURL = stringOf(f.Value)
+		case "team_id":
+			switch n := f.Value.(type) {
+			case int64:
+				e.TeamID = n
+			case float64:
+				e.TeamID = int64(n)
+			}
+		case "now":
+			e.Now = stringOf(f.Value)
+		case "sent_at":
+			e.SentAt = stringOf(f.Value)
+		default:
+			e.Extra = append(e.Extra, f)
+		}
+	}
+	return nil
+}
+
+// stringOf renders scalars as strings (numbers in their JSON form); objects
+// and arrays as JSON text; null as "".
+func stringOf(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	default:
+		return string(AppendValue(nil, v))
+	}
+}
