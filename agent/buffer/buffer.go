@@ -1,0 +1,593 @@
+// Package buffer is hogtail's durable disk buffer: one bbolt file holding a
+// queue per sink, the sources' checkpoints, dead letters and connector
+// storage.
+//
+// Writes go through a single committer goroutine that merges every commit
+// request waiting at that moment into one bbolt transaction (group commit):
+// under load one fsync covers many producers, and a lone producer pays no
+// artificial delay. A source's checkpoint is written in the same transaction
+// as the records it produced, so the two always agree after a crash.
+package buffer
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"sync"
+	"time"
+
+	"github.com/hogtail/hogtail/agent/component"
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// Bucket names.
+var (
+	bucketQueues      = []byte("queues")
+	bucketCheckpoints = []byte("checkpoints")
+	bucketDeadLetters = []byte("dead_letters")
+	bucketKV          = []byte("kv")
+)
+
+// Options configure Open.
+type Options struct {
+	// Sync fsyncs every commit (the default in hogtail's config). Without
+	// it a machine crash (not a process crash) can lose the last commits.
+	Sync bool
+	// Logger receives loud errors (a damaged file set aside, corrupt chunks).
+	Logger *slog.Logger
+	// OpenTimeout bounds the wait for the file lock held by another process.
+	OpenTimeout time.Duration
+}
+
+// Buffer is an open disk buffer. It is safe for concurrent use.
+type Buffer struct {
+	db   *bolt.DB
+	path string
+	log  *slog.Logger
+
+	reqs    chan *request
+	stop    chan struct{}
+	stopped chan struct{}
+
+	mu     sync.Mutex
+	queues map[string]*queue
+	closed bool
+
+	// corrupt counts chunks found damaged and moved to dead letters.
+	corrupt uint64
+	// dropped counts records refused by drop_newest queues, per queue.
+	dropped map[string]uint64
+}
+
+// ErrClosed is returned by operations on a closed buffer.
+var ErrClosed = errors.New("buffer closed")
+
+// Open opens (or creates) the buffer file at path. A file that exists but
+// cannot be opened as a bbolt database is renamed to path.corrupt-<time>
+// with a loud error, and a fresh buffer is started: the agent keeps running
+// and the damaged file stays for inspection. A file locked by another
+// process is an error (two agents must not share a data_dir).
+func Open(path string, opts Options) (*Buffer, error) {
+	if opts.Logger == nil {
+		opts.Logger = slog.New(slog.DiscardHandler)
+	}
+	if opts.OpenTimeout == 0 {
+		opts.OpenTimeout = 5 * time.Second
+	}
+	bo := &bolt.Options{
+		Timeout:        opts.OpenTimeout,
+		NoSync:         !opts.Sync,
+		NoFreelistSync: true,
+		FreelistType:   bolt.FreelistMapType,
+	}
+	db, err := bolt.Open(path, 0o600, bo)
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("open buffer %s: file is locked by another process (is another hogtail running with this data_dir?)", path)
+		}
+		if _, statErr := os.Stat(path); statErr != nil {
+			return nil, fmt.Errorf("open buffer %s: %w", path, err)
+		}
+		aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
+		opts.Logger.Error("buffer file cannot be opened; setting it aside and starting a fresh buffer",
+			"path", path, "moved_to", aside, "error", err)
+		if rerr := os.Rename(path, aside); rerr != nil {
+			return nil, fmt.Errorf("open buffer %s: %w (and cannot set it aside: %v)", path, err, rerr)
+		}
+		db, err = bolt.Open(path, 0o600, bo)
+		if err != nil {
+			return nil, fmt.Errorf("open fresh buffer %s: %w", path, err)
+		}
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, name := range [][]byte{bucketQueues, bucketCheckpoints, bucketDeadLetters, bucketKV} {
+			if _, err := tx.CreateBucketIfNotExists(name); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("init buffer %s: %w", path, err)
+	}
+	b := &Buffer{
+		db:      db,
+		path:    path,
+		log:     opts.Logger,
+		reqs:    make(chan *request, 256),
+		stop:    make(chan struct{}),
+		stopped: make(chan struct{}),
+		queues:  map[string]*queue{},
+		dropped: map[string]uint64{},
+	}
+	go b.committer()
+	return b, nil
+}
+
+// Path returns the file path of the buffer.
+func (b *Buffer) Path() string { return b.path }
+
+// DB exposes the bbolt handle for inspection tools.
+func (b *Buffer) DB() *bolt.DB { return b.db }
+
+// Close stops the committer after the pending requests and closes the file.
+func (b *Buffer) Close() error {
+	b.mu.Lock()
+	if b.closed {
+		b.mu.Unlock()
+		return nil
+	}
+	b.closed = true
+	for _, q := range b.queues {
+		q.wakeAll()
+	}
+	b.mu.Unlock()
+	close(b.stop)
+	<-b.stopped
+	return b.db.Close()
+}
+
+// QueueConfig limits a queue.
+type QueueConfig struct {
+	// MaxSize is the most bytes the queue may hold; 0 is unlimited.
+	MaxSize int64
+	// WhenFull is component.WhenFullBlock or component.WhenFullDropNewest.
+	WhenFull string
+}
+
+// Queue registers (or reconfigures) the queue name and returns its state,
+// recomputing its size from disk the first time.
+func (b *Buffer) Queue(name string, cfg QueueConfig) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return ErrClosed
+	}
+	if q, ok := b.queues[name]; ok {
+		q.cfg = cfg
+		q.wakeAll()
+		return nil
+	}
+	q := newQueue(name, cfg)
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		qb, err := tx.Bucket(bucketQueues).CreateBucketIfNotExists([]byte(name))
+		if err != nil {
+			return err
+		}
+		c := qb.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			q.bytes += int64(len(v))
+			q.count += int64(chunkCount(v))
+			q.chunks++
+			q.nextSeq = keySeq(k) + 1
+		}
+		return nil
+	})
+	if err != nil {
+		return fmt.Errorf("open queue %q: %w", name, err)
+	}
+	b.queues[name] = q
+	return nil
+}
+
+// Queues returns the names of the queues stored in the file, registered or
+// not (a removed sink's queue stays until purged).
+func (b *Buffer) Queues() ([]string, error) {
+	var names []string
+	err := b.db.View(func(tx *bolt.Tx) error {
+		return tx.Bucket(bucketQueues).ForEachBucket(func(k []byte) error {
+			names = append(names, string(k))
+			return nil
+		})
+	})
+	return names, err
+}
+
+// QueueStats describes one queue.
+type QueueStats struct {
+	Name    string
+	Records int64
+	Bytes   int64
+	Chunks  int64
+	// Dropped counts records refused by a full drop_newest queue.
+	Dropped uint64
+}
+
+// Stats returns the in-memory statistics of a registered queue.
+func (b *Buffer) Stats(name string) (QueueStats, bool) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	q, ok := b.queues[name]
+	if !ok {
+		return QueueStats{}, false
+	}
+	return QueueStats{Name: name, Records: q.count, Bytes: q.bytes, Chunks: q.chunks, Dropped: b.dropped[name]}, true
+}
+
+// Corrupt returns how many damaged chunks were moved to dead letters.
+func (b *Buffer) Corrupt() uint64 {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.corrupt
+}
+
+// Append is a run of records for one queue.
+type Append struct {
+	Queue   string
+	Records [][]byte
+}
+
+// Commit is everything one producer writes atomically.
+type Commit struct {
+	Appends []Append
+	// Source owns Checkpoints (its namespace in the checkpoints bucket).
+	Source      string
+	Checkpoints []component.Checkpoint
+	DeadLetters []component.DeadLetter
+}
+
+type chunkWrite struct {
+	q     *queue
+	data  []byte
+	count int
+}
+
+type request struct {
+	writes      []chunkWrite
+	source      string
+	checkpoints []component.Checkpoint
+	deadLetters []component.DeadLetter
+	deletes     []deleteOp
+	err         error
+	done        chan struct{} // nil: nobody waits (acks)
+}
+
+type deleteOp struct {
+	q     *queue
+	seq   uint64
+	bytes int64
+	count int64
+}
+
+// Commit writes c in one transaction and returns after it is durable. While
+// a "block" queue has no room it waits, until ctx is done: then it returns an
+// error wrapping component.ErrFull and nothing is written. Records for a
+// full "drop_newest" queue are dropped and counted; the rest is written.
+// Once the request is handed to the committer, Commit waits for the outcome
+// whatever ctx says, so a nil error always means stored and an error always
+// means not stored.
+func (b *Buffer) Commit(ctx context.Context, c *Commit) error {
+	writes := make([]chunkWrite, 0, len(c.Appends))
+	for _, a := range c.Appends {
+		if len(a.Records) == 0 {
+			continue
+		}
+		writes = append(writes, chunkWrite{data: appendChunk(make([]byte, 0, chunkSize(a.Records)), a.Records), count: len(a.Records)})
+	}
+	if err := b.reserve(ctx, c.Appends, writes); err != nil {
+		return err
+	}
+	req := &request{writes: writes, source: c.Source, checkpoints: c.Checkpoints, deadLetters: c.DeadLetters, done: make(chan struct{})}
+	if len(req.writes) == 0 && len(req.checkpoints) == 0 && len(req.deadLetters) == 0 {
+		return nil
+	}
+	select {
+	case b.reqs <- req:
+	case <-b.stop:
+		b.unreserve(req.writes)
+		return ErrClosed
+	}
+	<-req.done
+	if req.err != nil {
+		b.unreserve(req.writes)
+		return req.err
+	}
+	return nil
+}
+
+// reserve waits for room in every block queue and fills in writes[i].q. It
+// drops the writes of full drop_newest queues (their q stays nil).
+func (b *Buffer) reserve(ctx context.Context, appends []Append, writes []chunkWrite) error {
+	for {
+		b.mu.Lock()
+		if b.closed {
+			b.mu.Unlock()
+			return ErrClosed
+		}
+		var wait <-chan struct{}
+		var fullQueue string
+		w := 0
+		for _, a := range appends {
+			if len(a.Records) == 0 {
+				continue
+			}
+			q, ok := b.queues[a.Queue]
+			if !ok {
+				b.mu.Unlock()
+				return fmt.Errorf("commit: queue %q is not registered", a.Queue)
+			}
+			writes[w].q = q
+			size := int64(len(writes[w].data))
+			// An empty queue always takes a commit, however large, so a single
+			// oversize commit cannot block forever.
+			if q.cfg.MaxSize > 0 && q.bytes > 0 && q.bytes+size > q.cfg.MaxSize && q.cfg.WhenFull != component.WhenFullDropNewest {
+				wait = q.spaceCh()
+				fullQueue = q.name
+			}
+			w++
+		}
+		if wait == nil {
+			for i := range writes {
+				q := writes[i].q
+				size := int64(len(writes[i].data))
+				if q.cfg.MaxSize > 0 && q.bytes > 0 && q.bytes+size > q.cfg.MaxSize {
+					// drop_newest
+					b.dropped[q.name] += uint64(writes[i].count)
+					writes[i].q = nil
+					continue
+				}
+				q.bytes += size
+			}
+			b.mu.Unlock()
+			return nil
+		}
+		b.mu.Unlock()
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("queue %q: %w (%v)", fullQueue, component.ErrFull, ctx.Err())
+		case <-wait:
+		}
+	}
+}
+
+func (b *Buffer) unreserve(writes []chunkWrite) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, w := range writes {
+		if w.q != nil {
+			w.q.bytes -= int64(len(w.data))
+			w.q.signalSpace()
+		}
+	}
+}
+
+// maxGroup bounds how many requests one transaction merges.
+const maxGroup = 512
+
+func (b *Buffer) committer() {
+	defer close(b.stopped)
+	group := make([]*request, 0, maxGroup)
+	for {
+		var first *request
+		select {
+		case first = <-b.reqs:
+		case <-b.stop:
+			// Drain what is already queued so no waiter hangs.
+			for {
+				select {
+				case r := <-b.reqs:
+					b.apply([]*request{r})
+				default:
+					return
+				}
+			}
+		}
+		group = append(group[:0], first)
+	fill:
+		for len(group) < maxGroup {
+			select {
+			case r := <-b.reqs:
+				group = append(group, r)
+			default:
+				break fill
+			}
+		}
+		b.apply(group)
+	}
+}
+
+// apply commits a group of requests in one transaction. If the transaction
+// fails (disk full, I/O error), each request is retried alone so one bad
+// request cannot fail the others, and the failures are reported to their
+// producers, which keep their data and retry: nothing is half-written.
+func (b *Buffer) apply(group []*request) {
+	err := b.write(group)
+	if err != nil && len(group) > 1 {
+		for _, r := range group {
+			b.apply([]*request{r})
+		}
+		return
+	}
+	b.mu.Lock()
+	for _, r := range group {
+		r.err = err
+		if err != nil {
+			continue
+		}
+		for _, w := range r.writes {
+			if w.q == nil {
+				continue
+			}
+			w.q.count += int64(w.count)
+			w.q.chunks++
+			w.q.signalData()
+		}
+		for _, d := range r.deletes {
+			d.q.bytes -= d.bytes
+			d.q.count -= d.count
+			d.q.chunks--
+			d.q.signalSpace()
+		}
+	}
+	b.mu.Unlock()
+	for _, r := range group {
+		if r.done != nil {
+			close(r.done)
+		} else if r.err != nil {
+			b.log.Error("buffer: deleting delivered records failed; they will be delivered again after a restart", "error", r.err)
+		}
+	}
+}
+
+func (b *Buffer) write(group []*request) error {
+	// Sequence numbers are assigned inside the transaction and published
+	// only if it commits.
+	next := map[*queue]uint64{}
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		queues := tx.Bucket(bucketQueues)
+		for _, r := range group {
+			for i := range r.writes {
+				w := &r.writes[i]
+				if w.q == nil {
+					continue
+				}
+				qb := queues.Bucket([]byte(w.q.name))
+				if qb == nil {
+					return fmt.Errorf("queue %q missing from buffer file", w.q.name)
+				}
+				seq, ok := next[w.q]
+				if !ok {
+					seq = w.q.nextSeq
+				}
+				if err := qb.Put(seqKey(seq), w.data); err != nil {
+					return fmt.Errorf("queue %q: %w", w.q.name, err)
+				}
+				next[w.q] = seq + 1
+			}
+			for _, d := range r.deletes {
+				if qb := queues.Bucket([]byte(d.q.name)); qb != nil {
+					if err := qb.Delete(seqKey(d.seq)); err != nil {
+						return err
+					}
+				}
+			}
+			if len(r.checkpoints) > 0 {
+				cb, err := tx.Bucket(bucketCheckpoints).CreateBucketIfNotExists([]byte(r.source))
+				if err != nil {
+					return fmt.Errorf("checkpoints of %q: %w", r.source, err)
+				}
+				for _, cp := range r.checkpoints {
+					if cp.Value == nil {
+						err = cb.Delete([]byte(cp.Key))
+					} else {
+						err = cb.Put([]byte(cp.Key), cp.Value)
+					}
+					if err != nil {
+						return fmt.Errorf("checkpoint %q of %q: %w", cp.Key, r.source, err)
+					}
+				}
+			}
+			if len(r.deadLetters) > 0 {
+				if err := putDeadLetters(tx, r.deadLetters); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return err
+	}
+	for q, seq := range next {
+		q.nextSeq = seq
+	}
+	return nil
+}
+
+// Checkpoints returns the loader of a source's checkpoints.
+func (b *Buffer) Checkpoints(source string) component.CheckpointLoader {
+	return checkpointLoader{b: b, source: source}
+}
+
+type checkpointLoader struct {
+	b      *Buffer
+	source string
+}
+
+func (c checkpointLoader) LoadCheckpoints() (map[string][]byte, error) {
+	out := map[string][]byte{}
+	err := c.b.db.View(func(tx *bolt.Tx) error {
+		cb := tx.Bucket(bucketCheckpoints).Bucket([]byte(c.source))
+		if cb == nil {
+			return nil
+		}
+		return cb.ForEach(func(k, v []byte) error {
+			out[string(k)] = append([]byte(nil), v...)
+			return nil
+		})
+	})
+	if err != nil {
+		return nil, fmt.Errorf("load checkpoints of %q: %w", c.source, err)
+	}
+	return out, nil
+}
+
+// KV returns a persistent key/value namespace (connector meta.storage).
+func (b *Buffer) KV(namespace string) component.KV {
+	return kv{b: b, ns: []byte(namespace)}
+}
+
+type kv struct {
+	b  *Buffer
+	ns []byte
+}
+
+func (s kv) Get(key string) ([]byte, bool, error) {
+	var out []byte
+	var found bool
+	err := s.b.db.View(func(tx *bolt.Tx) error {
+		nb := tx.Bucket(bucketKV).Bucket(s.ns)
+		if nb == nil {
+			return nil
+		}
+		if v := nb.Get([]byte(key)); v != nil {
+			out, found = append([]byte(nil), v...), true
+		}
+		return nil
+	})
+	return out, found, err
+}
+
+func (s kv) Set(key string, value []byte) error {
+	return s.b.db.Update(func(tx *bolt.Tx) error {
+		nb, err := tx.Bucket(bucketKV).CreateBucketIfNotExists(s.ns)
+		if err != nil {
+			return err
+		}
+		return nb.Put([]byte(key), value)
+	})
+}
+
+func (s kv) Delete(key string) error {
+	return s.b.db.Update(func(tx *bolt.Tx) error {
+		nb := tx.Bucket(bucketKV).Bucket(s.ns)
+		if nb == nil {
+			return nil
+		}
+		return nb.Delete([]byte(key))
+	})
+}

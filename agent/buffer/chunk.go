@@ -1,0 +1,83 @@
+package buffer
+
+import (
+	"encoding/binary"
+	"errors"
+	"hash/crc32"
+)
+
+// A chunk is the value stored under one sequence key of a queue: many records
+// written by one commit. Layout:
+//
+//	crc32c (4 bytes, of everything after it) | uvarint count | count × (uvarint len | bytes)
+//
+// The checksum lets a damaged value be detected and moved to dead letters
+// instead of being delivered half-read or blocking the queue.
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// errCorrupt reports a chunk that fails its checksum or framing.
+var errCorrupt = errors.New("corrupt chunk")
+
+func chunkSize(records [][]byte) int {
+	n := 4 + binary.MaxVarintLen64
+	for _, r := range records {
+		n += binary.MaxVarintLen64 + len(r)
+	}
+	return n
+}
+
+// appendChunk encodes records into dst.
+func appendChunk(dst []byte, records [][]byte) []byte {
+	start := len(dst)
+	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.AppendUvarint(dst, uint64(len(records)))
+	for _, r := range records {
+		dst = binary.AppendUvarint(dst, uint64(len(r)))
+		dst = append(dst, r...)
+	}
+	binary.LittleEndian.PutUint32(dst[start:], crc32.Checksum(dst[start+4:], castagnoli))
+	return dst
+}
+
+// decodeChunk splits a chunk into records that alias data.
+func decodeChunk(data []byte) ([][]byte, error) {
+	if len(data) < 5 {
+		return nil, errCorrupt
+	}
+	if binary.LittleEndian.Uint32(data) != crc32.Checksum(data[4:], castagnoli) {
+		return nil, errCorrupt
+	}
+	p := data[4:]
+	n, k := binary.Uvarint(p)
+	if k <= 0 || n > uint64(len(p)) {
+		return nil, errCorrupt
+	}
+	p = p[k:]
+	out := make([][]byte, 0, n)
+	for i := uint64(0); i < n; i++ {
+		l, k := binary.Uvarint(p)
+		if k <= 0 || l > uint64(len(p)-k) {
+			return nil, errCorrupt
+		}
+		out = append(out, p[k:k+int(l):k+int(l)])
+		p = p[k+int(l):]
+	}
+	if len(p) != 0 {
+		return nil, errCorrupt
+	}
+	return out, nil
+}
+
+func seqKey(seq uint64) []byte {
+	var k [8]byte
+	binary.BigEndian.PutUint64(k[:], seq)
+	return k[:]
+}
+
+func keySeq(k []byte) uint64 {
+	if len(k) != 8 {
+		return 0
+	}
+	return binary.BigEndian.Uint64(k)
+}

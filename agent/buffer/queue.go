@@ -1,0 +1,267 @@
+package buffer
+
+import (
+	"context"
+	"encoding/binary"
+	"fmt"
+	"sync"
+	"time"
+
+	"github.com/hogtail/hogtail/agent/component"
+	bolt "go.etcd.io/bbolt"
+)
+
+// queue is the in-memory state of one queue; guarded by Buffer.mu.
+type queue struct {
+	name    string
+	cfg     QueueConfig
+	bytes   int64 // committed + reserved
+	count   int64 // committed records
+	chunks  int64
+	nextSeq uint64
+	space   chan struct{} // closed when bytes decrease
+	data    chan struct{} // closed when records are committed
+}
+
+func newQueue(name string, cfg QueueConfig) *queue {
+	return &queue{name: name, cfg: cfg, space: make(chan struct{}), data: make(chan struct{})}
+}
+
+func (q *queue) spaceCh() <-chan struct{} { return q.space }
+func (q *queue) dataCh() <-chan struct{}  { return q.data }
+
+func (q *queue) signalSpace() {
+	close(q.space)
+	q.space = make(chan struct{})
+}
+
+func (q *queue) signalData() {
+	close(q.data)
+	q.data = make(chan struct{})
+}
+
+func (q *queue) wakeAll() {
+	q.signalSpace()
+	q.signalData()
+}
+
+// chunkCount reads the record count of a chunk without decoding it.
+func chunkCount(v []byte) int {
+	if len(v) < 5 {
+		return 0
+	}
+	n, k := binary.Uvarint(v[4:])
+	if k <= 0 {
+		return 0
+	}
+	return int(n)
+}
+
+// Reader consumes one queue in order. Next must be called from one goroutine
+// at a time; Ack may be called from any goroutine, in any order: a chunk is
+// deleted once every record of it was acknowledged. Records of a chunk that
+// was only partly acknowledged when the process stopped are delivered again
+// after a restart (at-least-once; uuids let PostHog deduplicate).
+type Reader struct {
+	b *Buffer
+	q *queue
+
+	loadSeq uint64   // next chunk key to load
+	cur     [][]byte // undelivered records of the loaded chunk
+	curSeq  uint64
+
+	mu     sync.Mutex
+	states map[uint64]*chunkState
+}
+
+type chunkState struct {
+	remaining int
+	count     int64
+	bytes     int64
+}
+
+// Lease is a run of records handed to a consumer; Ack it after delivery.
+type Lease struct {
+	Records [][]byte
+	parts   []part
+	bytes   int
+}
+
+type part struct {
+	seq uint64
+	n   int
+}
+
+// Reader returns a reader of a registered queue, starting at its oldest
+// record. Use one reader per queue.
+func (b *Buffer) Reader(name string) (*Reader, error) {
+	b.mu.Lock()
+	q, ok := b.queues[name]
+	b.mu.Unlock()
+	if !ok {
+		return nil, fmt.Errorf("reader: queue %q is not registered", name)
+	}
+	return &Reader{b: b, q: q, states: map[uint64]*chunkState{}}, nil
+}
+
+// Next returns up to maxRecords records (and about maxBytes, but at least
+// one record), blocking until one is available or ctx is done. Once it has a
+// record it waits up to linger for more to fill the lease.
+func (r *Reader) Next(ctx context.Context, maxRecords, maxBytes int, linger time.Duration) (*Lease, error) {
+	lease := &Lease{}
+	var lingerC <-chan time.Time
+	for {
+		r.b.mu.Lock()
+		closed := r.b.closed
+		dataCh := r.q.dataCh()
+		r.b.mu.Unlock()
+		if closed {
+			return nil, ErrClosed
+		}
+		if err := r.fill(lease, maxRecords, maxBytes); err != nil {
+			return nil, err
+		}
+		if len(lease.Records) >= maxRecords || lease.bytes >= maxBytes {
+			return lease, nil
+		}
+		if len(lease.Records) > 0 {
+			if linger <= 0 {
+				return lease, nil
+			}
+			if lingerC == nil {
+				t := time.NewTimer(linger)
+				defer t.Stop()
+				lingerC = t.C
+			}
+		}
+		select {
+		case <-ctx.Done():
+			if len(lease.Records) > 0 {
+				return lease, nil
+			}
+			return nil, ctx.Err()
+		case <-lingerC:
+			return lease, nil
+		case <-dataCh:
+		}
+	}
+}
+
+// fill moves records into lease, loading chunks from disk as needed. It
+// returns when the lease is full or no committed chunk is left.
+func (r *Reader) fill(lease *Lease, maxRecords, maxBytes int) error {
+	for len(lease.Records) < maxRecords && (lease.bytes < maxBytes || len(lease.Records) == 0) {
+		if len(r.cur) == 0 {
+			ok, err := r.load()
+			if err != nil {
+				return err
+			}
+			if !ok {
+				return nil
+			}
+			continue
+		}
+		rec := r.cur[0]
+		if len(lease.Records) > 0 && lease.bytes+len(rec) > maxBytes {
+			return nil
+		}
+		r.cur = r.cur[1:]
+		lease.Records = append(lease.Records, rec)
+		lease.bytes += len(rec)
+		if n := len(lease.parts); n > 0 && lease.parts[n-1].seq == r.curSeq {
+			lease.parts[n-1].n++
+		} else {
+			lease.parts = append(lease.parts, part{seq: r.curSeq, n: 1})
+		}
+	}
+	return nil
+}
+
+// load reads the next chunk from disk. A chunk that fails its checksum is
+// moved to dead letters and skipped.
+func (r *Reader) load() (bool, error) {
+	for {
+		var seq uint64
+		var val []byte
+		err := r.b.db.View(func(tx *bolt.Tx) error {
+			qb := tx.Bucket(bucketQueues).Bucket([]byte(r.q.name))
+			if qb == nil {
+				return nil
+			}
+			k, v := qb.Cursor().Seek(seqKey(r.loadSeq))
+			if k == nil {
+				return nil
+			}
+			seq = keySeq(k)
+			val = append([]byte(nil), v...) // v lives in the mmap only during the tx
+			return nil
+		})
+		if err != nil {
+			return false, fmt.Errorf("read queue %q: %w", r.q.name, err)
+		}
+		if val == nil {
+			return false, nil
+		}
+		r.loadSeq = seq + 1
+		records, err := decodeChunk(val)
+		if err != nil {
+			r.quarantine(seq, val)
+			continue
+		}
+		if len(records) == 0 {
+			r.submitDelete(deleteOp{q: r.q, seq: seq, bytes: int64(len(val))})
+			continue
+		}
+		r.mu.Lock()
+		r.states[seq] = &chunkState{remaining: len(records), count: int64(len(records)), bytes: int64(len(val))}
+		r.mu.Unlock()
+		r.cur, r.curSeq = records, seq
+		return true, nil
+	}
+}
+
+// quarantine moves a damaged chunk to dead letters, loudly, so it never
+// blocks the queue.
+func (r *Reader) quarantine(seq uint64, val []byte) {
+	r.b.mu.Lock()
+	r.b.corrupt++
+	r.b.mu.Unlock()
+	r.b.log.Error("buffer: corrupt chunk moved to dead letters", "queue", r.q.name, "seq", seq, "bytes", len(val))
+	req := &request{
+		deadLetters: []component.DeadLetter{{Component: r.q.name, Reason: "corrupt buffer chunk (checksum mismatch)", Record: val}},
+		deletes:     []deleteOp{{q: r.q, seq: seq, bytes: int64(len(val)), count: int64(chunkCount(val))}},
+	}
+	r.submit(req)
+}
+
+// Ack marks the lease's records delivered. Fully delivered chunks are
+// deleted in the next group commit (asynchronously: a crash before that
+// only causes a redelivery).
+func (r *Reader) Ack(l *Lease) {
+	var dels []deleteOp
+	r.mu.Lock()
+	for _, p := range l.parts {
+		st := r.states[p.seq]
+		if st == nil {
+			continue
+		}
+		st.remaining -= p.n
+		if st.remaining <= 0 {
+			delete(r.states, p.seq)
+			dels = append(dels, deleteOp{q: r.q, seq: p.seq, bytes: st.bytes, count: st.count})
+		}
+	}
+	r.mu.Unlock()
+	if len(dels) > 0 {
+		r.submit(&request{deletes: dels})
+	}
+}
+
+func (r *Reader) submitDelete(d deleteOp) { r.submit(&request{deletes: []deleteOp{d}}) }
+
+func (r *Reader) submit(req *request) {
+	select {
+	case r.b.reqs <- req:
+	case <-r.b.stop:
+	}
+}
