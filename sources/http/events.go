@@ -1,0 +1,303 @@
+package httpsource
+
+import (
+	"bytes"
+	"errors"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/google/uuid"
+	"github.com/hogtail/hogtail/agent/event"
+)
+
+// maxDistinctIDLen is where PostHog capture truncates distinct ids (chars).
+const maxDistinctIDLen = 200
+
+// rejection reports one bad item of a request.
+type rejection struct {
+	Index int    `json:"index"`
+	Code  string `json:"code"`
+	Error string `json:"error"`
+}
+
+// batchInfo holds what a request says about all of its events.
+type batchInfo struct {
+	token      string // batch-level api_key / token
+	sentAt     string
+	historical bool
+	now        string
+	clientIP   string
+}
+
+// items extracts the event objects of a capture body, in the order PostHog
+// capture tries its shapes: array, {"batch": [...]}, single event.
+func captureItems(v any, b *batchInfo) ([]any, *reqError) {
+	switch t := v.(type) {
+	case []any:
+		return t, nil
+	case event.Map:
+		if bv, ok := t.Get("batch"); ok {
+			arr, ok := bv.([]any)
+			if !ok {
+				return nil, badRequest("invalid_payload", "batch: expected an array")
+			}
+			b.token = firstString(t, "api_key", "token")
+			if s, ok := t.GetString("sent_at"); ok {
+				b.sentAt = s
+			}
+			if h, ok := t.Get("historical_migration"); ok && h == true {
+				b.historical = true
+			}
+			return arr, nil
+		}
+		return []any{t}, nil
+	}
+	return nil, badRequest("invalid_payload", "expected a JSON object or array")
+}
+
+func firstString(m event.Map, keys ...string) string {
+	for _, k := range keys {
+		if s, ok := m.GetString(k); ok && s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// itemToken is the project token an event carries itself.
+func itemToken(m event.Map) string {
+	if s := firstString(m, "api_key", "token", "$token"); s != "" {
+		return s
+	}
+	if p, ok := m.Get("properties"); ok {
+		if pm, ok := p.(event.Map); ok {
+			return firstString(pm, "token")
+		}
+	}
+	return ""
+}
+
+// requestToken resolves the token of a capture request: the batch-level
+// api_key wins; otherwise all events must agree.
+func requestToken(items []any, b *batchInfo) (string, *reqError) {
+	if b.token != "" {
+		return b.token, nil
+	}
+	tok := ""
+	for _, it := range items {
+		m, ok := it.(event.Map)
+		if !ok {
+			continue
+		}
+		t := itemToken(m)
+		if t == "" {
+			continue
+		}
+		if tok != "" && t != tok {
+			return "", badRequest("multiple_tokens", "the events of one request carry different tokens")
+		}
+		tok = t
+	}
+	return tok, nil
+}
+
+var errNoDistinctID = errors.New("missing distinct_id")
+
+// fixDistinctID applies PostHog's lookup order: top-level distinct_id, then
+// $distinct_id, then properties.distinct_id; non-strings are stringified and
+// the result is truncated to 200 characters.
+func fixDistinctID(ev *event.Event) {
+	if ev.DistinctID == "" {
+		if v, ok := ev.Extra.Get("$distinct_id"); ok {
+			ev.DistinctID = stringify(v)
+		}
+	}
+	if ev.DistinctID == "" {
+		if v, ok := ev.Properties.Get("distinct_id"); ok {
+			ev.DistinctID = stringify(v)
+		}
+	}
+	if ev.DistinctID == "null" {
+		ev.DistinctID = ""
+	}
+	if utf8.RuneCountInString(ev.DistinctID) > maxDistinctIDLen {
+		r := []rune(ev.DistinctID)
+		ev.DistinctID = string(r[:maxDistinctIDLen])
+	}
+}
+
+func stringify(v any) string {
+	switch t := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return t
+	}
+	return string(event.AppendValue(nil, v))
+}
+
+// fixUUID keeps a valid client uuid (in canonical form) and replaces an
+// invalid one with a fresh UUIDv7: PostHog would drop the event otherwise.
+// It reports whether the client's uuid was replaced.
+func fixUUID(ev *event.Event) bool {
+	if ev.UUID == "" {
+		return false
+	}
+	id, err := uuid.Parse(ev.UUID)
+	if err != nil || id == uuid.Nil {
+		ev.UUID = ""
+		return true
+	}
+	if len(ev.UUID) != 36 || ev.UUID != strings.ToLower(ev.UUID) {
+		ev.UUID = id.String()
+	}
+	return false
+}
+
+// fixTimestamp turns PostHog's offset (ms before now) into a timestamp when
+// the event has none, as capture does.
+func fixTimestamp(ev *event.Event, now time.Time) {
+	if ev.Timestamp != "" {
+		return
+	}
+	if v, ok := ev.Extra.Get("offset"); ok {
+		var ms int64
+		switch n := v.(type) {
+		case int64:
+			ms = n
+		case float64:
+			ms = int64(n)
+		}
+		if ms > 0 {
+			ev.Timestamp = event.FormatTime(now.Add(-time.Duration(ms) * time.Millisecond))
+		}
+	}
+}
+
+// finish applies what every accepted event gets: batch-level fields, the
+// receive time, the client address and its identity.
+func (s *source) finish(ev *event.Event, b *batchInfo, now time.Time) {
+	if ev.SentAt == "" {
+		ev.SentAt = b.sentAt
+	}
+	if ev.Now == "" {
+		ev.Now = b.now
+	}
+	if b.historical {
+		if _, ok := ev.Extra.Get("historical_migration"); !ok {
+			ev.Extra = append(ev.Extra, event.Field{Key: "historical_migration", Value: true})
+		}
+	}
+	if s.cfg.SetIP && b.clientIP != "" {
+		if ev.IP == "" {
+			ev.IP = b.clientIP
+		}
+		if _, ok := ev.Properties.Get("$ip"); !ok {
+			ev.Properties = append(ev.Properties, event.Field{Key: "$ip", Value: b.clientIP})
+		}
+	}
+	if ev.Properties == nil {
+		ev.Properties = event.Map{}
+	}
+	fixTimestamp(ev, now)
+	ev.EnsureIdentity(now)
+}
+
+// captureEvent builds an event of a capture request, strictly as PostHog
+// capture does: an event name and a distinct_id are required.
+func (s *source) captureEvent(it any, b *batchInfo, now time.Time) (*event.Event, *rejection) {
+	m, ok := it.(event.Map)
+	if !ok {
+		return nil, &rejection{Code: "invalid_event", Error: "event must be a JSON object"}
+	}
+	ev := &event.Event{}
+	if err := ev.FromMap(m); err != nil {
+		return nil, &rejection{Code: "invalid_event", Error: err.Error()}
+	}
+	if ev.Event == "" {
+		return nil, &rejection{Code: "missing_event_name", Error: "missing event name"}
+	}
+	fixDistinctID(ev)
+	if ev.DistinctID == "" {
+		return nil, &rejection{Code: "missing_distinct_id", Error: errNoDistinctID.Error()}
+	}
+	if fixUUID(ev) {
+		s.metrics.uuidReplaced.Inc()
+	}
+	if b.token != "" && itemToken(m) == "" {
+		// Keep the batch's project token with each event, outside its
+		// properties, so that routing transforms can see it.
+		ev.Extra = append(ev.Extra, event.Field{Key: "api_key", Value: b.token})
+	}
+	s.finish(ev, b, now)
+	return ev, nil
+}
+
+// genericEvent builds an event of the generic endpoint: an object with an
+// "event" key is an event (distinct_id defaulted), any other object is a
+// log record that becomes the properties of a cfg.Event event.
+func (s *source) genericEvent(it any, b *batchInfo, now time.Time) (*event.Event, *rejection) {
+	if r, ok := it.(rejection); ok {
+		return nil, &r
+	}
+	m, ok := it.(event.Map)
+	if !ok {
+		return nil, &rejection{Code: "invalid_event", Error: "expected a JSON object"}
+	}
+	ev := &event.Event{}
+	if _, isEvent := m.Get("event"); isEvent {
+		if err := ev.FromMap(m); err != nil {
+			return nil, &rejection{Code: "invalid_event", Error: err.Error()}
+		}
+		if ev.Event == "" {
+			return nil, &rejection{Code: "missing_event_name", Error: "missing event name"}
+		}
+		fixDistinctID(ev)
+		if fixUUID(ev) {
+			s.metrics.uuidReplaced.Inc()
+		}
+	} else {
+		ev.Event = s.cfg.Event
+		ev.Properties = m
+	}
+	if ev.DistinctID == "" {
+		ev.DistinctID = s.distinctID
+	}
+	s.finish(ev, b, now)
+	return ev, nil
+}
+
+// parseGeneric decodes a generic body: one JSON value (object or array of
+// objects), or NDJSON. A line that is not JSON is rejected alone: its item
+// is a rejection.
+func parseGeneric(body []byte) (items []any) {
+	if v, err := event.ParseValue(body); err == nil {
+		if arr, ok := v.([]any); ok {
+			return arr
+		}
+		return []any{v}
+	}
+	idx := 0
+	for len(body) > 0 {
+		line := body
+		if i := bytes.IndexByte(body, '\n'); i >= 0 {
+			line, body = body[:i], body[i+1:]
+		} else {
+			body = nil
+		}
+		line = bytes.TrimSpace(line)
+		if len(line) == 0 {
+			continue
+		}
+		v, err := event.ParseValue(line)
+		if err != nil {
+			items = append(items, rejection{Index: idx, Code: "invalid_json", Error: "NDJSON record " + strconv.Itoa(idx+1) + ": " + err.Error()})
+		} else {
+			items = append(items, v)
+		}
+		idx++
+	}
+	return items
+}
