@@ -1,0 +1,429 @@
+// Package config loads and validates hogtail's TOML configuration.
+package config
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/hogtail/hogtail/agent/component"
+)
+
+// DefaultPath is where hogtail looks for its config when --config is not
+// given.
+const DefaultPath = "/etc/hogtail/hogtail.toml"
+
+// Config is a loaded, validated configuration.
+type Config struct {
+	// File is the path the config was read from.
+	File string
+	// Dir is the directory of File; relative paths resolve against it.
+	Dir string
+
+	DataDir         string
+	LogLevel        string
+	LogFormat       string
+	ShutdownTimeout time.Duration
+	API             APIConfig
+	Buffer          BufferConfig
+
+	Sources    map[string]*Source
+	Transforms map[string]*Transform
+	Sinks      map[string]*Sink
+
+	// Warnings are suspicious but valid settings (a source nobody reads).
+	Warnings []string
+
+	reg *component.Registry
+}
+
+// Registry returns the component registry the config was loaded with.
+func (c *Config) Registry() *component.Registry { return c.reg }
+
+// APIConfig is the [api] table.
+type APIConfig struct {
+	Enabled bool   `toml:"enabled"`
+	Address string `toml:"address"`
+}
+
+// BufferConfig is the [buffer] table: settings of the whole bbolt file.
+type BufferConfig struct {
+	// Sync fsyncs every commit. Turning it off trades durability against a
+	// machine crash or power loss (not a process crash) for throughput.
+	Sync bool `toml:"sync"`
+}
+
+// Source is a configured source.
+type Source struct {
+	Name    string
+	Type    string
+	Config  component.Config
+	Factory component.SourceFactory
+}
+
+// Transform is a configured transform.
+type Transform struct {
+	Name    string
+	Type    string
+	Inputs  []string
+	Config  component.Config
+	Factory component.TransformFactory
+}
+
+// Sink is a configured sink.
+type Sink struct {
+	Name     string
+	Type     string
+	Inputs   []string
+	Config   component.SinkConfig
+	Factory  component.SinkFactory
+	Delivery *component.DeliveryConfig
+	// Implicit sinks are created by the agent (a connector chain's webhook
+	// queue), not written in the file.
+	Implicit bool
+}
+
+type rawFile struct {
+	DataDir         string                    `toml:"data_dir"`
+	LogLevel        string                    `toml:"log_level"`
+	LogFormat       string                    `toml:"log_format"`
+	ShutdownTimeout component.Duration        `toml:"shutdown_timeout"`
+	API             APIConfig                 `toml:"api"`
+	Buffer          BufferConfig              `toml:"buffer"`
+	Sources         map[string]toml.Primitive `toml:"sources"`
+	Transforms      map[string]toml.Primitive `toml:"transforms"`
+	Sinks           map[string]toml.Primitive `toml:"sinks"`
+}
+
+type head struct {
+	Type   string   `toml:"type"`
+	Inputs []string `toml:"inputs"`
+}
+
+// Load reads and validates the config at path. On failure the error is an
+// Errors value listing every problem found.
+func Load(path string, reg *component.Registry) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read config: %v", err)}}
+	}
+	return Parse(path, data, reg, os.LookupEnv)
+}
+
+// Parse validates config text as if read from path; lookup resolves
+// ${VAR} references.
+func Parse(path string, data []byte, reg *component.Registry, lookup func(string) (string, bool)) (*Config, error) {
+	l := &loader{file: path, reg: reg}
+	text, probs := interpolate(string(data), lookup)
+	for _, p := range probs {
+		p.File = path
+		l.problems = append(l.problems, p)
+	}
+	l.loc = newLocator(text)
+	cfg := l.parse(text)
+	if len(l.problems) > 0 {
+		return nil, l.problems.sorted()
+	}
+	return cfg, nil
+}
+
+type loader struct {
+	file     string
+	reg      *component.Registry
+	loc      *locator
+	problems Errors
+}
+
+func (l *loader) add(component, key, msg string) {
+	path := []string{}
+	if component != "" {
+		path = append(path, strings.Split(component, ".")...)
+	}
+	if key != "" {
+		path = append(path, strings.Split(key, ".")...)
+	}
+	l.problems = append(l.problems, Problem{File: l.file, Line: l.loc.line(path...), Component: component, Key: key, Msg: msg})
+}
+
+func (l *loader) parse(text string) *Config {
+	raw := rawFile{
+		DataDir:         "/var/lib/hogtail",
+		LogLevel:        "info",
+		LogFormat:       "text",
+		ShutdownTimeout: component.Duration(30 * time.Second),
+		API:             APIConfig{Enabled: true, Address: "127.0.0.1:8686"},
+		Buffer:          BufferConfig{Sync: true},
+	}
+	md, err := toml.Decode(text, &raw)
+	if err != nil {
+		l.addDecodeError("", err)
+		return nil
+	}
+	abs, _ := filepath.Abs(l.file)
+	cfg := &Config{
+		File:            l.file,
+		Dir:             filepath.Dir(abs),
+		DataDir:         raw.DataDir,
+		LogLevel:        raw.LogLevel,
+		LogFormat:       raw.LogFormat,
+		ShutdownTimeout: raw.ShutdownTimeout.D(),
+		API:             raw.API,
+		Buffer:          raw.Buffer,
+		Sources:         map[string]*Source{},
+		Transforms:      map[string]*Transform{},
+		Sinks:           map[string]*Sink{},
+		reg:             l.reg,
+	}
+	if cfg.DataDir == "" {
+		l.add("", "data_dir", "must not be empty")
+	} else if !filepath.IsAbs(cfg.DataDir) {
+		cfg.DataDir = filepath.Join(cfg.Dir, cfg.DataDir)
+	}
+	switch cfg.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		l.add("", "log_level", fmt.Sprintf("must be debug, info, warn or error, got %q", cfg.LogLevel))
+	}
+	switch cfg.LogFormat {
+	case "text", "json":
+	default:
+		l.add("", "log_format", fmt.Sprintf("must be text or json, got %q", cfg.LogFormat))
+	}
+	if cfg.API.Enabled && cfg.API.Address == "" {
+		l.add("api", "address", "must not be empty when the API is enabled")
+	}
+
+	for _, name := range sortedKeys(raw.Sources) {
+		comp := "sources." + name
+		var h head
+		if !l.decode(md, comp, raw.Sources[name], &h) {
+			continue
+		}
+		f, ok := l.reg.Sources[h.Type]
+		if !l.checkType(comp, h.Type, ok, component.Types(l.reg.Sources)) {
+			continue
+		}
+		if h.Inputs != nil {
+			l.add(comp, "inputs", "sources take no inputs")
+		}
+		c := f.NewConfig()
+		if l.decode(md, comp, raw.Sources[name], c) {
+			l.validate(comp, c)
+		}
+		cfg.Sources[name] = &Source{Name: name, Type: h.Type, Config: c, Factory: f}
+	}
+	for _, name := range sortedKeys(raw.Transforms) {
+		comp := "transforms." + name
+		var h head
+		if !l.decode(md, comp, raw.Transforms[name], &h) {
+			continue
+		}
+		f, ok := l.reg.Transforms[h.Type]
+		if !l.checkType(comp, h.Type, ok, component.Types(l.reg.Transforms)) {
+			continue
+		}
+		c := f.NewConfig()
+		if l.decode(md, comp, raw.Transforms[name], c) {
+			l.validate(comp, c)
+		}
+		cfg.Transforms[name] = &Transform{Name: name, Type: h.Type, Inputs: h.Inputs, Config: c, Factory: f}
+	}
+	for _, name := range sortedKeys(raw.Sinks) {
+		comp := "sinks." + name
+		var h head
+		if !l.decode(md, comp, raw.Sinks[name], &h) {
+			continue
+		}
+		f, ok := l.reg.Sinks[h.Type]
+		if !l.checkType(comp, h.Type, ok, component.Types(l.reg.Sinks)) {
+			continue
+		}
+		c, ok := f.NewConfig().(component.SinkConfig)
+		if !ok {
+			l.add(comp, "type", fmt.Sprintf("sink type %q has a config without delivery options (a bug in hogtail)", h.Type))
+			continue
+		}
+		if l.decode(md, comp, raw.Sinks[name], c) {
+			l.validate(comp, c)
+			for _, err := range splitErrors(c.Delivery().Validate()) {
+				key, msg := keyOf(err.Error())
+				l.add(comp, key, msg)
+			}
+		}
+		cfg.Sinks[name] = &Sink{Name: name, Type: h.Type, Inputs: h.Inputs, Config: c, Factory: f, Delivery: c.Delivery()}
+	}
+	for _, key := range md.Undecoded() {
+		l.unknownKey(key)
+	}
+	l.checkGraph(cfg)
+	return cfg
+}
+
+func (l *loader) checkType(comp, typ string, known bool, types []string) bool {
+	switch {
+	case typ == "":
+		l.add(comp, "type", fmt.Sprintf("missing; one of: %s", strings.Join(types, ", ")))
+		return false
+	case !known:
+		l.add(comp, "type", fmt.Sprintf("unknown type %q; one of: %s", typ, strings.Join(types, ", ")))
+		return false
+	}
+	return true
+}
+
+func (l *loader) decode(md toml.MetaData, comp string, prim toml.Primitive, v any) bool {
+	if err := md.PrimitiveDecode(prim, v); err != nil {
+		l.addDecodeError(comp, err)
+		return false
+	}
+	return true
+}
+
+// addDecodeError turns a TOML syntax or type error into a problem with the
+// best position available.
+func (l *loader) addDecodeError(comp string, err error) {
+	if pe, ok := err.(toml.ParseError); ok {
+		l.problems = append(l.problems, Problem{File: l.file, Line: pe.Position.Line, Component: comp, Msg: pe.Message})
+		return
+	}
+	msg := strings.TrimPrefix(err.Error(), "toml: ")
+	key := ""
+	// BurntSushi reports `toml: line N (last key "a.b.c"): ...` for type errors.
+	if i := strings.Index(msg, `(last key "`); i >= 0 {
+		rest := msg[i+len(`(last key "`):]
+		if j := strings.Index(rest, `")`); j >= 0 {
+			full := rest[:j]
+			if comp != "" && strings.HasPrefix(full, comp+".") {
+				key = strings.TrimPrefix(full, comp+".")
+			}
+			msg = strings.TrimSpace(strings.TrimPrefix(rest[j+2:], ":"))
+		}
+	}
+	l.add(comp, key, msg)
+}
+
+func (l *loader) validate(comp string, c component.Config) {
+	for _, err := range splitErrors(c.Validate()) {
+		key, msg := keyOf(err.Error())
+		l.add(comp, key, msg)
+	}
+}
+
+func (l *loader) unknownKey(key toml.Key) {
+	parts := []string(key)
+	comp := ""
+	rest := parts
+	if len(parts) >= 2 {
+		switch parts[0] {
+		case "sources", "transforms", "sinks":
+			comp = parts[0] + "." + parts[1]
+			rest = parts[2:]
+		}
+	}
+	l.add(comp, strings.Join(rest, "."), "unknown key")
+}
+
+func (l *loader) checkGraph(cfg *Config) {
+	kinds := map[string]string{}
+	for n := range cfg.Sources {
+		kinds[n] = "sources"
+	}
+	for n := range cfg.Transforms {
+		if k, dup := kinds[n]; dup {
+			l.add("transforms."+n, "", fmt.Sprintf("name also used by %s.%s; names must be unique", k, n))
+		}
+		kinds[n] = "transforms"
+	}
+	for n := range cfg.Sinks {
+		if k, dup := kinds[n]; dup {
+			l.add("sinks."+n, "", fmt.Sprintf("name also used by %s.%s; names must be unique", k, n))
+		}
+	}
+	consumed := map[string]bool{}
+	checkInputs := func(comp string, inputs []string, webhooks bool) {
+		if len(inputs) == 0 {
+			l.add(comp, "inputs", "must list at least one source or transform")
+			return
+		}
+		for _, in := range inputs {
+			consumed[in] = true
+			switch kinds[in] {
+			case "sources":
+				if webhooks {
+					l.add(comp, "inputs", fmt.Sprintf("%q is a source; a webhook sink takes connector transforms as inputs", in))
+				}
+			case "transforms":
+			default:
+				if _, isSink := cfg.Sinks[in]; isSink {
+					l.add(comp, "inputs", fmt.Sprintf("%q is a sink; inputs must be sources or transforms", in))
+				} else {
+					l.add(comp, "inputs", fmt.Sprintf("unknown input %q", in))
+				}
+			}
+		}
+	}
+	for _, n := range sortedKeys(cfg.Transforms) {
+		checkInputs("transforms."+n, cfg.Transforms[n].Inputs, false)
+	}
+	for _, n := range sortedKeys(cfg.Sinks) {
+		s := cfg.Sinks[n]
+		checkInputs("sinks."+n, s.Inputs, s.Factory.Kind() == component.KindWebhooks)
+	}
+	// Cycles among transforms.
+	state := map[string]int{} // 0 new, 1 visiting, 2 done
+	var stack []string
+	var visit func(n string) bool
+	visit = func(n string) bool {
+		switch state[n] {
+		case 1:
+			i := 0
+			for stack[i] != n {
+				i++
+			}
+			cycle := append(append([]string{}, stack[i:]...), n)
+			l.add("transforms."+n, "inputs", "cycle: "+strings.Join(cycle, " -> "))
+			return false
+		case 2:
+			return true
+		}
+		state[n] = 1
+		stack = append(stack, n)
+		for _, in := range cfg.Transforms[n].Inputs {
+			if _, ok := cfg.Transforms[in]; ok && !visit(in) {
+				return false
+			}
+		}
+		stack = stack[:len(stack)-1]
+		state[n] = 2
+		return true
+	}
+	for _, n := range sortedKeys(cfg.Transforms) {
+		if state[n] == 0 {
+			stack = stack[:0]
+			visit(n)
+		}
+	}
+	for _, n := range sortedKeys(cfg.Sources) {
+		if !consumed[n] {
+			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("sources.%s: no transform or sink reads from it; its events are discarded", n))
+		}
+	}
+	for _, n := range sortedKeys(cfg.Transforms) {
+		if !consumed[n] {
+			cfg.Warnings = append(cfg.Warnings, fmt.Sprintf("transforms.%s: no transform or sink reads from it; its events are discarded", n))
+		}
+	}
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

@@ -1,0 +1,43 @@
+package agent
+
+import (
+	"sort"
+	"sync"
+)
+
+// health tracks the last error of each component; a component is healthy
+// when its last error is nil.
+type health struct {
+	mu   sync.Mutex
+	errs map[string]error
+}
+
+func newHealth() *health { return &health{errs: map[string]error{}} }
+
+func (h *health) set(component string, err error) {
+	h.mu.Lock()
+	h.errs[component] = err
+	h.mu.Unlock()
+}
+
+// problems returns "component: error" for every unhealthy component.
+func (h *health) problems() map[string]string {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	out := map[string]string{}
+	for c, err := range h.errs {
+		if err != nil {
+			out[c] = err.Error()
+		}
+	}
+	return out
+}
+
+func sortedNames(m map[string]string) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}

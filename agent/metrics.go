@@ -1,0 +1,79 @@
+package agent
+
+import (
+	"github.com/hogtail/hogtail/agent/buffer"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	eventsIn        *prometheus.CounterVec
+	eventsOut       *prometheus.CounterVec
+	eventsDiscarded *prometheus.CounterVec
+	eventsDelivered *prometheus.CounterVec
+	deadLetters     *prometheus.CounterVec
+	retries         *prometheus.CounterVec
+	deliveryLatency *prometheus.HistogramVec
+}
+
+func newMetrics(reg prometheus.Registerer, buf *buffer.Buffer) *metrics {
+	m := &metrics{
+		eventsIn: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hogtail_component_received_events_total", Help: "Events received by a transform.",
+		}, []string{"component"}),
+		eventsOut: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hogtail_component_sent_events_total", Help: "Events emitted by a source or transform.",
+		}, []string{"component"}),
+		eventsDiscarded: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hogtail_component_discarded_events_total", Help: "Events a transform discarded (net of events it added).",
+		}, []string{"component"}),
+		eventsDelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hogtail_sink_delivered_records_total", Help: "Records a sink's receiver accepted.",
+		}, []string{"component"}),
+		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hogtail_sink_dead_letters_total", Help: "Records a sink moved to dead letters.",
+		}, []string{"component"}),
+		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hogtail_sink_retries_total", Help: "Failed deliveries that were retried.",
+		}, []string{"component"}),
+		deliveryLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "hogtail_sink_delivery_seconds", Help: "Duration of one delivery attempt.",
+			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
+		}, []string{"component"}),
+	}
+	reg.MustRegister(m.eventsIn, m.eventsOut, m.eventsDiscarded, m.eventsDelivered, m.deadLetters, m.retries, m.deliveryLatency)
+	reg.MustRegister(&bufferCollector{buf: buf})
+	return m
+}
+
+// bufferCollector reports queue depths from the buffer at scrape time.
+type bufferCollector struct {
+	buf *buffer.Buffer
+}
+
+var (
+	descQueueRecords = prometheus.NewDesc("hogtail_buffer_records", "Records waiting in a sink's queue.", []string{"queue"}, nil)
+	descQueueBytes   = prometheus.NewDesc("hogtail_buffer_bytes", "Bytes a sink's queue holds on disk.", []string{"queue"}, nil)
+	descQueueDropped = prometheus.NewDesc("hogtail_buffer_dropped_records_total", "Records refused by a full drop_newest queue.", []string{"queue"}, nil)
+	descCorrupt      = prometheus.NewDesc("hogtail_buffer_corrupt_chunks_total", "Damaged chunks moved to dead letters.", nil, nil)
+)
+
+func (c *bufferCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descQueueRecords
+	ch <- descQueueBytes
+	ch <- descQueueDropped
+	ch <- descCorrupt
+}
+
+func (c *bufferCollector) Collect(ch chan<- prometheus.Metric) {
+	names, _ := c.buf.Queues()
+	for _, n := range names {
+		st, ok := c.buf.Stats(n)
+		if !ok {
+			continue
+		}
+		ch <- prometheus.MustNewConstMetric(descQueueRecords, prometheus.GaugeValue, float64(st.Records), n)
+		ch <- prometheus.MustNewConstMetric(descQueueBytes, prometheus.GaugeValue, float64(st.Bytes), n)
+		ch <- prometheus.MustNewConstMetric(descQueueDropped, prometheus.CounterValue, float64(st.Dropped), n)
+	}
+	ch <- prometheus.MustNewConstMetric(descCorrupt, prometheus.CounterValue, float64(c.buf.Corrupt()))
+}

@@ -1,0 +1,131 @@
+package agent
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+
+	"github.com/hogtail/hogtail/agent/buffer"
+	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/event"
+)
+
+// emitter is the component.Emitter of one source: it runs the source's
+// events through the transforms downstream of it, encodes what reaches each
+// sink, and commits all of it with the source's checkpoints in one buffer
+// transaction.
+type emitter struct {
+	a      *Agent
+	source string
+}
+
+func (a *Agent) emitter(source string) component.Emitter {
+	return &emitter{a: a, source: source}
+}
+
+// plan collects one Emit's writes.
+type plan struct {
+	appends map[string][][]byte
+	dead    []component.DeadLetter
+}
+
+// Emit implements component.Emitter.
+func (e *emitter) Emit(ctx context.Context, events []*event.Event, cps ...component.Checkpoint) error {
+	a := e.a
+	a.m.eventsOut.WithLabelValues(e.source).Add(float64(len(events)))
+	p := &plan{appends: map[string][][]byte{}}
+	if err := a.flow(ctx, e.source, e.source, events, p); err != nil {
+		return err
+	}
+	c := &buffer.Commit{Source: e.source, Checkpoints: cps, DeadLetters: p.dead}
+	for q, recs := range p.appends {
+		c.Appends = append(c.Appends, buffer.Append{Queue: q, Records: recs})
+	}
+	if err := a.buf.Commit(ctx, c); err != nil {
+		return fmt.Errorf("commit %d events of %s: %w", len(events), e.source, err)
+	}
+	return nil
+}
+
+// flow hands events produced by node (a source or transform) to its
+// consumers. Sinks only read events (to encode them); every transform but
+// the last gets its own copy, since transforms may change events in place.
+func (a *Agent) flow(ctx context.Context, source, node string, events []*event.Event, p *plan) error {
+	if len(events) == 0 {
+		return nil
+	}
+	for _, s := range a.eventSinks[node] {
+		p.appends[s.name] = append(p.appends[s.name], encodeEvents(events)...)
+	}
+	next := a.nextT[node]
+	for i, t := range next {
+		in := events
+		if i < len(next)-1 {
+			in = cloneEvents(events)
+		}
+		a.m.eventsIn.WithLabelValues(t.name).Add(float64(len(in)))
+		var out component.Output
+		if err := t.tr.Apply(ctx, component.Input{Source: source, Events: in}, &out); err != nil {
+			return fmt.Errorf("transforms.%s: %w", t.name, err)
+		}
+		a.m.eventsOut.WithLabelValues(t.name).Add(float64(len(out.Events)))
+		a.m.eventsDiscarded.WithLabelValues(t.name).Add(float64(max(0, len(in)-len(out.Events))))
+		p.dead = append(p.dead, out.DeadLetters...)
+		if len(out.Webhooks) > 0 {
+			a.routeWebhooks(t.name, out.Webhooks, p)
+		}
+		if err := a.flow(ctx, source, t.name, out.Events, p); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (a *Agent) routeWebhooks(transform string, hooks []component.Webhook, p *plan) {
+	recs := make([][]byte, len(hooks))
+	for i := range hooks {
+		b, err := json.Marshal(&hooks[i])
+		if err != nil {
+			b = []byte(fmt.Sprintf(`{"connector":%q,"error":%q}`, hooks[i].Connector, err.Error()))
+		}
+		recs[i] = b
+	}
+	sinks := a.webhookSinks[transform]
+	if len(sinks) == 0 {
+		// Never silently lossy: with no webhook sink the requests are kept
+		// as dead letters, replayable once one is configured.
+		for _, r := range recs {
+			p.dead = append(p.dead, component.DeadLetter{Component: transform, Reason: "no webhook sink reads this transform", Record: r})
+		}
+		return
+	}
+	for _, s := range sinks {
+		p.appends[s.name] = append(p.appends[s.name], recs...)
+	}
+}
+
+// encodeEvents encodes events into one contiguous arena: one allocation
+// per batch instead of one per event.
+func encodeEvents(events []*event.Event) [][]byte {
+	arena := make([]byte, 0, 256*len(events))
+	ends := make([]int, len(events))
+	for i, e := range events {
+		arena = e.AppendJSON(arena)
+		ends[i] = len(arena)
+	}
+	out := make([][]byte, len(events))
+	start := 0
+	for i, end := range ends {
+		out[i] = arena[start:end:end]
+		start = end
+	}
+	return out
+}
+
+func cloneEvents(events []*event.Event) []*event.Event {
+	out := make([]*event.Event, len(events))
+	for i, e := range events {
+		out[i] = e.Clone()
+	}
+	return out
+}

@@ -1,0 +1,158 @@
+// Command hogtail is an edge agent that ships logs and product events to
+// PostHog and to webhooks through PostHog data connectors.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"runtime/debug"
+	"syscall"
+
+	"github.com/hogtail/hogtail/agent"
+	"github.com/hogtail/hogtail/agent/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = ""
+
+const usage = `hogtail ships logs and product events to PostHog and webhooks.
+
+Usage:
+  hogtail run      [--config FILE]   run the agent
+  hogtail validate [--config FILE]   check a config and print every problem
+  hogtail version                    print the version
+
+Run "hogtail COMMAND --help" for a command's flags.
+The default config is ` + config.DefaultPath + `.
+`
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// run executes one command line and returns the exit code.
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return 2
+	}
+	cmd, rest := args[0], args[1:]
+	switch cmd {
+	case "run":
+		return cmdRun(rest, stderr)
+	case "validate":
+		return cmdValidate(rest, stdout, stderr)
+	case "version", "--version":
+		fmt.Fprintln(stdout, "hogtail", versionString())
+		return 0
+	case "help", "-h", "--help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	}
+	fmt.Fprintf(stderr, "hogtail: unknown command %q\n\n%s", cmd, usage)
+	return 2
+}
+
+func versionString() string {
+	if version != "" {
+		return version
+	}
+	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+		return bi.Main.Version
+	}
+	return "dev"
+}
+
+func newFlags(name, synopsis string, stderr io.Writer) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", config.DefaultPath, "path of the TOML config file")
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: hogtail %s [flags]\n\n%s\n\nFlags:\n", name, synopsis)
+		fs.PrintDefaults()
+	}
+	return fs, path
+}
+
+// parseFlags parses args; it returns the exit code to use when the command
+// must stop (help or a bad flag), or -1 to go on.
+func parseFlags(fs *flag.FlagSet, args []string) int {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	return -1
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs, path := newFlags("validate", "Checks a config: TOML syntax, unknown keys, component options, wiring.\nExits 0 when valid, 1 with every problem otherwise.", stderr)
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	cfg, err := config.Load(*path, components())
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	for _, w := range cfg.Warnings {
+		fmt.Fprintf(stderr, "%s: warning: %s\n", cfg.File, w)
+	}
+	fmt.Fprintf(stdout, "%s: valid (%d sources, %d transforms, %d sinks)\n", cfg.File, len(cfg.Sources), len(cfg.Transforms), len(cfg.Sinks))
+	return 0
+}
+
+func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
+	var level slog.Level
+	level.UnmarshalText([]byte(cfg.LogLevel))
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	fs, path := newFlags("run", "Runs the agent until SIGINT or SIGTERM (or until every source has finished),\nthen drains the queues within shutdown_timeout.", stderr)
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	cfg, err := config.Load(*path, components())
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	log := newLogger(cfg, stderr)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := agent.New(cfg, agent.Options{Logger: log})
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	apiCtx, stopAPI := context.WithCancel(context.Background())
+	defer stopAPI()
+	if cfg.API.Enabled {
+		addr, _, err := a.ServeAPI(apiCtx)
+		if err != nil {
+			log.Error("cannot start", "error", err)
+			return 1
+		}
+		log.Info("api listening", "address", addr)
+	}
+	if err := a.Run(ctx); err != nil {
+		log.Error("stopped with errors", "error", err)
+		return 1
+	}
+	return 0
+}
