@@ -337,7 +337,7 @@ func (s *source) handle(w http.ResponseWriter, r *http.Request, endpoint string)
 	}
 	s.metrics.accepted.Add(float64(len(events)))
 	if len(bad) == 0 {
-		s.reply(w, endpoint, http.StatusOK, okBody)
+		s.replyJSON(w, endpoint, http.StatusOK, okBody)
 		return
 	}
 	s.replyJSON(w, endpoint, http.StatusOK, partialBody(len(events), bad))
