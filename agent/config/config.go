@@ -136,6 +136,8 @@ type loader struct {
 	reg      *component.Registry
 	loc      *locator
 	problems Errors
+	declared map[string]string // name -> "sources" | "transforms"
+	failed   map[string]bool   // components whose table could not be decoded
 }
 
 func (l *loader) add(component, key, msg string) {
@@ -149,6 +151,31 @@ func (l *loader) add(component, key, msg string) {
 	l.problems = append(l.problems, Problem{File: l.file, Line: l.loc.line(path...), Component: component, Key: key, Msg: msg})
 }
 
+// topLevel decodes the top-level settings one key at a time, so that one
+// bad value does not hide the others.
+func (l *loader) topLevel(md toml.MetaData, top map[string]toml.Primitive, raw *rawFile) {
+	fields := map[string]any{
+		"data_dir":         &raw.DataDir,
+		"log_level":        &raw.LogLevel,
+		"log_format":       &raw.LogFormat,
+		"shutdown_timeout": &raw.ShutdownTimeout,
+		"api":              &raw.API,
+		"buffer":           &raw.Buffer,
+		"sources":          &raw.Sources,
+		"transforms":       &raw.Transforms,
+		"sinks":            &raw.Sinks,
+	}
+	for key, prim := range top {
+		dst, ok := fields[key]
+		if !ok {
+			continue // reported by Undecoded
+		}
+		if err := md.PrimitiveDecode(prim, dst); err != nil {
+			l.addDecodeError("", key, err)
+		}
+	}
+}
+
 func (l *loader) parse(text string) *Config {
 	raw := rawFile{
 		DataDir:         "/var/lib/hogtail",
@@ -158,11 +185,13 @@ func (l *loader) parse(text string) *Config {
 		API:             APIConfig{Enabled: true, Address: "127.0.0.1:8686"},
 		Buffer:          BufferConfig{Sync: true},
 	}
-	md, err := toml.Decode(text, &raw)
+	var top map[string]toml.Primitive
+	md, err := toml.Decode(text, &top)
 	if err != nil {
-		l.addDecodeError("", err)
+		l.addDecodeError("", "", err)
 		return nil
 	}
+	l.topLevel(md, top, &raw)
 	abs, _ := filepath.Abs(l.file)
 	cfg := &Config{
 		File:            l.file,
@@ -178,6 +207,18 @@ func (l *loader) parse(text string) *Config {
 		Sinks:           map[string]*Sink{},
 		reg:             l.reg,
 	}
+	// Every declared name, even of a component that failed to load, so
+	// one mistake does not cascade into "unknown input" elsewhere.
+	l.declared = map[string]string{}
+	for n := range raw.Sources {
+		l.declared[n] = "sources"
+	}
+	for n := range raw.Transforms {
+		if _, dup := l.declared[n]; !dup {
+			l.declared[n] = "transforms"
+		}
+	}
+	l.failed = map[string]bool{}
 	if cfg.DataDir == "" {
 		l.add("", "data_dir", "must not be empty")
 	} else if !filepath.IsAbs(cfg.DataDir) {
@@ -205,6 +246,7 @@ func (l *loader) parse(text string) *Config {
 		}
 		f, ok := l.reg.Sources[h.Type]
 		if !l.checkType(comp, h.Type, ok, component.Types(l.reg.Sources)) {
+			l.failed[comp] = true
 			continue
 		}
 		if h.Inputs != nil {
@@ -224,6 +266,7 @@ func (l *loader) parse(text string) *Config {
 		}
 		f, ok := l.reg.Transforms[h.Type]
 		if !l.checkType(comp, h.Type, ok, component.Types(l.reg.Transforms)) {
+			l.failed[comp] = true
 			continue
 		}
 		c := f.NewConfig()
@@ -240,6 +283,7 @@ func (l *loader) parse(text string) *Config {
 		}
 		f, ok := l.reg.Sinks[h.Type]
 		if !l.checkType(comp, h.Type, ok, component.Types(l.reg.Sinks)) {
+			l.failed[comp] = true
 			continue
 		}
 		c, ok := f.NewConfig().(component.SinkConfig)
@@ -257,6 +301,9 @@ func (l *loader) parse(text string) *Config {
 		cfg.Sinks[name] = &Sink{Name: name, Type: h.Type, Inputs: h.Inputs, Config: c, Factory: f, Delivery: c.Delivery()}
 	}
 	for _, key := range md.Undecoded() {
+		if len(key) >= 2 && l.failed[key[0]+"."+key[1]] {
+			continue // its keys were never matched against a config
+		}
 		l.unknownKey(key)
 	}
 	l.checkGraph(cfg)
@@ -277,7 +324,8 @@ func (l *loader) checkType(comp, typ string, known bool, types []string) bool {
 
 func (l *loader) decode(md toml.MetaData, comp string, prim toml.Primitive, v any) bool {
 	if err := md.PrimitiveDecode(prim, v); err != nil {
-		l.addDecodeError(comp, err)
+		l.addDecodeError(comp, "", err)
+		l.failed[comp] = true
 		return false
 	}
 	return true
@@ -285,25 +333,51 @@ func (l *loader) decode(md toml.MetaData, comp string, prim toml.Primitive, v an
 
 // addDecodeError turns a TOML syntax or type error into a problem with the
 // best position available.
-func (l *loader) addDecodeError(comp string, err error) {
+func (l *loader) addDecodeError(comp, key string, err error) {
 	if pe, ok := err.(toml.ParseError); ok {
-		l.problems = append(l.problems, Problem{File: l.file, Line: pe.Position.Line, Component: comp, Msg: pe.Message})
+		if key == "" && comp != "" {
+			key = strings.TrimPrefix(pe.LastKey, comp+".")
+			if key == pe.LastKey {
+				key = l.loc.keyWithValue(comp, quoted(pe.Message))
+			}
+		}
+		l.problems = append(l.problems, Problem{File: l.file, Line: pe.Position.Line, Component: comp, Key: key, Msg: pe.Message})
 		return
 	}
 	msg := strings.TrimPrefix(err.Error(), "toml: ")
-	key := ""
-	// BurntSushi reports `toml: line N (last key "a.b.c"): ...` for type errors.
+	// BurntSushi reports `line N (last key "a.b.c"): ...` for type errors.
 	if i := strings.Index(msg, `(last key "`); i >= 0 {
 		rest := msg[i+len(`(last key "`):]
 		if j := strings.Index(rest, `")`); j >= 0 {
 			full := rest[:j]
-			if comp != "" && strings.HasPrefix(full, comp+".") {
+			switch {
+			case comp != "" && strings.HasPrefix(full, comp+"."):
 				key = strings.TrimPrefix(full, comp+".")
+			case comp == "":
+				key = full
 			}
 			msg = strings.TrimSpace(strings.TrimPrefix(rest[j+2:], ":"))
 		}
 	}
+	if key == "" {
+		// Errors from a value's UnmarshalText name the value, not the key:
+		// find the key whose value it is.
+		key = l.loc.keyWithValue(comp, quoted(msg))
+	}
 	l.add(comp, key, msg)
+}
+
+// quoted returns the first double-quoted string in msg.
+func quoted(msg string) string {
+	i := strings.IndexByte(msg, '"')
+	if i < 0 {
+		return ""
+	}
+	j := strings.IndexByte(msg[i+1:], '"')
+	if j < 0 {
+		return ""
+	}
+	return msg[i : i+j+2]
 }
 
 func (l *loader) validate(comp string, c component.Config) {
@@ -328,15 +402,11 @@ func (l *loader) unknownKey(key toml.Key) {
 }
 
 func (l *loader) checkGraph(cfg *Config) {
-	kinds := map[string]string{}
-	for n := range cfg.Sources {
-		kinds[n] = "sources"
-	}
+	kinds := l.declared
 	for n := range cfg.Transforms {
-		if k, dup := kinds[n]; dup {
-			l.add("transforms."+n, "", fmt.Sprintf("name also used by %s.%s; names must be unique", k, n))
+		if _, dup := cfg.Sources[n]; dup {
+			l.add("transforms."+n, "", fmt.Sprintf("name also used by sources.%s; names must be unique", n))
 		}
-		kinds[n] = "transforms"
 	}
 	for n := range cfg.Sinks {
 		if k, dup := kinds[n]; dup {

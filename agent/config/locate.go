@@ -8,11 +8,12 @@ import (
 // BurntSushi/toml reports no positions for keys, and config errors must
 // say where they are.
 type locator struct {
-	lines map[string]int
+	lines  map[string]int
+	values map[string]string // key path -> raw value text
 }
 
 func newLocator(text string) *locator {
-	l := &locator{lines: map[string]int{}}
+	l := &locator{lines: map[string]int{}, values: map[string]string{}}
 	table := ""
 	for i, raw := range strings.Split(text, "\n") {
 		line := strings.TrimSpace(raw)
@@ -35,6 +36,7 @@ func newLocator(text string) *locator {
 			key = table + "." + key
 		}
 		l.add(key, i+1)
+		l.values[key] = strings.TrimSpace(line[eq+1:])
 	}
 	return l
 }
@@ -62,4 +64,25 @@ func (l *locator) line(path ...string) int {
 		}
 	}
 	return 0
+}
+
+// keyWithValue returns the key (relative to comp) whose value text starts
+// with quotedValue, or "".
+func (l *locator) keyWithValue(comp, quotedValue string) string {
+	if quotedValue == "" {
+		return ""
+	}
+	prefix := ""
+	if comp != "" {
+		prefix = comp + "."
+	}
+	best, bestLine := "", 0
+	for k, v := range l.values {
+		if strings.HasPrefix(k, prefix) && strings.HasPrefix(v, quotedValue) {
+			if ln := l.lines[k]; best == "" || ln < bestLine {
+				best, bestLine = strings.TrimPrefix(k, prefix), ln
+			}
+		}
+	}
+	return best
 }
