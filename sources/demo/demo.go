@@ -7,6 +7,7 @@ import (
 	_ "embed"
 	"errors"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
@@ -22,7 +23,8 @@ type Config struct {
 	Event string `toml:"event"`
 	// Rate is events per second; 0 generates as fast as the pipeline takes them.
 	Rate float64 `toml:"rate"`
-	// Count stops the source after that many events; 0 never stops.
+	// Count stops the source once that many events were committed (counted
+	// across restarts); 0 never stops.
 	Count int64 `toml:"count"`
 	// BatchSize is the most events per commit.
 	BatchSize int `toml:"batch_size"`
@@ -51,15 +53,21 @@ func NewFactory() component.SourceFactory {
 	return component.NewSourceFactory("demo", sample,
 		func() *Config { return &Config{Event: "demo_log", Rate: 1, BatchSize: 1000} },
 		func(c *Config, set component.Settings) (component.Source, error) {
-			return &Source{cfg: *c, host: set.Hostname}, nil
+			return &Source{cfg: *c, host: set.Hostname, cps: set.Checkpoints}, nil
 		})
 }
 
-// Source generates events.
+// Source generates events. It checkpoints its sequence number with each
+// batch, so after a restart (even a crash) it continues where the buffer
+// left off: every seq from 0 is committed exactly once, which the
+// kill-and-restart tests rely on.
 type Source struct {
 	cfg  Config
 	host string
+	cps  component.CheckpointLoader
 }
+
+const seqKey = "seq"
 
 var (
 	levels   = []string{"info", "info", "info", "warn", "error", "debug"}
@@ -78,12 +86,24 @@ var (
 // or Count events were committed.
 func (s *Source) Run(ctx context.Context, emit component.Emitter) error {
 	var seq int64
+	if s.cps != nil {
+		cps, err := s.cps.LoadCheckpoints()
+		if err != nil {
+			return fmt.Errorf("demo: %w", err)
+		}
+		if v, ok := cps[seqKey]; ok {
+			if seq, err = strconv.ParseInt(string(v), 10, 64); err != nil {
+				return fmt.Errorf("demo: bad checkpoint %q: %w", v, err)
+			}
+		}
+	}
+	first := seq
 	start := time.Now()
 	for s.cfg.Count == 0 || seq < s.cfg.Count {
 		n := int64(s.cfg.BatchSize)
 		if s.cfg.Rate > 0 {
 			// Emit what the rate allows by now, sleeping when ahead.
-			due := int64(time.Since(start).Seconds()*s.cfg.Rate) + 1
+			due := first + int64(time.Since(start).Seconds()*s.cfg.Rate) + 1
 			if due <= seq {
 				wait := time.Duration(float64(seq+1-due)/s.cfg.Rate*float64(time.Second)) + time.Millisecond
 				select {
@@ -116,7 +136,8 @@ func (s *Source) Run(ctx context.Context, emit component.Emitter) error {
 				},
 			}
 		}
-		if err := emit.Emit(ctx, events); err != nil {
+		cp := component.Checkpoint{Key: seqKey, Value: strconv.AppendInt(nil, seq+n, 10)}
+		if err := emit.Emit(ctx, events, cp); err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
