@@ -1,0 +1,506 @@
+// Package file implements the file source: it tails files matched by globs,
+// follows them through rotation and truncation, and checkpoints the offset of
+// each file in the same commit as the events read up to it.
+package file
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/fsnotify/fsnotify"
+	"github.com/hogtail/hogtail/agent/component"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+//go:embed sample.toml
+var sample string
+
+// NewFactory returns the factory of the file source.
+func NewFactory() component.SourceFactory {
+	return component.NewSourceFactory("file", sample, defaultConfig, newSource)
+}
+
+// Source tails files. Create it with NewFactory.
+type Source struct {
+	cfg      *Config
+	set      component.Settings
+	log      *slog.Logger
+	include  []pattern
+	exclude  []pattern
+	tpl      template
+	fpBytes  int
+	bufSize  int
+	pool     sync.Pool
+	metrics  *metrics
+	emitter  component.Emitter
+	scanReq  chan struct{}
+	firstRun bool
+
+	mu      sync.Mutex
+	tails   map[fileID]*tailer
+	byPath  map[string]*tailer
+	known   map[string]*record // checkpoints by key
+	retired []retiredFP        // content that left its inode (copytruncate)
+	denied  map[string]bool    // paths whose open failed, logged once
+	watched map[string]bool    // directories watched by fsnotify
+}
+
+// retiredFP remembers how far the content with fingerprint fp was read
+// before its file was truncated, so that a copy of it resumes there.
+type retiredFP struct {
+	fp     string
+	offset int64
+	at     time.Time
+}
+
+type metrics struct {
+	lines, bytes, splits, parseErrors, readErrors, rotations, truncations prometheus.Counter
+	open                                                                  prometheus.Gauge
+}
+
+func newMetrics(reg prometheus.Registerer, name string) *metrics {
+	cl := prometheus.Labels{"component": name}
+	c := func(n, help string) prometheus.Counter {
+		return register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hogtail_file_source_" + n, Help: help, ConstLabels: cl}))
+	}
+	m := &metrics{
+		lines:       c("lines_total", "Lines read (one per event)."),
+		bytes:       c("bytes_total", "Bytes read from files."),
+		splits:      c("split_lines_total", "Lines longer than max_line_bytes, split into parts."),
+		parseErrors: c("parse_errors_total", "Lines that were not JSON objects with codec json."),
+		readErrors:  c("errors_total", "Errors opening, reading or statting files."),
+		rotations:   c("rotations_total", "Files closed after they were rotated away or deleted."),
+		truncations: c("truncations_total", "Files read again from 0 after truncation."),
+	}
+	m.open = register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hogtail_file_source_open_files", Help: "Files currently open.", ConstLabels: cl}))
+	return m
+}
+
+// register registers c, or returns the collector already registered under
+// the same description (a restarted source reuses its counters).
+func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if old, ok := are.ExistingCollector.(C); ok {
+				return old
+			}
+		}
+	}
+	return c
+}
+
+func newSource(cfg *Config, set component.Settings) (component.Source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	tpl, _ := parseTemplate(cfg.DistinctID) // checked by Validate
+	s := &Source{
+		cfg:     cfg,
+		set:     set,
+		log:     set.Logger,
+		tpl:     tpl,
+		fpBytes: int(cfg.FingerprintBytes),
+		scanReq: make(chan struct{}, 1),
+		tails:   map[fileID]*tailer{},
+		byPath:  map[string]*tailer{},
+		known:   map[string]*record{},
+		denied:  map[string]bool{},
+		watched: map[string]bool{},
+	}
+	if s.log == nil {
+		s.log = slog.New(slog.DiscardHandler)
+	}
+	reg := set.Metrics
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	s.metrics = newMetrics(reg, set.Name)
+	resolve := func(p string) string {
+		if !filepath.IsAbs(p) && set.ConfigDir != "" {
+			p = filepath.Join(set.ConfigDir, p)
+		}
+		return p
+	}
+	for _, p := range cfg.Include {
+		s.include = append(s.include, compilePattern(resolve(p)))
+	}
+	for _, p := range cfg.Exclude {
+		s.exclude = append(s.exclude, compilePattern(resolve(p)))
+	}
+	s.bufSize = 256 << 10
+	if n := int(cfg.MaxLineBytes) + 64<<10; n > s.bufSize {
+		s.bufSize = n
+	}
+	s.pool.New = func() any { b := make([]byte, s.bufSize); return &b }
+	return s, nil
+}
+
+// Run tails files until ctx is cancelled.
+func (s *Source) Run(ctx context.Context, emit component.Emitter) error {
+	s.emitter = emit
+	if l := s.set.Checkpoints; l != nil {
+		cps, err := l.LoadCheckpoints()
+		if err != nil {
+			return fmt.Errorf("file source: load checkpoints: %w", err)
+		}
+		for k, v := range cps {
+			r, err := decodeRecord(v)
+			if err != nil {
+				s.log.Warn("ignoring unreadable checkpoint", "key", k, "error", err)
+				continue
+			}
+			s.known[k] = r
+		}
+	}
+
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		s.log.Warn("fsnotify unavailable, polling only", "error", err, "poll_interval", s.cfg.PollInterval.D())
+	} else {
+		defer w.Close()
+		wg.Add(1)
+		go func() { defer wg.Done(); s.watch(ctx, w) }()
+	}
+
+	s.firstRun = true
+	ticker := time.NewTicker(s.cfg.PollInterval.D())
+	defer ticker.Stop()
+	for {
+		s.scan(ctx, &wg, w)
+		s.firstRun = false
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-ticker.C:
+		case <-s.scanReq:
+		}
+	}
+}
+
+func (s *Source) requestScan() {
+	select {
+	case s.scanReq <- struct{}{}:
+	default:
+	}
+}
+
+// watch turns fsnotify events into wake-ups of tailers and rescans.
+func (s *Source) watch(ctx context.Context, w *fsnotify.Watcher) {
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-w.Events:
+			if !ok {
+				return
+			}
+			if ev.Op&fsnotify.Write != 0 {
+				s.mu.Lock()
+				t := s.byPath[ev.Name]
+				s.mu.Unlock()
+				if t != nil {
+					t.poke()
+				}
+			}
+			if ev.Op&(fsnotify.Create|fsnotify.Rename|fsnotify.Remove) != 0 {
+				s.requestScan()
+			}
+		case err, ok := <-w.Errors:
+			if !ok {
+				return
+			}
+			// An overflow loses events: a rescan finds what they said.
+			s.log.Warn("fsnotify error, rescanning", "error", err)
+			s.requestScan()
+		}
+	}
+}
+
+func (s *Source) excluded(path string) bool {
+	for i := range s.exclude {
+		if s.exclude[i].match(path) {
+			return true
+		}
+	}
+	return false
+}
+
+type candidate struct {
+	path string
+	fi   os.FileInfo
+}
+
+// glob lists the regular files matching include and not exclude, and the
+// directories worth watching.
+func (s *Source) glob() (files []candidate, dirs []string) {
+	seen := map[string]bool{}
+	for i := range s.include {
+		p := &s.include[i]
+		depth := p.maxDepth()
+		baseDepth := splitPath(p.base)
+		_ = filepath.WalkDir(p.base, func(path string, d fs.DirEntry, err error) error {
+			if err != nil {
+				if !errors.Is(err, fs.ErrNotExist) && path != p.base {
+					s.logDenied(path, err)
+				}
+				if d != nil && d.IsDir() {
+					return fs.SkipDir
+				}
+				return nil
+			}
+			if d.IsDir() {
+				if depth >= 0 && splitPath(path)-baseDepth >= depth {
+					return fs.SkipDir
+				}
+				dirs = append(dirs, path)
+				return nil
+			}
+			if seen[path] || !p.match(path) || s.excluded(path) {
+				return nil
+			}
+			fi, err := os.Stat(path) // follows symlinks
+			if err != nil || !fi.Mode().IsRegular() {
+				return nil
+			}
+			seen[path] = true
+			files = append(files, candidate{path, fi})
+			return nil
+		})
+	}
+	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
+	return files, dirs
+}
+
+// splitPath returns the number of segments of a clean path.
+func splitPath(p string) int {
+	p = filepath.ToSlash(filepath.Clean(p))
+	n := 0
+	for _, seg := range strings.Split(p, "/") {
+		if seg != "" {
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Source) logDenied(path string, err error) {
+	s.mu.Lock()
+	first := !s.denied[path]
+	s.denied[path] = true
+	s.mu.Unlock()
+	s.metrics.readErrors.Inc()
+	if first {
+		s.log.Error("cannot read, will retry", "path", path, "error", err)
+	}
+}
+
+// scan finds files, starts tailers for new ones, marks the ones no longer at
+// an included path as rotated and prunes old checkpoints.
+func (s *Source) scan(ctx context.Context, wg *sync.WaitGroup, w *fsnotify.Watcher) {
+	files, dirs := s.glob()
+	if w != nil {
+		for _, d := range dirs {
+			if !s.watched[d] {
+				if err := w.Add(d); err == nil {
+					s.watched[d] = true
+				}
+			}
+		}
+	}
+	now := time.Now()
+	present := map[fileID]bool{}
+	var newCPs []component.Checkpoint
+	for _, c := range files {
+		id, ok := statID(c.fi)
+		if !ok {
+			continue
+		}
+		present[id] = true
+		s.mu.Lock()
+		if t := s.tails[id]; t != nil {
+			if t.path != c.path {
+				delete(s.byPath, t.path)
+				t.path = c.path
+			}
+			s.byPath[c.path] = t
+			t.rotated = false
+			s.mu.Unlock()
+			continue
+		}
+		if r := s.known[id.key()]; r != nil {
+			r.Seen = now.Unix()
+		}
+		s.mu.Unlock()
+		t, cp := s.open(c, id, now)
+		if t == nil {
+			continue
+		}
+		if cp != nil {
+			newCPs = append(newCPs, *cp)
+		}
+		s.mu.Lock()
+		s.tails[id] = t
+		s.byPath[c.path] = t
+		s.mu.Unlock()
+		s.metrics.open.Inc()
+		wg.Add(1)
+		go func() { defer wg.Done(); t.run(ctx) }()
+	}
+	s.mu.Lock()
+	for id, t := range s.tails {
+		if !present[id] && !t.rotated {
+			t.rotated = true
+			t.rotatedAt = now
+			if s.byPath[t.path] == t {
+				delete(s.byPath, t.path)
+			}
+			t.poke()
+		}
+	}
+	// Prune checkpoints of files gone for checkpoint_ttl; open files keep theirs.
+	open := map[string]bool{}
+	for _, t := range s.tails {
+		open[t.key] = true
+	}
+	ttl := s.cfg.CheckpointTTL.D()
+	for k, r := range s.known {
+		if !open[k] && now.Sub(time.Unix(r.Seen, 0)) > ttl {
+			delete(s.known, k)
+			newCPs = append(newCPs, component.Checkpoint{Key: k})
+		}
+	}
+	kept := s.retired[:0]
+	for _, r := range s.retired {
+		if now.Sub(r.at) < time.Hour {
+			kept = append(kept, r)
+		}
+	}
+	s.retired = kept
+	s.mu.Unlock()
+	if len(newCPs) > 0 {
+		if err := s.emitter.Emit(ctx, nil, newCPs...); err != nil && ctx.Err() == nil {
+			s.log.Warn("cannot store checkpoints", "error", err)
+		}
+	}
+}
+
+// open opens a newly found file and decides where to start reading it. It
+// returns nil when the file is skipped for now (unreadable, too old, or a
+// copy of a file still being read). cp is a checkpoint to store at once so
+// that a restart does not apply read_from = "end" to a file already started.
+func (s *Source) open(c candidate, id fileID, now time.Time) (*tailer, *component.Checkpoint) {
+	f, err := os.Open(c.path)
+	if err != nil {
+		if errors.Is(err, fs.ErrNotExist) {
+			return nil, nil // gone between glob and open
+		}
+		s.logDenied(c.path, err)
+		return nil, nil
+	}
+	s.mu.Lock()
+	if s.denied[c.path] {
+		delete(s.denied, c.path)
+		s.log.Info("file readable again", "path", c.path)
+	}
+	s.mu.Unlock()
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return nil, nil
+	}
+	if id2, _ := statID(fi); id2 != id { // replaced between stat and open
+		f.Close()
+		return nil, nil
+	}
+	size := fi.Size()
+	key := id.key()
+	t := &tailer{s: s, id: id, key: key, f: f, path: c.path, wake: make(chan struct{}, 1)}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	// 1. Our own checkpoint, if the content is still the one it describes.
+	if r := s.known[key]; r != nil {
+		if fp, ok, _ := fingerprint(f, r.FPLen); ok && fp == r.FP {
+			t.offset = r.Offset
+			if t.offset > size { // truncated while we were away
+				t.offset = 0
+				s.metrics.truncations.Inc()
+			}
+			t.fp, t.fpLen = r.FP, r.FPLen
+			r.Path, r.Seen = c.path, now.Unix()
+			return t, nil
+		}
+	}
+	// 2. A copy of content read elsewhere (copytruncate, or a file moved to
+	// another file system): same full fingerprint.
+	full, fullOK, _ := fingerprint(f, s.fpBytes)
+	if fullOK {
+		for _, o := range s.tails {
+			if o.fpLen == s.fpBytes && o.fp == full {
+				// The original is still being read: its content may be
+				// truncated soon. Wait; if it never is, this is a plain
+				// copy whose lines the original has.
+				f.Close()
+				return nil, nil
+			}
+		}
+		best := int64(-1)
+		for _, r := range s.retired {
+			if r.fp == full && r.offset > best {
+				best = r.offset
+			}
+		}
+		open := map[string]bool{}
+		for _, o := range s.tails {
+			open[o.key] = true
+		}
+		for k, r := range s.known {
+			if k != key && !open[k] && r.FPLen == s.fpBytes && r.FP == full && r.Offset > best {
+				best = r.Offset
+			}
+		}
+		if best >= 0 {
+			t.offset = min(best, size)
+			t.fp, t.fpLen = full, s.fpBytes
+			return t, s.newRecord(t, now)
+		}
+	}
+	// 3. A new file.
+	if s.cfg.IgnoreOlder > 0 && now.Sub(fi.ModTime()) > s.cfg.IgnoreOlder.D() {
+		f.Close()
+		return nil, nil
+	}
+	if s.firstRun && s.cfg.ReadFrom == "end" {
+		t.offset = size
+	}
+	n := min(int64(s.fpBytes), size) // a short file's is refreshed as it grows
+	t.fp, _, _ = fingerprint(f, int(n))
+	t.fpLen = int(n)
+	return t, s.newRecord(t, now)
+}
+
+// newRecord stores t's starting point in known and returns its checkpoint.
+// Called with s.mu held.
+func (s *Source) newRecord(t *tailer, now time.Time) *component.Checkpoint {
+	r := &record{Path: t.path, Offset: t.offset, FP: t.fp, FPLen: t.fpLen, Seen: now.Unix()}
+	s.known[t.key] = r
+	return &component.Checkpoint{Key: t.key, Value: r.encode()}
+}
