@@ -45,6 +45,9 @@ type Source struct {
 	emitter  component.Emitter
 	scanReq  chan struct{}
 	firstRun bool
+	// openFile is os.Open; tests replace it to simulate permission errors
+	// (the tests run as root, which no file mode stops).
+	openFile func(string) (*os.File, error)
 
 	mu      sync.Mutex
 	tails   map[fileID]*tailer
@@ -108,17 +111,18 @@ func newSource(cfg *Config, set component.Settings) (component.Source, error) {
 	}
 	tpl, _ := parseTemplate(cfg.DistinctID) // checked by Validate
 	s := &Source{
-		cfg:     cfg,
-		set:     set,
-		log:     set.Logger,
-		tpl:     tpl,
-		fpBytes: int(cfg.FingerprintBytes),
-		scanReq: make(chan struct{}, 1),
-		tails:   map[fileID]*tailer{},
-		byPath:  map[string]*tailer{},
-		known:   map[string]*record{},
-		denied:  map[string]bool{},
-		watched: map[string]bool{},
+		cfg:      cfg,
+		set:      set,
+		log:      set.Logger,
+		tpl:      tpl,
+		fpBytes:  int(cfg.FingerprintBytes),
+		scanReq:  make(chan struct{}, 1),
+		tails:    map[fileID]*tailer{},
+		byPath:   map[string]*tailer{},
+		known:    map[string]*record{},
+		denied:   map[string]bool{},
+		watched:  map[string]bool{},
+		openFile: os.Open,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -407,7 +411,7 @@ func (s *Source) scan(ctx context.Context, wg *sync.WaitGroup, w *fsnotify.Watch
 // copy of a file still being read). cp is a checkpoint to store at once so
 // that a restart does not apply read_from = "end" to a file already started.
 func (s *Source) open(c candidate, id fileID, now time.Time) (*tailer, *component.Checkpoint) {
-	f, err := os.Open(c.path)
+	f, err := s.openFile(c.path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
 			return nil, nil // gone between glob and open

@@ -626,4 +626,3 @@ type notObjectError struct{}
 func (notObjectError) Error() string { return "not a JSON object" }
 
 var errNotObject error = notObjectError{}
-
