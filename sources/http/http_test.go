@@ -425,16 +425,18 @@ func TestLimits(t *testing.T) {
 		}
 	})
 	t.Run("gzip bomb", func(t *testing.T) {
-		// 256 MiB of zeros compress to ~256 KiB: far more than the limit once
-		// inflated, which must stop at the limit, not in memory.
-		var buf bytes.Buffer
-		zw, _ := gzip.NewWriterLevel(&buf, gzip.BestCompression)
-		zeros := make([]byte, 1<<20)
-		for i := 0; i < 256; i++ {
-			zw.Write(zeros)
+		// 1 MiB of zeros gzips to ~1 KiB; concatenated gzip members form one
+		// valid stream, so this is ~50 MiB once inflated, which must stop
+		// at the limit, not in memory.
+		member := gz(t, make([]byte, 1<<20))
+		buf := bytes.NewBuffer(nil)
+		for buf.Len()+len(member) < limit {
+			buf.Write(member)
 		}
-		zw.Close()
-		bomb := buf.Bytes()[:min(buf.Len(), limit-1)] // fits the raw limit
+		if buf.Len() >= limit || buf.Len()/len(member) < 40 {
+			t.Fatalf("bomb is %d bytes compressed, not under the raw limit", buf.Len())
+		}
+		bomb := buf.Bytes()
 		resp, body := post(t, h.url+"/batch/", map[string]string{"Content-Type": "text/plain"}, bomb)
 		if resp.StatusCode != 413 {
 			t.Fatalf("status %d: %s", resp.StatusCode, body)
