@@ -459,7 +459,10 @@ func TestLimits(t *testing.T) {
 }
 
 func TestBufferFull503(t *testing.T) {
-	h := start(t, func(c *Config) { c.FullWait = component.Duration(50 * time.Millisecond); c.RetryAfter = component.Duration(7 * time.Second) })
+	h := start(t, func(c *Config) {
+		c.FullWait = component.Duration(50 * time.Millisecond)
+		c.RetryAfter = component.Duration(7 * time.Second)
+	})
 	h.emit.SetFull(true)
 	for _, path := range []string{"/batch/", "/ingest"} {
 		resp, body := post(t, h.url+path, nil, []byte(oneEvent))
