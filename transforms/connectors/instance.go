@@ -1,0 +1,392 @@
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"reflect"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja_nodejs/buffer"
+	"github.com/dop251/goja_nodejs/require"
+	"github.com/dop251/goja_nodejs/url"
+	"github.com/hogtail/hogtail/agent/event"
+)
+
+var promiseType = reflect.TypeOf((*goja.Promise)(nil))
+
+// errTimeout is the value a timed-out call is interrupted with.
+type errTimeout struct{ d time.Duration }
+
+func (e errTimeout) Error() string {
+	return fmt.Sprintf("script execution timed out after %s", e.d)
+}
+
+// prelude runs in every runtime before the connector's bundle. It defines
+// what PostHog's VM injects that is simplest to write in JS.
+const prelude = `
+(function (g) {
+  // Plain configurable properties of the global object, so a plugin may
+  // declare its own names without a redeclaration error.
+  const def = (k, v) => Object.defineProperty(g, k, { value: v, writable: true, configurable: true, enumerable: false });
+  const module = { exports: {} };
+  def('module', module);
+  def('exports', module.exports);
+  def('RetryError', class RetryError extends Error {
+    constructor(message, attempt, maxAttempts) {
+      super(message);
+      this.name = 'RetryError';
+      this._attempt = attempt;
+      this._maxAttempts = maxAttempts;
+    }
+  });
+  def('__hogtailBatchWrapper', function (batch) {
+    return async function processEvent(event, meta) {
+      const out = await batch([event], meta);
+      return out ? out[0] : undefined;
+    };
+  });
+})(globalThis);
+`
+
+var preludeProgram = goja.MustCompile("hogtail-prelude.js", prelude, false)
+
+// methods are the exports looked up by name.
+var methods = []string{"setupPlugin", "teardownPlugin", "processEvent", "processEventBatch", "composeWebhook", "onEvent", "runEveryMinute", "runEveryHour", "runEveryDay"}
+
+// instance is one goja runtime running one version of one connector. It is
+// used by one goroutine at a time (its lane, or the scheduler).
+type instance struct {
+	c  *connector
+	t  *Transform
+	vm *goja.Runtime
+
+	meta *goja.Object
+	fns  map[string]goja.Callable
+
+	setupDone     bool
+	setupFailures int
+
+	// watchdog state
+	mu       sync.Mutex
+	armed    bool
+	timer    *time.Timer
+	deadline time.Time
+
+	// captured holds events from posthog.capture until the caller takes
+	// them.
+	captured []*event.Event
+
+	jsonParse, jsonStringify goja.Callable
+}
+
+// newInstance creates a runtime, runs the connector's bundle in it and finds
+// its exports. It does not call setupPlugin.
+func newInstance(t *Transform, c *connector) (in *instance, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("connector %q: creating runtime: %v", c.spec.name, r)
+		}
+	}()
+	vm := goja.New()
+	in = &instance{c: c, t: t, vm: vm, fns: map[string]goja.Callable{}}
+	in.timer = time.AfterFunc(time.Hour, in.fire)
+	in.timer.Stop()
+
+	// Buffer, URL and URLSearchParams come from goja_nodejs, which needs
+	// its require to install them; the plugin's require is replaced below.
+	t.registry.Enable(vm)
+	buffer.Enable(vm)
+	url.Enable(vm)
+
+	if _, err := vm.RunProgram(preludeProgram); err != nil {
+		return nil, fmt.Errorf("running prelude: %w", err)
+	}
+	json := vm.Get("JSON").ToObject(vm)
+	in.jsonParse, _ = goja.AssertFunction(json.Get("parse"))
+	in.jsonStringify, _ = goja.AssertFunction(json.Get("stringify"))
+
+	in.installGlobals()
+	if err := in.buildMeta(); err != nil {
+		return nil, err
+	}
+
+	in.arm(t.cfg.Timeout.D())
+	_, err = vm.RunProgram(c.prog)
+	in.disarm()
+	if err != nil {
+		return nil, fmt.Errorf("connector %q: running %s: %s", c.spec.name, c.spec.main, jsErrorText(err))
+	}
+	in.findExports()
+	if in.fns["processEvent"] == nil && in.fns["processEventBatch"] != nil {
+		wrap, _ := goja.AssertFunction(vm.Get("__hogtailBatchWrapper"))
+		batchFn := in.exportValue("processEventBatch")
+		w, err := wrap(goja.Undefined(), batchFn)
+		if err != nil {
+			return nil, fmt.Errorf("connector %q: wrapping processEventBatch: %w", c.spec.name, err)
+		}
+		in.fns["processEvent"], _ = goja.AssertFunction(w)
+	}
+	return in, nil
+}
+
+// exportCandidates lists, in PostHog's order, the objects exports are
+// looked up in.
+func (in *instance) exportCandidates() []*goja.Object {
+	var out []*goja.Object
+	add := func(v goja.Value) {
+		if o, ok := v.(*goja.Object); ok && o != nil {
+			for _, x := range out {
+				if x == o {
+					return
+				}
+			}
+			out = append(out, o)
+		}
+	}
+	exp := in.vm.Get("exports")
+	mod, _ := in.vm.Get("module").(*goja.Object)
+	add(exp)
+	if o, ok := exp.(*goja.Object); ok {
+		add(o.Get("default"))
+	}
+	if mod != nil {
+		me := mod.Get("exports")
+		add(me)
+		if o, ok := me.(*goja.Object); ok {
+			add(o.Get("default"))
+		}
+	}
+	return out
+}
+
+func (in *instance) exportValue(name string) goja.Value {
+	for _, o := range in.exportCandidates() {
+		if v := o.Get(name); v != nil {
+			if _, ok := goja.AssertFunction(v); ok {
+				return v
+			}
+		}
+	}
+	// No export at all: top-level functions of the script, as PostHog falls
+	// back to the sandbox's global scope.
+	v := in.vm.Get(name)
+	if _, ok := goja.AssertFunction(v); ok {
+		return v
+	}
+	return nil
+}
+
+func (in *instance) findExports() {
+	for _, name := range methods {
+		if v := in.exportValue(name); v != nil {
+			in.fns[name], _ = goja.AssertFunction(v)
+		}
+	}
+}
+
+func (in *instance) has(name string) bool { return in.fns[name] != nil }
+
+// hasScheduled reports whether the connector exports runEvery* tasks.
+func (in *instance) hasScheduled() bool {
+	return in.has("runEveryMinute") || in.has("runEveryHour") || in.has("runEveryDay")
+}
+
+// fire is the watchdog: it interrupts the runtime if a call is still armed.
+func (in *instance) fire() {
+	in.mu.Lock()
+	if in.armed {
+		in.vm.Interrupt(errTimeout{in.t.cfg.Timeout.D()})
+	}
+	in.mu.Unlock()
+}
+
+func (in *instance) arm(d time.Duration) {
+	in.mu.Lock()
+	in.armed = true
+	in.deadline = time.Now().Add(d)
+	in.mu.Unlock()
+	in.timer.Reset(d)
+}
+
+func (in *instance) disarm() {
+	in.timer.Stop()
+	in.mu.Lock()
+	in.armed = false
+	in.mu.Unlock()
+	// An Interrupt that raced with the end of the call must not hit the
+	// next one.
+	in.vm.ClearInterrupt()
+}
+
+// remaining is the time left in the current call (for fetch).
+func (in *instance) remaining() time.Duration {
+	in.mu.Lock()
+	defer in.mu.Unlock()
+	if !in.armed {
+		return in.t.cfg.Timeout.D()
+	}
+	return time.Until(in.deadline)
+}
+
+// call runs fn with the watchdog armed and settles a returned promise.
+// Promises settle within the call: the host's async APIs (fetch, cache,
+// storage) resolve before they return, and goja drains its job queue when
+// the outermost call returns.
+func (in *instance) call(fn goja.Callable, args ...goja.Value) (v goja.Value, err error) {
+	in.arm(in.t.cfg.Timeout.D())
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in connector call: %v", r)
+		}
+		in.disarm()
+	}()
+	v, err = fn(goja.Undefined(), args...)
+	if err != nil {
+		return nil, err
+	}
+	return settle(v)
+}
+
+// callSync runs fn without awaiting: composeWebhook is not awaited in
+// PostHog, so a returned promise is an error.
+func (in *instance) callSync(fn goja.Callable, args ...goja.Value) (v goja.Value, err error) {
+	in.arm(in.t.cfg.Timeout.D())
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("panic in connector call: %v", r)
+		}
+		in.disarm()
+	}()
+	return fn(goja.Undefined(), args...)
+}
+
+func settle(v goja.Value) (goja.Value, error) {
+	o, ok := v.(*goja.Object)
+	if !ok || o.ExportType() != promiseType {
+		return v, nil
+	}
+	p := o.Export().(*goja.Promise)
+	switch p.State() {
+	case goja.PromiseStateFulfilled:
+		return p.Result(), nil
+	case goja.PromiseStateRejected:
+		return nil, &rejection{p.Result()}
+	}
+	return nil, errors.New("promise still pending when the call returned (connectors have no timers; await only host APIs)")
+}
+
+// rejection is a rejected promise.
+type rejection struct{ v goja.Value }
+
+func (r *rejection) Error() string { return valueErrorText(r.v) }
+
+func valueErrorText(v goja.Value) string {
+	if o, ok := v.(*goja.Object); ok {
+		if st := o.Get("stack"); st != nil && !goja.IsUndefined(st) {
+			return st.String()
+		}
+	}
+	if v == nil {
+		return "undefined"
+	}
+	return v.String()
+}
+
+// jsErrorText renders a goja error with its JS stack.
+func jsErrorText(err error) string {
+	var ex *goja.Exception
+	if errors.As(err, &ex) {
+		return strings.TrimSpace(ex.String())
+	}
+	var ie *goja.InterruptedError
+	if errors.As(err, &ie) {
+		if e, ok := ie.Value().(error); ok {
+			return e.Error() + "\n" + strings.TrimSpace(ie.String())
+		}
+	}
+	return err.Error()
+}
+
+// errKind classifies a call error for metrics.
+func errKind(err error) string {
+	var ie *goja.InterruptedError
+	if errors.As(err, &ie) {
+		if _, ok := ie.Value().(errTimeout); ok {
+			return "timeout"
+		}
+		return "interrupted"
+	}
+	return "error"
+}
+
+// setup runs setupPlugin once; callers retry with backoff on error.
+func (in *instance) setup() error {
+	if in.setupDone {
+		return nil
+	}
+	if fn := in.fns["setupPlugin"]; fn != nil {
+		if _, err := in.call(fn, in.meta); err != nil {
+			in.setupFailures++
+			return fmt.Errorf("connector %q: setupPlugin: %s", in.c.spec.name, jsErrorText(err))
+		}
+	}
+	in.setupDone = true
+	return nil
+}
+
+// waitSetup runs setupPlugin, retrying with backoff (setup_retry doubling up
+// to 5 minutes) until it succeeds or ctx ends. The connector's events wait
+// meanwhile.
+func (in *instance) waitSetup(ctx context.Context) error {
+	delay := in.t.cfg.SetupRetry.D()
+	for {
+		err := in.setup()
+		if err == nil {
+			return nil
+		}
+		in.t.metrics.errors.WithLabelValues(in.t.name, in.c.spec.name, "setup").Inc()
+		in.c.sh.logError(in.t.log, "setupPlugin failed; retrying", err, "retry_in", delay)
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for setupPlugin of %q: %w (last error: %v)", in.c.spec.name, ctx.Err(), err)
+		case <-time.After(delay):
+		}
+		delay *= 2
+		if delay > 5*time.Minute {
+			delay = 5 * time.Minute
+		}
+	}
+}
+
+// teardown calls teardownPlugin if setup ran, and releases the runtime.
+func (in *instance) teardown() {
+	if in.setupDone {
+		if fn := in.fns["teardownPlugin"]; fn != nil {
+			if _, err := in.call(fn, in.meta); err != nil {
+				in.c.sh.logError(in.t.log, "teardownPlugin failed", err)
+			}
+		}
+	}
+	in.setupDone = false
+	in.timer.Stop()
+}
+
+// takeCaptured returns and clears the events posthog.capture produced.
+func (in *instance) takeCaptured() []*event.Event {
+	if len(in.captured) == 0 {
+		return nil
+	}
+	c := in.captured
+	in.captured = nil
+	return c
+}
+
+// newRegistry returns the goja_nodejs registry used to install Buffer and
+// URL; it loads nothing from disk.
+func newRegistry() *require.Registry {
+	return require.NewRegistryWithLoader(func(string) ([]byte, error) { return nil, require.ModuleFileDoesNotExistError })
+}

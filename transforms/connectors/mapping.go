@@ -1,0 +1,515 @@
+package connectors
+
+import (
+	"math"
+	"reflect"
+	"time"
+
+	"github.com/dop251/goja"
+	"github.com/hogtail/hogtail/agent/event"
+)
+
+// The Go<->JS event mapping. A connector sees an event through goja
+// DynamicObjects backed by the Go event.Event and its ordered event.Map, so a
+// trivial processEvent costs no per-key conversion and key order is what the
+// plugin observes through Object.keys, for-in and JSON.stringify. Values a
+// plugin assigns are kept as goja values while the call runs (so JS reference
+// semantics hold) and are turned back into Go values once the call returns
+// (materialize), before the event reaches the next connector's runtime.
+
+var (
+	eventObjType = reflect.TypeOf((*eventObj)(nil))
+	mapObjType   = reflect.TypeOf((*mapObj)(nil))
+)
+
+// eventObj is the JS view of one event for one call.
+type eventObj struct {
+	vm  *goja.Runtime
+	ev  *event.Event
+	obj *goja.Object
+	// props, set and setOnce hold the JS value of those keys once a plugin
+	// read or assigned them; nil means "not touched, see ev".
+	props, set, setOnce goja.Value
+}
+
+func newEventObj(vm *goja.Runtime, ev *event.Event) *eventObj {
+	e := &eventObj{vm: vm, ev: ev}
+	e.obj = vm.NewDynamicObject(e)
+	return e
+}
+
+func strOrUndef(vm *goja.Runtime, s string) goja.Value {
+	if s == "" {
+		return nil
+	}
+	return vm.ToValue(s)
+}
+
+func (e *eventObj) mapView(cached *goja.Value, m *event.Map, always bool) goja.Value {
+	if *cached != nil {
+		return *cached
+	}
+	if *m == nil && !always {
+		return nil
+	}
+	mo := &mapObj{vm: e.vm, m: *m}
+	if mo.m == nil {
+		mo.m = event.Map{}
+	}
+	*cached = e.vm.NewDynamicObject(mo)
+	return *cached
+}
+
+// Get implements goja.DynamicObject.
+func (e *eventObj) Get(key string) goja.Value {
+	ev := e.ev
+	switch key {
+	case "uuid":
+		return e.vm.ToValue(ev.UUID)
+	case "event":
+		return e.vm.ToValue(ev.Event)
+	case "distinct_id":
+		return e.vm.ToValue(ev.DistinctID)
+	case "timestamp":
+		return strOrUndef(e.vm, ev.Timestamp)
+	case "properties":
+		return e.mapView(&e.props, &ev.Properties, true)
+	case "$set":
+		return e.mapView(&e.set, &ev.Set, false)
+	case "$set_once":
+		return e.mapView(&e.setOnce, &ev.SetOnce, false)
+	case "ip":
+		return strOrUndef(e.vm, ev.IP)
+	case "site_url":
+		return strOrUndef(e.vm, ev.SiteURL)
+	case "team_id":
+		if ev.TeamID == 0 {
+			return nil
+		}
+		return e.vm.ToValue(ev.TeamID)
+	case "now":
+		return strOrUndef(e.vm, ev.Now)
+	case "sent_at":
+		return strOrUndef(e.vm, ev.SentAt)
+	}
+	return fieldValue(e.vm, ev.Extra, key)
+}
+
+// Set implements goja.DynamicObject. uuid and team_id are immutable: the
+// write is ignored (returning true keeps strict-mode code from throwing).
+func (e *eventObj) Set(key string, val goja.Value) bool {
+	ev := e.ev
+	switch key {
+	case "uuid", "team_id":
+	case "event":
+		ev.Event = jsString(val)
+	case "distinct_id":
+		ev.DistinctID = jsString(val)
+	case "timestamp":
+		ev.Timestamp = jsString(val)
+	case "properties":
+		e.props = orNull(val)
+	case "$set":
+		e.set = orNull(val)
+	case "$set_once":
+		e.setOnce = orNull(val)
+	case "ip":
+		ev.IP = jsString(val)
+	case "site_url":
+		ev.SiteURL = jsString(val)
+	case "now":
+		ev.Now = jsString(val)
+	case "sent_at":
+		ev.SentAt = jsString(val)
+	default:
+		if val == nil || goja.IsUndefined(val) {
+			ev.Extra.Delete(key)
+			return true
+		}
+		ev.Extra.Set(key, toStore(val))
+	}
+	return true
+}
+
+func orNull(v goja.Value) goja.Value {
+	if v == nil || goja.IsUndefined(v) {
+		return goja.Null()
+	}
+	return v
+}
+
+// Has implements goja.DynamicObject.
+func (e *eventObj) Has(key string) bool {
+	switch key {
+	case "uuid", "event", "distinct_id", "properties":
+		return true
+	}
+	return e.Get(key) != nil
+}
+
+// Delete implements goja.DynamicObject.
+func (e *eventObj) Delete(key string) bool {
+	switch key {
+	case "uuid", "team_id":
+		return true
+	case "properties", "$set", "$set_once":
+		return e.Set(key, goja.Null())
+	case "event", "distinct_id", "timestamp", "ip", "site_url", "now", "sent_at":
+		return e.Set(key, goja.Undefined())
+	}
+	e.ev.Extra.Delete(key)
+	return true
+}
+
+// Keys implements goja.DynamicObject, in the order hogtail writes events.
+func (e *eventObj) Keys() []string {
+	ev := e.ev
+	keys := make([]string, 0, 8+len(ev.Extra))
+	keys = append(keys, "uuid", "event", "distinct_id")
+	if ev.Timestamp != "" {
+		keys = append(keys, "timestamp")
+	}
+	keys = append(keys, "properties")
+	if e.Get("$set") != nil {
+		keys = append(keys, "$set")
+	}
+	if e.Get("$set_once") != nil {
+		keys = append(keys, "$set_once")
+	}
+	if ev.IP != "" {
+		keys = append(keys, "ip")
+	}
+	if ev.SiteURL != "" {
+		keys = append(keys, "site_url")
+	}
+	if ev.TeamID != 0 {
+		keys = append(keys, "team_id")
+	}
+	if ev.Now != "" {
+		keys = append(keys, "now")
+	}
+	if ev.SentAt != "" {
+		keys = append(keys, "sent_at")
+	}
+	for _, f := range ev.Extra {
+		keys = append(keys, f.Key)
+	}
+	return keys
+}
+
+// materialize writes the JS-side state back into the Go event so it holds
+// only Go values again.
+func (e *eventObj) materialize() {
+	if e.props != nil {
+		e.ev.Properties, _ = fromJS(e.props).(event.Map)
+		e.props = nil
+	}
+	if e.set != nil {
+		e.ev.Set, _ = fromJS(e.set).(event.Map)
+		e.set = nil
+	}
+	if e.setOnce != nil {
+		e.ev.SetOnce, _ = fromJS(e.setOnce).(event.Map)
+		e.setOnce = nil
+	}
+	materializeMap(e.ev.Extra)
+}
+
+// mapObj is the JS view of an event.Map.
+type mapObj struct {
+	vm *goja.Runtime
+	m  event.Map
+}
+
+// fieldValue returns the JS value of m[key]. A nested object or array is
+// converted once and the JS value stored back in the field, so that
+// event.properties.a === event.properties.a and mutations through it stick.
+func fieldValue(vm *goja.Runtime, m event.Map, key string) goja.Value {
+	for i := range m {
+		if m[i].Key != key {
+			continue
+		}
+		switch v := m[i].Value.(type) {
+		case nil:
+			return goja.Null()
+		case string:
+			return vm.ToValue(v)
+		case int64:
+			return vm.ToValue(v)
+		case float64:
+			return vm.ToValue(v)
+		case bool:
+			return vm.ToValue(v)
+		case goja.Value:
+			return v
+		case event.Map:
+			o := vm.NewDynamicObject(&mapObj{vm: vm, m: v})
+			m[i].Value = o
+			return o
+		default:
+			jv := toJS(vm, v)
+			m[i].Value = jv
+			return jv
+		}
+	}
+	return nil
+}
+
+// Get implements goja.DynamicObject.
+func (o *mapObj) Get(key string) goja.Value { return fieldValue(o.vm, o.m, key) }
+
+// Set implements goja.DynamicObject.
+func (o *mapObj) Set(key string, val goja.Value) bool {
+	o.m.Set(key, toStore(val))
+	return true
+}
+
+// Has implements goja.DynamicObject.
+func (o *mapObj) Has(key string) bool {
+	_, ok := o.m.Get(key)
+	return ok
+}
+
+// Delete implements goja.DynamicObject.
+func (o *mapObj) Delete(key string) bool {
+	o.m.Delete(key)
+	return true
+}
+
+// Keys implements goja.DynamicObject. Undefined values are not listed, as
+// JSON.stringify would not write them.
+func (o *mapObj) Keys() []string {
+	keys := make([]string, 0, len(o.m))
+	for _, f := range o.m {
+		if v, ok := f.Value.(goja.Value); ok && goja.IsUndefined(v) {
+			continue
+		}
+		keys = append(keys, f.Key)
+	}
+	return keys
+}
+
+// toStore turns a value a plugin assigns into what a Map field holds while
+// the call runs: primitives become Go values at once, objects stay JS values
+// until materialize.
+func toStore(v goja.Value) any {
+	if v == nil {
+		return goja.Undefined()
+	}
+	if _, ok := v.(*goja.Object); ok {
+		return v
+	}
+	if goja.IsUndefined(v) {
+		return v
+	}
+	return primitive(v)
+}
+
+func primitive(v goja.Value) any {
+	switch x := v.Export().(type) {
+	case float64:
+		if math.IsNaN(x) || math.IsInf(x, 0) {
+			return nil
+		}
+		if x == math.Trunc(x) && math.Abs(x) < 1<<53 {
+			return int64(x)
+		}
+		return x
+	default:
+		return x // nil, bool, int64, string
+	}
+}
+
+func jsString(v goja.Value) string {
+	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
+		return ""
+	}
+	if o, ok := v.(*goja.Object); ok && o.ClassName() == "Date" {
+		if t, ok := o.Export().(time.Time); ok {
+			return event.FormatTime(t)
+		}
+	}
+	return v.String()
+}
+
+// materializeMap converts JS values held in m's fields back to Go values,
+// in place.
+func materializeMap(m event.Map) {
+	for i := range m {
+		switch v := m[i].Value.(type) {
+		case goja.Value:
+			m[i].Value = fromJS(v)
+		case event.Map:
+			materializeMap(v)
+		case []any:
+			for j := range v {
+				if jv, ok := v[j].(goja.Value); ok {
+					v[j] = fromJS(jv)
+				}
+			}
+		}
+	}
+}
+
+// fromJS converts a JS value to the Go value types of event.Map. Undefined
+// and functions become nil (callers drop such keys), Dates ISO strings.
+func fromJS(v goja.Value) any {
+	return fromJSDepth(v, 0)
+}
+
+const maxDepth = 64
+
+func fromJSDepth(v goja.Value, depth int) any {
+	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
+		return nil
+	}
+	o, ok := v.(*goja.Object)
+	if !ok {
+		return primitive(v)
+	}
+	if depth > maxDepth {
+		return nil
+	}
+	switch o.ExportType() {
+	case mapObjType:
+		mo := o.Export().(*mapObj)
+		for i := range mo.m {
+			if jv, ok := mo.m[i].Value.(goja.Value); ok {
+				mo.m[i].Value = fromJSDepth(jv, depth+1)
+			} else if sub, ok := mo.m[i].Value.(event.Map); ok {
+				materializeMap(sub)
+			}
+		}
+		// Drop keys whose value was set to undefined.
+		out := mo.m[:0:0]
+		for _, f := range mo.m {
+			if jv, ok := f.Value.(goja.Value); ok && goja.IsUndefined(jv) {
+				continue
+			}
+			out = append(out, f)
+		}
+		if len(out) != len(mo.m) {
+			mo.m = out
+		}
+		return mo.m
+	case eventObjType:
+		eo := o.Export().(*eventObj)
+		eo.materialize()
+		return eventToMap(eo.ev)
+	}
+	switch o.ClassName() {
+	case "Function":
+		return nil
+	case "Date":
+		if t, ok := o.Export().(time.Time); ok {
+			return event.FormatTime(t)
+		}
+		return nil
+	case "Array":
+		n := int(o.Get("length").ToInteger())
+		arr := make([]any, n)
+		for i := 0; i < n; i++ {
+			arr[i] = fromJSDepth(o.Get(itoa(i)), depth+1)
+		}
+		return arr
+	}
+	if tj, ok := goja.AssertFunction(o.Get("toJSON")); ok {
+		if r, err := tj(o); err == nil {
+			if _, isObj := r.(*goja.Object); !isObj {
+				return primitive(r)
+			}
+		}
+	}
+	keys := o.Keys()
+	m := make(event.Map, 0, len(keys))
+	for _, k := range keys {
+		fv := o.Get(k)
+		if fv == nil || goja.IsUndefined(fv) {
+			continue
+		}
+		if fo, ok := fv.(*goja.Object); ok && fo.ClassName() == "Function" {
+			continue
+		}
+		m = append(m, event.Field{Key: k, Value: fromJSDepth(fv, depth+1)})
+	}
+	return m
+}
+
+func itoa(i int) string {
+	if i < 10 {
+		return string(rune('0' + i))
+	}
+	var b [20]byte
+	p := len(b)
+	for i > 0 {
+		p--
+		b[p] = byte('0' + i%10)
+		i /= 10
+	}
+	return string(b[p:])
+}
+
+// toJS builds native JS values (fresh objects) from Go values.
+func toJS(vm *goja.Runtime, v any) goja.Value {
+	switch t := v.(type) {
+	case nil:
+		return goja.Null()
+	case goja.Value:
+		return t
+	case event.Map:
+		o := vm.NewObject()
+		for _, f := range t {
+			_ = o.Set(f.Key, toJS(vm, f.Value))
+		}
+		return o
+	case []any:
+		items := make([]any, len(t))
+		for i := range t {
+			items[i] = toJS(vm, t[i])
+		}
+		return vm.NewArray(items...)
+	case []string:
+		items := make([]any, len(t))
+		for i := range t {
+			items[i] = t[i]
+		}
+		return vm.NewArray(items...)
+	default:
+		return vm.ToValue(v)
+	}
+}
+
+// eventToMap renders an event as an ordered object (the PluginEvent shape).
+func eventToMap(ev *event.Event) event.Map {
+	m := make(event.Map, 0, 12+len(ev.Extra))
+	m = append(m, event.Field{Key: "uuid", Value: ev.UUID}, event.Field{Key: "event", Value: ev.Event},
+		event.Field{Key: "distinct_id", Value: ev.DistinctID})
+	if ev.Timestamp != "" {
+		m = append(m, event.Field{Key: "timestamp", Value: ev.Timestamp})
+	}
+	props := ev.Properties
+	if props == nil {
+		props = event.Map{}
+	}
+	m = append(m, event.Field{Key: "properties", Value: props})
+	if ev.Set != nil {
+		m = append(m, event.Field{Key: "$set", Value: ev.Set})
+	}
+	if ev.SetOnce != nil {
+		m = append(m, event.Field{Key: "$set_once", Value: ev.SetOnce})
+	}
+	add := func(k, v string) {
+		if v != "" {
+			m = append(m, event.Field{Key: k, Value: v})
+		}
+	}
+	add("ip", ev.IP)
+	add("site_url", ev.SiteURL)
+	if ev.TeamID != 0 {
+		m = append(m, event.Field{Key: "team_id", Value: ev.TeamID})
+	}
+	add("now", ev.Now)
+	add("sent_at", ev.SentAt)
+	m = append(m, ev.Extra...)
+	return m
+}

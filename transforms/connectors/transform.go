@@ -1,0 +1,921 @@
+package connectors
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/dop251/goja"
+	"github.com/dop251/goja_nodejs/require"
+	"github.com/fsnotify/fsnotify"
+	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/event"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// minChunk is the smallest slice of a batch worth handing to another lane.
+const minChunk = 16
+
+// reloadDebounce groups the burst of file events an editor or a deploy
+// makes into one reload.
+const reloadDebounce = 200 * time.Millisecond
+
+// connector is one compiled version of one connector of the chain.
+type connector struct {
+	idx          int
+	spec         *spec
+	prog         *goja.Program
+	fp           string
+	sh           *shared
+	hasScheduled bool
+	// spare holds ready instances (already set up when they come from a
+	// reload) for lanes to take when they switch to this version.
+	spare chan *instance
+}
+
+// chainState is the current version of the whole chain; lanes compare gen
+// between batches and swap instances when it changed.
+type chainState struct {
+	gen   uint64
+	conns []*connector
+}
+
+// lane is a set of runtimes, one per connector, used by one goroutine at a
+// time.
+type lane struct {
+	idx   int
+	gen   uint64
+	insts []*instance
+}
+
+type metrics struct {
+	errors    *prometheus.CounterVec
+	discarded *prometheus.CounterVec
+	webhooks  *prometheus.CounterVec
+	reloads   *prometheus.CounterVec
+	captured  *prometheus.CounterVec
+}
+
+func registerCounter(reg prometheus.Registerer, name, help string, labels ...string) *prometheus.CounterVec {
+	c := prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels)
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if existing, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+				return existing
+			}
+		}
+	}
+	return c
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	if reg == nil {
+		reg = prometheus.NewRegistry()
+	}
+	return &metrics{
+		errors:    registerCounter(reg, "hogtail_connector_errors_total", "Connector calls that threw, rejected or timed out, by kind.", "transform", "connector", "kind"),
+		discarded: registerCounter(reg, "hogtail_connector_events_discarded_total", "Events a connector discarded (falsy processEvent result) or on_error dropped.", "transform", "connector"),
+		webhooks:  registerCounter(reg, "hogtail_connector_webhooks_total", "Webhook requests composed by composeWebhook.", "transform", "connector"),
+		reloads:   registerCounter(reg, "hogtail_connector_reloads_total", "Hot reloads of a connector, by result.", "transform", "connector", "result"),
+		captured:  registerCounter(reg, "hogtail_connector_captured_events_total", "Events created by posthog.capture.", "transform", "connector"),
+	}
+}
+
+// Transform runs events through a chain of PostHog connectors.
+type Transform struct {
+	name     string
+	cfg      *Config
+	set      component.Settings
+	log      *slog.Logger
+	registry *require.Registry
+	client   *http.Client
+	metrics  *metrics
+	nLanes   int
+
+	state    atomic.Pointer[chainState]
+	lanes    chan *lane
+	allLanes []*lane
+
+	initMu  sync.Mutex
+	inited  bool
+	closed  bool
+	running bool
+
+	reloadMu  sync.Mutex
+	failedFP  map[int]string
+	schedMu   sync.Mutex
+	sched     map[int]*instance
+	pendingMu sync.Mutex
+	pending   []*event.Event
+
+	cancel context.CancelFunc
+	wg     sync.WaitGroup
+}
+
+// New builds a connectors transform. Connectors are compiled by Start (or
+// the first Apply).
+func New(cfg *Config, set component.Settings) (*Transform, error) {
+	log := set.Logger
+	if log == nil {
+		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+	}
+	n := cfg.Lanes
+	if n <= 0 {
+		n = runtime.NumCPU()
+	}
+	if cfg.configDir == "" {
+		cfg.configDir = set.ConfigDir
+	}
+	t := &Transform{
+		name:     set.Name,
+		cfg:      cfg,
+		set:      set,
+		log:      log,
+		registry: newRegistry(),
+		client:   &http.Client{},
+		metrics:  newMetrics(set.Metrics),
+		nLanes:   n,
+		lanes:    make(chan *lane, n),
+		failedFP: map[int]string{},
+		sched:    map[int]*instance{},
+	}
+	return t, nil
+}
+
+// init compiles every connector and creates the lanes, once.
+func (t *Transform) init() error {
+	t.initMu.Lock()
+	defer t.initMu.Unlock()
+	if t.closed {
+		return errors.New("connectors: transform is shut down")
+	}
+	if t.inited {
+		return nil
+	}
+	var kv component.KV = t.set.Store
+	if kv == nil {
+		t.log.Warn("no persistent store given: meta.storage is kept in memory only")
+		kv = newMemKV()
+	}
+	conns := make([]*connector, len(t.cfg.Chain))
+	var errs []error
+	for i := range t.cfg.Chain {
+		sp, err := t.loadSpec(i)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		sh := &shared{name: sp.name, cache: newCache(), kv: kv}
+		c, err := t.build(i, sp, sh, false)
+		if err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		conns[i] = c
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("connectors %q: %w", t.name, err)
+	}
+	t.state.Store(&chainState{gen: 1, conns: conns})
+	for i := 0; i < t.nLanes; i++ {
+		l := &lane{idx: i, insts: make([]*instance, len(conns))}
+		t.allLanes = append(t.allLanes, l)
+		t.lanes <- l
+	}
+	t.inited = true
+	return nil
+}
+
+func (t *Transform) loadSpec(i int) (*spec, error) {
+	e := t.cfg.Chain[i]
+	return loadSpec(resolvePath(t.cfg.configDir, e.Path), e, t.cfg.configDir, fmt.Sprintf("chain[%d].", i))
+}
+
+// build compiles a connector version and creates a probe instance, which
+// checks that the bundle runs and becomes the first spare. With setup, the
+// probe and one instance per lane are set up now (hot reload: a setup error
+// keeps the old version).
+func (t *Transform) build(i int, sp *spec, sh *shared, setup bool) (*connector, error) {
+	fp, err := fingerprint(sp.dir)
+	if err != nil {
+		return nil, fmt.Errorf("chain[%d].path: connector %q: %w", i, sp.name, err)
+	}
+	comp, err := compile(sp.main)
+	if err != nil {
+		return nil, fmt.Errorf("chain[%d].path: connector %q: %w", i, sp.name, err)
+	}
+	c := &connector{idx: i, spec: sp, prog: comp.Program, fp: fp, sh: sh, spare: make(chan *instance, t.nLanes+1)}
+	n := 1
+	if setup {
+		n = t.nLanes
+	}
+	var built []*instance
+	for j := 0; j < n; j++ {
+		in, err := newInstance(t, c)
+		if err == nil && setup {
+			err = in.setup()
+		}
+		if err != nil {
+			for _, b := range built {
+				b.teardown()
+			}
+			if in != nil {
+				in.teardown()
+			}
+			return nil, fmt.Errorf("chain[%d].path: %w", i, err)
+		}
+		built = append(built, in)
+	}
+	c.hasScheduled = built[0].hasScheduled()
+	for _, in := range built {
+		c.spare <- in
+	}
+	return c, nil
+}
+
+// retire tears down the unused spares of a superseded version.
+func (c *connector) retire() {
+	for {
+		select {
+		case in := <-c.spare:
+			in.teardown()
+		default:
+			return
+		}
+	}
+}
+
+// Start compiles the chain and starts hot reload and the scheduler.
+func (t *Transform) Start(ctx context.Context) error {
+	if err := t.init(); err != nil {
+		return err
+	}
+	t.initMu.Lock()
+	defer t.initMu.Unlock()
+	if t.running {
+		return nil
+	}
+	t.running = true
+	bg, cancel := context.WithCancel(context.Background())
+	t.cancel = cancel
+	if t.cfg.HotReload {
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			t.watch(bg)
+		}()
+	}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		t.schedule(bg)
+	}()
+	return nil
+}
+
+// Shutdown stops the watchers and the scheduler, waits for in-flight Apply
+// calls and calls teardownPlugin everywhere.
+func (t *Transform) Shutdown(ctx context.Context) error {
+	t.initMu.Lock()
+	if t.closed {
+		t.initMu.Unlock()
+		return nil
+	}
+	t.closed = true
+	inited := t.inited
+	cancel := t.cancel
+	t.initMu.Unlock()
+	if cancel != nil {
+		cancel()
+	}
+	t.wg.Wait()
+	if !inited {
+		return nil
+	}
+	var err error
+	for range t.allLanes {
+		select {
+		case l := <-t.lanes:
+			for _, in := range l.insts {
+				if in != nil {
+					in.teardown()
+				}
+			}
+		case <-ctx.Done():
+			err = fmt.Errorf("connectors %q: shutdown: waiting for running batches: %w", t.name, ctx.Err())
+		}
+		if err != nil {
+			break
+		}
+	}
+	t.schedMu.Lock()
+	for _, in := range t.sched {
+		in.teardown()
+	}
+	t.sched = map[int]*instance{}
+	t.schedMu.Unlock()
+	if st := t.state.Load(); st != nil {
+		for _, c := range st.conns {
+			c.retire()
+		}
+	}
+	return err
+}
+
+func (t *Transform) acquire(ctx context.Context) (*lane, error) {
+	select {
+	case l := <-t.lanes:
+		return l, nil
+	case <-ctx.Done():
+		return nil, fmt.Errorf("connectors %q: waiting for a lane: %w", t.name, ctx.Err())
+	}
+}
+
+func (t *Transform) release(l *lane) { t.lanes <- l }
+
+// Apply runs the events through the chain. A batch is split into contiguous
+// chunks over free lanes and the results are concatenated in input order.
+func (t *Transform) Apply(ctx context.Context, in component.Input, out *component.Output) error {
+	if err := t.init(); err != nil {
+		return err
+	}
+	t.initMu.Lock()
+	closed := t.closed
+	t.initMu.Unlock()
+	if closed {
+		return fmt.Errorf("connectors %q: transform is shut down", t.name)
+	}
+	evs := in.Events
+	k := min(t.nLanes, (len(evs)+minChunk-1)/minChunk)
+	switch {
+	case len(evs) == 0:
+	case k <= 1:
+		l, err := t.acquire(ctx)
+		if err != nil {
+			return err
+		}
+		err = t.runChunk(ctx, l, evs, out)
+		t.release(l)
+		if err != nil {
+			return err
+		}
+	default:
+		outs := make([]component.Output, k)
+		errs := make([]error, k)
+		size := (len(evs) + k - 1) / k
+		var wg sync.WaitGroup
+		for i := 0; i < k; i++ {
+			lo, hi := i*size, min((i+1)*size, len(evs))
+			if lo >= hi {
+				continue
+			}
+			wg.Add(1)
+			go func(i int, chunk []*event.Event) {
+				defer wg.Done()
+				l, err := t.acquire(ctx)
+				if err != nil {
+					errs[i] = err
+					return
+				}
+				outs[i].Events = make([]*event.Event, 0, len(chunk))
+				errs[i] = t.runChunk(ctx, l, chunk, &outs[i])
+				t.release(l)
+			}(i, evs[lo:hi])
+		}
+		wg.Wait()
+		if err := errors.Join(errs...); err != nil {
+			return err
+		}
+		for i := range outs {
+			out.Events = append(out.Events, outs[i].Events...)
+			out.Webhooks = append(out.Webhooks, outs[i].Webhooks...)
+			out.DeadLetters = append(out.DeadLetters, outs[i].DeadLetters...)
+		}
+	}
+	t.pendingMu.Lock()
+	if len(t.pending) > 0 {
+		out.Events = append(out.Events, t.pending...)
+		t.pending = nil
+	}
+	t.pendingMu.Unlock()
+	return nil
+}
+
+// syncLane swaps the lane's instances to the current chain version. It runs
+// between batches, so every event sees exactly one version of a connector.
+func (t *Transform) syncLane(l *lane) {
+	st := t.state.Load()
+	if l.gen == st.gen {
+		return
+	}
+	ok := true
+	for i, c := range st.conns {
+		old := l.insts[i]
+		if old != nil && old.c == c {
+			continue
+		}
+		var in *instance
+		select {
+		case in = <-c.spare:
+		default:
+			var err error
+			in, err = newInstance(t, c)
+			if err != nil {
+				c.sh.logError(t.log, "cannot create runtime; keeping the previous version on this lane", err)
+				ok = false
+				continue
+			}
+		}
+		if old != nil {
+			old.teardown()
+		}
+		l.insts[i] = in
+	}
+	if ok {
+		l.gen = st.gen
+	}
+}
+
+func (t *Transform) runChunk(ctx context.Context, l *lane, evs []*event.Event, out *component.Output) error {
+	t.syncLane(l)
+	for _, in := range l.insts {
+		if err := in.waitSetup(ctx); err != nil {
+			return fmt.Errorf("connectors %q: %w", t.name, err)
+		}
+	}
+	for _, ev := range evs {
+		t.processOne(l, ev, out)
+	}
+	return nil
+}
+
+// processOne runs one event through the lane's chain, then composeWebhook
+// and onEvent of every connector.
+func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) {
+	cur := ev
+	var captured []*event.Event
+	alive := true
+	for _, in := range l.insts {
+		fn := in.fns["processEvent"]
+		if fn == nil {
+			continue
+		}
+		eo := newEventObj(in.vm, cur)
+		v, err := in.call(fn, eo.obj, in.meta)
+		eo.materialize()
+		if c := in.takeCaptured(); len(c) > 0 {
+			captured = append(captured, c...)
+			t.metrics.captured.WithLabelValues(t.name, in.c.spec.name).Add(float64(len(c)))
+		}
+		var next *event.Event
+		if err == nil {
+			var keep bool
+			next, keep, err = t.result(cur, eo, v)
+			if err == nil && !keep {
+				t.metrics.discarded.WithLabelValues(t.name, in.c.spec.name).Inc()
+				alive = false
+				break
+			}
+		}
+		if err != nil {
+			t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, errKind(err)).Inc()
+			in.c.sh.logError(t.log, "processEvent failed", errors.New(jsErrorText(err)), "on_error", t.cfg.OnError, "uuid", cur.UUID)
+			switch t.cfg.OnError {
+			case OnErrorDrop:
+				t.metrics.discarded.WithLabelValues(t.name, in.c.spec.name).Inc()
+				alive = false
+			case OnErrorDeadLetter:
+				out.DeadLetters = append(out.DeadLetters, component.DeadLetter{
+					Component: t.name,
+					Reason:    fmt.Sprintf("connector %q: processEvent: %s", in.c.spec.name, firstLine(jsErrorText(err))),
+					Record:    cur.AppendJSON(nil),
+				})
+				alive = false
+			}
+			if !alive {
+				break
+			}
+			continue // pass: the event goes on, with changes made before the throw
+		}
+		cur = next
+	}
+	if alive {
+		out.Events = append(out.Events, cur)
+	}
+	out.Events = append(out.Events, captured...)
+	if !alive {
+		return
+	}
+	for _, in := range l.insts {
+		if fn := in.fns["composeWebhook"]; fn != nil {
+			t.composeWebhook(in, fn, cur, out)
+		}
+		if fn := in.fns["onEvent"]; fn != nil {
+			if _, err := in.call(fn, processedEvent(in.vm, cur), in.meta); err != nil {
+				t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, "on_event").Inc()
+				in.c.sh.logError(t.log, "onEvent failed", errors.New(jsErrorText(err)))
+			}
+			if c := in.takeCaptured(); len(c) > 0 {
+				out.Events = append(out.Events, c...)
+			}
+		}
+	}
+}
+
+func firstLine(s string) string {
+	if i := strings.IndexByte(s, '\n'); i >= 0 {
+		return s[:i]
+	}
+	return s
+}
+
+// result interprets processEvent's return value: the same event, a new
+// object (spread copies), or a falsy value that discards the event.
+func (t *Transform) result(cur *event.Event, eo *eventObj, v goja.Value) (*event.Event, bool, error) {
+	if v == nil || !v.ToBoolean() {
+		return nil, false, nil
+	}
+	o, ok := v.(*goja.Object)
+	if !ok {
+		return nil, false, fmt.Errorf("processEvent returned %s, not an event", v.String())
+	}
+	if o == eo.obj {
+		return cur, true, nil
+	}
+	var next *event.Event
+	if o.ExportType() == eventObjType {
+		other := o.Export().(*eventObj)
+		other.materialize()
+		next = other.ev
+	} else {
+		m, ok := fromJS(o).(event.Map)
+		if !ok {
+			return nil, false, errors.New("processEvent returned a value that is not an object")
+		}
+		next = &event.Event{}
+		if err := next.FromMap(m); err != nil {
+			return nil, false, fmt.Errorf("processEvent returned an invalid event: %w", err)
+		}
+	}
+	if next != cur {
+		// uuid and team_id never change (dedup at PostHog; team_id as
+		// PostHog enforces).
+		next.UUID = cur.UUID
+		next.TeamID = cur.TeamID
+	}
+	return next, true, nil
+}
+
+// posthogEvent builds composeWebhook's argument: PostHog's PostHogEvent
+// shape, timestamp a Date, $set/$set_once inside properties.
+func posthogEvent(vm *goja.Runtime, ev *event.Event) goja.Value {
+	o := vm.NewObject()
+	_ = o.Set("uuid", ev.UUID)
+	_ = o.Set("event", ev.Event)
+	if ev.TeamID != 0 {
+		_ = o.Set("team_id", ev.TeamID)
+	}
+	_ = o.Set("distinct_id", ev.DistinctID)
+	props := ev.Properties
+	if ev.Set != nil || ev.SetOnce != nil {
+		props = props.Clone()
+		if props == nil {
+			props = event.Map{}
+		}
+		if ev.Set != nil {
+			if _, has := props.Get("$set"); !has {
+				props.Set("$set", ev.Set)
+			}
+		}
+		if ev.SetOnce != nil {
+			if _, has := props.Get("$set_once"); !has {
+				props.Set("$set_once", ev.SetOnce)
+			}
+		}
+	}
+	_ = o.Set("properties", toJS(vm, orEmpty(props)))
+	ts := time.Now()
+	if ev.Timestamp != "" {
+		if p, err := time.Parse(time.RFC3339Nano, ev.Timestamp); err == nil {
+			ts = p
+		}
+	}
+	d, err := vm.New(vm.Get("Date"), vm.ToValue(ts.UnixMilli()))
+	if err == nil {
+		_ = o.Set("timestamp", d)
+	}
+	return o
+}
+
+func orEmpty(m event.Map) event.Map {
+	if m == nil {
+		return event.Map{}
+	}
+	return m
+}
+
+// processedEvent builds onEvent's argument (ProcessedPluginEvent).
+func processedEvent(vm *goja.Runtime, ev *event.Event) goja.Value {
+	o := vm.NewObject()
+	_ = o.Set("distinct_id", ev.DistinctID)
+	if ev.IP != "" {
+		_ = o.Set("ip", ev.IP)
+	} else {
+		_ = o.Set("ip", goja.Null())
+	}
+	if ev.TeamID != 0 {
+		_ = o.Set("team_id", ev.TeamID)
+	}
+	_ = o.Set("event", ev.Event)
+	_ = o.Set("properties", toJS(vm, orEmpty(ev.Properties)))
+	_ = o.Set("timestamp", ev.Timestamp)
+	set, setOnce := ev.Set, ev.SetOnce
+	if set == nil {
+		if v, ok := ev.Properties.Get("$set"); ok {
+			set, _ = v.(event.Map)
+		}
+	}
+	if setOnce == nil {
+		if v, ok := ev.Properties.Get("$set_once"); ok {
+			setOnce, _ = v.(event.Map)
+		}
+	}
+	_ = o.Set("$set", toJS(vm, orEmpty(set)))
+	_ = o.Set("$set_once", toJS(vm, orEmpty(setOnce)))
+	_ = o.Set("uuid", ev.UUID)
+	return o
+}
+
+// composeWebhook calls composeWebhook synchronously, as PostHog does, and
+// turns a non-null result into a component.Webhook.
+func (t *Transform) composeWebhook(in *instance, fn goja.Callable, ev *event.Event, out *component.Output) {
+	fail := func(err error) {
+		t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, "compose_webhook").Inc()
+		in.c.sh.logError(t.log, "composeWebhook failed", err, "uuid", ev.UUID)
+	}
+	v, err := in.callSync(fn, posthogEvent(in.vm, ev), in.meta)
+	if err != nil {
+		fail(errors.New(jsErrorText(err)))
+		return
+	}
+	if v == nil || !v.ToBoolean() {
+		return
+	}
+	o, ok := v.(*goja.Object)
+	if !ok {
+		fail(fmt.Errorf("composeWebhook returned %s, not {url, body}", v.String()))
+		return
+	}
+	if o.ExportType() == promiseType {
+		fail(errors.New("composeWebhook returned a Promise; it must be synchronous (PostHog does not await it)"))
+		return
+	}
+	wh := component.Webhook{Connector: t.name + "/" + in.c.spec.name, Method: "POST"}
+	if u := o.Get("url"); u != nil && !goja.IsUndefined(u) && !goja.IsNull(u) {
+		wh.URL = u.String()
+	}
+	if wh.URL == "" {
+		fail(errors.New("composeWebhook returned no url"))
+		return
+	}
+	if m := o.Get("method"); m != nil && !goja.IsUndefined(m) && !goja.IsNull(m) && m.String() != "" {
+		wh.Method = strings.ToUpper(m.String())
+	}
+	if h, ok := o.Get("headers").(*goja.Object); ok {
+		wh.Headers = map[string]string{}
+		for _, k := range h.Keys() {
+			wh.Headers[k] = h.Get(k).String()
+		}
+	} else {
+		wh.Headers = map[string]string{"Content-Type": "application/json"}
+	}
+	if b := o.Get("body"); b != nil && !goja.IsUndefined(b) && !goja.IsNull(b) {
+		if _, isObj := b.(*goja.Object); isObj {
+			s, err := in.jsonStringify(goja.Undefined(), b)
+			if err == nil {
+				wh.Body = s.String()
+			}
+		} else {
+			wh.Body = b.String()
+		}
+	}
+	t.metrics.webhooks.WithLabelValues(t.name, in.c.spec.name).Inc()
+	out.Webhooks = append(out.Webhooks, wh)
+}
+
+// ---- scheduler ----
+
+func (t *Transform) schedule(ctx context.Context) {
+	minute := time.NewTicker(time.Minute)
+	hour := time.NewTicker(time.Hour)
+	day := time.NewTicker(24 * time.Hour)
+	defer minute.Stop()
+	defer hour.Stop()
+	defer day.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-minute.C:
+			t.runScheduled(ctx, "runEveryMinute")
+			for _, c := range t.state.Load().conns {
+				c.sh.cache.sweep()
+			}
+		case <-hour.C:
+			t.runScheduled(ctx, "runEveryHour")
+		case <-day.C:
+			t.runScheduled(ctx, "runEveryDay")
+		}
+	}
+}
+
+// runScheduled calls a runEvery* task of every connector that exports it,
+// on a runtime of its own (so tasks never wait for a lane). Events it
+// captures go out with the next Apply.
+func (t *Transform) runScheduled(ctx context.Context, name string) {
+	t.schedMu.Lock()
+	defer t.schedMu.Unlock()
+	st := t.state.Load()
+	if st == nil {
+		return
+	}
+	for i, c := range st.conns {
+		if !c.hasScheduled {
+			continue
+		}
+		in := t.sched[i]
+		if in == nil || in.c != c {
+			if in != nil {
+				in.teardown()
+				delete(t.sched, i)
+			}
+			var err error
+			in, err = newInstance(t, c)
+			if err != nil {
+				c.sh.logError(t.log, "cannot create scheduler runtime", err)
+				continue
+			}
+			t.sched[i] = in
+		}
+		fn := in.fns[name]
+		if fn == nil {
+			continue
+		}
+		if err := in.setup(); err != nil {
+			t.metrics.errors.WithLabelValues(t.name, c.spec.name, "setup").Inc()
+			c.sh.logError(t.log, "setupPlugin failed before "+name, err)
+			continue
+		}
+		if _, err := in.call(fn, in.meta); err != nil {
+			t.metrics.errors.WithLabelValues(t.name, c.spec.name, "scheduled").Inc()
+			c.sh.logError(t.log, name+" failed", errors.New(jsErrorText(err)))
+		}
+		if cap := in.takeCaptured(); len(cap) > 0 {
+			t.pendingMu.Lock()
+			t.pending = append(t.pending, cap...)
+			t.pendingMu.Unlock()
+		}
+	}
+}
+
+// ---- hot reload ----
+
+// watch reloads connectors whose folder changed: fsnotify events
+// (debounced) and a poll as a fallback both trigger a fingerprint check.
+func (t *Transform) watch(ctx context.Context) {
+	var events <-chan fsnotify.Event
+	var errs <-chan error
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		t.log.Warn("fsnotify unavailable; polling connector folders only", "error", err)
+	} else {
+		defer w.Close()
+		for _, c := range t.state.Load().conns {
+			_ = filepath.WalkDir(c.spec.dir, func(p string, d os.DirEntry, err error) error {
+				if err == nil && d.IsDir() {
+					if d.Name() == "node_modules" || d.Name() == ".git" {
+						return filepath.SkipDir
+					}
+					if werr := w.Add(p); werr != nil {
+						t.log.Warn("cannot watch connector folder; polling covers it", "dir", p, "error", werr)
+					}
+				}
+				return nil
+			})
+		}
+		events, errs = w.Events, w.Errors
+	}
+	poll := time.NewTicker(t.cfg.PollInterval.D())
+	defer poll.Stop()
+	debounce := time.NewTimer(time.Hour)
+	debounce.Stop()
+	defer debounce.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev, ok := <-events:
+			if !ok {
+				events = nil
+				continue
+			}
+			if ev.Op&fsnotify.Create != 0 && w != nil {
+				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
+					_ = w.Add(ev.Name)
+				}
+			}
+			debounce.Reset(reloadDebounce)
+		case err, ok := <-errs:
+			if !ok {
+				errs = nil
+				continue
+			}
+			t.log.Warn("fsnotify error; polling continues", "error", err)
+		case <-debounce.C:
+			t.checkReload()
+		case <-poll.C:
+			t.checkReload()
+		}
+	}
+}
+
+// checkReload reloads every connector whose files changed.
+func (t *Transform) checkReload() {
+	t.reloadMu.Lock()
+	defer t.reloadMu.Unlock()
+	st := t.state.Load()
+	for i, c := range st.conns {
+		fp, err := fingerprint(c.spec.dir)
+		if err != nil || fp == c.fp || fp == t.failedFP[i] {
+			continue
+		}
+		if err := t.reload(i, fp); err != nil {
+			t.failedFP[i] = fp
+			t.metrics.reloads.WithLabelValues(t.name, c.spec.name, "error").Inc()
+			t.log.Error("connector reload failed; keeping the running version", "connector", c.spec.name, "error", err)
+			continue
+		}
+		delete(t.failedFP, i)
+		t.metrics.reloads.WithLabelValues(t.name, c.spec.name, "ok").Inc()
+		t.log.Info("connector reloaded", "connector", c.spec.name)
+	}
+}
+
+// reload compiles and sets up a new version of connector i off the hot
+// path, then publishes it; lanes switch between batches.
+func (t *Transform) reload(i int, fp string) error {
+	st := t.state.Load()
+	old := st.conns[i]
+	sp, err := t.loadSpec(i)
+	if err != nil {
+		return err
+	}
+	c, err := t.build(i, sp, old.sh, true)
+	if err != nil {
+		return err
+	}
+	conns := append([]*connector(nil), st.conns...)
+	conns[i] = c
+	t.state.Store(&chainState{gen: st.gen + 1, conns: conns})
+	old.retire()
+	return nil
+}
+
+// memKV is the fallback meta.storage when no Store is given.
+type memKV struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func newMemKV() *memKV { return &memKV{m: map[string][]byte{}} }
+
+func (k *memKV) Get(key string) ([]byte, bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	v, ok := k.m[key]
+	return v, ok, nil
+}
+
+func (k *memKV) Set(key string, v []byte) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.m[key] = append([]byte(nil), v...)
+	return nil
+}
+
+func (k *memKV) Delete(key string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.m, key)
+	return nil
+}
