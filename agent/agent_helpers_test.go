@@ -1,0 +1,13 @@
+package agent
+
+import (
+	"path/filepath"
+
+	"github.com/hogtail/hogtail/agent/buffer"
+)
+
+type bufferDeadLetter = buffer.DeadLetter
+
+func openBuffer(dataDir string) (*buffer.Buffer, error) {
+	return buffer.Open(filepath.Join(dataDir, BufferFile), buffer.Options{})
+}

@@ -1,0 +1,194 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hogtail/hogtail/agent/config"
+)
+
+// buildBinary builds hogtail once per test binary run.
+var buildBinary = sync.OnceValues(func() (string, error) {
+	dir, err := os.MkdirTemp("", "hogtail-bin")
+	if err != nil {
+		return "", err
+	}
+	bin := filepath.Join(dir, "hogtail")
+	out, err := exec.Command("go", "build", "-o", bin, ".").CombinedOutput()
+	if err != nil {
+		return "", &buildError{out: string(out), err: err}
+	}
+	return bin, nil
+})
+
+type buildError struct {
+	out string
+	err error
+}
+
+func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
+
+func binary(t *testing.T) string {
+	t.Helper()
+	bin, err := buildBinary()
+	if err != nil {
+		t.Fatalf("build: %v", err)
+	}
+	return bin
+}
+
+// TestSamplesAndExampleLoad loads config.example.toml and every component's
+// sample.toml through the real loader and registry, so docs cannot drift.
+func TestSamplesAndExampleLoad(t *testing.T) {
+	t.Setenv("HOGTAIL_DATA_DIR", t.TempDir())
+	t.Setenv("POSTHOG_API_KEY", "phc_test")
+	reg := components()
+	if _, err := config.Load("../../config.example.toml", reg); err != nil {
+		t.Fatalf("config.example.toml: %v", err)
+	}
+	const in = "\n[sources.in]\ntype = \"demo\"\n"
+	check := func(kind, typ, sample string, wrap bool) {
+		t.Run(kind+"/"+typ, func(t *testing.T) {
+			if strings.TrimSpace(sample) == "" {
+				t.Fatalf("%s %q ships no sample.toml", kind, typ)
+			}
+			text := "data_dir = \"/tmp/unused\"\n" + sample
+			if wrap {
+				text += in
+			}
+			if _, err := config.Parse(kind+"/"+typ+"/sample.toml", []byte(text), reg, os.LookupEnv); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+	for typ, f := range reg.Sources {
+		check("sources", typ, f.Sample(), false)
+	}
+	for typ, f := range reg.Transforms {
+		check("transforms", typ, f.Sample(), true)
+	}
+	for typ, f := range reg.Sinks {
+		check("sinks", typ, f.Sample(), true)
+	}
+}
+
+func TestValidateCommand(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	bad := filepath.Join(dir, "bad.toml")
+	os.WriteFile(bad, []byte(`data_dir = "/tmp/x"
+
+[sources.app]
+type = "demo"
+rat = 5.0
+
+[sinks.out]
+type = "console"
+inputs = ["nowhere"]
+format = "yaml"
+`), 0o644)
+	out, err := exec.Command(bin, "validate", "--config", bad).CombinedOutput()
+	if code := exitCode(err); code != 1 {
+		t.Fatalf("exit %d, want 1\n%s", code, out)
+	}
+	for _, want := range []string{
+		bad + ":5: sources.app: rat: unknown key",
+		bad + ":9: sinks.out: inputs: unknown input \"nowhere\"",
+		bad + ":10: sinks.out: format: must be \"json\" or \"text\", got \"yaml\"",
+	} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	cmd := exec.Command(bin, "validate", "--config", "../../config.example.toml")
+	cmd.Env = append(os.Environ(), "POSTHOG_API_KEY=phc_test")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("example config invalid: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "validate", "--config", filepath.Join(dir, "missing.toml")).CombinedOutput(); exitCode(err) != 1 || !strings.Contains(string(out), "missing.toml") {
+		t.Fatalf("missing file: exit %d\n%s", exitCode(err), out)
+	}
+	for _, args := range [][]string{{"run", "--help"}, {"validate", "--help"}, {"--help"}} {
+		out, err := exec.Command(bin, args...).CombinedOutput()
+		if err != nil || !strings.Contains(string(out), "Usage") {
+			t.Errorf("%v: %v\n%s", args, err, out)
+		}
+	}
+	if out, err := exec.Command(bin, "version").CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "hogtail ") {
+		t.Errorf("version: %v %s", err, out)
+	}
+}
+
+// TestRunExampleConfig runs the README's command on config.example.toml,
+// checks events come out on stdout, then stops it with SIGTERM and expects
+// a clean exit.
+func TestRunExampleConfig(t *testing.T) {
+	bin := binary(t)
+	cmd := exec.Command(bin, "run", "--config", "config.example.toml")
+	cmd.Dir = "../.."
+	cmd.Env = append(os.Environ(), "HOGTAIL_DATA_DIR="+t.TempDir(), "HOGTAIL_API_ADDRESS=127.0.0.1:0", "POSTHOG_API_KEY=phc_test")
+	stdout, _ := cmd.StdoutPipe()
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	lines := make(chan string, 100)
+	go func() {
+		sc := bufio.NewScanner(stdout)
+		for sc.Scan() {
+			lines <- sc.Text()
+		}
+		close(lines)
+	}()
+	got := 0
+	deadline := time.After(20 * time.Second)
+	for got < 3 {
+		select {
+		case l, ok := <-lines:
+			if !ok {
+				t.Fatalf("stdout closed after %d lines; stderr:\n%s", got, stderr.String())
+			}
+			if strings.Contains(l, "demo_log") || strings.Contains(l, "log") {
+				got++
+			}
+		case <-deadline:
+			cmd.Process.Kill()
+			t.Fatalf("only %d events in 20s; stderr:\n%s", got, stderr.String())
+		}
+	}
+	cmd.Process.Signal(syscall.SIGTERM)
+	done := make(chan error, 1)
+	go func() {
+		for range lines {
+		}
+		done <- cmd.Wait()
+	}()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Fatalf("exit after SIGTERM: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(35 * time.Second):
+		cmd.Process.Kill()
+		t.Fatal("did not exit within shutdown_timeout after SIGTERM")
+	}
+}
+
+func exitCode(err error) int {
+	if err == nil {
+		return 0
+	}
+	if ee, ok := err.(*exec.ExitError); ok {
+		return ee.ExitCode()
+	}
+	return -1
+}
