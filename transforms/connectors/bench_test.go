@@ -1,0 +1,143 @@
+package connectors
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/dop251/goja"
+	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
+	"github.com/hogtail/hogtail/agent/event"
+)
+
+func benchEvents(n int) []*event.Event {
+	evs := make([]*event.Event, n)
+	for i := range evs {
+		evs[i] = &event.Event{
+			UUID: event.NewUUID(), Event: "$pageview", DistinctID: fmt.Sprintf("user-%d", i%100),
+			Timestamp: "2026-01-01T00:00:00.000Z",
+			Properties: event.Map{
+				{Key: "$current_url", Value: "https://example.com/pricing"},
+				{Key: "$browser", Value: "Firefox"},
+				{Key: "$os", Value: "Linux"},
+				{Key: "$lib", Value: "web"},
+				{Key: "$screen_width", Value: int64(1920)},
+				{Key: "$screen_height", Value: int64(1080)},
+				{Key: "plan", Value: "pro"},
+				{Key: "count", Value: int64(i)},
+			},
+		}
+	}
+	return evs
+}
+
+// goNoop is the baseline: a Go transform that adds the same property.
+type goNoop struct{}
+
+func (goNoop) Apply(_ context.Context, in component.Input, out *component.Output) error {
+	for _, ev := range in.Events {
+		ev.Properties.Set("processed_by", "hogtail")
+		out.Events = append(out.Events, ev)
+	}
+	return nil
+}
+
+// BenchmarkChain measures events/s through a one-connector chain that adds a
+// property, with 1 and 2 lanes, against a Go transform doing the same.
+func BenchmarkChain(b *testing.B) {
+	const batch = 1000
+	run := func(b *testing.B, tr component.Transform) {
+		evs := benchEvents(batch)
+		out := component.Output{Events: make([]*event.Event, 0, batch)}
+		ctx := context.Background()
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		n := 0
+		for n < b.N {
+			out.Events = out.Events[:0]
+			if err := tr.Apply(ctx, component.Input{Source: "bench", Events: evs}, &out); err != nil {
+				b.Fatal(err)
+			}
+			n += batch
+		}
+		el := time.Since(start)
+		b.ReportMetric(float64(n)/el.Seconds(), "events/s")
+	}
+	b.Run("go-noop", func(b *testing.B) { run(b, goNoop{}) })
+	for _, lanes := range []int{1, 2} {
+		b.Run(fmt.Sprintf("lanes=%d", lanes), func(b *testing.B) {
+			cfg := DefaultConfig()
+			cfg.Lanes = lanes
+			cfg.HotReload = false
+			cfg.Chain = []ChainEntry{{Path: "testdata/bench/add-property"}}
+			tr, err := New(cfg, componenttest.Settings("bench", b.TempDir()))
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := tr.Start(context.Background()); err != nil {
+				b.Fatal(err)
+			}
+			defer tr.Shutdown(context.Background())
+			run(b, tr)
+		})
+	}
+}
+
+// BenchmarkMapping compares ways of handing an event to processEvent on one
+// runtime: the DynamicObject view (used), a fresh native object per event,
+// and JSON encode/parse.
+func BenchmarkMapping(b *testing.B) {
+	vm := goja.New()
+	_, err := vm.RunString(`function processEvent(event) { event.properties.processed_by = 'hogtail'; return event }
+function viaJSON(s) { const e = JSON.parse(s); e.properties.processed_by = 'hogtail'; return JSON.stringify(e) }`)
+	if err != nil {
+		b.Fatal(err)
+	}
+	pe, _ := goja.AssertFunction(vm.Get("processEvent"))
+	vj, _ := goja.AssertFunction(vm.Get("viaJSON"))
+	evs := benchEvents(1000)
+	b.Run("dynamic", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			ev := evs[i%len(evs)]
+			eo := newEventObj(vm, ev)
+			if _, err := pe(goja.Undefined(), eo.obj); err != nil {
+				b.Fatal(err)
+			}
+			eo.materialize()
+		}
+	})
+	b.Run("fresh-object", func(b *testing.B) {
+		b.ReportAllocs()
+		for i := 0; i < b.N; i++ {
+			ev := evs[i%len(evs)]
+			r, err := pe(goja.Undefined(), toJS(vm, eventToMap(ev)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var ne event.Event
+			if err := ne.FromMap(fromJS(r).(event.Map)); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("json", func(b *testing.B) {
+		b.ReportAllocs()
+		var buf []byte
+		for i := 0; i < b.N; i++ {
+			ev := evs[i%len(evs)]
+			buf = ev.AppendJSON(buf[:0])
+			r, err := vj(goja.Undefined(), vm.ToValue(string(buf)))
+			if err != nil {
+				b.Fatal(err)
+			}
+			var ne event.Event
+			if err := ne.UnmarshalJSON([]byte(r.String())); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}

@@ -1,0 +1,4 @@
+export function processEvent(event) {
+    event.properties.processed_by = 'hogtail'
+    return event
+}
