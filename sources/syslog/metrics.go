@@ -1,0 +1,60 @@
+package syslogsource
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+type metrics struct {
+	received     prometheus.Counter
+	parseErrors  prometheus.Counter
+	truncated    prometheus.Counter
+	udpDropped   prometheus.Counter
+	lost         prometheus.Counter
+	connections  prometheus.Gauge
+	refused      prometheus.Counter
+	framingError prometheus.Counter
+}
+
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	c := func(name, help string) prometheus.Counter {
+		return prometheus.NewCounter(prometheus.CounterOpts{Name: "hogtail_syslog_source_" + name, Help: help})
+	}
+	m := &metrics{
+		received:     c("messages_total", "Messages committed to the buffer."),
+		parseErrors:  c("parse_errors_total", "Messages that did not parse, kept as raw text with $parse_error."),
+		truncated:    c("truncated_total", "Messages cut at max_message_bytes."),
+		udpDropped:   c("udp_dropped_total", "Datagrams dropped because the queue was full (backpressure from the buffer)."),
+		lost:         c("emit_failed_total", "Messages read but not stored because the buffer refused them (full at shutdown, closed)."),
+		refused:      c("connections_refused_total", "Connections closed at once because max_connections was reached."),
+		framingError: c("framing_errors_total", "Connections closed on an invalid octet-counting frame."),
+		connections: prometheus.NewGauge(prometheus.GaugeOpts{
+			Name: "hogtail_syslog_source_connections", Help: "Open tcp/tls connections."}),
+	}
+	var err error
+	m.received = register(reg, m.received, &err)
+	m.parseErrors = register(reg, m.parseErrors, &err)
+	m.truncated = register(reg, m.truncated, &err)
+	m.udpDropped = register(reg, m.udpDropped, &err)
+	m.lost = register(reg, m.lost, &err)
+	m.refused = register(reg, m.refused, &err)
+	m.framingError = register(reg, m.framingError, &err)
+	m.connections = register(reg, m.connections, &err)
+	return m, err
+}
+
+// register adds c to reg; on a config reload the previous instance's
+// collector is already there and is reused.
+func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if old, ok := are.ExistingCollector.(C); ok {
+				return old
+			}
+		}
+		*errp = errors.Join(*errp, err)
+	}
+	return c
+}

@@ -1,0 +1,216 @@
+package syslogsource
+
+import (
+	"bytes"
+	"sort"
+	"strconv"
+	"time"
+	"unicode/utf8"
+
+	syslog "github.com/leodido/go-syslog/v4"
+	"github.com/leodido/go-syslog/v4/auto"
+	"github.com/leodido/go-syslog/v4/common"
+	"github.com/leodido/go-syslog/v4/rfc3164"
+	"github.com/leodido/go-syslog/v4/rfc5424"
+
+	"github.com/hogtail/hogtail/agent/event"
+)
+
+// parser turns one framed message into an event. It is not safe for
+// concurrent use (the go-syslog machines are not): each connection and each
+// datagram worker has its own.
+type parser struct {
+	m          syslog.Machine
+	event      string
+	distinctID string
+	host       string // the agent's host name, for $host
+}
+
+func newParser(cfg *Config, host string) *parser {
+	opts3164 := []syslog.MachineOption{
+		rfc3164.WithYear(rfc3164.CurrentYear{}),
+		rfc3164.WithLocaleTimezone(cfg.tz),
+		rfc3164.WithRFC3339(),
+		rfc3164.WithLenientDay(),
+		rfc3164.WithSecondFractions(),
+	}
+	var m syslog.Machine
+	switch cfg.Format {
+	case FormatRFC5424:
+		m = rfc5424.NewMachine()
+	case FormatRFC3164:
+		m = rfc3164.NewMachine(opts3164...)
+	default:
+		m = auto.NewMachine(auto.WithRFC3164Options(opts3164...))
+	}
+	return &parser{m: m, event: cfg.Event, distinctID: cfg.DistinctID, host: host}
+}
+
+// trimFrame drops the trailer a sender may leave on a message.
+func trimFrame(b []byte) []byte {
+	for len(b) > 0 {
+		switch b[len(b)-1] {
+		case '\n', '\r', 0:
+			b = b[:len(b)-1]
+			continue
+		}
+		break
+	}
+	return b
+}
+
+// toEvent parses msg (which is only valid during the call). peer is the
+// sender's address ("" for unix sockets). It returns nil for an empty
+// message.
+func (p *parser) toEvent(msg []byte, peer string, truncated bool, now time.Time) *event.Event {
+	msg = trimFrame(msg)
+	if len(msg) == 0 {
+		return nil
+	}
+	ev := &event.Event{UUID: event.NewUUID(), Event: p.event}
+	props := make(event.Map, 0, 14)
+	parsed, err := p.m.Parse(msg)
+	var base *syslog.Base
+	var sd *map[string]map[string]string
+	format := ""
+	switch t := parsed.(type) {
+	case *rfc5424.SyslogMessage:
+		base, sd, format = &t.Base, t.StructuredData, FormatRFC5424
+	case *rfc3164.SyslogMessage:
+		base, format = &t.Base, FormatRFC3164
+	}
+	if err != nil || base == nil {
+		// Keep what arrived, with the reason, and what the <PRI> says.
+		text := msg
+		if pri, rest, ok := leadingPRI(msg); ok {
+			props = appendPRI(props, pri)
+			text = rest
+		}
+		props = append(props, event.Field{Key: "message", Value: validString(text)})
+		errText := "unparsable syslog message"
+		if err != nil {
+			errText = err.Error()
+		}
+		props = append(props, event.Field{Key: "$parse_error", Value: errText})
+		ev.Timestamp = event.FormatTime(now)
+	} else {
+		if base.Priority != nil {
+			props = appendPRI(props, *base.Priority)
+		}
+		hostname := optString(base.Hostname)
+		props = appendOpt(props, "hostname", hostname)
+		props = appendOpt(props, "appname", optString(base.Appname))
+		props = appendOpt(props, "procid", optString(base.ProcID))
+		props = appendOpt(props, "msgid", optString(base.MsgID))
+		if sd != nil && len(*sd) > 0 {
+			props = append(props, event.Field{Key: "structured_data", Value: sdMap(*sd)})
+		}
+		props = append(props, event.Field{Key: "message", Value: validString([]byte(optString(base.Message)))})
+		props = append(props, event.Field{Key: "$syslog_format", Value: format})
+		if base.Timestamp != nil && !base.Timestamp.IsZero() {
+			ev.Timestamp = event.FormatTime(*base.Timestamp)
+		} else {
+			ev.Timestamp = event.FormatTime(now)
+		}
+		ev.DistinctID = hostname
+	}
+	if truncated {
+		props = append(props, event.Field{Key: "$truncated", Value: true})
+	}
+	if peer != "" {
+		props = append(props, event.Field{Key: "$peer", Value: peer})
+	}
+	props = append(props, event.Field{Key: "$host", Value: p.host})
+	ev.Properties = props
+	switch {
+	case p.distinctID != "":
+		ev.DistinctID = p.distinctID
+	case ev.DistinctID != "":
+	case peer != "":
+		ev.DistinctID = peer
+	default:
+		ev.DistinctID = p.host
+	}
+	return ev
+}
+
+func appendPRI(props event.Map, pri uint8) event.Map {
+	fac, sev := pri/8, pri%8
+	return append(props,
+		event.Field{Key: "facility", Value: facilityName(fac)},
+		event.Field{Key: "facility_code", Value: int64(fac)},
+		event.Field{Key: "severity", Value: common.SeverityLevelsShort[sev]},
+		event.Field{Key: "severity_code", Value: int64(sev)},
+	)
+}
+
+func facilityName(f uint8) string {
+	if s, ok := common.FacilityKeywords[f]; ok {
+		return s
+	}
+	return strconv.Itoa(int(f))
+}
+
+// leadingPRI reads a "<N>" prefix (N in 0..191).
+func leadingPRI(b []byte) (uint8, []byte, bool) {
+	if len(b) < 3 || b[0] != '<' {
+		return 0, nil, false
+	}
+	end := bytes.IndexByte(b[:min(len(b), 5)], '>')
+	if end < 2 {
+		return 0, nil, false
+	}
+	n, err := strconv.Atoi(string(b[1:end]))
+	if err != nil || n < 0 || n > 191 {
+		return 0, nil, false
+	}
+	return uint8(n), b[end+1:], true
+}
+
+func optString(p *string) string {
+	if p == nil {
+		return ""
+	}
+	return *p
+}
+
+func appendOpt(props event.Map, key, v string) event.Map {
+	if v == "" {
+		return props
+	}
+	return append(props, event.Field{Key: key, Value: v})
+}
+
+// validString copies b into a string, replacing invalid UTF-8 so that the
+// JSON written downstream is valid.
+func validString(b []byte) string {
+	if utf8.Valid(b) {
+		return string(b)
+	}
+	return string(bytes.ToValidUTF8(b, []byte("\uFFFD")))
+}
+
+// sdMap orders structured data by element id and parameter name, so the
+// same message always gives the same JSON.
+func sdMap(sd map[string]map[string]string) event.Map {
+	ids := make([]string, 0, len(sd))
+	for id := range sd {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	out := make(event.Map, 0, len(ids))
+	for _, id := range ids {
+		params := sd[id]
+		names := make([]string, 0, len(params))
+		for n := range params {
+			names = append(names, n)
+		}
+		sort.Strings(names)
+		pm := make(event.Map, 0, len(names))
+		for _, n := range names {
+			pm = append(pm, event.Field{Key: n, Value: params[n]})
+		}
+		out = append(out, event.Field{Key: id, Value: pm})
+	}
+	return out
+}

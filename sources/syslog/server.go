@@ -1,0 +1,388 @@
+package syslogsource
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/event"
+)
+
+// drainTimeout bounds the final Emit of what was read before a shutdown.
+const drainTimeout = 5 * time.Second
+
+type source struct {
+	cfg     *Config
+	log     *slog.Logger
+	metrics *metrics
+	host    string
+	addr    atomic.Pointer[net.Addr]
+	ready   chan struct{}
+}
+
+func newSource(cfg *Config, set component.Settings) (component.Source, error) {
+	return create(cfg, set)
+}
+
+func create(cfg *Config, set component.Settings) (*source, error) {
+	if err := cfg.Validate(); err != nil {
+		return nil, err
+	}
+	if err := cfg.prepare(set.ConfigDir); err != nil {
+		return nil, err
+	}
+	m, err := newMetrics(set.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("syslog source %s: metrics: %w", set.Name, err)
+	}
+	log := set.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &source{cfg: cfg, log: log, metrics: m, host: set.Hostname, ready: make(chan struct{})}, nil
+}
+
+// Addr returns the listening address once Run has opened it, else nil.
+func (s *source) Addr() net.Addr {
+	if a := s.addr.Load(); a != nil {
+		return *a
+	}
+	return nil
+}
+
+func (s *source) listening(a net.Addr) {
+	s.addr.Store(&a)
+	close(s.ready)
+	s.log.Info("syslog source listening", "mode", s.cfg.Mode, "address", a.String(), "format", s.cfg.Format)
+}
+
+// Run serves until ctx is cancelled. What was already read is committed
+// (within drainTimeout) before it returns.
+func (s *source) Run(ctx context.Context, emit component.Emitter) error {
+	switch s.cfg.Mode {
+	case ModeTCP, ModeTLS:
+		return s.runStream(ctx, emit)
+	default:
+		return s.runDatagram(ctx, emit)
+	}
+}
+
+// emitBatch commits events; on failure the messages are lost (syslog has
+// no acknowledgement to withhold) and counted.
+func (s *source) emitBatch(ctx context.Context, emit component.Emitter, evs []*event.Event) bool {
+	if len(evs) == 0 {
+		return true
+	}
+	if err := emit.Emit(ctx, evs); err != nil {
+		s.metrics.lost.Add(float64(len(evs)))
+		if ctx.Err() == nil {
+			s.log.Warn("syslog source: cannot store messages", "err", err, "messages", len(evs))
+		}
+		return false
+	}
+	s.metrics.received.Add(float64(len(evs)))
+	return true
+}
+
+func (s *source) count(ev *event.Event, truncated bool) {
+	if truncated {
+		s.metrics.truncated.Inc()
+	}
+	if _, bad := ev.Properties.Get("$parse_error"); bad {
+		s.metrics.parseErrors.Inc()
+	}
+}
+
+// ---- tcp / tls ----
+
+func (s *source) runStream(ctx context.Context, emit component.Emitter) error {
+	ln, err := net.Listen("tcp", s.cfg.Address)
+	if err != nil {
+		return fmt.Errorf("syslog source: listen on %s: %w", s.cfg.Address, err)
+	}
+	s.listening(ln.Addr())
+	var (
+		mu    sync.Mutex
+		conns = map[net.Conn]struct{}{}
+		wg    sync.WaitGroup
+	)
+	stop := context.AfterFunc(ctx, func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			// Wake the reader; the connection goroutine commits what it
+			// has and closes.
+			c.SetReadDeadline(time.Now())
+		}
+		mu.Unlock()
+	})
+	defer stop()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				break
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			wg.Wait()
+			return fmt.Errorf("syslog source: accept: %w", err)
+		}
+		mu.Lock()
+		if len(conns) >= s.cfg.MaxConnections || ctx.Err() != nil {
+			mu.Unlock()
+			s.metrics.refused.Inc()
+			conn.Close()
+			continue
+		}
+		conns[conn] = struct{}{}
+		mu.Unlock()
+		s.metrics.connections.Inc()
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			defer func() {
+				mu.Lock()
+				delete(conns, conn)
+				mu.Unlock()
+				s.metrics.connections.Dec()
+				conn.Close()
+			}()
+			if s.cfg.tlsConf != nil {
+				tc := tls.Server(conn, s.cfg.tlsConf)
+				hctx, cancel := context.WithTimeout(ctx, 10*time.Second)
+				err := tc.HandshakeContext(hctx)
+				cancel()
+				if err != nil {
+					s.log.Debug("syslog source: TLS handshake failed", "peer", conn.RemoteAddr().String(), "err", err)
+					return
+				}
+				s.serveConn(ctx, emit, tc, conn)
+				return
+			}
+			s.serveConn(ctx, emit, conn, conn)
+		}()
+	}
+	wg.Wait()
+	return nil
+}
+
+// idleReader renews the read deadline before every read, so a connection
+// that sends nothing for idle_timeout is closed.
+type idleReader struct {
+	r    io.Reader
+	conn net.Conn
+	idle time.Duration
+	ctx  context.Context
+}
+
+func (r idleReader) Read(p []byte) (int, error) {
+	if r.idle > 0 {
+		r.conn.SetReadDeadline(time.Now().Add(r.idle))
+	}
+	// Checked after the deadline is set: the shutdown sets its own
+	// deadline (now) after cancelling ctx, so one of the two wins.
+	if r.ctx.Err() != nil {
+		return 0, r.ctx.Err()
+	}
+	return r.r.Read(p)
+}
+
+// emitContext is ctx, or once ctx is done a short-lived context to commit
+// what was already read.
+func emitContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	if ctx.Err() == nil {
+		return ctx, func() {}
+	}
+	return context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
+}
+
+// serveConn reads messages until the connection ends. Messages already
+// buffered are gathered into one Emit; while Emit blocks (full buffer)
+// nothing is read, so the sender's kernel buffers fill: backpressure.
+func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Reader, conn net.Conn) {
+	peer := ""
+	if ap, err := netip.ParseAddrPort(conn.RemoteAddr().String()); err == nil {
+		peer = ap.Addr().Unmap().String()
+	}
+	fr := newFramer(idleReader{r: r, conn: conn, idle: s.cfg.IdleTimeout.D(), ctx: ctx}, int(s.cfg.MaxMessageBytes))
+	p := newParser(s.cfg, s.host)
+	batch := make([]*event.Event, 0, 64)
+	flush := func() bool {
+		ectx, cancel := emitContext(ctx)
+		defer cancel()
+		ok := s.emitBatch(ectx, emit, batch)
+		clear(batch)
+		batch = batch[:0]
+		return ok
+	}
+	for {
+		if len(batch) > 0 && (len(batch) >= s.cfg.BatchMaxEvents || !fr.complete()) {
+			if !flush() {
+				return
+			}
+		}
+		msg, truncated, err := fr.next()
+		if err != nil {
+			if errors.Is(err, errFraming) {
+				s.metrics.framingError.Inc()
+				s.log.Warn("syslog source: closing connection on a framing error", "peer", peer, "err", err)
+			} else if !errors.Is(err, io.EOF) && ctx.Err() == nil {
+				s.log.Debug("syslog source: connection ended", "peer", peer, "err", err)
+			}
+			flush()
+			return
+		}
+		if ev := p.toEvent(msg, peer, truncated, time.Now()); ev != nil {
+			s.count(ev, truncated)
+			batch = append(batch, ev)
+		}
+	}
+}
+
+// ---- udp / unix datagram ----
+
+type datagram struct {
+	data      []byte
+	peer      string
+	truncated bool
+}
+
+func (s *source) listenPacket() (net.PacketConn, func(), error) {
+	if s.cfg.Mode == ModeUnix {
+		// A stale socket file from a previous run would make bind fail.
+		if fi, err := os.Lstat(s.cfg.Path); err == nil && fi.Mode()&os.ModeSocket != 0 {
+			os.Remove(s.cfg.Path)
+		}
+		pc, err := net.ListenPacket("unixgram", s.cfg.Path)
+		if err != nil {
+			return nil, nil, fmt.Errorf("syslog source: listen on %s: %w", s.cfg.Path, err)
+		}
+		if err := os.Chmod(s.cfg.Path, s.cfg.perm); err != nil {
+			pc.Close()
+			return nil, nil, fmt.Errorf("syslog source: socket_mode: %w", err)
+		}
+		return pc, func() { os.Remove(s.cfg.Path) }, nil
+	}
+	pc, err := net.ListenPacket("udp", s.cfg.Address)
+	if err != nil {
+		return nil, nil, fmt.Errorf("syslog source: listen on %s: %w", s.cfg.Address, err)
+	}
+	return pc, func() {}, nil
+}
+
+func (s *source) runDatagram(ctx context.Context, emit component.Emitter) error {
+	pc, cleanup, err := s.listenPacket()
+	if err != nil {
+		return err
+	}
+	defer cleanup()
+	if n := int(s.cfg.ReceiveBufferBytes); n > 0 {
+		if rb, ok := pc.(interface{ SetReadBuffer(int) error }); ok {
+			if err := rb.SetReadBuffer(n); err != nil {
+				s.log.Warn("syslog source: cannot set receive_buffer_bytes", "err", err)
+			}
+		}
+	}
+	s.listening(pc.LocalAddr())
+	queue := make(chan datagram, s.cfg.UDPQueue)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		s.processDatagrams(ctx, emit, queue)
+	}()
+	stop := context.AfterFunc(ctx, func() { pc.Close() })
+	defer stop()
+	err = s.readDatagrams(ctx, pc, queue)
+	close(queue)
+	<-done
+	return err
+}
+
+// readDatagrams never blocks on the buffer: when the queue is full the
+// datagram is dropped and counted, so the socket keeps being drained.
+func (s *source) readDatagrams(ctx context.Context, pc net.PacketConn, queue chan<- datagram) error {
+	max := int(s.cfg.MaxMessageBytes)
+	buf := make([]byte, max+1)
+	udp, _ := pc.(*net.UDPConn)
+	for {
+		var n int
+		var peer string
+		var err error
+		if udp != nil {
+			var ap netip.AddrPort
+			n, ap, err = udp.ReadFromUDPAddrPort(buf)
+			if err == nil {
+				peer = ap.Addr().Unmap().String()
+			}
+		} else {
+			n, _, err = pc.ReadFrom(buf)
+		}
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			var ne net.Error
+			if errors.As(err, &ne) && ne.Timeout() {
+				continue
+			}
+			return fmt.Errorf("syslog source: read: %w", err)
+		}
+		d := datagram{peer: peer, truncated: n > max}
+		d.data = append([]byte(nil), buf[:min(n, max)]...)
+		select {
+		case queue <- d:
+		default:
+			s.metrics.udpDropped.Inc()
+		}
+	}
+}
+
+// processDatagrams parses queued datagrams and commits what is queued in
+// one Emit (up to batch_max_events).
+func (s *source) processDatagrams(ctx context.Context, emit component.Emitter, queue <-chan datagram) {
+	p := newParser(s.cfg, s.host)
+	batch := make([]*event.Event, 0, 64)
+	add := func(d datagram) {
+		if ev := p.toEvent(d.data, d.peer, d.truncated, time.Now()); ev != nil {
+			s.count(ev, d.truncated)
+			batch = append(batch, ev)
+		}
+	}
+	for {
+		d, ok := <-queue
+		if !ok {
+			return
+		}
+		add(d)
+	gather:
+		for len(batch) < s.cfg.BatchMaxEvents {
+			select {
+			case d, ok := <-queue:
+				if !ok {
+					break gather
+				}
+				add(d)
+			default:
+				break gather
+			}
+		}
+		ectx, cancel := emitContext(ctx)
+		s.emitBatch(ectx, emit, batch)
+		cancel()
+		clear(batch)
+		batch = batch[:0]
+	}
+}
