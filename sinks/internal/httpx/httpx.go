@@ -1,0 +1,307 @@
+// Package httpx holds what hogtail's HTTP sinks share: the mapping of HTTP
+// statuses and transport failures to component delivery errors, Retry-After
+// parsing, a tuned client, pooled gzip writers and request metrics.
+package httpx
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/hogtail/hogtail/agent/component"
+	"github.com/klauspost/compress/gzip"
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// MaxRetryAfter caps a receiver's Retry-After: a misconfigured server must
+// not park a queue for days.
+const MaxRetryAfter = time.Hour
+
+// ParseRetryAfter reads a Retry-After header: delay-seconds or an HTTP date
+// (RFC 9110 section 10.2.3). It returns 0 when the header is absent, invalid
+// or in the past, and at most MaxRetryAfter.
+func ParseRetryAfter(v string, now time.Time) time.Duration {
+	v = strings.TrimSpace(v)
+	if v == "" {
+		return 0
+	}
+	var d time.Duration
+	if secs, err := strconv.ParseInt(v, 10, 64); err == nil {
+		if secs <= 0 {
+			return 0
+		}
+		if secs > int64(MaxRetryAfter/time.Second) {
+			return MaxRetryAfter
+		}
+		d = time.Duration(secs) * time.Second
+	} else if t, err := http.ParseTime(v); err == nil {
+		d = t.Sub(now)
+	} else {
+		return 0
+	}
+	return min(max(d, 0), MaxRetryAfter)
+}
+
+// Classify maps a receiver's answer to a delivery error, or nil for 2xx:
+//
+//	2xx                    nil
+//	408, 429, 5xx          retryable, with the Retry-After delay if any
+//	413                    component.TooLarge (the agent splits the batch)
+//	401, 403               component.Paused (bad credentials: keep the data)
+//	other 4xx              component.Permanent (split, then dead letters)
+//	anything else          retryable (1xx/3xx here mean a confused receiver)
+//
+// body is a snippet of the response body, quoted in the error.
+func Classify(status int, header http.Header, body []byte) error {
+	if status >= 200 && status < 300 {
+		return nil
+	}
+	err := &StatusError{Status: status, Body: snippet(body)}
+	switch {
+	case status == http.StatusRequestEntityTooLarge:
+		return component.TooLarge(err)
+	case status == http.StatusUnauthorized || status == http.StatusForbidden:
+		return component.Paused(err)
+	case status == http.StatusRequestTimeout || status == http.StatusTooManyRequests || status >= 500:
+		if d := ParseRetryAfter(header.Get("Retry-After"), time.Now()); d > 0 {
+			return component.RetryAfter(d, err)
+		}
+		return err
+	case status >= 400 && status < 500:
+		return component.Permanent(err)
+	}
+	return err
+}
+
+// StatusError is a non-2xx answer.
+type StatusError struct {
+	Status int
+	Body   string
+}
+
+func (e *StatusError) Error() string {
+	if e.Body == "" {
+		return fmt.Sprintf("HTTP %d %s", e.Status, http.StatusText(e.Status))
+	}
+	return fmt.Sprintf("HTTP %d %s: %s", e.Status, http.StatusText(e.Status), e.Body)
+}
+
+func snippet(b []byte) string {
+	const maxLen = 256
+	b = bytes.TrimSpace(b)
+	if len(b) > maxLen {
+		return string(b[:maxLen]) + "..."
+	}
+	return string(b)
+}
+
+// maxBodyRead bounds how much of a response is read: enough for an error
+// message and to let the connection be reused.
+const maxBodyRead = 64 << 10
+
+// Do sends req and classifies the outcome. Transport failures (refused or
+// dropped connections, timeouts) are retryable; a cancelled ctx is returned
+// as is so the agent sees its own shutdown. The response body is drained
+// (up to 64 KiB) and closed so the connection can be reused.
+func Do(ctx context.Context, c *http.Client, req *http.Request, m *Metrics) error {
+	resp, err := c.Do(req.WithContext(ctx))
+	if err != nil {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		m.observe("error")
+		return fmt.Errorf("%s %s: %w", req.Method, redact(req), err)
+	}
+	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBodyRead))
+	resp.Body.Close()
+	m.observe(strconv.Itoa(resp.StatusCode))
+	if err := Classify(resp.StatusCode, resp.Header, body); err != nil {
+		return fmt.Errorf("%s %s: %w", req.Method, redact(req), err)
+	}
+	return nil
+}
+
+// redact drops the query and user info from a URL for logs: they may hold
+// credentials.
+func redact(req *http.Request) string {
+	u := *req.URL
+	u.User = nil
+	u.RawQuery = ""
+	return u.String()
+}
+
+// NewClient returns a client for one sink: timeout bounds a whole request,
+// and enough idle connections are kept for the sink's concurrency.
+func NewClient(timeout time.Duration, conns int) *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = max(conns*2, 16)
+	t.MaxIdleConnsPerHost = max(conns, 2)
+	t.DialContext = (&net.Dialer{Timeout: min(timeout, 30*time.Second), KeepAlive: 30 * time.Second}).DialContext
+	// Sinks compress bodies themselves; responses are small.
+	t.DisableCompression = true
+	return &http.Client{Timeout: timeout, Transport: t}
+}
+
+// IsTimeout reports whether err is a client timeout.
+func IsTimeout(err error) bool {
+	var ne net.Error
+	return errors.As(err, &ne) && ne.Timeout()
+}
+
+// GzipPool reuses gzip writers: a fresh writer allocates about 1 MB of
+// compression state.
+type GzipPool struct {
+	level int
+	pool  sync.Pool
+}
+
+// NewGzipPool returns a pool of writers at level (gzip.DefaultCompression,
+// gzip.BestSpeed, 1-9).
+func NewGzipPool(level int) *GzipPool {
+	return &GzipPool{level: level}
+}
+
+// Get returns a writer reset to w.
+func (p *GzipPool) Get(w io.Writer) *gzip.Writer {
+	if zw, ok := p.pool.Get().(*gzip.Writer); ok {
+		zw.Reset(w)
+		return zw
+	}
+	zw, err := gzip.NewWriterLevel(w, p.level)
+	if err != nil {
+		// The level is validated in the sink config.
+		zw = gzip.NewWriter(w)
+	}
+	return zw
+}
+
+// Put returns a writer after Close.
+func (p *GzipPool) Put(zw *gzip.Writer) { p.pool.Put(zw) }
+
+// BufferPool reuses request body buffers.
+type BufferPool struct{ pool sync.Pool }
+
+// Get returns an empty buffer.
+func (p *BufferPool) Get() *bytes.Buffer {
+	if b, ok := p.pool.Get().(*bytes.Buffer); ok {
+		b.Reset()
+		return b
+	}
+	return new(bytes.Buffer)
+}
+
+// Put returns a buffer; very large ones are let go so one huge batch does
+// not pin memory forever.
+func (p *BufferPool) Put(b *bytes.Buffer) {
+	if b.Cap() > 32<<20 {
+		return
+	}
+	p.pool.Put(b)
+}
+
+// Metrics counts a sink's requests.
+type Metrics struct {
+	requests *prometheus.CounterVec
+	bytes    prometheus.Counter
+}
+
+// NewMetrics registers the request metrics of one sink on reg (the agent
+// labels them with the component name).
+func NewMetrics(reg prometheus.Registerer) *Metrics {
+	m := &Metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "hogtail_sink_http_requests_total",
+			Help: "HTTP requests sent by a sink, by response status (\"error\" for transport failures).",
+		}, []string{"status"}),
+		bytes: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hogtail_sink_http_sent_bytes_total",
+			Help: "Request body bytes sent by a sink, after compression.",
+		}),
+	}
+	if reg != nil {
+		// A sink rebuilt on reload finds its collectors registered: reuse them.
+		if err := reg.Register(m.requests); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				if c, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
+					m.requests = c
+				}
+			}
+		}
+		if err := reg.Register(m.bytes); err != nil {
+			var are prometheus.AlreadyRegisteredError
+			if errors.As(err, &are) {
+				if c, ok := are.ExistingCollector.(prometheus.Counter); ok {
+					m.bytes = c
+				}
+			}
+		}
+	}
+	return m
+}
+
+func (m *Metrics) observe(status string) {
+	if m != nil {
+		m.requests.WithLabelValues(status).Inc()
+	}
+}
+
+// AddBytes counts a request body.
+func (m *Metrics) AddBytes(n int) {
+	if m != nil {
+		m.bytes.Add(float64(n))
+	}
+}
+
+// Body is a request body over a byte slice that knows whether the transport
+// still holds a reader of it. RoundTrip may close a body from another
+// goroutine after it returned, and may ask GetBody for fresh copies to
+// retry on a reused connection: the slice can go back to a pool only once
+// every reader was closed.
+type Body struct {
+	data []byte
+	open atomic.Int32
+}
+
+// NewBody wraps data.
+func NewBody(data []byte) *Body { return &Body{data: data} }
+
+// Request returns a request sending the body, with ContentLength and
+// GetBody set.
+func (b *Body) Request(method, url string) (*http.Request, error) {
+	req, err := http.NewRequest(method, url, b.reader())
+	if err != nil {
+		return nil, err
+	}
+	req.ContentLength = int64(len(b.data))
+	req.GetBody = func() (io.ReadCloser, error) { return b.reader(), nil }
+	return req, nil
+}
+
+func (b *Body) reader() io.ReadCloser {
+	b.open.Add(1)
+	return &bodyReader{Reader: bytes.NewReader(b.data), b: b}
+}
+
+// Released reports whether every reader was closed.
+func (b *Body) Released() bool { return b.open.Load() == 0 }
+
+type bodyReader struct {
+	*bytes.Reader
+	b    *Body
+	once sync.Once
+}
+
+func (r *bodyReader) Close() error {
+	r.once.Do(func() { r.b.open.Add(-1) })
+	return nil
+}

@@ -1,0 +1,85 @@
+package httpx
+
+import (
+	"net/http"
+	"testing"
+	"time"
+
+	"github.com/hogtail/hogtail/agent/component"
+)
+
+func TestParseRetryAfter(t *testing.T) {
+	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	for _, tc := range []struct {
+		in   string
+		want time.Duration
+	}{
+		{"", 0},
+		{"0", 0},
+		{"-5", 0},
+		{"7", 7 * time.Second},
+		{" 120 ", 2 * time.Minute},
+		{"999999999", MaxRetryAfter},
+		{"Sun, 01 Mar 2026 12:00:30 GMT", 30 * time.Second},
+		{"Sunday, 01-Mar-26 12:01:00 GMT", time.Minute}, // RFC 850
+		{"Sun Mar  1 12:00:10 2026", 10 * time.Second},  // ANSI C
+		{"Sun, 01 Mar 2026 11:00:00 GMT", 0},            // past
+		{"Mon, 01 Mar 2027 12:00:00 GMT", MaxRetryAfter},
+		{"soon", 0},
+		{"1.5", 0},
+	} {
+		if got := ParseRetryAfter(tc.in, now); got != tc.want {
+			t.Errorf("ParseRetryAfter(%q) = %s, want %s", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestClassify(t *testing.T) {
+	ra := http.Header{"Retry-After": {"3"}}
+	for _, tc := range []struct {
+		status int
+		header http.Header
+		want   string
+		after  time.Duration
+	}{
+		{200, nil, "ok", 0},
+		{202, nil, "ok", 0},
+		{204, nil, "ok", 0},
+		{301, nil, "retry", 0},
+		{400, nil, "permanent", 0},
+		{400, ra, "permanent", 0},
+		{401, nil, "paused", 0},
+		{403, nil, "paused", 0},
+		{404, nil, "permanent", 0},
+		{408, nil, "retry", 0},
+		{413, nil, "too_large", 0},
+		{422, nil, "permanent", 0},
+		{429, nil, "retry", 0},
+		{429, ra, "retry", 3 * time.Second},
+		{500, nil, "retry", 0},
+		{502, ra, "retry", 3 * time.Second},
+		{503, ra, "retry", 3 * time.Second},
+		{504, nil, "retry", 0},
+	} {
+		err := Classify(tc.status, tc.header, []byte(" body "))
+		got := "ok"
+		var after time.Duration
+		if err != nil {
+			de := component.AsDeliveryError(err)
+			after = de.RetryAfter
+			switch {
+			case de.Permanent:
+				got = "permanent"
+			case de.TooLarge:
+				got = "too_large"
+			case de.Paused:
+				got = "paused"
+			default:
+				got = "retry"
+			}
+		}
+		if got != tc.want || after != tc.after {
+			t.Errorf("%d %v: got %s after %s (%v), want %s after %s", tc.status, tc.header, got, after, err, tc.want, tc.after)
+		}
+	}
+}
