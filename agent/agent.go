@@ -1,7 +1,7 @@
 // Package agent wires hogtail's components together: it builds sources,
 // transforms and sinks from a config, routes each source's events through
 // its transforms into the sinks' queues in the disk buffer, delivers the
-// queues, and stops everything in order.
+// queues, applies config reloads, and stops everything in order.
 package agent
 
 import (
@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hogtail/hogtail/agent/buffer"
@@ -24,41 +25,70 @@ import (
 // BufferFile is the name of the bbolt file inside data_dir.
 const BufferFile = "buffer.db"
 
-// Agent is a running pipeline built from one config.
+// Agent is a running pipeline. Its components can be replaced by Reload
+// while it runs.
 type Agent struct {
-	cfg     *config.Config
 	log     *slog.Logger
 	buf     *buffer.Buffer
 	metrics *prometheus.Registry
 	m       *metrics
+	health  *health
+	taps    *taps
 
+	// cfg is the config in force; replaced by Reload.
+	cfg atomic.Pointer[config.Config]
+	// topo is the routing in force. Emit reads it under flowMu.RLock while
+	// it runs events through transforms; Reload swaps it under Lock, so a
+	// removed transform is never in use when it is shut down.
+	topo   atomic.Pointer[topology]
+	flowMu sync.RWMutex
+
+	// Guarded by runMu (Run and Reload).
+	runMu      sync.Mutex
 	sources    map[string]*runningSource
 	transforms map[string]*runningTransform
 	sinks      map[string]*runningSink
-	// consumers of each source or transform, by kind.
+	srcCtx     context.Context
+	sinkCtx    context.Context
+	srcWG      sync.WaitGroup
+	sinkWG     sync.WaitGroup
+	liveSrc    atomic.Int64
+	srcDone    chan struct{} // signalled when a source returns
+	reloadReqs chan reloadRequest
+	started    chan struct{}
+}
+
+// topology is the routing between components.
+type topology struct {
 	eventSinks   map[string][]*runningSink
 	webhookSinks map[string][]*runningSink
 	nextT        map[string][]*runningTransform
-
-	health *health
 }
 
 type runningSource struct {
-	name string
-	src  component.Source
+	name   string
+	fp     string
+	src    component.Source
+	cancel context.CancelFunc
+	done   chan struct{}
 }
 
 type runningTransform struct {
-	name string
-	tr   component.Transform
+	name    string
+	fp      string
+	tr      component.Transform
+	started bool
 }
 
 type runningSink struct {
 	name     string
+	fp       string
 	spec     *config.Sink
 	sink     component.Sink
 	delivery component.DeliveryConfig
 	reader   *buffer.Reader
+	cancel   context.CancelFunc
+	done     chan struct{}
 }
 
 // Options tune an Agent beyond its config.
@@ -84,25 +114,35 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	reg := prometheus.NewRegistry()
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	a := &Agent{
-		cfg:          cfg,
-		log:          log,
-		buf:          buf,
-		metrics:      reg,
-		m:            newMetrics(reg, buf),
-		sources:      map[string]*runningSource{},
-		transforms:   map[string]*runningTransform{},
-		sinks:        map[string]*runningSink{},
-		eventSinks:   map[string][]*runningSink{},
-		webhookSinks: map[string][]*runningSink{},
-		nextT:        map[string][]*runningTransform{},
-		health:       newHealth(),
+		log:        log,
+		buf:        buf,
+		metrics:    reg,
+		m:          newMetrics(reg, buf),
+		health:     newHealth(),
+		taps:       newTaps(),
+		sources:    map[string]*runningSource{},
+		transforms: map[string]*runningTransform{},
+		sinks:      map[string]*runningSink{},
+		srcDone:    make(chan struct{}, 1),
+		reloadReqs: make(chan reloadRequest),
+		started:    make(chan struct{}),
 	}
-	if err := a.build(); err != nil {
+	a.cfg.Store(cfg)
+	if err := a.apply(cfg); err != nil {
 		buf.Close()
 		return nil, err
 	}
 	return a, nil
 }
+
+// Started is closed once Run has started every component.
+func (a *Agent) Started() <-chan struct{} { return a.started }
+
+// Healthy reports whether every component is running without error.
+func (a *Agent) Healthy() bool { return a.health.healthy() }
+
+// Config returns the config in force.
+func (a *Agent) Config() *config.Config { return a.cfg.Load() }
 
 // Buffer returns the agent's disk buffer.
 func (a *Agent) Buffer() *buffer.Buffer { return a.buf }
@@ -110,90 +150,185 @@ func (a *Agent) Buffer() *buffer.Buffer { return a.buf }
 // Metrics returns the agent's Prometheus registry.
 func (a *Agent) Metrics() *prometheus.Registry { return a.metrics }
 
-func (a *Agent) settings(kind, name string) component.Settings {
+func (a *Agent) settings(cfg *config.Config, kind, name string) component.Settings {
 	host, _ := os.Hostname()
 	return component.Settings{
 		Name:      name,
 		Logger:    a.log.With(kind, name),
-		DataDir:   a.cfg.DataDir,
-		ConfigDir: a.cfg.Dir,
+		DataDir:   cfg.DataDir,
+		ConfigDir: cfg.Dir,
 		Hostname:  host,
 		Metrics:   prometheus.WrapRegistererWith(prometheus.Labels{"component": name}, a.metrics),
 	}
 }
 
-func (a *Agent) build() error {
+// apply makes the components match cfg: components whose type and options
+// did not change keep running; changed and new ones are built (and, when
+// the agent runs, started); removed ones are stopped. Routing switches
+// atomically between two batches. A removed sink's queue stays in the
+// buffer until it is purged or the sink comes back.
+//
+// Everything new is built before anything old is touched: if any new
+// component fails to build, the running pipeline is left as it was.
+func (a *Agent) apply(cfg *config.Config) error {
+	running := a.srcCtx != nil
 	var errs []error
-	for name, s := range a.cfg.Sources {
-		set := a.settings("source", name)
-		set.Checkpoints = a.buf.Checkpoints(name)
-		src, err := s.Factory.CreateSource(s.Config, set)
-		if err != nil {
-			errs = append(errs, fmt.Errorf("sources.%s: %w", name, err))
+
+	newT := map[string]*runningTransform{}
+	for name, t := range cfg.Transforms {
+		fp := fingerprint(t.Type, t.Config)
+		if old := a.transforms[name]; old != nil && old.fp == fp {
+			newT[name] = old
 			continue
 		}
-		a.sources[name] = &runningSource{name: name, src: src}
-	}
-	for name, t := range a.cfg.Transforms {
-		set := a.settings("transform", name)
+		set := a.settings(cfg, "transform", name)
 		set.Store = a.buf.KV("transforms/" + name)
 		tr, err := t.Factory.CreateTransform(t.Config, set)
 		if err != nil {
 			errs = append(errs, fmt.Errorf("transforms.%s: %w", name, err))
 			continue
 		}
-		a.transforms[name] = &runningTransform{name: name, tr: tr}
+		newT[name] = &runningTransform{name: name, fp: fp, tr: tr}
 	}
-	for name, s := range a.allSinks() {
-		sink, err := s.Factory.CreateSink(s.Config, a.settings("sink", name))
+	newK := map[string]*runningSink{}
+	for name, s := range allSinks(cfg) {
+		fp := fingerprint(s.Type, s.Config)
+		if old := a.sinks[name]; old != nil && old.fp == fp {
+			old.spec = s
+			newK[name] = old
+			continue
+		}
+		sink, err := s.Factory.CreateSink(s.Config, a.settings(cfg, "sink", name))
 		if err != nil {
 			errs = append(errs, fmt.Errorf("sinks.%s: %w", name, err))
 			continue
 		}
-		d := *s.Delivery
-		if err := a.buf.Queue(name, buffer.QueueConfig{MaxSize: int64(d.Buffer.MaxSize), WhenFull: d.Buffer.WhenFull}); err != nil {
-			errs = append(errs, err)
+		newK[name] = &runningSink{name: name, fp: fp, spec: s, sink: sink, delivery: *s.Delivery}
+	}
+	newS := map[string]*runningSource{}
+	for name, s := range cfg.Sources {
+		fp := fingerprint(s.Type, s.Config)
+		if old := a.sources[name]; old != nil && old.fp == fp {
+			newS[name] = old
 			continue
 		}
-		r, err := a.buf.Reader(name)
+		set := a.settings(cfg, "source", name)
+		set.Checkpoints = a.buf.Checkpoints(name)
+		src, err := s.Factory.CreateSource(s.Config, set)
 		if err != nil {
-			errs = append(errs, err)
+			errs = append(errs, fmt.Errorf("sources.%s: %w", name, err))
 			continue
 		}
-		rs := &runningSink{name: name, spec: s, sink: sink, delivery: d, reader: r}
-		a.sinks[name] = rs
-		for _, in := range s.Inputs {
-			if s.Factory.Kind() == component.KindWebhooks {
-				a.webhookSinks[in] = append(a.webhookSinks[in], rs)
+		newS[name] = &runningSource{name: name, fp: fp, src: src}
+	}
+	if len(errs) > 0 {
+		return errors.Join(errs...)
+	}
+
+	// Start new transforms and sinks before any event can reach them.
+	if running {
+		for _, t := range newT {
+			if err := a.startTransform(t); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) > 0 {
+			for _, t := range newT {
+				if a.transforms[t.name] != t {
+					a.stopTransform(t)
+				}
+			}
+			return errors.Join(errs...)
+		}
+	}
+	for _, s := range newK {
+		if s.reader != nil {
+			continue
+		}
+		d := s.delivery
+		if err := a.buf.Queue(s.name, buffer.QueueConfig{MaxSize: int64(d.Buffer.MaxSize), WhenFull: d.Buffer.WhenFull}); err != nil {
+			return err
+		}
+		r, err := a.buf.Reader(s.name)
+		if err != nil {
+			return err
+		}
+		s.reader = r
+	}
+
+	// Stop sources that go away or change first, so no batch is in
+	// flight towards a component about to change.
+	for name, old := range a.sources {
+		if newS[name] != old {
+			a.stopSource(old)
+		}
+	}
+	// Old sinks that change stop before their replacement reads the queue.
+	for name, old := range a.sinks {
+		if newK[name] != old {
+			a.stopSink(old)
+			if _, kept := newK[name]; !kept {
+				a.log.Warn("sink removed; its queue stays in the buffer until purged or the sink returns", "sink", name)
+			}
+		}
+	}
+	a.flowMu.Lock()
+	a.topo.Store(buildTopology(cfg, newT, newK))
+	a.flowMu.Unlock()
+	for name, old := range a.transforms {
+		if newT[name] != old {
+			a.stopTransform(old)
+		}
+	}
+	a.transforms, a.sinks = newT, newK
+	prevSources := a.sources
+	a.sources = newS
+	a.cfg.Store(cfg)
+	if running {
+		for _, s := range newK {
+			if s.done == nil {
+				a.startSink(s)
+			}
+		}
+		for name, s := range newS {
+			if prevSources[name] != s {
+				a.startSource(s)
+			}
+		}
+	}
+	return nil
+}
+
+func buildTopology(cfg *config.Config, ts map[string]*runningTransform, ks map[string]*runningSink) *topology {
+	t := &topology{
+		eventSinks:   map[string][]*runningSink{},
+		webhookSinks: map[string][]*runningSink{},
+		nextT:        map[string][]*runningTransform{},
+	}
+	for _, s := range ks {
+		for _, in := range s.spec.Inputs {
+			if s.spec.Factory.Kind() == component.KindWebhooks {
+				t.webhookSinks[in] = append(t.webhookSinks[in], s)
 			} else {
-				a.eventSinks[in] = append(a.eventSinks[in], rs)
+				t.eventSinks[in] = append(t.eventSinks[in], s)
 			}
 		}
 	}
-	for name, t := range a.cfg.Transforms {
-		for _, in := range t.Inputs {
-			if rt := a.transforms[name]; rt != nil {
-				a.nextT[in] = append(a.nextT[in], rt)
-			}
+	for name, spec := range cfg.Transforms {
+		for _, in := range spec.Inputs {
+			t.nextT[in] = append(t.nextT[in], ts[name])
 		}
 	}
-	if queues, err := a.buf.Queues(); err == nil {
-		for _, q := range queues {
-			if _, ok := a.sinks[q]; !ok {
-				a.log.Warn("buffer holds a queue of a sink that is no longer configured; it is kept until purged", "queue", q)
-			}
-		}
-	}
-	return errors.Join(errs...)
+	return t
 }
 
 // allSinks returns the configured sinks plus an implicit webhook sink for
 // every connectors transform that no webhook sink reads, so that
 // composeWebhook works out of the box, as in PostHog.
-func (a *Agent) allSinks() map[string]*config.Sink {
+func allSinks(cfg *config.Config) map[string]*config.Sink {
 	out := map[string]*config.Sink{}
 	covered := map[string]bool{}
-	for name, s := range a.cfg.Sinks {
+	for name, s := range cfg.Sinks {
 		out[name] = s
 		if s.Factory.Kind() == component.KindWebhooks {
 			for _, in := range s.Inputs {
@@ -201,7 +336,136 @@ func (a *Agent) allSinks() map[string]*config.Sink {
 			}
 		}
 	}
-	return addImplicitWebhookSinks(a.cfg, out, covered)
+	return addImplicitWebhookSinks(cfg, out, covered)
+}
+
+func (a *Agent) startTransform(t *runningTransform) error {
+	if t.started {
+		return nil
+	}
+	if lc, ok := t.tr.(component.Lifecycle); ok {
+		if err := lc.Start(a.srcCtx); err != nil {
+			return fmt.Errorf("transforms.%s: start: %w", t.name, err)
+		}
+	}
+	t.started = true
+	return nil
+}
+
+func (a *Agent) stopTransform(t *runningTransform) {
+	if !t.started {
+		return
+	}
+	t.started = false
+	if lc, ok := t.tr.(component.Lifecycle); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), a.cfg.Load().ShutdownTimeout)
+		defer cancel()
+		if err := lc.Shutdown(ctx); err != nil {
+			a.log.Error("transform shutdown", "transform", t.name, "error", err)
+		}
+	}
+}
+
+func (a *Agent) startSource(s *runningSource) {
+	ctx, cancel := context.WithCancel(a.srcCtx)
+	s.cancel, s.done = cancel, make(chan struct{})
+	a.liveSrc.Add(1)
+	a.srcWG.Add(1)
+	a.health.set("sources."+s.name, nil)
+	go func() {
+		defer a.srcWG.Done()
+		defer close(s.done)
+		err := s.src.Run(ctx, a.emitter(s.name))
+		if err != nil && ctx.Err() == nil {
+			a.log.Error("source stopped", "source", s.name, "error", err)
+			a.health.set("sources."+s.name, err)
+		} else {
+			a.log.Debug("source finished", "source", s.name)
+		}
+		a.liveSrc.Add(-1)
+		select {
+		case a.srcDone <- struct{}{}:
+		default:
+		}
+	}()
+}
+
+func (a *Agent) stopSource(s *runningSource) {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	<-s.done
+	a.health.forget("sources." + s.name)
+}
+
+func (a *Agent) startSink(s *runningSink) {
+	if lc, ok := s.sink.(component.Lifecycle); ok {
+		if err := lc.Start(a.sinkCtx); err != nil {
+			a.log.Error("sink start failed", "sink", s.name, "error", err)
+			a.health.set("sinks."+s.name, err)
+			return
+		}
+	}
+	ctx, cancel := context.WithCancel(a.sinkCtx)
+	s.cancel, s.done = cancel, make(chan struct{})
+	a.sinkWG.Add(1)
+	go func() {
+		defer a.sinkWG.Done()
+		defer close(s.done)
+		a.runSink(ctx, s)
+	}()
+}
+
+func (a *Agent) stopSink(s *runningSink) {
+	if s.cancel == nil {
+		return
+	}
+	s.cancel()
+	<-s.done
+	a.health.forget("sinks." + s.name)
+	if lc, ok := s.sink.(component.Lifecycle); ok {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		if err := lc.Shutdown(ctx); err != nil {
+			a.log.Error("sink shutdown", "sink", s.name, "error", err)
+		}
+	}
+}
+
+type reloadRequest struct {
+	cfg  *config.Config
+	done chan error
+}
+
+// Reload applies cfg to the running agent (see apply). On error the old
+// pipeline keeps running unchanged. Settings that need a restart (data_dir,
+// buffer.sync, the API address) are reported as warnings and keep their old
+// values.
+func (a *Agent) Reload(ctx context.Context, cfg *config.Config) error {
+	req := reloadRequest{cfg: cfg, done: make(chan error, 1)}
+	select {
+	case a.reloadReqs <- req:
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+	return <-req.done
+}
+
+func (a *Agent) reload(cfg *config.Config) error {
+	old := a.cfg.Load()
+	if cfg.DataDir != old.DataDir || cfg.Buffer != old.Buffer || cfg.API != old.API {
+		a.log.Warn("data_dir, [buffer] and [api] changes take effect at the next restart")
+		cp := *cfg
+		cp.DataDir, cp.Buffer, cp.API = old.DataDir, old.Buffer, old.API
+		cfg = &cp
+	}
+	a.m.reloads.Inc()
+	if err := a.apply(cfg); err != nil {
+		a.m.reloadFailures.Inc()
+		return err
+	}
+	return nil
 }
 
 // Run starts every component, runs until ctx is cancelled or every source
@@ -210,86 +474,75 @@ func (a *Agent) allSinks() map[string]*config.Sink {
 // buffer close.
 func (a *Agent) Run(ctx context.Context) error {
 	defer a.buf.Close()
-	for name, t := range a.transforms {
-		if lc, ok := t.tr.(component.Lifecycle); ok {
-			if err := lc.Start(ctx); err != nil {
-				return fmt.Errorf("transforms.%s: start: %w", name, err)
-			}
-		}
-	}
-	for name, s := range a.sinks {
-		if lc, ok := s.sink.(component.Lifecycle); ok {
-			if err := lc.Start(ctx); err != nil {
-				return fmt.Errorf("sinks.%s: start: %w", name, err)
-			}
-		}
-	}
-
-	sinkCtx, stopSinks := context.WithCancel(context.Background())
-	defer stopSinks()
-	var sinkWG sync.WaitGroup
-	for _, s := range a.sinks {
-		sinkWG.Add(1)
-		go func() {
-			defer sinkWG.Done()
-			a.runSink(sinkCtx, s)
-		}()
-	}
-
-	srcCtx, stopSources := context.WithCancel(ctx)
+	a.runMu.Lock()
+	var stopSources, stopSinks context.CancelFunc
+	a.srcCtx, stopSources = context.WithCancel(ctx)
+	a.sinkCtx, stopSinks = context.WithCancel(context.Background())
 	defer stopSources()
-	var srcWG sync.WaitGroup
-	for name, s := range a.sources {
-		srcWG.Add(1)
-		go func() {
-			defer srcWG.Done()
-			a.health.set("sources."+name, nil)
-			err := s.src.Run(srcCtx, a.emitter(name))
-			if err != nil && srcCtx.Err() == nil {
-				a.log.Error("source stopped", "source", name, "error", err)
-				a.health.set("sources."+name, err)
-				return
-			}
-			a.log.Debug("source finished", "source", name)
-		}()
+	defer stopSinks()
+	var errs []error
+	for _, t := range a.transforms {
+		if err := a.startTransform(t); err != nil {
+			errs = append(errs, err)
+		}
 	}
-	sourcesDone := make(chan struct{})
-	go func() { srcWG.Wait(); close(sourcesDone) }()
-	a.log.Info("hogtail started", "sources", len(a.sources), "transforms", len(a.transforms), "sinks", len(a.sinks), "data_dir", a.cfg.DataDir)
+	if len(errs) > 0 {
+		a.runMu.Unlock()
+		return errors.Join(errs...)
+	}
+	for _, s := range a.sinks {
+		a.startSink(s)
+	}
+	for _, s := range a.sources {
+		a.startSource(s)
+	}
+	a.runMu.Unlock()
+	close(a.started)
+	a.log.Info("hogtail started", "sources", len(a.sources), "transforms", len(a.transforms), "sinks", len(a.sinks), "data_dir", a.cfg.Load().DataDir)
 
-	select {
-	case <-ctx.Done():
-		a.log.Info("stopping: sources first, then draining the queues", "timeout", a.cfg.ShutdownTimeout)
-	case <-sourcesDone:
-		a.log.Info("every source finished; draining the queues", "timeout", a.cfg.ShutdownTimeout)
+wait:
+	for {
+		select {
+		case <-ctx.Done():
+			a.log.Info("stopping: sources first, then draining the queues", "timeout", a.cfg.Load().ShutdownTimeout)
+			break wait
+		case <-a.srcDone:
+			if a.liveSrc.Load() == 0 {
+				a.log.Info("every source finished; draining the queues", "timeout", a.cfg.Load().ShutdownTimeout)
+				break wait
+			}
+		case req := <-a.reloadReqs:
+			a.runMu.Lock()
+			req.done <- a.reload(req.cfg)
+			a.runMu.Unlock()
+		}
 	}
-	deadline := time.Now().Add(a.cfg.ShutdownTimeout)
+
+	a.runMu.Lock()
+	defer a.runMu.Unlock()
+	deadline := time.Now().Add(a.cfg.Load().ShutdownTimeout)
 	stopSources()
+	srcStopped := make(chan struct{})
+	go func() { a.srcWG.Wait(); close(srcStopped) }()
 	select {
-	case <-sourcesDone:
+	case <-srcStopped:
 	case <-time.After(time.Until(deadline)):
 		a.log.Warn("sources did not stop in time")
 	}
 	a.drain(deadline)
 	stopSinks()
-	sinkWG.Wait()
-
-	shutCtx, cancel := context.WithDeadline(context.Background(), deadline.Add(5*time.Second))
-	defer cancel()
-	var errs []error
-	for name, t := range a.transforms {
-		if lc, ok := t.tr.(component.Lifecycle); ok {
-			if err := lc.Shutdown(shutCtx); err != nil {
-				errs = append(errs, fmt.Errorf("transforms.%s: shutdown: %w", name, err))
+	a.sinkWG.Wait()
+	for _, s := range a.sinks {
+		if lc, ok := s.sink.(component.Lifecycle); ok {
+			shut, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+			if err := lc.Shutdown(shut); err != nil {
+				errs = append(errs, fmt.Errorf("sinks.%s: shutdown: %w", s.name, err))
 			}
+			cancel()
 		}
 	}
-	for name, s := range a.sinks {
-		if lc, ok := s.sink.(component.Lifecycle); ok {
-			if err := lc.Shutdown(shutCtx); err != nil {
-				errs = append(errs, fmt.Errorf("sinks.%s: shutdown: %w", name, err))
-			}
-		}
+	for _, t := range a.transforms {
+		a.stopTransform(t)
 	}
 	a.log.Info("hogtail stopped")
 	return errors.Join(errs...)

@@ -265,7 +265,7 @@ batch_max_events = 100
 }
 
 func reopenCheckpoints(a *Agent, source string) (map[string][]byte, error) {
-	b, err := openBuffer(a.cfg.DataDir)
+	b, err := openBuffer(a.cfg.Load().DataDir)
 	if err != nil {
 		return nil, err
 	}
@@ -308,7 +308,7 @@ inputs = ["t"]
 	if n := len(sinks["events"].records); n != 60 {
 		t.Fatalf("event sink got %d, want 60", n)
 	}
-	b, err := openBuffer(a.cfg.DataDir)
+	b, err := openBuffer(a.cfg.Load().DataDir)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus/promhttp"
@@ -16,13 +17,14 @@ import (
 // is cancelled. It returns once the listener is bound, so callers know the
 // port is taken before the agent reports itself ready.
 func (a *Agent) ServeAPI(ctx context.Context) (addr string, done <-chan error, err error) {
-	ln, err := net.Listen("tcp", a.cfg.API.Address)
+	ln, err := net.Listen("tcp", a.cfg.Load().API.Address)
 	if err != nil {
-		return "", nil, fmt.Errorf("api: listen on %s: %w", a.cfg.API.Address, err)
+		return "", nil, fmt.Errorf("api: listen on %s: %w", a.cfg.Load().API.Address, err)
 	}
 	mux := http.NewServeMux()
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /health", a.serveHealth)
+	mux.HandleFunc("GET /tap", a.serveTap)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	ch := make(chan error, 1)
 	go func() {
@@ -63,4 +65,34 @@ func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request) {
 		out.Problems = append(out.Problems, problem{c, probs[c]})
 	}
 	json.NewEncoder(w).Encode(out)
+}
+
+// serveTap streams the events leaving ?component= as JSON lines, up to
+// ?limit= events (0 or absent: until the client goes away).
+func (a *Agent) serveTap(w http.ResponseWriter, r *http.Request) {
+	name := r.URL.Query().Get("component")
+	if !a.Tappable(name) {
+		http.Error(w, fmt.Sprintf("unknown component %q: tap a source or transform", name), http.StatusNotFound)
+		return
+	}
+	limit, _ := strconv.Atoi(r.URL.Query().Get("limit"))
+	tp := a.Tap(name)
+	defer a.Untap(tp)
+	w.Header().Set("Content-Type", "application/x-ndjson")
+	w.WriteHeader(http.StatusOK)
+	flusher, _ := w.(http.Flusher)
+	if flusher != nil {
+		flusher.Flush()
+	}
+	for n := 0; limit <= 0 || n < limit; n++ {
+		select {
+		case <-r.Context().Done():
+			return
+		case rec := <-tp.C:
+			w.Write(append(rec, '\n'))
+			if flusher != nil {
+				flusher.Flush()
+			}
+		}
+	}
 }

@@ -20,6 +20,24 @@ func (h *health) set(component string, err error) {
 	h.mu.Unlock()
 }
 
+func (h *health) forget(component string) {
+	h.mu.Lock()
+	delete(h.errs, component)
+	h.mu.Unlock()
+}
+
+// healthy reports whether no component has an error.
+func (h *health) healthy() bool {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, err := range h.errs {
+		if err != nil {
+			return false
+		}
+	}
+	return true
+}
+
 // problems returns "component: error" for every unhealthy component.
 func (h *health) problems() map[string]string {
 	h.mu.Lock()

@@ -13,6 +13,8 @@ type metrics struct {
 	deadLetters     *prometheus.CounterVec
 	retries         *prometheus.CounterVec
 	deliveryLatency *prometheus.HistogramVec
+	reloads         prometheus.Counter
+	reloadFailures  prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer, buf *buffer.Buffer) *metrics {
@@ -40,6 +42,9 @@ func newMetrics(reg prometheus.Registerer, buf *buffer.Buffer) *metrics {
 			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
 		}, []string{"component"}),
 	}
+	m.reloads = prometheus.NewCounter(prometheus.CounterOpts{Name: "hogtail_config_reloads_total", Help: "Config reloads attempted."})
+	m.reloadFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "hogtail_config_reload_failures_total", Help: "Config reloads rejected (the old config kept running)."})
+	reg.MustRegister(m.reloads, m.reloadFailures)
 	reg.MustRegister(m.eventsIn, m.eventsOut, m.eventsDiscarded, m.eventsDelivered, m.deadLetters, m.retries, m.deliveryLatency)
 	reg.MustRegister(&bufferCollector{buf: buf})
 	return m

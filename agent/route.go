@@ -34,7 +34,13 @@ func (e *emitter) Emit(ctx context.Context, events []*event.Event, cps ...compon
 	a := e.a
 	a.m.eventsOut.WithLabelValues(e.source).Add(float64(len(events)))
 	p := &plan{appends: map[string][][]byte{}}
-	if err := a.flow(ctx, e.source, e.source, events, p); err != nil {
+	a.taps.publish(e.source, events)
+	// The read lock spans only the transforms: a reload waits for batches
+	// inside transforms, not for commits blocked on a full queue.
+	a.flowMu.RLock()
+	err := a.flow(ctx, a.topo.Load(), e.source, e.source, events, p)
+	a.flowMu.RUnlock()
+	if err != nil {
 		return err
 	}
 	c := &buffer.Commit{Source: e.source, Checkpoints: cps, DeadLetters: p.dead}
@@ -50,14 +56,17 @@ func (e *emitter) Emit(ctx context.Context, events []*event.Event, cps ...compon
 // flow hands events produced by node (a source or transform) to its
 // consumers. Sinks only read events (to encode them); every transform but
 // the last gets its own copy, since transforms may change events in place.
-func (a *Agent) flow(ctx context.Context, source, node string, events []*event.Event, p *plan) error {
+func (a *Agent) flow(ctx context.Context, topo *topology, source, node string, events []*event.Event, p *plan) error {
 	if len(events) == 0 {
 		return nil
 	}
-	for _, s := range a.eventSinks[node] {
-		p.appends[s.name] = append(p.appends[s.name], encodeEvents(events)...)
+	if sinks := topo.eventSinks[node]; len(sinks) > 0 {
+		recs := encodeEvents(events)
+		for _, s := range sinks {
+			p.appends[s.name] = append(p.appends[s.name], recs...)
+		}
 	}
-	next := a.nextT[node]
+	next := topo.nextT[node]
 	for i, t := range next {
 		in := events
 		if i < len(next)-1 {
@@ -69,19 +78,20 @@ func (a *Agent) flow(ctx context.Context, source, node string, events []*event.E
 			return fmt.Errorf("transforms.%s: %w", t.name, err)
 		}
 		a.m.eventsOut.WithLabelValues(t.name).Add(float64(len(out.Events)))
+		a.taps.publish(t.name, out.Events)
 		a.m.eventsDiscarded.WithLabelValues(t.name).Add(float64(max(0, len(in)-len(out.Events))))
 		p.dead = append(p.dead, out.DeadLetters...)
 		if len(out.Webhooks) > 0 {
-			a.routeWebhooks(t.name, out.Webhooks, p)
+			a.routeWebhooks(topo, t.name, out.Webhooks, p)
 		}
-		if err := a.flow(ctx, source, t.name, out.Events, p); err != nil {
+		if err := a.flow(ctx, topo, source, t.name, out.Events, p); err != nil {
 			return err
 		}
 	}
 	return nil
 }
 
-func (a *Agent) routeWebhooks(transform string, hooks []component.Webhook, p *plan) {
+func (a *Agent) routeWebhooks(topo *topology, transform string, hooks []component.Webhook, p *plan) {
 	recs := make([][]byte, len(hooks))
 	for i := range hooks {
 		b, err := json.Marshal(&hooks[i])
@@ -90,7 +100,7 @@ func (a *Agent) routeWebhooks(transform string, hooks []component.Webhook, p *pl
 		}
 		recs[i] = b
 	}
-	sinks := a.webhookSinks[transform]
+	sinks := topo.webhookSinks[transform]
 	if len(sinks) == 0 {
 		// Never silently lossy: with no webhook sink the requests are kept
 		// as dead letters, replayable once one is configured.

@@ -3,18 +3,13 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
-	"os/signal"
 	"runtime/debug"
-	"syscall"
 
-	"github.com/hogtail/hogtail/agent"
 	"github.com/hogtail/hogtail/agent/config"
 )
 
@@ -26,6 +21,7 @@ const usage = `hogtail ships logs and product events to PostHog and webhooks.
 Usage:
   hogtail run      [--config FILE]   run the agent
   hogtail validate [--config FILE]   check a config and print every problem
+  hogtail tap --component NAME       stream the events leaving a component (live)
   hogtail version                    print the version
 
 Run "hogtail COMMAND --help" for a command's flags.
@@ -48,6 +44,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdRun(rest, stderr)
 	case "validate":
 		return cmdValidate(rest, stdout, stderr)
+	case "tap":
+		return cmdTap(rest, stdout, stderr)
 	case "version", "--version":
 		fmt.Fprintln(stdout, "hogtail", versionString())
 		return 0
@@ -106,53 +104,5 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", cfg.File, w)
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d sources, %d transforms, %d sinks)\n", cfg.File, len(cfg.Sources), len(cfg.Transforms), len(cfg.Sinks))
-	return 0
-}
-
-func newLogger(cfg *config.Config, w io.Writer) *slog.Logger {
-	var level slog.Level
-	level.UnmarshalText([]byte(cfg.LogLevel))
-	opts := &slog.HandlerOptions{Level: level}
-	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
-	}
-	return slog.New(slog.NewTextHandler(w, opts))
-}
-
-func cmdRun(args []string, stderr io.Writer) int {
-	fs, path := newFlags("run", "Runs the agent until SIGINT or SIGTERM (or until every source has finished),\nthen drains the queues within shutdown_timeout.", stderr)
-	if code := parseFlags(fs, args); code >= 0 {
-		return code
-	}
-	cfg, err := config.Load(*path, components())
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	log := newLogger(cfg, stderr)
-	for _, w := range cfg.Warnings {
-		log.Warn(w)
-	}
-	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
-	defer stop()
-	a, err := agent.New(cfg, agent.Options{Logger: log})
-	if err != nil {
-		log.Error("cannot start", "error", err)
-		return 1
-	}
-	apiCtx, stopAPI := context.WithCancel(context.Background())
-	defer stopAPI()
-	if cfg.API.Enabled {
-		addr, _, err := a.ServeAPI(apiCtx)
-		if err != nil {
-			log.Error("cannot start", "error", err)
-			return 1
-		}
-		log.Info("api listening", "address", addr)
-	}
-	if err := a.Run(ctx); err != nil {
-		log.Error("stopped with errors", "error", err)
-		return 1
-	}
 	return 0
 }

@@ -1,0 +1,217 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"syscall"
+	"time"
+
+	"github.com/coreos/go-systemd/v22/daemon"
+	"github.com/fsnotify/fsnotify"
+	"github.com/hogtail/hogtail/agent"
+	"github.com/hogtail/hogtail/agent/config"
+)
+
+func newLogger(cfg *config.Config, level *slog.LevelVar, w io.Writer) *slog.Logger {
+	setLevel(level, cfg.LogLevel)
+	opts := &slog.HandlerOptions{Level: level}
+	if cfg.LogFormat == "json" {
+		return slog.New(slog.NewJSONHandler(w, opts))
+	}
+	return slog.New(slog.NewTextHandler(w, opts))
+}
+
+func setLevel(v *slog.LevelVar, name string) {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(name)); err == nil {
+		v.Set(l)
+	}
+}
+
+func cmdRun(args []string, stderr io.Writer) int {
+	fs, path := newFlags("run", "Runs the agent until SIGINT or SIGTERM (or until every source has finished),\nthen drains the queues within shutdown_timeout. SIGHUP, or a change of the\nconfig file, reloads the config; a config with errors is rejected and the\nrunning one is kept.", stderr)
+	watch := fs.Bool("watch-config", true, "reload when the config file changes")
+	if code := parseFlags(fs, args); code >= 0 {
+		return code
+	}
+	cfg, err := config.Load(*path, components())
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	level := new(slog.LevelVar)
+	log := newLogger(cfg, level, stderr)
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	a, err := agent.New(cfg, agent.Options{Logger: log})
+	if err != nil {
+		log.Error("cannot start", "error", err)
+		return 1
+	}
+	apiCtx, stopAPI := context.WithCancel(context.Background())
+	defer stopAPI()
+	if cfg.API.Enabled {
+		addr, _, err := a.ServeAPI(apiCtx)
+		if err != nil {
+			log.Error("cannot start", "error", err)
+			a.Buffer().Close()
+			return 1
+		}
+		log.Info("api listening", "address", addr)
+	}
+
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+
+	n := notifier{log: log}
+	select {
+	case <-a.Started():
+		n.notify(daemon.SdNotifyReady)
+	case err := <-done:
+		return exitStatus(log, err)
+	}
+	go n.watchdog(ctx, a)
+
+	reloads := make(chan string, 1)
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	go func() {
+		for range hup {
+			trigger(reloads, "SIGHUP")
+		}
+	}()
+	if *watch {
+		go watchFile(ctx, log, *path, reloads)
+	}
+	for {
+		select {
+		case err := <-done:
+			n.notify(daemon.SdNotifyStopping)
+			return exitStatus(log, err)
+		case <-ctx.Done():
+			n.notify(daemon.SdNotifyStopping)
+			return exitStatus(log, <-done)
+		case why := <-reloads:
+			n.notify(daemon.SdNotifyReloading + "\n" + daemon.SdNotifyMonotonicUsec())
+			reload(ctx, log, level, a, *path, why)
+			n.notify(daemon.SdNotifyReady)
+		}
+	}
+}
+
+func exitStatus(log *slog.Logger, err error) int {
+	if err != nil {
+		log.Error("stopped with errors", "error", err)
+		return 1
+	}
+	return 0
+}
+
+func trigger(ch chan string, why string) {
+	select {
+	case ch <- why:
+	default: // a reload is already pending
+	}
+}
+
+// reload validates the config file and applies it; on any error the
+// running config is kept and every problem is logged.
+func reload(ctx context.Context, log *slog.Logger, level *slog.LevelVar, a *agent.Agent, path, why string) {
+	log.Info("reloading config", "trigger", why, "config", path)
+	cfg, err := config.Load(path, components())
+	if err != nil {
+		if errs, ok := err.(config.Errors); ok {
+			for _, p := range errs {
+				log.Error("config rejected; keeping the running config", "problem", p.String())
+			}
+		} else {
+			log.Error("config rejected; keeping the running config", "error", err)
+		}
+		return
+	}
+	for _, w := range cfg.Warnings {
+		log.Warn(w)
+	}
+	if err := a.Reload(ctx, cfg); err != nil {
+		log.Error("reload failed; keeping the running config", "error", err)
+		return
+	}
+	setLevel(level, cfg.LogLevel)
+	log.Info("config reloaded", "config", path)
+}
+
+// watchFile triggers a reload when the config file changes. It watches the
+// directory, since editors and config management replace files by rename,
+// and debounces bursts of writes.
+func watchFile(ctx context.Context, log *slog.Logger, path string, reloads chan string) {
+	w, err := fsnotify.NewWatcher()
+	if err != nil {
+		log.Warn("cannot watch the config file; use SIGHUP to reload", "error", err)
+		return
+	}
+	defer w.Close()
+	abs, _ := filepath.Abs(path)
+	if err := w.Add(filepath.Dir(abs)); err != nil {
+		log.Warn("cannot watch the config file; use SIGHUP to reload", "error", err)
+		return
+	}
+	var debounce <-chan time.Time
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case ev := <-w.Events:
+			if filepath.Clean(ev.Name) == abs && ev.Op&(fsnotify.Write|fsnotify.Create|fsnotify.Rename) != 0 {
+				debounce = time.After(300 * time.Millisecond)
+			}
+		case err := <-w.Errors:
+			log.Warn("config watch error", "error", err)
+		case <-debounce:
+			debounce = nil
+			trigger(reloads, "config file changed")
+		}
+	}
+}
+
+// notifier speaks the systemd notify protocol when NOTIFY_SOCKET is set.
+type notifier struct {
+	log *slog.Logger
+}
+
+func (n notifier) notify(state string) {
+	if _, err := daemon.SdNotify(false, state); err != nil {
+		n.log.Warn("systemd notify failed", "state", state, "error", err)
+	}
+}
+
+// watchdog pings systemd at half the WatchdogSec interval, only while the
+// pipeline is healthy, so systemd restarts a wedged agent.
+func (n notifier) watchdog(ctx context.Context, a *agent.Agent) {
+	interval, err := daemon.SdWatchdogEnabled(false)
+	if err != nil || interval <= 0 {
+		return
+	}
+	t := time.NewTicker(interval / 2)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+			if a.Healthy() {
+				n.notify(daemon.SdNotifyWatchdog)
+			} else {
+				n.log.Warn("pipeline unhealthy; withholding the systemd watchdog ping")
+			}
+		}
+	}
+}
