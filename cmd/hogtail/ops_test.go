@@ -1,0 +1,152 @@
+package main
+
+import (
+	"bytes"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// lockedBuffer collects a subprocess's stderr safely.
+type lockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (l *lockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+func (l *lockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
+
+func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+const opsConfig = `data_dir = %q
+[api]
+enabled = false
+[sources.gen]
+type = "demo"
+rate = 100.0
+[sinks.out]
+type = "console"
+inputs = ["gen"]
+target = "stderr"
+`
+
+// TestSystemdNotifyAndReload runs the binary with a fake NOTIFY_SOCKET and
+// watchdog, reloads it with a bad and then a good config by SIGHUP, and
+// stops it with SIGTERM, checking the sd_notify messages and their order.
+func TestSystemdNotifyAndReload(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	sock := filepath.Join(dir, "notify.sock")
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	var mu sync.Mutex
+	var msgs []string
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := conn.ReadFromUnix(buf)
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			msgs = append(msgs, string(buf[:n]))
+			mu.Unlock()
+		}
+	}()
+	seen := func(prefix string) int {
+		mu.Lock()
+		defer mu.Unlock()
+		n := 0
+		for _, m := range msgs {
+			if strings.HasPrefix(m, prefix) {
+				n++
+			}
+		}
+		return n
+	}
+
+	cfgPath := filepath.Join(dir, "hogtail.toml")
+	good := []byte(strings.Replace(opsConfig, "%q", `"`+filepath.Join(dir, "data")+`"`, 1))
+	os.WriteFile(cfgPath, good, 0o644)
+	cmd := exec.Command(bin, "run", "--config", cfgPath, "--watch-config=false")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=200000")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	waitUntil(t, "READY=1", 10*time.Second, func() bool { return seen("READY=1") == 1 })
+	waitUntil(t, "WATCHDOG=1", 5*time.Second, func() bool { return seen("WATCHDOG=1") > 0 })
+
+	// A bad config is rejected and the old one keeps running.
+	os.WriteFile(cfgPath, []byte("[sources.gen]\ntype = \"demo\"\nbogus = 1\n"), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitUntil(t, "rejection logged", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "config rejected") })
+	if !strings.Contains(stderr.String(), "bogus: unknown key") {
+		t.Fatalf("rejection does not name the key:\n%s", stderr.String())
+	}
+	waitUntil(t, "READY=1 after the rejected reload", 5*time.Second, func() bool { return seen("READY=1") == 2 })
+	before := strings.Count(stderr.String(), "demo_log")
+	waitUntil(t, "events after the rejected reload", 10*time.Second, func() bool { return strings.Count(stderr.String(), "demo_log") > before+5 })
+
+	// A good config with a change is applied.
+	os.WriteFile(cfgPath, bytes.Replace(good, []byte(`type = "console"`), []byte("type = \"console\"\nformat = \"text\""), 1), 0o644)
+	cmd.Process.Signal(syscall.SIGHUP)
+	waitUntil(t, "reload applied", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "config reloaded") })
+	waitUntil(t, "READY=1 after the reload", 5*time.Second, func() bool { return seen("READY=1") == 3 })
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	errc := make(chan error, 1)
+	go func() { errc <- cmd.Wait() }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		t.Fatal("no exit after SIGTERM")
+	}
+	waitUntil(t, "STOPPING=1", 2*time.Second, func() bool { return seen("STOPPING=1") == 1 })
+
+	// Order: READY, RELOADING, READY, RELOADING, READY, STOPPING (watchdog pings anywhere).
+	mu.Lock()
+	var order []string
+	for _, m := range msgs {
+		if !strings.HasPrefix(m, "WATCHDOG") {
+			order = append(order, strings.SplitN(m, "\n", 2)[0])
+		}
+	}
+	mu.Unlock()
+	want := "READY=1 RELOADING=1 READY=1 RELOADING=1 READY=1 STOPPING=1"
+	if got := strings.Join(order, " "); got != want {
+		t.Fatalf("notify order:\n got %s\nwant %s", got, want)
+	}
+}
