@@ -20,10 +20,13 @@ import (
 func newLogger(cfg *config.Config, level *slog.LevelVar, w io.Writer) *slog.Logger {
 	setLevel(level, cfg.LogLevel)
 	opts := &slog.HandlerOptions{Level: level}
+	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
-		return slog.New(slog.NewJSONHandler(w, opts))
+		h = slog.NewJSONHandler(w, opts)
 	}
-	return slog.New(slog.NewTextHandler(w, opts))
+	// Repeated errors (a receiver down, a connector throwing on every
+	// event) are logged at most 5 times a minute per component.
+	return slog.New(agent.NewRateLimitedHandler(h, 5, time.Minute))
 }
 
 func setLevel(v *slog.LevelVar, name string) {
