@@ -1,7 +1,6 @@
 package connectors
 
 import (
-	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -69,10 +68,15 @@ type instance struct {
 
 	setupDone     bool
 	setupFailures int
+	// broken is set when a call timed out: goja does not run promise jobs
+	// reliably in a runtime interrupted inside an async function, so the
+	// lane replaces the runtime (see Transform.replace).
+	broken bool
 
 	// watchdog state
 	mu       sync.Mutex
 	armed    bool
+	fired    bool
 	timer    *time.Timer
 	deadline time.Time
 
@@ -199,6 +203,7 @@ func (in *instance) hasScheduled() bool {
 func (in *instance) fire() {
 	in.mu.Lock()
 	if in.armed {
+		in.fired = true
 		in.vm.Interrupt(errTimeout{in.t.cfg.Timeout.D()})
 	}
 	in.mu.Unlock()
@@ -207,6 +212,7 @@ func (in *instance) fire() {
 func (in *instance) arm(d time.Duration) {
 	in.mu.Lock()
 	in.armed = true
+	in.fired = false
 	in.deadline = time.Now().Add(d)
 	in.mu.Unlock()
 	in.timer.Reset(d)
@@ -246,10 +252,28 @@ func (in *instance) call(fn goja.Callable, args ...goja.Value) (v goja.Value, er
 	}()
 	v, err = fn(goja.Undefined(), args...)
 	if err != nil {
+		if errKind(err) == "timeout" {
+			in.broken = true
+		}
 		return nil, err
 	}
-	return settle(v)
+	v, err = settle(v)
+	if errors.Is(err, errPending) {
+		// An Interrupt that lands while goja runs the promise jobs
+		// after the call (code after an await) leaves the promise
+		// pending instead of failing the call.
+		in.mu.Lock()
+		fired := in.fired
+		in.mu.Unlock()
+		if fired {
+			err = errTimeout{in.t.cfg.Timeout.D()}
+			in.broken = true
+		}
+	}
+	return v, err
 }
+
+var errPending = errors.New("promise still pending when the call returned (connectors have no timers; await only host APIs)")
 
 // callSync runs fn without awaiting: composeWebhook is not awaited in
 // PostHog, so a returned promise is an error.
@@ -261,7 +285,11 @@ func (in *instance) callSync(fn goja.Callable, args ...goja.Value) (v goja.Value
 		}
 		in.disarm()
 	}()
-	return fn(goja.Undefined(), args...)
+	v, err = fn(goja.Undefined(), args...)
+	if err != nil && errKind(err) == "timeout" {
+		in.broken = true
+	}
+	return v, err
 }
 
 func settle(v goja.Value) (goja.Value, error) {
@@ -276,7 +304,7 @@ func settle(v goja.Value) (goja.Value, error) {
 	case goja.PromiseStateRejected:
 		return nil, &rejection{p.Result()}
 	}
-	return nil, errors.New("promise still pending when the call returned (connectors have no timers; await only host APIs)")
+	return nil, errPending
 }
 
 // rejection is a rejected promise.
@@ -313,6 +341,9 @@ func jsErrorText(err error) string {
 
 // errKind classifies a call error for metrics.
 func errKind(err error) string {
+	if errors.As(err, new(errTimeout)) {
+		return "timeout"
+	}
 	var ie *goja.InterruptedError
 	if errors.As(err, &ie) {
 		if _, ok := ie.Value().(errTimeout); ok {
@@ -338,33 +369,9 @@ func (in *instance) setup() error {
 	return nil
 }
 
-// waitSetup runs setupPlugin, retrying with backoff (setup_retry doubling up
-// to 5 minutes) until it succeeds or ctx ends. The connector's events wait
-// meanwhile.
-func (in *instance) waitSetup(ctx context.Context) error {
-	delay := in.t.cfg.SetupRetry.D()
-	for {
-		err := in.setup()
-		if err == nil {
-			return nil
-		}
-		in.t.metrics.errors.WithLabelValues(in.t.name, in.c.spec.name, "setup").Inc()
-		in.c.sh.logError(in.t.log, "setupPlugin failed; retrying", err, "retry_in", delay)
-		select {
-		case <-ctx.Done():
-			return fmt.Errorf("waiting for setupPlugin of %q: %w (last error: %v)", in.c.spec.name, ctx.Err(), err)
-		case <-time.After(delay):
-		}
-		delay *= 2
-		if delay > 5*time.Minute {
-			delay = 5 * time.Minute
-		}
-	}
-}
-
 // teardown calls teardownPlugin if setup ran, and releases the runtime.
 func (in *instance) teardown() {
-	if in.setupDone {
+	if in.setupDone && !in.broken {
 		if fn := in.fns["teardownPlugin"]; fn != nil {
 			if _, err := in.call(fn, in.meta); err != nil {
 				in.c.sh.logError(in.t.log, "teardownPlugin failed", err)

@@ -448,8 +448,8 @@ func (t *Transform) syncLane(l *lane) {
 
 func (t *Transform) runChunk(ctx context.Context, l *lane, evs []*event.Event, out *component.Output) error {
 	t.syncLane(l)
-	for _, in := range l.insts {
-		if err := in.waitSetup(ctx); err != nil {
+	for i := range l.insts {
+		if err := t.waitSetup(ctx, l, i); err != nil {
 			return fmt.Errorf("connectors %q: %w", t.name, err)
 		}
 	}
@@ -459,33 +459,83 @@ func (t *Transform) runChunk(ctx context.Context, l *lane, evs []*event.Event, o
 	return nil
 }
 
+// waitSetup runs setupPlugin of the lane's connector i, retrying with
+// backoff (setup_retry doubling up to 5 minutes, as PostHog does) until it
+// succeeds or ctx ends. The connector's events wait meanwhile.
+func (t *Transform) waitSetup(ctx context.Context, l *lane, i int) error {
+	delay := t.cfg.SetupRetry.D()
+	for {
+		in := l.insts[i]
+		err := in.setup()
+		if err == nil {
+			return nil
+		}
+		t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, "setup").Inc()
+		in.c.sh.logError(t.log, "setupPlugin failed; retrying", err, "retry_in", delay)
+		if in.broken {
+			t.replace(l, i)
+		}
+		select {
+		case <-ctx.Done():
+			return fmt.Errorf("waiting for setupPlugin of %q: %w (last error: %v)", in.c.spec.name, ctx.Err(), err)
+		case <-time.After(delay):
+		}
+		delay = min(delay*2, 5*time.Minute)
+	}
+}
+
+// replace swaps a runtime that timed out for a fresh one of the same
+// version (set up on its next use).
+func (t *Transform) replace(l *lane, i int) {
+	old := l.insts[i]
+	fresh, err := newInstance(t, old.c)
+	if err != nil {
+		old.c.sh.logError(t.log, "cannot replace a timed-out runtime", err)
+		return
+	}
+	old.teardown()
+	l.insts[i] = fresh
+}
+
 // processOne runs one event through the lane's chain, then composeWebhook
 // and onEvent of every connector.
 func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) {
 	cur := ev
 	var captured []*event.Event
 	alive := true
-	for _, in := range l.insts {
+	for i := range l.insts {
+		in := l.insts[i]
 		fn := in.fns["processEvent"]
 		if fn == nil {
 			continue
 		}
-		eo := newEventObj(in.vm, cur)
-		v, err := in.call(fn, eo.obj, in.meta)
-		eo.materialize()
+		var v goja.Value
+		err := in.setup() // after a replaced runtime; normally a no-op
+		if err == nil {
+			eo := newEventObj(in.vm, cur)
+			v, err = in.call(fn, eo.obj, in.meta)
+			eo.materialize()
+			if err == nil {
+				var next *event.Event
+				var keep bool
+				next, keep, err = t.result(cur, eo, v)
+				if err == nil && !keep {
+					alive = false
+				} else if err == nil {
+					cur = next
+				}
+			}
+		}
+		if in.broken {
+			t.replace(l, i)
+		}
 		if c := in.takeCaptured(); len(c) > 0 {
 			captured = append(captured, c...)
 			t.metrics.captured.WithLabelValues(t.name, in.c.spec.name).Add(float64(len(c)))
 		}
-		var next *event.Event
-		if err == nil {
-			var keep bool
-			next, keep, err = t.result(cur, eo, v)
-			if err == nil && !keep {
-				t.metrics.discarded.WithLabelValues(t.name, in.c.spec.name).Inc()
-				alive = false
-				break
-			}
+		if err == nil && !alive {
+			t.metrics.discarded.WithLabelValues(t.name, in.c.spec.name).Inc()
+			break
 		}
 		if err != nil {
 			t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, errKind(err)).Inc()
@@ -505,9 +555,8 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 			if !alive {
 				break
 			}
-			continue // pass: the event goes on, with changes made before the throw
+			// pass: the event goes on, with changes made before the throw
 		}
-		cur = next
 	}
 	if alive {
 		out.Events = append(out.Events, cur)
@@ -516,7 +565,11 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 	if !alive {
 		return
 	}
-	for _, in := range l.insts {
+	for i := range l.insts {
+		in := l.insts[i]
+		if !in.setupDone {
+			continue
+		}
 		if fn := in.fns["composeWebhook"]; fn != nil {
 			t.composeWebhook(in, fn, cur, out)
 		}
@@ -528,6 +581,9 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 			if c := in.takeCaptured(); len(c) > 0 {
 				out.Events = append(out.Events, c...)
 			}
+		}
+		if in.broken {
+			t.replace(l, i)
 		}
 	}
 }
@@ -774,11 +830,19 @@ func (t *Transform) runScheduled(ctx context.Context, name string) {
 		if err := in.setup(); err != nil {
 			t.metrics.errors.WithLabelValues(t.name, c.spec.name, "setup").Inc()
 			c.sh.logError(t.log, "setupPlugin failed before "+name, err)
+			if in.broken {
+				in.teardown()
+				delete(t.sched, i)
+			}
 			continue
 		}
 		if _, err := in.call(fn, in.meta); err != nil {
 			t.metrics.errors.WithLabelValues(t.name, c.spec.name, "scheduled").Inc()
 			c.sh.logError(t.log, name+" failed", errors.New(jsErrorText(err)))
+		}
+		if in.broken {
+			in.teardown()
+			delete(t.sched, i)
 		}
 		if cap := in.takeCaptured(); len(cap) > 0 {
 			t.pendingMu.Lock()

@@ -1,0 +1,4 @@
+import _ from 'lodash'
+export function processEvent(event) {
+    return _.cloneDeep(event)
+}
