@@ -1,0 +1,148 @@
+package syslogsource
+
+import (
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hogtail/hogtail/agent/event"
+)
+
+type msgCase struct {
+	Name     string         `json:"name"`
+	Format   string         `json:"format"`
+	Input    string         `json:"input"`
+	InputHex string         `json:"input_hex"`
+	Skip     bool           `json:"skip"`
+	Checks   map[string]any `json:"checks"`
+}
+
+func loadMsgCases(t testing.TB) []msgCase {
+	raw, err := os.ReadFile("testdata/messages.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []msgCase
+	if err := json.Unmarshal(raw, &cases); err != nil {
+		t.Fatal(err)
+	}
+	return cases
+}
+
+func (c msgCase) bytes(t testing.TB) []byte {
+	if c.InputHex != "" {
+		b, err := hex.DecodeString(c.InputHex)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return b
+	}
+	return []byte(c.Input)
+}
+
+func testConfig(format string) *Config {
+	c := defaultConfig()
+	c.Timezone = "UTC"
+	if format != "" {
+		c.Format = format
+	}
+	if err := c.Validate(); err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// lookupPath walks "properties.a.b" through the event's JSON.
+func lookupPath(t *testing.T, ev *event.Event, path string) (any, bool) {
+	t.Helper()
+	v, err := event.ParseValue(ev.AppendJSON(nil))
+	if err != nil {
+		t.Fatalf("event does not round-trip: %v", err)
+	}
+	// Structured data ids contain dots only after "@"; split carefully.
+	for _, k := range splitPath(path) {
+		m, ok := v.(event.Map)
+		if !ok {
+			return nil, false
+		}
+		if v, ok = m.Get(k); !ok {
+			return nil, false
+		}
+	}
+	return v, true
+}
+
+func splitPath(p string) []string {
+	var out []string
+	for p != "" {
+		i := strings.IndexByte(p, '.')
+		if i < 0 {
+			return append(out, p)
+		}
+		// keep "exampleSDID@32473" whole even if it were dotted
+		out = append(out, p[:i])
+		p = p[i+1:]
+	}
+	return out
+}
+
+func checkField(t *testing.T, path string, got any, present bool, want any) {
+	t.Helper()
+	switch w := want.(type) {
+	case nil:
+		if present {
+			t.Errorf("%s: want absent, got %v", path, got)
+		}
+		return
+	case string:
+		if w == "<set>" {
+			if !present || got == "" {
+				t.Errorf("%s: want a value, got %v", path, got)
+			}
+			return
+		}
+		if suf, ok := strings.CutPrefix(w, "<suffix:"); ok {
+			s, _ := got.(string)
+			if !strings.HasSuffix(s, strings.TrimSuffix(suf, ">")) {
+				t.Errorf("%s = %q, want suffix %s", path, s, suf)
+			}
+			return
+		}
+	case float64:
+		if i, ok := got.(int64); ok {
+			got = float64(i)
+		}
+	}
+	if !present || fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("%s = %#v (present %v), want %#v", path, got, present, want)
+	}
+}
+
+func TestParseMessages(t *testing.T) {
+	for _, c := range loadMsgCases(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			p := newParser(testConfig(c.Format), "testhost")
+			ev := p.toEvent(c.bytes(t), "192.0.2.7", false, time.Now())
+			if c.Skip {
+				if ev != nil {
+					t.Fatalf("want no event, got %s", ev.AppendJSON(nil))
+				}
+				return
+			}
+			if ev == nil {
+				t.Fatal("no event")
+			}
+			for path, want := range c.Checks {
+				got, ok := lookupPath(t, ev, path)
+				checkField(t, path, got, ok, want)
+			}
+			if t.Failed() {
+				t.Logf("event: %s", ev.AppendJSON(nil))
+			}
+		})
+	}
+}
