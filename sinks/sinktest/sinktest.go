@@ -58,7 +58,8 @@ type Request struct {
 	HistoricalMigration bool
 	// Events are the events of the body (nil for a body that is not events).
 	Events []Event
-	// DecodeErr is set when the body could not be decoded.
+	// DecodeErr is set when the body could not be decoded as events (a
+	// webhook body need not be); its events are then not counted.
 	DecodeErr error
 }
 
@@ -153,10 +154,6 @@ func (r *Receiver) serve(w http.ResponseWriter, hr *http.Request) {
 			}
 		}
 		panic(http.ErrAbortHandler)
-	}
-	if req.DecodeErr != nil && ans.Status == 0 {
-		http.Error(w, req.DecodeErr.Error(), http.StatusBadRequest)
-		return
 	}
 	for k, vs := range ans.Header {
 		for _, v := range vs {

@@ -1,0 +1,225 @@
+package webhook
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/BurntSushi/toml"
+	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
+	"github.com/hogtail/hogtail/sinks/sinktest"
+)
+
+func newSink(t *testing.T, mod func(*Config)) *Sink {
+	t.Helper()
+	c := defaultConfig()
+	if mod != nil {
+		mod(c)
+	}
+	if err := c.Validate(); err != nil {
+		t.Fatal(err)
+	}
+	s := New(c, componenttest.Settings("hooks", t.TempDir()))
+	t.Cleanup(func() { s.Shutdown(context.Background()) })
+	return s
+}
+
+func record(t *testing.T, w component.Webhook) []byte {
+	t.Helper()
+	b, err := json.Marshal(w)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestEachRequestToItsOwnURL(t *testing.T) {
+	a := sinktest.NewReceiver(nil)
+	defer a.Close()
+	b := sinktest.NewReceiver(nil)
+	defer b.Close()
+	hooks := []component.Webhook{
+		{Connector: "t/slack", URL: a.URL + "/hook?x=1", Method: "POST", Headers: map[string]string{"Content-Type": "application/json", "X-Token": "s3cret"}, Body: `{"text":"hi é"}`},
+		{Connector: "t/other", URL: b.URL + "/put", Method: "put", Body: "plain body\n"},
+		{Connector: "t/slack", URL: a.URL + "/get", Method: "GET"},
+		{Connector: "t/slack", URL: a.URL + "/default", Body: "x"},
+	}
+	var recs [][]byte
+	for _, h := range hooks {
+		recs = append(recs, record(t, h))
+	}
+	if err := newSink(t, nil).Deliver(context.Background(), component.Batch{Records: recs}); err != nil {
+		t.Fatal(err)
+	}
+	ra, rb := a.Requests(), b.Requests()
+	if len(ra) != 3 || len(rb) != 1 {
+		t.Fatalf("a got %d requests, b %d", len(ra), len(rb))
+	}
+	for i, tc := range []struct {
+		r            *sinktest.Request
+		method, path string
+		body         string
+	}{
+		{ra[0], "POST", "/hook", `{"text":"hi é"}`},
+		{rb[0], "PUT", "/put", "plain body\n"},
+		{ra[1], "GET", "/get", ""},
+		{ra[2], "POST", "/default", "x"},
+	} {
+		if tc.r.Method != tc.method || tc.r.Path != tc.path || string(tc.r.Body) != tc.body {
+			t.Errorf("request %d: %s %s %q, want %s %s %q", i, tc.r.Method, tc.r.Path, tc.r.Body, tc.method, tc.path, tc.body)
+		}
+	}
+	if ra[0].Header.Get("X-Token") != "s3cret" || ra[0].Header.Get("Content-Type") != "application/json" {
+		t.Errorf("headers not sent: %v", ra[0].Header)
+	}
+}
+
+// TestRetryDoesNotResendDelivered: a batch failing at its third request is
+// retried from the third request on.
+func TestRetryDoesNotResendDelivered(t *testing.T) {
+	rcv := sinktest.NewReceiver(nil)
+	defer rcv.Close()
+	failed := false
+	rcv.SetPolicy(func(r *sinktest.Request) sinktest.Answer {
+		if string(r.Body) == "2" && !failed {
+			failed = true
+			return sinktest.Answer{Status: 503, Header: http.Header{"Retry-After": {"1"}}}
+		}
+		return sinktest.Answer{}
+	})
+	s := newSink(t, nil)
+	var recs [][]byte
+	for i := range 5 {
+		recs = append(recs, record(t, component.Webhook{URL: rcv.URL, Method: "POST", Body: fmt.Sprint(i)}))
+	}
+	err := s.Deliver(context.Background(), component.Batch{Records: recs})
+	if de := component.AsDeliveryError(err); err == nil || de.RetryAfter != time.Second || de.Permanent {
+		t.Fatalf("got %v, want retry after 1s", err)
+	}
+	if err := s.Deliver(context.Background(), component.Batch{Records: recs}); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, r := range rcv.Requests() {
+		got = append(got, string(r.Body))
+	}
+	if strings.Join(got, ",") != "0,1,2,2,3,4" {
+		t.Fatalf("requests %v, want 0,1,2,2,3,4", got)
+	}
+	if len(s.delivered) != 0 {
+		t.Fatalf("%d delivered entries left after success", len(s.delivered))
+	}
+	// A later batch with equal content is a new batch: sent again.
+	again := [][]byte{record(t, component.Webhook{URL: rcv.URL, Method: "POST", Body: "0"})}
+	if err := s.Deliver(context.Background(), component.Batch{Records: again}); err != nil {
+		t.Fatal(err)
+	}
+	if n := len(rcv.Requests()); n != 7 {
+		t.Fatalf("%d requests, want 7", n)
+	}
+}
+
+func TestStatusMappingAndBadRecords(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		ans  sinktest.Answer
+		rec  func(url string) []byte
+		want string
+	}{
+		{"200", sinktest.Answer{}, nil, "ok"},
+		{"201", sinktest.Answer{Status: 201}, nil, "ok"},
+		{"500", sinktest.Answer{Status: 500}, nil, "retry"},
+		{"429", sinktest.Answer{Status: 429}, nil, "retry"},
+		{"413", sinktest.Answer{Status: 413}, nil, "too_large"},
+		{"401", sinktest.Answer{Status: 401}, nil, "paused"},
+		{"400", sinktest.Answer{Status: 400}, nil, "permanent"},
+		{"410", sinktest.Answer{Status: 410}, nil, "permanent"},
+		{"dropped", sinktest.Answer{Drop: true}, nil, "retry"},
+		{"slow", sinktest.Answer{Delay: 2 * time.Second}, nil, "retry"},
+		{"not json", sinktest.Answer{}, func(string) []byte { return []byte("{nope") }, "permanent"},
+		{"bad url", sinktest.Answer{}, func(string) []byte { return []byte(`{"url":"ftp://x/y","body":""}`) }, "permanent"},
+		{"no url", sinktest.Answer{}, func(string) []byte { return []byte(`{"body":"x"}`) }, "permanent"},
+		{"connection refused", sinktest.Answer{}, func(string) []byte { return []byte(`{"url":"http://127.0.0.1:1/x","body":""}`) }, "retry"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rcv := sinktest.NewReceiver(func(*sinktest.Request) sinktest.Answer { return tc.ans })
+			defer rcv.Close()
+			rec := record(t, component.Webhook{URL: rcv.URL, Method: "POST", Body: "{}"})
+			if tc.rec != nil {
+				rec = tc.rec(rcv.URL)
+			}
+			s := newSink(t, func(c *Config) { c.Timeout = component.Duration(300 * time.Millisecond) })
+			err := s.Deliver(context.Background(), component.Batch{Records: [][]byte{rec}})
+			if got := classify(err); got != tc.want {
+				t.Fatalf("got %s (%v), want %s", got, err, tc.want)
+			}
+		})
+	}
+}
+
+func classify(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	de := component.AsDeliveryError(err)
+	switch {
+	case de.Permanent:
+		return "permanent"
+	case de.TooLarge:
+		return "too_large"
+	case de.Paused:
+		return "paused"
+	}
+	return "retry"
+}
+
+func TestValidate(t *testing.T) {
+	c := defaultConfig()
+	c.Timeout = 0
+	c.BatchMaxEvents = 0
+	err := c.Validate()
+	for _, w := range []string{"timeout: must be positive", "batch_max_events: must be at least 1"} {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v lacks %q", err, w)
+		}
+	}
+	if err := defaultConfig().Validate(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func TestSample(t *testing.T) {
+	f := NewFactory()
+	if f.Type() != "webhook" || f.Kind() != component.KindWebhooks {
+		t.Fatalf("type %q kind %v", f.Type(), f.Kind())
+	}
+	var doc struct {
+		Sinks map[string]toml.Primitive `toml:"sinks"`
+	}
+	md, err := toml.Decode(f.Sample(), &doc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(doc.Sinks) != 1 {
+		t.Fatalf("sample has %d sinks", len(doc.Sinks))
+	}
+	for name, prim := range doc.Sinks {
+		cfg := defaultConfig()
+		if err := md.PrimitiveDecode(prim, cfg); err != nil {
+			t.Fatal(err)
+		}
+		for _, k := range md.Undecoded() {
+			if s := k.String(); s != "sinks."+name+".type" && s != "sinks."+name+".inputs" {
+				t.Errorf("sample key %s is not a config field", k)
+			}
+		}
+		if fmt.Sprintf("%+v", cfg) != fmt.Sprintf("%+v", defaultConfig()) {
+			t.Errorf("sample differs from defaults:\n%+v\n%+v", cfg, defaultConfig())
+		}
+	}
+}
