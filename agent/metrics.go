@@ -1,6 +1,8 @@
 package agent
 
 import (
+	"time"
+
 	"github.com/hogtail/hogtail/agent/buffer"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -59,6 +61,7 @@ var (
 	descQueueRecords = prometheus.NewDesc("hogtail_buffer_records", "Records waiting in a sink's queue.", []string{"queue"}, nil)
 	descQueueBytes   = prometheus.NewDesc("hogtail_buffer_bytes", "Bytes a sink's queue holds on disk.", []string{"queue"}, nil)
 	descQueueDropped = prometheus.NewDesc("hogtail_buffer_dropped_records_total", "Records refused by a full drop_newest queue.", []string{"queue"}, nil)
+	descQueueAge     = prometheus.NewDesc("hogtail_buffer_oldest_age_seconds", "Age of the oldest record waiting in a sink's queue.", []string{"queue"}, nil)
 	descCorrupt      = prometheus.NewDesc("hogtail_buffer_corrupt_chunks_total", "Damaged chunks moved to dead letters.", nil, nil)
 )
 
@@ -66,6 +69,7 @@ func (c *bufferCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descQueueRecords
 	ch <- descQueueBytes
 	ch <- descQueueDropped
+	ch <- descQueueAge
 	ch <- descCorrupt
 }
 
@@ -79,6 +83,11 @@ func (c *bufferCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descQueueRecords, prometheus.GaugeValue, float64(st.Records), n)
 		ch <- prometheus.MustNewConstMetric(descQueueBytes, prometheus.GaugeValue, float64(st.Bytes), n)
 		ch <- prometheus.MustNewConstMetric(descQueueDropped, prometheus.CounterValue, float64(st.Dropped), n)
+		age := 0.0
+		if t, ok := c.buf.OldestTime(n); ok {
+			age = time.Since(t).Seconds()
+		}
+		ch <- prometheus.MustNewConstMetric(descQueueAge, prometheus.GaugeValue, age, n)
 	}
 	ch <- prometheus.MustNewConstMetric(descCorrupt, prometheus.CounterValue, float64(c.buf.Corrupt()))
 }

@@ -228,6 +228,25 @@ func (b *Buffer) Stats(name string) (QueueStats, bool) {
 	return QueueStats{Name: name, Records: q.count, Bytes: q.bytes, Chunks: q.chunks, Dropped: b.dropped[name]}, true
 }
 
+// OldestTime returns the commit time of the oldest chunk of a queue.
+func (b *Buffer) OldestTime(name string) (time.Time, bool) {
+	var ms int64
+	b.db.View(func(tx *bolt.Tx) error {
+		qb := tx.Bucket(bucketQueues).Bucket([]byte(name))
+		if qb == nil {
+			return nil
+		}
+		if k, v := qb.Cursor().First(); k != nil {
+			ms = chunkTime(v)
+		}
+		return nil
+	})
+	if ms == 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms), true
+}
+
 // Corrupt returns how many damaged chunks were moved to dead letters.
 func (b *Buffer) Corrupt() uint64 {
 	b.mu.Lock()
@@ -282,11 +301,12 @@ type deleteOp struct {
 // means not stored.
 func (b *Buffer) Commit(ctx context.Context, c *Commit) error {
 	writes := make([]chunkWrite, 0, len(c.Appends))
+	now := time.Now().UnixMilli()
 	for _, a := range c.Appends {
 		if len(a.Records) == 0 {
 			continue
 		}
-		writes = append(writes, chunkWrite{data: appendChunk(make([]byte, 0, chunkSize(a.Records)), a.Records), count: len(a.Records)})
+		writes = append(writes, chunkWrite{data: appendChunk(make([]byte, 0, chunkSize(a.Records)), a.Records, now), count: len(a.Records)})
 	}
 	if err := b.reserve(ctx, c.Appends, writes); err != nil {
 		return err

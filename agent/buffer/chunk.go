@@ -9,7 +9,8 @@ import (
 // A chunk is the value stored under one sequence key of a queue: many records
 // written by one commit. Layout:
 //
-//	crc32c (4 bytes, of everything after it) | uvarint count | count × (uvarint len | bytes)
+//	crc32c (4 bytes, of everything after it) | commit time (8 bytes, unix ms, little endian) |
+//	uvarint count | count × (uvarint len | bytes)
 //
 // The checksum lets a damaged value be detected and moved to dead letters
 // instead of being delivered half-read or blocking the queue.
@@ -19,18 +20,21 @@ var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 // errCorrupt reports a chunk that fails its checksum or framing.
 var errCorrupt = errors.New("corrupt chunk")
 
+const chunkHeader = 4 + 8
+
 func chunkSize(records [][]byte) int {
-	n := 4 + binary.MaxVarintLen64
+	n := chunkHeader + binary.MaxVarintLen64
 	for _, r := range records {
 		n += binary.MaxVarintLen64 + len(r)
 	}
 	return n
 }
 
-// appendChunk encodes records into dst.
-func appendChunk(dst []byte, records [][]byte) []byte {
+// appendChunk encodes records, committed at unixMilli, into dst.
+func appendChunk(dst []byte, records [][]byte, unixMilli int64) []byte {
 	start := len(dst)
 	dst = append(dst, 0, 0, 0, 0)
+	dst = binary.LittleEndian.AppendUint64(dst, uint64(unixMilli))
 	dst = binary.AppendUvarint(dst, uint64(len(records)))
 	for _, r := range records {
 		dst = binary.AppendUvarint(dst, uint64(len(r)))
@@ -42,13 +46,13 @@ func appendChunk(dst []byte, records [][]byte) []byte {
 
 // decodeChunk splits a chunk into records that alias data.
 func decodeChunk(data []byte) ([][]byte, error) {
-	if len(data) < 5 {
+	if len(data) < chunkHeader+1 {
 		return nil, errCorrupt
 	}
 	if binary.LittleEndian.Uint32(data) != crc32.Checksum(data[4:], castagnoli) {
 		return nil, errCorrupt
 	}
-	p := data[4:]
+	p := data[chunkHeader:]
 	n, k := binary.Uvarint(p)
 	if k <= 0 || n > uint64(len(p)) {
 		return nil, errCorrupt
@@ -80,4 +84,12 @@ func keySeq(k []byte) uint64 {
 		return 0
 	}
 	return binary.BigEndian.Uint64(k)
+}
+
+// chunkTime returns the commit time (unix ms) of a chunk, 0 if too short.
+func chunkTime(v []byte) int64 {
+	if len(v) < chunkHeader {
+		return 0
+	}
+	return int64(binary.LittleEndian.Uint64(v[4:]))
 }

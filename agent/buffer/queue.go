@@ -47,10 +47,10 @@ func (q *queue) wakeAll() {
 
 // chunkCount reads the record count of a chunk without decoding it.
 func chunkCount(v []byte) int {
-	if len(v) < 5 {
+	if len(v) < chunkHeader+1 {
 		return 0
 	}
-	n, k := binary.Uvarint(v[4:])
+	n, k := binary.Uvarint(v[chunkHeader:])
 	if k <= 0 {
 		return 0
 	}

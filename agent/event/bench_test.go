@@ -1,0 +1,39 @@
+package event
+
+import "testing"
+
+func sampleEvent() *Event {
+	return &Event{
+		UUID: "0190a3f0-0000-7000-8000-000000000001", Event: "log", DistinctID: "web-1",
+		Timestamp: "2024-01-02T03:04:05.678Z",
+		Properties: Map{
+			{"message", "GET /api/cart 200 12ms user=42 region=eu-west-1 trace=8f3a9b2c"},
+			{"level", "info"}, {"service", "checkout"}, {"seq", int64(123456)},
+			{"$host", "web-1"}, {"$file", "/var/log/app/app.log"}, {"$offset", int64(987654321)},
+		},
+	}
+}
+
+// BenchmarkAppendJSON is the per-event encoding cost on the buffer write path.
+func BenchmarkAppendJSON(b *testing.B) {
+	e := sampleEvent()
+	buf := make([]byte, 0, 512)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf = e.AppendJSON(buf[:0])
+	}
+	b.SetBytes(int64(len(buf)))
+}
+
+// BenchmarkParseEvent is the decoding cost (HTTP source, console text).
+func BenchmarkParseEvent(b *testing.B) {
+	data := sampleEvent().AppendJSON(nil)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for i := 0; i < b.N; i++ {
+		var e Event
+		if err := e.UnmarshalJSON(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
