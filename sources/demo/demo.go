@@ -99,7 +99,7 @@ func (s *Source) Run(ctx context.Context, emit component.Emitter) error {
 	}
 	first := seq
 	start := time.Now()
-	for s.cfg.Count == 0 || seq < s.cfg.Count {
+	for (s.cfg.Count == 0 || seq < s.cfg.Count) && ctx.Err() == nil {
 		n := int64(s.cfg.BatchSize)
 		if s.cfg.Rate > 0 {
 			// Emit what the rate allows by now, sleeping when ahead.
