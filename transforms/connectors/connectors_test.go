@@ -2,7 +2,6 @@ package connectors
 
 import (
 	"context"
-	"encoding/json"
 	"fmt"
 	"io"
 	"net/http"
@@ -435,12 +434,3 @@ func writePlugin(t *testing.T, dir, src string) {
 	}
 }
 
-func TestSampleDecodesAndValidates(t *testing.T) {
-	if !strings.Contains(sample, `type = "connectors"`) || !strings.Contains(sample, `inputs = ["in"]`) {
-		t.Fatal("sample.toml lacks type or inputs")
-	}
-	var raw map[string]any
-	if err := json.Unmarshal([]byte(`{}`), &raw); err != nil {
-		t.Fatal(err)
-	}
-}

@@ -114,3 +114,9 @@ func applyAll(t *testing.T, tr *Transform, evs ...*event.Event) component.Output
 func plugin(name string, config map[string]any) ChainEntry {
 	return ChainEntry{Path: "testdata/plugins/" + name, Config: config}
 }
+
+func testSettings(t *testing.T) component.Settings {
+	set := componenttest.Settings("enrich", t.TempDir())
+	set.Store = componenttest.NewKV()
+	return set
+}

@@ -330,6 +330,9 @@ func compile(mainFile string) (*compiled, error) {
 		Sourcemap: api.SourceMapNone,
 		// A script without exports relies on its top-level functions.
 		TreeShaking: api.TreeShakingFalse,
+		// Keep unused imports (type-only ones still vanish), so that an
+		// unsupported package fails the load as it does in PostHog.
+		TsconfigRaw: `{"compilerOptions": {"verbatimModuleSyntax": true}}`,
 	})
 	if len(res.Errors) > 0 {
 		msgs := make([]string, 0, len(res.Errors))
