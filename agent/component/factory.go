@@ -177,3 +177,10 @@ func Types[F any](m map[string]F) []string {
 	sort.Strings(out)
 	return out
 }
+
+// ConfigDirSetter is implemented by configs whose Validate resolves relative
+// paths (connector folders, attachments): the loader tells them the config
+// file's directory before calling Validate.
+type ConfigDirSetter interface {
+	SetConfigDir(dir string)
+}

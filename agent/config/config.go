@@ -138,6 +138,7 @@ type loader struct {
 	problems Errors
 	declared map[string]string // name -> "sources" | "transforms"
 	failed   map[string]bool   // components whose table could not be decoded
+	dir      string            // directory of the config file
 }
 
 func (l *loader) add(component, key, msg string) {
@@ -193,6 +194,7 @@ func (l *loader) parse(text string) *Config {
 	}
 	l.topLevel(md, top, &raw)
 	abs, _ := filepath.Abs(l.file)
+	l.dir = filepath.Dir(abs)
 	cfg := &Config{
 		File:            l.file,
 		Dir:             filepath.Dir(abs),
@@ -381,6 +383,9 @@ func quoted(msg string) string {
 }
 
 func (l *loader) validate(comp string, c component.Config) {
+	if ds, ok := c.(component.ConfigDirSetter); ok {
+		ds.SetConfigDir(l.dir)
+	}
 	for _, err := range splitErrors(c.Validate()) {
 		key, msg := keyOf(err.Error())
 		l.add(comp, key, msg)

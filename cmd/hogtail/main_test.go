@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/config"
 )
 
@@ -55,28 +56,32 @@ func TestSamplesAndExampleLoad(t *testing.T) {
 		t.Fatalf("config.example.toml: %v", err)
 	}
 	const in = "\n[sources.in]\ntype = \"demo\"\n"
-	check := func(kind, typ, sample string, wrap bool) {
+	// Webhook sinks read connector chains: "in" is then a chain fed by a demo source.
+	const chainIn = "\n[sources.src]\ntype = \"demo\"\n[transforms.in]\ntype = \"connectors\"\ninputs = [\"src\"]\n[[transforms.in.chain]]\npath = \"examples/connectors/hello\"\n"
+	check := func(kind, typ, sample string, wrap string) {
 		t.Run(kind+"/"+typ, func(t *testing.T) {
 			if strings.TrimSpace(sample) == "" {
 				t.Fatalf("%s %q ships no sample.toml", kind, typ)
 			}
-			text := "data_dir = \"/tmp/unused\"\n" + sample
-			if wrap {
-				text += in
-			}
-			if _, err := config.Parse(kind+"/"+typ+"/sample.toml", []byte(text), reg, os.LookupEnv); err != nil {
+			text := "data_dir = \"/tmp/unused\"\n" + sample + wrap
+			// Parsed as if at the repository root, where relative paths in samples point.
+			if _, err := config.Parse("../../"+kind+"-"+typ+"-sample.toml", []byte(text), reg, os.LookupEnv); err != nil {
 				t.Fatal(err)
 			}
 		})
 	}
 	for typ, f := range reg.Sources {
-		check("sources", typ, f.Sample(), false)
+		check("sources", typ, f.Sample(), "")
 	}
 	for typ, f := range reg.Transforms {
-		check("transforms", typ, f.Sample(), true)
+		check("transforms", typ, f.Sample(), in)
 	}
 	for typ, f := range reg.Sinks {
-		check("sinks", typ, f.Sample(), true)
+		if f.Kind() == component.KindWebhooks {
+			check("sinks", typ, f.Sample(), chainIn)
+		} else {
+			check("sinks", typ, f.Sample(), in)
+		}
 	}
 }
 
