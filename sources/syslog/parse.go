@@ -2,8 +2,9 @@ package syslogsource
 
 import (
 	"bytes"
-	"sort"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 	"unicode/utf8"
 
@@ -24,6 +25,7 @@ type parser struct {
 	event      string
 	distinctID string
 	host       string // the agent's host name, for $host
+	hostValue  any    // host, boxed once
 }
 
 func newParser(cfg *Config, host string) *parser {
@@ -43,7 +45,7 @@ func newParser(cfg *Config, host string) *parser {
 	default:
 		m = auto.NewMachine(auto.WithRFC3164Options(opts3164...))
 	}
-	return &parser{m: m, event: cfg.Event, distinctID: cfg.DistinctID, host: host}
+	return &parser{m: m, event: cfg.Event, distinctID: cfg.DistinctID, host: host, hostValue: host}
 }
 
 // trimFrame drops the trailer a sender may leave on a message.
@@ -120,7 +122,7 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now time.Time)
 	if peer != "" {
 		props = append(props, event.Field{Key: "$peer", Value: peer})
 	}
-	props = append(props, event.Field{Key: "$host", Value: p.host})
+	props = append(props, event.Field{Key: "$host", Value: p.hostValue})
 	ev.Properties = props
 	switch {
 	case p.distinctID != "":
@@ -134,21 +136,34 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now time.Time)
 	return ev
 }
 
-func appendPRI(props event.Map, pri uint8) event.Map {
-	fac, sev := pri/8, pri%8
-	return append(props,
-		event.Field{Key: "facility", Value: facilityName(fac)},
-		event.Field{Key: "facility_code", Value: int64(fac)},
-		event.Field{Key: "severity", Value: common.SeverityLevelsShort[sev]},
-		event.Field{Key: "severity_code", Value: int64(sev)},
-	)
+// Property values boxed once: storing a string in an `any` allocates, and
+// these repeat on every message.
+var (
+	facilityNames [24]any
+	severityNames [8]any
+)
+
+func init() {
+	for f := range facilityNames {
+		name, ok := common.FacilityKeywords[uint8(f)]
+		if !ok {
+			name = strconv.Itoa(f)
+		}
+		facilityNames[f] = name
+	}
+	for s := range severityNames {
+		severityNames[s] = common.SeverityLevelsShort[uint8(s)]
+	}
 }
 
-func facilityName(f uint8) string {
-	if s, ok := common.FacilityKeywords[f]; ok {
-		return s
-	}
-	return strconv.Itoa(int(f))
+func appendPRI(props event.Map, pri uint8) event.Map {
+	fac, sev := pri/8, pri%8 // pri <= 191, so fac < 24
+	return append(props,
+		event.Field{Key: "facility", Value: facilityNames[fac]},
+		event.Field{Key: "facility_code", Value: int64(fac)},
+		event.Field{Key: "severity", Value: severityNames[sev]},
+		event.Field{Key: "severity_code", Value: int64(sev)},
+	)
 }
 
 // leadingPRI reads a "<N>" prefix (N in 0..191).
@@ -190,27 +205,22 @@ func validString(b []byte) string {
 	return string(bytes.ToValidUTF8(b, []byte("\uFFFD")))
 }
 
+func sortFields(m event.Map) {
+	slices.SortFunc(m, func(a, b event.Field) int { return strings.Compare(a.Key, b.Key) })
+}
+
 // sdMap orders structured data by element id and parameter name, so the
 // same message always gives the same JSON.
 func sdMap(sd map[string]map[string]string) event.Map {
-	ids := make([]string, 0, len(sd))
-	for id := range sd {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	out := make(event.Map, 0, len(ids))
-	for _, id := range ids {
-		params := sd[id]
-		names := make([]string, 0, len(params))
-		for n := range params {
-			names = append(names, n)
+	out := make(event.Map, 0, len(sd))
+	for id, params := range sd {
+		pm := make(event.Map, 0, len(params))
+		for n, v := range params {
+			pm = append(pm, event.Field{Key: n, Value: v})
 		}
-		sort.Strings(names)
-		pm := make(event.Map, 0, len(names))
-		for _, n := range names {
-			pm = append(pm, event.Field{Key: n, Value: params[n]})
-		}
+		sortFields(pm)
 		out = append(out, event.Field{Key: id, Value: pm})
 	}
+	sortFields(out)
 	return out
 }
