@@ -58,20 +58,20 @@ func nlink(fi os.FileInfo) uint64 {
 	return 1
 }
 
-// fingerprint hashes the first n bytes of f. It returns ok=false when the
-// file holds fewer than n bytes.
-func fingerprint(f io.ReaderAt, n int) (string, bool, error) {
+// fingerprint hashes the first n bytes of f and returns them. ok is false
+// when the file holds fewer than n bytes.
+func fingerprint(f io.ReaderAt, n int) (fp string, head []byte, ok bool, err error) {
 	if n == 0 {
-		return "", true, nil
+		return "", nil, true, nil
 	}
 	buf := make([]byte, n)
 	got, err := f.ReadAt(buf, 0)
 	if got < n {
 		if err != nil && err != io.EOF {
-			return "", false, err
+			return "", nil, false, err
 		}
-		return "", false, nil
+		return "", nil, false, nil
 	}
 	sum := sha256.Sum256(buf)
-	return hex.EncodeToString(sum[:16]), true, nil
+	return hex.EncodeToString(sum[:16]), buf, true, nil
 }

@@ -3,6 +3,7 @@ package file
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -57,6 +58,9 @@ func (h *harness) start() {
 		h.t.Fatal(err)
 	}
 	h.src = src.(*Source)
+	if os.Getenv("FILE_TEST_DEBUG") != "" {
+		h.src.log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: slog.LevelDebug}))
+	}
 	if h.mutate != nil {
 		h.mutate(h.src)
 	}

@@ -4,8 +4,11 @@
 package file
 
 import (
+	"bytes"
 	"context"
+	"crypto/sha256"
 	_ "embed"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -62,6 +65,7 @@ type Source struct {
 // before its file was truncated, so that a copy of it resumes there.
 type retiredFP struct {
 	fp     string
+	head   []byte // the first fingerprint_bytes
 	offset int64
 	at     time.Time
 }
@@ -357,8 +361,11 @@ func (s *Source) scan(ctx context.Context, wg *sync.WaitGroup, w *fsnotify.Watch
 		if t == nil {
 			continue
 		}
-		if cp != nil {
-			newCPs = append(newCPs, *cp)
+		if cp != nil { // stored before the tailer can store a later one
+			if err := s.emitter.Emit(ctx, nil, *cp); err != nil {
+				t.f.Close()
+				return
+			}
 		}
 		s.mu.Lock()
 		s.tails[id] = t
@@ -442,7 +449,8 @@ func (s *Source) open(c candidate, id fileID, now time.Time) (*tailer, *componen
 	defer s.mu.Unlock()
 	// 1. Our own checkpoint, if the content is still the one it describes.
 	if r := s.known[key]; r != nil {
-		if fp, ok, _ := fingerprint(f, r.FPLen); ok && fp == r.FP {
+		if fp, head, ok, _ := fingerprint(f, r.FPLen); ok && fp == r.FP {
+			t.head = head
 			t.offset = r.Offset
 			if t.offset > size { // truncated while we were away
 				t.offset = 0
@@ -450,42 +458,23 @@ func (s *Source) open(c candidate, id fileID, now time.Time) (*tailer, *componen
 			}
 			t.fp, t.fpLen = r.FP, r.FPLen
 			r.Path, r.Seen = c.path, now.Unix()
+			s.log.Debug("resuming from checkpoint", "path", c.path, "offset", t.offset)
 			return t, nil
 		}
 	}
-	// 2. A copy of content read elsewhere (copytruncate, or a file moved to
-	// another file system): same full fingerprint.
-	full, fullOK, _ := fingerprint(f, s.fpBytes)
-	if fullOK {
-		for _, o := range s.tails {
-			if o.fpLen == s.fpBytes && o.fp == full {
-				// The original is still being read: its content may be
-				// truncated soon. Wait; if it never is, this is a plain
-				// copy whose lines the original has.
-				f.Close()
-				return nil, nil
-			}
-		}
-		best := int64(-1)
-		for _, r := range s.retired {
-			if r.fp == full && r.offset > best {
-				best = r.offset
-			}
-		}
-		open := map[string]bool{}
-		for _, o := range s.tails {
-			open[o.key] = true
-		}
-		for k, r := range s.known {
-			if k != key && !open[k] && r.FPLen == s.fpBytes && r.FP == full && r.Offset > best {
-				best = r.Offset
-			}
-		}
-		if best >= 0 {
-			t.offset = min(best, size)
-			t.fp, t.fpLen = full, s.fpBytes
-			return t, s.newRecord(t, now)
-		}
+	// 2. A copy of content read elsewhere (copytruncate, logrotate copy, a
+	// file moved to another file system), maybe still being written.
+	switch off, verdict := s.copyOf(f, size, key); verdict {
+	case copyWait:
+		s.log.Debug("waiting: copy of content being read, or being written", "path", c.path, "size", size)
+		f.Close()
+		return nil, nil
+	case copyResume:
+		s.log.Debug("copy of content read before, resuming", "path", c.path, "offset", off)
+		t.offset = off
+		t.fp, t.head, _, _ = fingerprint(f, s.fpBytes)
+		t.fpLen = s.fpBytes
+		return t, s.newRecord(t, now)
 	}
 	// 3. A new file.
 	if s.cfg.IgnoreOlder > 0 && now.Sub(fi.ModTime()) > s.cfg.IgnoreOlder.D() {
@@ -496,9 +485,91 @@ func (s *Source) open(c candidate, id fileID, now time.Time) (*tailer, *componen
 		t.offset = size
 	}
 	n := min(int64(s.fpBytes), size) // a short file's is refreshed as it grows
-	t.fp, _, _ = fingerprint(f, int(n))
+	t.fp, t.head, _, _ = fingerprint(f, int(n))
+	s.log.Debug("new file", "path", c.path, "offset", t.offset, "size", size)
 	t.fpLen = int(n)
 	return t, s.newRecord(t, now)
+}
+
+type copyVerdict int
+
+const (
+	copyNone   copyVerdict = iota // a file of its own
+	copyWait                      // a copy of content still read elsewhere, or being written
+	copyResume                    // a copy of content read up to an offset
+)
+
+// compareBytes is how much of two files' heads is compared to tell a copy
+// from a file that merely starts like another one.
+const compareBytes = 16 << 10
+
+// copyOf tells whether the new file f holds content already read under
+// another identity. Called with s.mu held.
+func (s *Source) copyOf(f *os.File, size int64, key string) (int64, copyVerdict) {
+	if size == 0 {
+		return 0, copyWait // nothing to read yet, and it may be a copy starting
+	}
+	m := int(min(size, compareBytes))
+	head := make([]byte, m)
+	if n, _ := f.ReadAt(head, 0); n < m {
+		return 0, copyNone
+	}
+	short := size < int64(s.fpBytes)
+	var full string
+	if !short {
+		sum := sha256.Sum256(head[:s.fpBytes])
+		full = hex.EncodeToString(sum[:16])
+	}
+	// A file being read right now with the same head: wait. If the
+	// original gets truncated, its offset is retired and this copy resumes
+	// there; if it never is, all of this file's lines are read already.
+	other := make([]byte, m)
+	for _, o := range s.tails {
+		if o.key == key || (!short && (o.fpLen != s.fpBytes || o.fp != full)) {
+			continue
+		}
+		n, _ := o.f.ReadAt(other, 0)
+		if !short {
+			if n < s.fpBytes {
+				return 0, copyWait // the original shrank: truncated, not noticed yet
+			}
+			if sum := sha256.Sum256(other[:s.fpBytes]); hex.EncodeToString(sum[:16]) != o.fp {
+				return 0, copyWait // the original was replaced, not noticed yet
+			}
+		}
+		if (n == m || !short) && bytes.Equal(head[:n], other[:n]) {
+			return 0, copyWait
+		}
+	}
+	best := int64(-1)
+	for _, r := range s.retired {
+		if short {
+			if bytes.HasPrefix(r.head, head) {
+				return 0, copyWait // a copy being written
+			}
+		} else if r.fp == full && r.offset > best {
+			best = r.offset
+		}
+	}
+	if !short {
+		open := map[string]bool{}
+		for _, o := range s.tails {
+			open[o.key] = true
+		}
+		for k, r := range s.known {
+			if k != key && !open[k] && r.FPLen == s.fpBytes && r.FP == full && r.Offset > best {
+				best = r.Offset
+			}
+		}
+	}
+	switch {
+	case best < 0:
+		return 0, copyNone
+	case size < best:
+		return 0, copyWait // a copy being written, or one with nothing new
+	default:
+		return best, copyResume
+	}
 }
 
 // newRecord stores t's starting point in known and returns its checkpoint.

@@ -27,6 +27,7 @@ type tailer struct {
 	rotatedAt time.Time
 	fp        string
 	fpLen     int
+	head      []byte // the first fpLen bytes
 
 	// Owned by the goroutine.
 	offset     int64 // committed: every line before it is stored
@@ -111,10 +112,21 @@ func (t *tailer) run(ctx context.Context) {
 
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
+	woke := false
 	for ctx.Err() == nil {
 		if t.buf == nil {
 			t.bufp = t.s.pool.Get().(*[]byte)
 			t.buf = *t.bufp
+		}
+		if woke {
+			// Check before reading on: the file may have been truncated
+			// and refilled past our offset while we slept.
+			woke = false
+			if fi, err := t.f.Stat(); err == nil && t.replaced(fi.Size()) {
+				if t.truncated(ctx) != nil {
+					return
+				}
+			}
 		}
 		n, err := t.f.ReadAt(t.buf[t.fill:], t.readPos)
 		if n > 0 {
@@ -144,6 +156,7 @@ func (t *tailer) run(ctx context.Context) {
 			t.buf, t.bufp = nil, nil
 		}
 		timer.Reset(t.nextWait())
+		woke = true
 		select {
 		case <-ctx.Done():
 			return
@@ -226,22 +239,17 @@ func (t *tailer) atEOF(ctx context.Context) (done bool, err error) {
 		return false, nil
 	}
 	size := fi.Size()
-	replaced := size < t.readPos
-	t.s.mu.Lock()
-	fp, fpLen := t.fp, t.fpLen
-	t.s.mu.Unlock()
-	if !replaced && fpLen > 0 {
-		got, ok, _ := fingerprint(t.f, fpLen)
-		replaced = !ok || got != fp
-	}
-	if replaced {
+	if t.replaced(size) {
 		return false, t.truncated(ctx)
 	}
+	s.mu.Lock()
+	fpLen := t.fpLen
+	s.mu.Unlock()
 	if fpLen < s.fpBytes && size > int64(fpLen) {
 		n := int(min(int64(s.fpBytes), size))
-		if got, _, err := fingerprint(t.f, n); err == nil {
+		if got, head, ok, err := fingerprint(t.f, n); err == nil && ok {
 			s.mu.Lock()
-			t.fp, t.fpLen = got, n
+			t.fp, t.fpLen, t.head = got, n, head
 			s.mu.Unlock()
 			t.dirty = true
 		}
@@ -286,6 +294,22 @@ func (t *tailer) atEOF(ctx context.Context) (done bool, err error) {
 	return false, nil
 }
 
+// replaced reports whether the file shrank below what was read or its first
+// bytes changed: truncated, maybe refilled past our offset already.
+func (t *tailer) replaced(size int64) bool {
+	if size < t.readPos {
+		return true
+	}
+	t.s.mu.Lock()
+	fp, fpLen := t.fp, t.fpLen
+	t.s.mu.Unlock()
+	if fpLen == 0 {
+		return false
+	}
+	got, _, ok, _ := fingerprint(t.f, fpLen)
+	return !ok || got != fp
+}
+
 // truncated restarts at 0 after the file shrank or its first bytes changed
 // (copytruncate). The old content's fingerprint and offset are remembered
 // so that a copy of it found later resumes where this file stopped.
@@ -300,17 +324,17 @@ func (t *tailer) truncated(ctx context.Context) error {
 		}
 	}
 	s.metrics.truncations.Inc()
-	s.log.Info("file truncated, reading from the start", "path", t.curPath(), "offset", t.offset)
-	fp, fpLen := "", 0
-	if size, err := t.f.Seek(0, io.SeekEnd); err == nil {
-		fpLen = int(min(int64(s.fpBytes), size))
-		fp, _, _ = fingerprint(t.f, fpLen)
+	s.log.Info("file truncated, reading from the start", "path", t.curPath(), "offset", t.offset, "fp", t.fp)
+	fp, fpLen, head := "", 0, []byte(nil)
+	if fi, err := t.f.Stat(); err == nil {
+		fpLen = int(min(int64(s.fpBytes), fi.Size()))
+		fp, head, _, _ = fingerprint(t.f, fpLen)
 	}
 	s.mu.Lock()
-	if t.fpLen == s.fpBytes {
-		s.retired = append(s.retired, retiredFP{fp: t.fp, offset: t.offset, at: time.Now()})
+	if t.fpLen == s.fpBytes && t.head != nil {
+		s.retired = append(s.retired, retiredFP{fp: t.fp, head: t.head, offset: t.offset, at: time.Now()})
 	}
-	t.fp, t.fpLen = fp, fpLen
+	t.fp, t.fpLen, t.head = fp, fpLen, head
 	s.mu.Unlock()
 	t.offset, t.readPos, t.bufOff, t.consumed, t.fill = 0, 0, 0, 0, 0
 	t.splitting = false

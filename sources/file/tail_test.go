@@ -1,0 +1,510 @@
+package file
+
+import (
+	"bufio"
+	"bytes"
+	"context"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
+	"github.com/hogtail/hogtail/agent/event"
+)
+
+func checkSeqs(t *testing.T, h *harness, n int) {
+	t.Helper()
+	c := newSeqChecker()
+	for _, m := range messages(t, h.em.Events()) {
+		c.add(t, m)
+	}
+	c.check(t, n)
+}
+
+func TestReadFromEnd(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.ReadFrom = "end" })
+	appendFile(t, h.path("old.log"), seqLines(0, 100))
+	h.start()
+	time.Sleep(100 * time.Millisecond) // let the first scan place old.log at its end
+	appendFile(t, h.path("old.log"), seqLines(100, 110))
+	appendFile(t, h.path("new.log"), seqLines(110, 120)) // appears while running: from its beginning
+	h.waitFor(20)
+	evs := h.settle(100 * time.Millisecond)
+	c := newSeqChecker()
+	for _, m := range messages(t, evs) {
+		c.add(t, m)
+	}
+	for i := 0; i < 100; i++ {
+		if c.seen[i] != 0 {
+			t.Fatalf("seq %d from before the start was read", i)
+		}
+	}
+	for i := 100; i < 120; i++ {
+		if c.seen[i] != 1 {
+			t.Errorf("seq %d read %d times", i, c.seen[i])
+		}
+	}
+	// A restart resumes from the checkpoint, not from the end.
+	h.stop()
+	appendFile(t, h.path("old.log"), seqLines(120, 130))
+	h.start()
+	h.waitFor(30)
+}
+
+func TestGlobsExcludeAndNewFiles(t *testing.T) {
+	h := newHarness(t, func(c *Config) {})
+	h.cfg.Include = []string{filepath.Join(h.dir, "**", "*.log")}
+	h.cfg.Exclude = []string{filepath.Join(h.dir, "skip", "**")}
+	must(t, os.MkdirAll(h.path("a/b/c"), 0o755))
+	must(t, os.MkdirAll(h.path("skip/x"), 0o755))
+	appendFile(t, h.path("top.log"), seqLines(0, 10))
+	appendFile(t, h.path("a/b/c/deep.log"), seqLines(10, 20))
+	appendFile(t, h.path("skip/x/no.log"), "seq=999\n")
+	appendFile(t, h.path("a/b/other.txt"), "seq=998\n")
+	h.start()
+	h.waitFor(20)
+	// New directories and files appear while running.
+	must(t, os.MkdirAll(h.path("a/new/dir"), 0o755))
+	appendFile(t, h.path("a/new/dir/late.log"), seqLines(20, 30))
+	appendFile(t, h.path("top.log"), seqLines(30, 40))
+	h.waitFor(40)
+	h.settle(100 * time.Millisecond)
+	checkSeqs(t, h, 40)
+}
+
+func TestIgnoreOlderKeepsCheckpoints(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.IgnoreOlder = component.Duration(time.Hour) })
+	old := time.Now().Add(-2 * time.Hour)
+	appendFile(t, h.path("stale.log"), "seq=999\n")
+	must(t, os.Chtimes(h.path("stale.log"), old, old))
+	appendFile(t, h.path("read.log"), seqLines(0, 10))
+	h.start()
+	h.waitFor(10)
+	h.stop()
+	// read.log now looks old, but it has a checkpoint: it is neither
+	// forgotten nor read again.
+	must(t, os.Chtimes(h.path("read.log"), old, old))
+	h.start()
+	time.Sleep(150 * time.Millisecond)
+	appendFile(t, h.path("read.log"), seqLines(10, 15))
+	h.waitFor(15)
+	h.settle(100 * time.Millisecond)
+	checkSeqs(t, h, 15)
+}
+
+func TestFingerprintIdentity(t *testing.T) {
+	t.Run("rename keeps checkpoint", func(t *testing.T) {
+		h := newHarness(t, nil)
+		appendFile(t, h.path("a.log"), seqLines(0, 50))
+		h.start()
+		h.waitFor(50)
+		h.stop()
+		must(t, os.Rename(h.path("a.log"), h.path("b.log")))
+		appendFile(t, h.path("b.log"), seqLines(50, 60))
+		h.start()
+		h.waitFor(60)
+		h.settle(100 * time.Millisecond)
+		checkSeqs(t, h, 60)
+	})
+	t.Run("new file at same path starts at 0", func(t *testing.T) {
+		h := newHarness(t, nil)
+		appendFile(t, h.path("a.log"), seqLines(0, 50))
+		h.start()
+		h.waitFor(50)
+		h.stop()
+		must(t, os.Remove(h.path("a.log")))
+		appendFile(t, h.path("a.log"), seqLines(50, 60)) // may even reuse the inode
+		h.start()
+		h.waitFor(60)
+		h.settle(100 * time.Millisecond)
+		checkSeqs(t, h, 60)
+	})
+	t.Run("files shorter than the fingerprint ship and resume", func(t *testing.T) {
+		h := newHarness(t, nil)
+		appendFile(t, h.path("a.log"), "seq=0\n")
+		appendFile(t, h.path("b.log"), "seq=1\n") // same length, other content
+		h.start()
+		h.waitFor(2)
+		appendFile(t, h.path("a.log"), "seq=2\n")
+		h.waitFor(3)
+		h.stop()
+		appendFile(t, h.path("a.log"), "seq=3\n")
+		appendFile(t, h.path("b.log"), strings.Repeat("seq=4 padding past the fingerprint size\n", 10))
+		h.start()
+		h.waitFor(14)
+		h.settle(100 * time.Millisecond)
+		c := newSeqChecker()
+		for _, m := range messages(t, h.em.Events()) {
+			c.add(t, m)
+		}
+		for i, want := range []int{1, 1, 1, 1, 10} {
+			if c.seen[i] != want {
+				t.Errorf("seq %d read %d times, want %d", i, c.seen[i], want)
+			}
+		}
+	})
+	t.Run("identical first bytes are distinct files", func(t *testing.T) {
+		h := newHarness(t, func(c *Config) { c.FingerprintBytes = 16 })
+		header := "# header line identical in both files\n"
+		appendFile(t, h.path("a.log"), header+seqLines(0, 5))
+		appendFile(t, h.path("b.log"), header+seqLines(5, 10))
+		h.start()
+		h.waitFor(12)
+		evs := h.settle(100 * time.Millisecond)
+		if len(evs) != 12 {
+			t.Fatalf("got %d events, want 12", len(evs))
+		}
+	})
+}
+
+// TestRotateRenameHighRate rotates by rename every 500 lines with the writer
+// at full speed; every line must arrive exactly once.
+func TestRotateRenameHighRate(t *testing.T) {
+	h := newHarness(t, nil)
+	h.cfg.Include = []string{h.path("app.log*")}
+	const total, every = 20000, 500
+	h.start()
+	f, err := os.Create(h.path("app.log"))
+	must(t, err)
+	for i := 0; i < total; i++ {
+		if i > 0 && i%every == 0 {
+			must(t, f.Close())
+			must(t, os.Rename(h.path("app.log"), h.path(fmt.Sprintf("app.log.%d", i/every))))
+			f, err = os.Create(h.path("app.log"))
+			must(t, err)
+		}
+		fmt.Fprintf(f, "seq=%d\n", i)
+	}
+	must(t, f.Close())
+	h.waitFor(total)
+	h.settle(200 * time.Millisecond)
+	checkSeqs(t, h, total)
+}
+
+// TestRotateRenameOutOfGlob renames the file to a name the include does not
+// match: the open file is read to its end before it is closed.
+func TestRotateRenameOutOfGlob(t *testing.T) {
+	h := newHarness(t, nil)
+	h.cfg.Include = []string{h.path("app.log")}
+	h.start()
+	for r := 0; r < 5; r++ {
+		f, err := os.Create(h.path("app.log"))
+		must(t, err)
+		fmt.Fprint(f, seqLines(r*1000, r*1000+500))
+		h.waitFor(r*1000 + 500)
+		// Written after our last read, then rotated at once.
+		fmt.Fprint(f, seqLines(r*1000+500, r*1000+1000))
+		must(t, os.Rename(h.path("app.log"), h.path(fmt.Sprintf("app.%d.old", r))))
+		fmt.Fprint(f, "seq=", r*1000+999, " partial") // written into the rotated file, no newline
+		must(t, f.Close())
+		h.waitFor(r*1000 + 1001)
+	}
+	evs := h.settle(500 * time.Millisecond)
+	if len(evs) != 5005 {
+		t.Fatalf("got %d events, want 5005", len(evs))
+	}
+	partial := 0
+	for _, m := range messages(t, evs) {
+		if strings.HasSuffix(m, " partial") {
+			partial++
+		}
+	}
+	if partial != 5 {
+		t.Errorf("%d partial lines emitted, want 5", partial)
+	}
+}
+
+func TestCopyTruncate(t *testing.T) {
+	h := newHarness(t, nil)
+	h.cfg.Include = []string{h.path("app.log*")}
+	h.start()
+	const rounds, per = 5, 1000
+	f, err := os.OpenFile(h.path("app.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	must(t, err)
+	for r := 0; r < rounds; r++ {
+		fmt.Fprint(f, seqLines(r*per, r*per+per/2))
+		time.Sleep(100 * time.Millisecond)
+		fmt.Fprint(f, seqLines(r*per+per/2, r*per+per)) // not read yet when copied
+		data, err := os.ReadFile(h.path("app.log"))
+		must(t, err)
+		must(t, os.WriteFile(h.path(fmt.Sprintf("app.log.%d", r)), data, 0o644))
+		must(t, f.Truncate(0))
+	}
+	must(t, f.Close())
+	time.Sleep(time.Second)
+	h.settle(300 * time.Millisecond)
+	checkSeqs(t, h, rounds*per)
+}
+
+func TestTruncation(t *testing.T) {
+	h := newHarness(t, nil)
+	appendFile(t, h.path("a.log"), seqLines(0, 100))
+	h.start()
+	h.waitFor(100)
+	must(t, os.Truncate(h.path("a.log"), 0))
+	time.Sleep(100 * time.Millisecond)
+	appendFile(t, h.path("a.log"), seqLines(100, 110)) // shorter than before
+	h.waitFor(110)
+	// Truncated and refilled past the old offset before we look: the first
+	// bytes changed, so it is read from 0 too.
+	f, err := os.OpenFile(h.path("a.log"), os.O_WRONLY|os.O_TRUNC, 0)
+	must(t, err)
+	fmt.Fprint(f, "new content "+seqLines(110, 300))
+	must(t, f.Close())
+	h.waitFor(300)
+	h.settle(100 * time.Millisecond)
+	checkSeqs(t, h, 300)
+	if t.Failed() {
+		for _, ev := range h.em.Events()[100:130] {
+			o, _ := ev.Properties.Get("$offset")
+			t.Logf("%v %q", o, message(t, ev))
+		}
+	}
+}
+
+func TestDeleteWhileOpen(t *testing.T) {
+	h := newHarness(t, nil)
+	f, err := os.Create(h.path("a.log"))
+	must(t, err)
+	fmt.Fprint(f, seqLines(0, 10))
+	h.start()
+	h.waitFor(10)
+	must(t, os.Remove(h.path("a.log")))
+	fmt.Fprint(f, seqLines(10, 20)) // the writer still holds it
+	must(t, f.Close())
+	h.waitFor(20)
+	// Closed after rotate_wait; its checkpoint goes with it.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		cps, _ := h.em.LoadCheckpoints()
+		if len(cps) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoints of a deleted file kept: %v", cps)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	checkSeqs(t, h, 20)
+}
+
+func TestCheckpointTTL(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.CheckpointTTL = component.Duration(time.Second) })
+	appendFile(t, h.path("a.log"), seqLines(0, 10))
+	h.start()
+	h.waitFor(10)
+	must(t, os.Rename(h.path("a.log"), h.path("a.old"))) // out of the glob
+	deadline := time.Now().Add(10 * time.Second)
+	for {
+		cps, _ := h.em.LoadCheckpoints()
+		if len(cps) == 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("checkpoint not pruned: %v", cps)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// TestRestartResume stops the source in the middle of a file, many times,
+// and checks the restarts lose and repeat nothing.
+func TestRestartResume(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.BatchLines = 100 })
+	const total = 20000
+	appendFile(t, h.path("a.log"), seqLines(0, total/2))
+	appendFile(t, h.path("b.log"), seqLines(total/2, total-1)+"seq=19999") // partial last line
+	for i := 1; i <= 8; i++ {
+		h.start()
+		h.waitFor(min(i*2000, total-1))
+		h.stop()
+	}
+	h.start()
+	h.waitFor(total - 1)
+	appendFile(t, h.path("b.log"), "\n")
+	h.waitFor(total)
+	h.settle(100 * time.Millisecond)
+	checkSeqs(t, h, total)
+}
+
+// TestBackpressure: while the buffer is full nothing is read past the
+// commit; a restart resumes with nothing lost.
+func TestBackpressure(t *testing.T) {
+	h := newHarness(t, nil)
+	appendFile(t, h.path("a.log"), seqLines(0, 5000))
+	h.em.SetFull(true)
+	h.start()
+	time.Sleep(200 * time.Millisecond)
+	h.stop()
+	if n := h.em.Len(); n != 0 {
+		t.Fatalf("%d events stored while full", n)
+	}
+	h.em.SetFull(false)
+	h.start()
+	h.waitFor(5000)
+	h.settle(100 * time.Millisecond)
+	checkSeqs(t, h, 5000)
+}
+
+func TestPartialLineWaits(t *testing.T) {
+	h := newHarness(t, nil)
+	appendFile(t, h.path("a.log"), "seq=0\nseq=1 partial")
+	h.start()
+	h.waitFor(1)
+	time.Sleep(300 * time.Millisecond) // > partial_line_timeout: still waiting on an active file
+	if n := h.em.Len(); n != 1 {
+		t.Fatalf("partial line of an active file emitted (%d events)", n)
+	}
+	h.stop()
+	h.start() // the checkpoint is before the partial line
+	appendFile(t, h.path("a.log"), " completed\n")
+	evs := h.waitFor(2)
+	if m := message(t, evs[1]); m != "seq=1 partial completed" {
+		t.Errorf("got %q", m)
+	}
+	time.Sleep(100 * time.Millisecond)
+	if n := h.em.Len(); n != 2 {
+		t.Errorf("%d events", n)
+	}
+}
+
+// syncBuffer is a log destination safe for concurrent writes.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
+}
+
+func TestPermissionDenied(t *testing.T) {
+	h := newHarness(t, nil)
+	appendFile(t, h.path("locked.log"), seqLines(0, 10))
+	appendFile(t, h.path("open.log"), seqLines(10, 20))
+	var logs syncBuffer
+	var denied atomic.Bool
+	denied.Store(true)
+	if os.Geteuid() != 0 {
+		must(t, os.Chmod(h.path("locked.log"), 0))
+	}
+	h.mutate = func(s *Source) {
+		s.log = slog.New(slog.NewTextHandler(&logs, nil))
+		s.openFile = func(p string) (*os.File, error) {
+			if denied.Load() && strings.HasSuffix(p, "locked.log") {
+				return nil, &fs.PathError{Op: "open", Path: p, Err: fs.ErrPermission}
+			}
+			return os.Open(p)
+		}
+	}
+	h.start()
+	h.waitFor(10) // the other file keeps going
+	time.Sleep(100 * time.Millisecond)
+	if n := h.em.Len(); n != 10 {
+		t.Fatalf("%d events while locked.log is unreadable", n)
+	}
+	if got := logs.String(); strings.Count(got, "cannot read, will retry") != 1 || !strings.Contains(got, "locked.log") {
+		t.Errorf("want one clear log line, got:\n%s", got)
+	}
+	must(t, os.Chmod(h.path("locked.log"), 0o644))
+	denied.Store(false)
+	h.waitFor(20)
+	h.settle(100 * time.Millisecond)
+	checkSeqs(t, h, 20)
+	if !strings.Contains(logs.String(), "file readable again") {
+		t.Errorf("no recovery log line")
+	}
+}
+
+// seqEmitter checks, without keeping events, that the seqs of one file
+// arrive in order with no gap and no duplicate.
+type seqEmitter struct {
+	mu   sync.Mutex
+	next int
+	err  error
+	want int
+	done chan struct{}
+}
+
+func (e *seqEmitter) Emit(_ context.Context, evs []*event.Event, _ ...component.Checkpoint) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	for _, ev := range evs {
+		m, _ := ev.Properties.GetString("message")
+		if e.err == nil && m != "seq="+strconv.Itoa(e.next) {
+			e.err = fmt.Errorf("after seq %d got %q", e.next-1, m)
+		}
+		e.next++
+	}
+	if e.next >= e.want && e.done != nil {
+		close(e.done)
+		e.done = nil
+	}
+	return nil
+}
+
+// TestMillionLines reads a file of 1M lines with a unique seq.
+func TestMillionLines(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "big.log")
+	f, err := os.Create(path)
+	must(t, err)
+	w := bufio.NewWriterSize(f, 1<<20)
+	const n = 1_000_000
+	for i := range n {
+		w.WriteString("seq=")
+		w.WriteString(strconv.Itoa(i))
+		w.WriteByte('\n')
+	}
+	must(t, w.Flush())
+	must(t, f.Close())
+	cfg := defaultConfig()
+	cfg.Include = []string{path}
+	src, err := NewFactory().CreateSource(cfg, componenttest.Settings("big", dir))
+	must(t, err)
+	done := make(chan struct{})
+	em := &seqEmitter{want: n, done: done}
+	ctx, cancel := context.WithCancel(context.Background())
+	errc := make(chan error, 1)
+	go func() { errc <- src.Run(ctx, em) }()
+	select {
+	case <-done:
+	case <-time.After(50 * time.Second):
+		t.Errorf("timed out")
+	}
+	time.Sleep(50 * time.Millisecond) // nothing more may come
+	cancel()
+	must(t, <-errc)
+	em.mu.Lock()
+	defer em.mu.Unlock()
+	if em.err != nil {
+		t.Fatal(em.err)
+	}
+	if em.next != n {
+		t.Fatalf("got %d lines, want %d", em.next, n)
+	}
+}
+
+func must(t testing.TB, err error) {
+	t.Helper()
+	if err != nil {
+		t.Fatal(err)
+	}
+}
