@@ -433,4 +433,3 @@ func writePlugin(t *testing.T, dir, src string) {
 		t.Fatal(err)
 	}
 }
-
