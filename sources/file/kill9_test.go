@@ -1,0 +1,172 @@
+package file
+
+import (
+	"bufio"
+	"encoding/json"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestKill9 runs the real hogtail binary (file source → bbolt buffer →
+// console sink) while a writer appends and rotates, SIGKILLs it several
+// times, and checks that every line entered the buffer exactly once: each
+// seq is seen under exactly one event uuid (a line read twice would get a
+// second uuid; a sink redelivery repeats the same uuid and is allowed).
+func TestKill9(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds and runs the binary")
+	}
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool to build the binary")
+	}
+	dir := t.TempDir()
+	bin := filepath.Join(dir, "hogtail")
+	build := exec.Command(goBin, "build", "-o", bin, "github.com/hogtail/hogtail/cmd/hogtail")
+	if out, err := build.CombinedOutput(); err != nil {
+		t.Skipf("cannot build cmd/hogtail (the agent may be mid-change): %v\n%s", err, out)
+	}
+	logs := filepath.Join(dir, "logs")
+	must(t, os.MkdirAll(logs, 0o755))
+	cfgPath := filepath.Join(dir, "hogtail.toml")
+	must(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`data_dir = %q
+[api]
+enabled = false
+[sources.logs]
+type = "file"
+include = [%q]
+poll_interval = "50ms"
+[sinks.out]
+type = "console"
+inputs = ["logs"]
+format = "json"
+`, filepath.Join(dir, "data"), filepath.Join(logs, "app.log*"))), 0o644))
+	outPath := filepath.Join(dir, "out.jsonl")
+	out, err := os.OpenFile(outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	must(t, err)
+	defer out.Close()
+	errLog, err := os.Create(filepath.Join(dir, "stderr.log"))
+	must(t, err)
+	defer errLog.Close()
+
+	start := func() *exec.Cmd {
+		cmd := exec.Command(bin, "run", "--config", cfgPath)
+		cmd.Stdout, cmd.Stderr = out, errLog
+		must(t, cmd.Start())
+		return cmd
+	}
+
+	// The writer: 60k lines, rotated by rename every 10k, at a steady pace.
+	const total, rotateEvery = 60000, 10000
+	writerDone := make(chan error, 1)
+	go func() {
+		writerDone <- func() error {
+			f, err := os.Create(filepath.Join(logs, "app.log"))
+			if err != nil {
+				return err
+			}
+			w := bufio.NewWriter(f)
+			for i := 0; i < total; i++ {
+				if i > 0 && i%rotateEvery == 0 {
+					w.Flush()
+					f.Close()
+					if err := os.Rename(filepath.Join(logs, "app.log"), filepath.Join(logs, fmt.Sprintf("app.log.%d", i/rotateEvery))); err != nil {
+						return err
+					}
+					if f, err = os.Create(filepath.Join(logs, "app.log")); err != nil {
+						return err
+					}
+					w.Reset(f)
+				}
+				fmt.Fprintf(w, "seq=%d\n", i)
+				if i%500 == 499 {
+					w.Flush()
+					time.Sleep(5 * time.Millisecond)
+				}
+			}
+			w.Flush()
+			return f.Close()
+		}()
+	}()
+
+	for k := 0; k < 6; k++ {
+		cmd := start()
+		time.Sleep(time.Duration(150+rand.IntN(350)) * time.Millisecond)
+		must(t, cmd.Process.Signal(syscall.SIGKILL))
+		_ = cmd.Wait()
+	}
+	must(t, <-writerDone)
+	cmd := start()
+	deadline := time.Now().Add(40 * time.Second)
+	var seen map[int]map[string]bool
+	for {
+		time.Sleep(300 * time.Millisecond)
+		seen = readKill9Output(t, outPath)
+		if len(seen) >= total || time.Now().After(deadline) {
+			break
+		}
+	}
+	_ = cmd.Process.Signal(syscall.SIGTERM)
+	_ = cmd.Wait()
+	seen = readKill9Output(t, outPath)
+	var missing, dup []int
+	for i := 0; i < total; i++ {
+		switch len(seen[i]) {
+		case 0:
+			missing = append(missing, i)
+		case 1:
+		default:
+			dup = append(dup, i)
+		}
+	}
+	if len(missing) > 0 || len(dup) > 0 {
+		stderr, _ := os.ReadFile(errLog.Name())
+		t.Fatalf("%d lost (first %v), %d read twice (first %v)\nagent log tail:\n%s",
+			len(missing), head(missing), len(dup), head(dup), tail(string(stderr), 3000))
+	}
+}
+
+func tail(s string, n int) string {
+	if len(s) > n {
+		return s[len(s)-n:]
+	}
+	return s
+}
+
+// readKill9Output maps seq to the uuids it was delivered under.
+func readKill9Output(t *testing.T, path string) map[int]map[string]bool {
+	f, err := os.Open(path)
+	must(t, err)
+	defer f.Close()
+	seen := map[int]map[string]bool{}
+	sc := bufio.NewScanner(f)
+	sc.Buffer(make([]byte, 1<<20), 1<<20)
+	for sc.Scan() {
+		var ev struct {
+			UUID       string `json:"uuid"`
+			Properties struct {
+				Message string `json:"message"`
+			} `json:"properties"`
+		}
+		if json.Unmarshal(sc.Bytes(), &ev) != nil {
+			continue // cut by the kill
+		}
+		n, err := strconv.Atoi(strings.TrimPrefix(ev.Properties.Message, "seq="))
+		if err != nil {
+			continue
+		}
+		if seen[n] == nil {
+			seen[n] = map[string]bool{}
+		}
+		seen[n][ev.UUID] = true
+	}
+	return seen
+}
