@@ -139,7 +139,7 @@ func TestRunExampleConfig(t *testing.T) {
 	bin := binary(t)
 	cmd := exec.Command(bin, "run", "--config", "config.example.toml")
 	cmd.Dir = "../.."
-	cmd.Env = append(os.Environ(), "HOGTAIL_DATA_DIR="+t.TempDir(), "HOGTAIL_API_ADDRESS=127.0.0.1:0", "POSTHOG_API_KEY=phc_test")
+	cmd.Env = append(os.Environ(), "HOGTAIL_DATA_DIR="+t.TempDir(), "HOGTAIL_API_ADDRESS=127.0.0.1:0", "HOGTAIL_HTTP_ADDRESS=127.0.0.1:0", "HOGTAIL_SYSLOG_ADDRESS=127.0.0.1:0", "POSTHOG_API_KEY=phc_test")
 	stdout, _ := cmd.StdoutPipe()
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
