@@ -15,6 +15,7 @@ import (
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/event"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func prop(t *testing.T, ev *event.Event, key string) any {
@@ -54,6 +55,9 @@ func TestTimeoutInterruptsEveryLoopKind(t *testing.T) {
 					t.Fatalf("drop: got %d events, %d dead letters", len(out.Events), len(out.DeadLetters))
 				}
 			case OnErrorDeadLetter:
+				if got := testutil.ToFloat64(tr.metrics.errors.WithLabelValues("enrich", "loops", "timeout")); got != float64(len(loops)) {
+					t.Errorf("timeout metric = %v, want %d", got, len(loops))
+				}
 				if len(out.Events) != 1 || len(out.DeadLetters) != len(loops) {
 					t.Fatalf("dead_letter: got %d events, %d dead letters", len(out.Events), len(out.DeadLetters))
 				}

@@ -67,7 +67,6 @@ type instance struct {
 	fns  map[string]goja.Callable
 
 	setupDone     bool
-	setupFailures int
 	// broken is set when a call timed out: goja does not run promise jobs
 	// reliably in a runtime interrupted inside an async function, so the
 	// lane replaces the runtime (see Transform.replace).
@@ -361,7 +360,6 @@ func (in *instance) setup() error {
 	}
 	if fn := in.fns["setupPlugin"]; fn != nil {
 		if _, err := in.call(fn, in.meta); err != nil {
-			in.setupFailures++
 			return fmt.Errorf("connector %q: setupPlugin: %s", in.c.spec.name, jsErrorText(err))
 		}
 	}

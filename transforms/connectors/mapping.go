@@ -380,16 +380,19 @@ func fromJSDepth(v goja.Value, depth int) any {
 				materializeMap(sub)
 			}
 		}
-		// Drop keys whose value was set to undefined.
-		out := mo.m[:0:0]
-		for _, f := range mo.m {
-			if jv, ok := f.Value.(goja.Value); ok && goja.IsUndefined(jv) {
-				continue
+		// Drop keys whose value was set to undefined (rare: copy only then).
+		for i := range mo.m {
+			if jv, ok := mo.m[i].Value.(goja.Value); ok && goja.IsUndefined(jv) {
+				out := make(event.Map, 0, len(mo.m))
+				for _, f := range mo.m {
+					if jv, ok := f.Value.(goja.Value); ok && goja.IsUndefined(jv) {
+						continue
+					}
+					out = append(out, f)
+				}
+				mo.m = out
+				break
 			}
-			out = append(out, f)
-		}
-		if len(out) != len(mo.m) {
-			mo.m = out
 		}
 		return mo.m
 	case eventObjType:

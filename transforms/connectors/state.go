@@ -130,10 +130,11 @@ func (in *instance) cacheObject() *goja.Object {
 			s = call.Argument(1).String()
 		}
 		e := &cacheEntry{str: s}
-		if ttl := ttlArg(call.Argument(2)); ttl > 0 {
+		ttl := ttlArg(call.Argument(2))
+		c.mu.Lock()
+		if ttl > 0 {
 			e.expires = c.now().Add(ttl)
 		}
-		c.mu.Lock()
 		c.m[key] = e
 		c.mu.Unlock()
 		return in.resolved(goja.Undefined())
