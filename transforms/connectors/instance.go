@@ -66,7 +66,7 @@ type instance struct {
 	meta *goja.Object
 	fns  map[string]goja.Callable
 
-	setupDone     bool
+	setupDone bool
 	// broken is set when a call timed out: goja does not run promise jobs
 	// reliably in a runtime interrupted inside an async function, so the
 	// lane replaces the runtime (see Transform.replace).
