@@ -1,0 +1,307 @@
+package buffer
+
+// Offline tools for the hogtail CLI: replaying and purging dead letters,
+// and checking a buffer file. They are meant for a buffer opened while the
+// agent is stopped (bbolt's file lock keeps a second process out).
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"sort"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+	bolterrors "go.etcd.io/bbolt/errors"
+)
+
+// ErrLocked reports a buffer file locked by another process.
+var ErrLocked = errors.New("buffer file is locked by another process (stop hogtail first: a running agent holds the lock)")
+
+// Replay selects dead letters to put back into queues.
+type Replay struct {
+	// IDs selects dead letters; empty selects all.
+	IDs []uint64
+	// Queue is the queue to append to; empty means the queue named by each
+	// dead letter's component (the sink that gave up on it).
+	Queue string
+}
+
+// ReplayResult tells what a replay did.
+type ReplayResult struct {
+	// Replayed counts records appended, per queue.
+	Replayed map[string]int
+	// Skipped lists dead letters left in place, with the reason.
+	Skipped map[uint64]string
+}
+
+// replayChunk is the most records written under one queue key by a replay.
+const replayChunk = 1000
+
+// ReplayDeadLetters appends the selected dead letters' records to the end
+// of their queue and deletes them from dead letters, in one transaction. A
+// dead letter whose queue does not exist in the file (its component was a
+// transform, or the sink was removed) or whose record is not JSON (a
+// damaged chunk) is skipped and reported. The target queues must not be
+// registered with this Buffer: replay is for a buffer that no agent runs.
+func (b *Buffer) ReplayDeadLetters(r Replay) (ReplayResult, error) {
+	res := ReplayResult{Replayed: map[string]int{}, Skipped: map[uint64]string{}}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return res, ErrClosed
+	}
+	if r.Queue != "" {
+		if _, open := b.queues[r.Queue]; open {
+			return res, fmt.Errorf("replay: queue %q is in use by a running agent", r.Queue)
+		}
+	}
+	want := map[uint64]bool{}
+	for _, id := range r.IDs {
+		want[id] = true
+	}
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		dlb := tx.Bucket(bucketDeadLetters)
+		queues := tx.Bucket(bucketQueues)
+		if r.Queue != "" && queues.Bucket([]byte(r.Queue)) == nil {
+			return fmt.Errorf("replay: no queue %q in the buffer (queues: %v)", r.Queue, bucketNames(queues))
+		}
+		recs := map[string][][]byte{}
+		var order []string
+		var del [][]byte
+		c := dlb.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			id := keySeq(k)
+			if len(want) > 0 && !want[id] {
+				continue
+			}
+			delete(want, id)
+			var s storedDeadLetter
+			if err := json.Unmarshal(v, &s); err != nil {
+				res.Skipped[id] = "undecodable dead letter: " + err.Error()
+				continue
+			}
+			if !json.Valid(s.Record) {
+				res.Skipped[id] = "record is not JSON (a damaged buffer chunk); inspect it with list and purge it"
+				continue
+			}
+			q := r.Queue
+			if q == "" {
+				q = s.Component
+			}
+			if _, open := b.queues[q]; open {
+				return fmt.Errorf("replay: queue %q is in use by a running agent", q)
+			}
+			if queues.Bucket([]byte(q)) == nil {
+				res.Skipped[id] = fmt.Sprintf("no queue %q in the buffer; choose one with --sink", q)
+				continue
+			}
+			if _, seen := recs[q]; !seen {
+				order = append(order, q)
+			}
+			recs[q] = append(recs[q], s.Record)
+			del = append(del, append([]byte(nil), k...))
+		}
+		for id := range want {
+			res.Skipped[id] = "no such dead letter"
+		}
+		now := time.Now().UnixMilli()
+		for _, q := range order {
+			qb := queues.Bucket([]byte(q))
+			next := uint64(0)
+			if k, _ := qb.Cursor().Last(); k != nil {
+				next = keySeq(k) + 1
+			}
+			all := recs[q]
+			for len(all) > 0 {
+				n := min(len(all), replayChunk)
+				if err := qb.Put(seqKey(next), appendChunk(make([]byte, 0, chunkSize(all[:n])), all[:n], now)); err != nil {
+					return fmt.Errorf("replay into %q: %w", q, err)
+				}
+				next++
+				all = all[n:]
+			}
+			res.Replayed[q] = len(recs[q])
+		}
+		for _, k := range del {
+			if err := dlb.Delete(k); err != nil {
+				return fmt.Errorf("replay: delete dead letter %d: %w", keySeq(k), err)
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		return ReplayResult{Replayed: map[string]int{}, Skipped: map[uint64]string{}}, err
+	}
+	return res, nil
+}
+
+// PurgeDeadLetters deletes the dead letters with the given ids, or all of
+// them when ids is empty, and returns how many were deleted.
+func (b *Buffer) PurgeDeadLetters(ids []uint64) (int, error) {
+	n := 0
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		dlb := tx.Bucket(bucketDeadLetters)
+		if len(ids) == 0 {
+			// Key by key, not by recreating the bucket: its sequence must
+			// keep growing so an id never names two records.
+			c := dlb.Cursor()
+			for k, _ := c.First(); k != nil; k, _ = c.First() {
+				if err := c.Delete(); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		}
+		for _, id := range ids {
+			if dlb.Get(seqKey(id)) == nil {
+				continue
+			}
+			if err := dlb.Delete(seqKey(id)); err != nil {
+				return err
+			}
+			n++
+		}
+		return nil
+	})
+	return n, err
+}
+
+func bucketNames(b *bolt.Bucket) []string {
+	var out []string
+	b.ForEachBucket(func(k []byte) error {
+		out = append(out, string(k))
+		return nil
+	})
+	return out
+}
+
+// Report is the outcome of Check.
+type Report struct {
+	Path string `json:"path"`
+	// FileBytes is the size of the file.
+	FileBytes int64         `json:"file_bytes"`
+	Queues    []QueueReport `json:"queues"`
+	// DeadLetters counts stored dead letters.
+	DeadLetters int `json:"dead_letters"`
+	// Checkpoints maps each source's namespace to its number of keys.
+	Checkpoints map[string]int `json:"checkpoints"`
+	// KV maps each connector storage namespace to its number of keys.
+	KV map[string]int `json:"kv"`
+	// Damage lists every problem found; empty means healthy.
+	Damage []string `json:"damage"`
+}
+
+// QueueReport describes one queue on disk.
+type QueueReport struct {
+	Name    string `json:"name"`
+	Records int64  `json:"records"`
+	Bytes   int64  `json:"bytes"`
+	Chunks  int64  `json:"chunks"`
+	// Corrupt lists the keys of chunks that fail their checksum or framing.
+	Corrupt []uint64 `json:"corrupt,omitempty"`
+}
+
+// Check opens the buffer file at path read-only and reports its contents
+// and any damage: bbolt's page-level consistency check, chunks that cannot
+// be decoded, and dead letters that cannot be read. It never modifies the
+// file. A file locked by a running agent gives ErrLocked after timeout.
+func Check(path string, timeout time.Duration) (*Report, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("buffer %s: %w", path, err)
+	}
+	db, err := openReadOnly(path, timeout)
+	if err != nil {
+		return nil, err
+	}
+	defer db.Close()
+	rep := &Report{Path: path, FileBytes: st.Size(), Checkpoints: map[string]int{}, KV: map[string]int{}, Queues: []QueueReport{}, Damage: []string{}}
+	err = db.View(func(tx *bolt.Tx) error {
+		for cerr := range tx.Check() {
+			rep.Damage = append(rep.Damage, "bbolt: "+cerr.Error())
+		}
+		for _, name := range [][]byte{bucketQueues, bucketCheckpoints, bucketDeadLetters, bucketKV} {
+			if tx.Bucket(name) == nil {
+				rep.Damage = append(rep.Damage, fmt.Sprintf("bucket %q is missing (not a hogtail buffer, or never opened by hogtail)", name))
+			}
+		}
+		if qs := tx.Bucket(bucketQueues); qs != nil {
+			qs.ForEachBucket(func(name []byte) error {
+				qr := QueueReport{Name: string(name)}
+				qs.Bucket(name).ForEach(func(k, v []byte) error {
+					qr.Chunks++
+					qr.Bytes += int64(len(v))
+					recs, err := decodeChunk(v)
+					if err != nil {
+						qr.Corrupt = append(qr.Corrupt, keySeq(k))
+						rep.Damage = append(rep.Damage, fmt.Sprintf("queue %q: chunk %d (%d bytes) cannot be decoded; the agent moves it to dead letters when it reaches it", name, keySeq(k), len(v)))
+						return nil
+					}
+					qr.Records += int64(len(recs))
+					return nil
+				})
+				rep.Queues = append(rep.Queues, qr)
+				return nil
+			})
+		}
+		if dlb := tx.Bucket(bucketDeadLetters); dlb != nil {
+			dlb.ForEach(func(k, v []byte) error {
+				rep.DeadLetters++
+				var s storedDeadLetter
+				if json.Unmarshal(v, &s) != nil {
+					rep.Damage = append(rep.Damage, fmt.Sprintf("dead letter %d cannot be decoded", keySeq(k)))
+				}
+				return nil
+			})
+		}
+		countNested(tx.Bucket(bucketCheckpoints), rep.Checkpoints)
+		countNested(tx.Bucket(bucketKV), rep.KV)
+		return nil
+	})
+	if err != nil {
+		return nil, fmt.Errorf("check %s: %w", path, err)
+	}
+	sort.Slice(rep.Queues, func(i, j int) bool { return rep.Queues[i].Name < rep.Queues[j].Name })
+	return rep, nil
+}
+
+func countNested(b *bolt.Bucket, out map[string]int) {
+	if b == nil {
+		return
+	}
+	b.ForEachBucket(func(name []byte) error {
+		out[string(name)] = b.Bucket(name).Stats().KeyN
+		return nil
+	})
+}
+
+// Probe checks that path is a bbolt file that no other process holds,
+// without changing it: the CLI calls it before Open, which would set a
+// damaged file aside.
+func Probe(path string, timeout time.Duration) error {
+	if _, err := os.Stat(path); err != nil {
+		return fmt.Errorf("buffer %s: %w", path, err)
+	}
+	db, err := openReadOnly(path, timeout)
+	if err != nil {
+		return err
+	}
+	return db.Close()
+}
+
+func openReadOnly(path string, timeout time.Duration) (*bolt.DB, error) {
+	if timeout <= 0 {
+		timeout = time.Second
+	}
+	db, err := bolt.Open(path, 0o600, &bolt.Options{ReadOnly: true, Timeout: timeout})
+	if err != nil {
+		if errors.Is(err, bolterrors.ErrTimeout) {
+			return nil, fmt.Errorf("%s: %w", path, ErrLocked)
+		}
+		return nil, fmt.Errorf("buffer %s cannot be opened: %w", path, err)
+	}
+	return db, nil
+}
