@@ -1,9 +1,9 @@
 package file
 
 import (
-	"os"
 	"testing"
-	"time"
+
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func TestTailBasic(t *testing.T) {
@@ -28,6 +28,10 @@ func TestTailBasic(t *testing.T) {
 	if ev.DistinctID != "testhost" || ev.Event != "log" || len(ev.UUID) != 36 {
 		t.Errorf("event = %+v", ev)
 	}
-	_ = os.Remove
-	_ = time.Second
+	if n := testutil.ToFloat64(h.src.metrics.lines); n != 3 {
+		t.Errorf("lines_total = %v, want 3", n)
+	}
+	if n := testutil.ToFloat64(h.src.metrics.open); n != 1 {
+		t.Errorf("open_files = %v, want 1", n)
+	}
 }

@@ -48,9 +48,14 @@ type Source struct {
 	emitter  component.Emitter
 	scanReq  chan struct{}
 	firstRun bool
+	// hadCheckpoints: the source ran before. Files new at its start then
+	// appeared while it was down and are read from their beginning.
+	hadCheckpoints bool
 	// openFile is os.Open; tests replace it to simulate permission errors
 	// (the tests run as root, which no file mode stops).
 	openFile func(string) (*os.File, error)
+	// noWatch turns fsnotify off, as when it is unavailable (tests).
+	noWatch bool
 
 	mu      sync.Mutex
 	tails   map[fileID]*tailer
@@ -172,6 +177,7 @@ func (s *Source) Run(ctx context.Context, emit component.Emitter) error {
 			}
 			s.known[k] = r
 		}
+		s.hadCheckpoints = len(cps) > 0
 	}
 
 	var wg sync.WaitGroup
@@ -180,6 +186,10 @@ func (s *Source) Run(ctx context.Context, emit component.Emitter) error {
 	defer cancel()
 
 	w, err := fsnotify.NewWatcher()
+	if s.noWatch && err == nil {
+		w.Close()
+		w, err = nil, errors.New("disabled")
+	}
 	if err != nil {
 		s.log.Warn("fsnotify unavailable, polling only", "error", err, "poll_interval", s.cfg.PollInterval.D())
 	} else {
@@ -481,7 +491,7 @@ func (s *Source) open(c candidate, id fileID, now time.Time) (*tailer, *componen
 		f.Close()
 		return nil, nil
 	}
-	if s.firstRun && s.cfg.ReadFrom == "end" {
+	if s.firstRun && s.cfg.ReadFrom == "end" && !s.hadCheckpoints {
 		t.offset = size
 	}
 	n := min(int64(s.fpBytes), size) // a short file's is refreshed as it grows

@@ -61,7 +61,16 @@ func TestReadFromEnd(t *testing.T) {
 }
 
 func TestGlobsExcludeAndNewFiles(t *testing.T) {
-	h := newHarness(t, func(c *Config) {})
+	for _, poll := range []bool{false, true} {
+		t.Run(fmt.Sprintf("polling only=%v", poll), func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.mutate = func(s *Source) { s.noWatch = poll }
+			globsExcludeAndNewFiles(t, h)
+		})
+	}
+}
+
+func globsExcludeAndNewFiles(t *testing.T, h *harness) {
 	h.cfg.Include = []string{filepath.Join(h.dir, "**", "*.log")}
 	h.cfg.Exclude = []string{filepath.Join(h.dir, "skip", "**")}
 	must(t, os.MkdirAll(h.path("a/b/c"), 0o755))
@@ -169,7 +178,16 @@ func TestFingerprintIdentity(t *testing.T) {
 // TestRotateRenameHighRate rotates by rename every 500 lines with the writer
 // at full speed; every line must arrive exactly once.
 func TestRotateRenameHighRate(t *testing.T) {
-	h := newHarness(t, nil)
+	for _, poll := range []bool{false, true} {
+		t.Run(fmt.Sprintf("polling only=%v", poll), func(t *testing.T) {
+			h := newHarness(t, nil)
+			h.mutate = func(s *Source) { s.noWatch = poll }
+			rotateRenameHighRate(t, h)
+		})
+	}
+}
+
+func rotateRenameHighRate(t *testing.T, h *harness) {
 	h.cfg.Include = []string{h.path("app.log*")}
 	const total, every = 20000, 500
 	h.start()
@@ -507,4 +525,59 @@ func must(t testing.TB, err error) {
 	if err != nil {
 		t.Fatal(err)
 	}
+}
+
+// TestMultilineCheckpoint: a record still being assembled is not
+// checkpointed; a restart reads it again in full, once.
+func TestMultilineCheckpoint(t *testing.T) {
+	h := newHarness(t, func(c *Config) {
+		c.Multiline.StartPattern = `^START`
+		c.Multiline.Timeout = component.Duration(time.Hour)
+	})
+	appendFile(t, h.path("a.log"), "START a\n  a1\nSTART b\n  b1\n")
+	h.start()
+	h.waitFor(1)
+	time.Sleep(100 * time.Millisecond)
+	h.stop()
+	appendFile(t, h.path("a.log"), "  b2\nSTART c\n")
+	h.start()
+	evs := h.waitFor(2)
+	time.Sleep(100 * time.Millisecond)
+	got := messages(t, h.em.Events())
+	want := []string{"START a\n  a1", "START b\n  b1\n  b2"}
+	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
+		t.Fatalf("got %q, want %q", got, want)
+	}
+	if off, _ := evs[1].Properties.Get("$offset"); off != int64(13) {
+		t.Errorf("$offset of the second record = %v, want 13", off)
+	}
+	// The timeout flushes the last record of a quiet file.
+	h.stop()
+	h.cfg.Multiline.Timeout = component.Duration(50 * time.Millisecond)
+	h.start()
+	h.waitFor(3)
+	if m := message(t, h.em.Events()[2]); m != "START c" {
+		t.Errorf("last record %q", m)
+	}
+}
+
+// TestRotatedWhileDown: a file rotated while hogtail was stopped is found
+// again by its identity and finished; the new file at the path is read from
+// its beginning, even with read_from = "end".
+func TestRotatedWhileDown(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.ReadFrom = "end" })
+	h.cfg.Include = []string{h.path("app.log*")}
+	appendFile(t, h.path("app.log"), "seq=999999\n") // before the first start: skipped
+	h.start()
+	time.Sleep(100 * time.Millisecond)
+	appendFile(t, h.path("app.log"), seqLines(0, 100))
+	h.waitFor(100)
+	h.stop()
+	appendFile(t, h.path("app.log"), seqLines(100, 150))
+	must(t, os.Rename(h.path("app.log"), h.path("app.log.1")))
+	appendFile(t, h.path("app.log"), seqLines(150, 170))
+	h.start()
+	h.waitFor(170)
+	h.settle(100 * time.Millisecond)
+	checkSeqs(t, h, 170)
 }
