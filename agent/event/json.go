@@ -1,11 +1,8 @@
 package event
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
-	"io"
 	"math"
 	"sort"
 	"strconv"
@@ -222,16 +219,17 @@ func AppendString(dst []byte, s string) []byte {
 }
 
 // ParseValue decodes one JSON value, keeping object key order (objects become
-// Map). Integers that fit become int64, other numbers float64.
+// Map). Integers that fit become int64, other numbers float64. Invalid UTF-8
+// in strings becomes U+FFFD, as with encoding/json.
 func ParseValue(data []byte) (any, error) {
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.UseNumber()
-	v, err := decodeValue(dec)
+	p := parser{data: data}
+	v, err := p.value()
 	if err != nil {
 		return nil, err
 	}
-	if _, err := dec.Token(); err != io.EOF {
-		return nil, errors.New("unexpected data after JSON value")
+	p.skipSpace()
+	if p.pos != len(data) {
+		return nil, p.fail("unexpected data after the JSON value")
 	}
 	return v, nil
 }
@@ -251,69 +249,6 @@ func (m *Map) UnmarshalJSON(data []byte) error {
 		return fmt.Errorf("expected a JSON object, got %s", jsonKind(v))
 	}
 	return nil
-}
-
-func decodeValue(dec *json.Decoder) (any, error) {
-	tok, err := dec.Token()
-	if err != nil {
-		if err == io.EOF {
-			return nil, io.ErrUnexpectedEOF
-		}
-		return nil, err
-	}
-	return decodeFrom(dec, tok)
-}
-
-func decodeFrom(dec *json.Decoder, tok json.Token) (any, error) {
-	switch t := tok.(type) {
-	case json.Delim:
-		switch t {
-		case '{':
-			m := Map{}
-			for dec.More() {
-				kt, err := dec.Token()
-				if err != nil {
-					return nil, err
-				}
-				key, _ := kt.(string)
-				v, err := decodeValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				// Duplicate keys: last wins, as in JSON.parse.
-				m.Set(key, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return m, nil
-		case '[':
-			arr := []any{}
-			for dec.More() {
-				v, err := decodeValue(dec)
-				if err != nil {
-					return nil, err
-				}
-				arr = append(arr, v)
-			}
-			if _, err := dec.Token(); err != nil {
-				return nil, err
-			}
-			return arr, nil
-		}
-		return nil, fmt.Errorf("unexpected %v", t)
-	case json.Number:
-		if i, err := strconv.ParseInt(string(t), 10, 64); err == nil {
-			return i, nil
-		}
-		f, err := strconv.ParseFloat(string(t), 64)
-		if err != nil {
-			return nil, fmt.Errorf("bad number %q", t)
-		}
-		return f, nil
-	default:
-		return t, nil // string, bool, nil
-	}
 }
 
 func jsonKind(v any) string {

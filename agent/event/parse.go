@@ -1,0 +1,358 @@
+package event
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"unicode/utf16"
+	"unicode/utf8"
+	"unsafe"
+)
+
+// parser decodes JSON into Map/[]any values in one pass over the bytes.
+//
+// encoding/json cannot decode objects into an ordered form except through
+// Decoder.Token, which allocates for every token and runs about 10× slower;
+// events must keep their key order (plugins observe it), and decoding is on
+// the hot path of the HTTP source and the file source's json codec. The
+// grammar is RFC 8259; FuzzParseValue checks it against encoding/json.
+type parser struct {
+	data  []byte
+	pos   int
+	depth int
+}
+
+const maxDepth = 10000
+
+var errSyntax = errors.New("invalid JSON")
+
+func (p *parser) fail(what string) error {
+	if p.pos >= len(p.data) {
+		return fmt.Errorf("%w: unexpected end of input (%s)", errSyntax, what)
+	}
+	return fmt.Errorf("%w: %s at offset %d", errSyntax, what, p.pos)
+}
+
+func (p *parser) skipSpace() {
+	for p.pos < len(p.data) {
+		switch p.data[p.pos] {
+		case ' ', '\t', '\n', '\r':
+			p.pos++
+		default:
+			return
+		}
+	}
+}
+
+func (p *parser) value() (any, error) {
+	p.skipSpace()
+	if p.pos >= len(p.data) {
+		return nil, p.fail("expected a value")
+	}
+	switch c := p.data[p.pos]; {
+	case c == '{':
+		return p.object()
+	case c == '[':
+		return p.array()
+	case c == '"':
+		return p.string()
+	case c == '-' || (c >= '0' && c <= '9'):
+		return p.number()
+	case c == 't':
+		return p.literal("true", true)
+	case c == 'f':
+		return p.literal("false", false)
+	case c == 'n':
+		return p.literal("null", nil)
+	}
+	return nil, p.fail("unexpected character")
+}
+
+func (p *parser) literal(word string, v any) (any, error) {
+	if len(p.data)-p.pos >= len(word) && string(p.data[p.pos:p.pos+len(word)]) == word {
+		p.pos += len(word)
+		return v, nil
+	}
+	return nil, p.fail("invalid literal")
+}
+
+func (p *parser) object() (any, error) {
+	if p.depth++; p.depth > maxDepth {
+		return nil, p.fail("nested too deeply")
+	}
+	defer func() { p.depth-- }()
+	p.pos++ // {
+	m := Map{}
+	p.skipSpace()
+	if p.pos < len(p.data) && p.data[p.pos] == '}' {
+		p.pos++
+		return m, nil
+	}
+	for {
+		p.skipSpace()
+		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
+			return nil, p.fail("expected a string key")
+		}
+		key, err := p.string()
+		if err != nil {
+			return nil, err
+		}
+		p.skipSpace()
+		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
+			return nil, p.fail("expected ':'")
+		}
+		p.pos++
+		v, err := p.value()
+		if err != nil {
+			return nil, err
+		}
+		// Duplicate keys: the last wins, as with JSON.parse.
+		m.Set(key.(string), v)
+		p.skipSpace()
+		if p.pos >= len(p.data) {
+			return nil, p.fail("expected ',' or '}'")
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case '}':
+			p.pos++
+			return m, nil
+		default:
+			return nil, p.fail("expected ',' or '}'")
+		}
+	}
+}
+
+func (p *parser) array() (any, error) {
+	if p.depth++; p.depth > maxDepth {
+		return nil, p.fail("nested too deeply")
+	}
+	defer func() { p.depth-- }()
+	p.pos++ // [
+	arr := []any{}
+	p.skipSpace()
+	if p.pos < len(p.data) && p.data[p.pos] == ']' {
+		p.pos++
+		return arr, nil
+	}
+	for {
+		v, err := p.value()
+		if err != nil {
+			return nil, err
+		}
+		arr = append(arr, v)
+		p.skipSpace()
+		if p.pos >= len(p.data) {
+			return nil, p.fail("expected ',' or ']'")
+		}
+		switch p.data[p.pos] {
+		case ',':
+			p.pos++
+		case ']':
+			p.pos++
+			return arr, nil
+		default:
+			return nil, p.fail("expected ',' or ']'")
+		}
+	}
+}
+
+// string decodes a string starting at the opening quote. Strings without
+// escapes (the common case) cost one allocation.
+func (p *parser) string() (any, error) {
+	p.pos++ // "
+	start := p.pos
+	ascii := true
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		switch {
+		case c == '"':
+			raw := p.data[start:p.pos]
+			p.pos++
+			if !ascii && !utf8.Valid(raw) {
+				return fixUTF8(string(raw)), nil
+			}
+			return string(raw), nil
+		case c == '\\':
+			return p.escapedString(start)
+		case c < 0x20:
+			return nil, p.fail("control character in string")
+		case c >= utf8.RuneSelf:
+			ascii = false
+		}
+		p.pos++
+	}
+	return nil, p.fail("unterminated string")
+}
+
+func (p *parser) escapedString(start int) (any, error) {
+	var b strings.Builder
+	b.Grow(p.pos - start + 16)
+	b.Write(p.data[start:p.pos])
+	for p.pos < len(p.data) {
+		c := p.data[p.pos]
+		switch {
+		case c == '"':
+			p.pos++
+			s := b.String()
+			if !utf8.ValidString(s) {
+				s = fixUTF8(s)
+			}
+			return s, nil
+		case c < 0x20:
+			return nil, p.fail("control character in string")
+		case c != '\\':
+			b.WriteByte(c)
+			p.pos++
+			continue
+		}
+		p.pos++ // backslash
+		if p.pos >= len(p.data) {
+			break
+		}
+		e := p.data[p.pos]
+		p.pos++
+		switch e {
+		case '"', '\\', '/':
+			b.WriteByte(e)
+		case 'b':
+			b.WriteByte('\b')
+		case 'f':
+			b.WriteByte('\f')
+		case 'n':
+			b.WriteByte('\n')
+		case 'r':
+			b.WriteByte('\r')
+		case 't':
+			b.WriteByte('\t')
+		case 'u':
+			r, ok := p.hex4()
+			if !ok {
+				return nil, p.fail("invalid \\u escape")
+			}
+			if utf16.IsSurrogate(r) {
+				// A high surrogate must be followed by \uDC00-\uDFFF; a
+				// lone one becomes U+FFFD, as with encoding/json.
+				save := p.pos
+				if p.pos+1 < len(p.data) && p.data[p.pos] == '\\' && p.data[p.pos+1] == 'u' {
+					p.pos += 2
+					if r2, ok := p.hex4(); ok {
+						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
+							b.WriteRune(dec)
+							continue
+						}
+					}
+				}
+				p.pos = save
+				r = utf8.RuneError
+			}
+			b.WriteRune(r)
+		default:
+			p.pos--
+			return nil, p.fail("invalid escape")
+		}
+	}
+	return nil, p.fail("unterminated string")
+}
+
+func (p *parser) hex4() (rune, bool) {
+	if len(p.data)-p.pos < 4 {
+		return 0, false
+	}
+	var r rune
+	for _, c := range p.data[p.pos : p.pos+4] {
+		switch {
+		case c >= '0' && c <= '9':
+			r = r<<4 | rune(c-'0')
+		case c >= 'a' && c <= 'f':
+			r = r<<4 | rune(c-'a'+10)
+		case c >= 'A' && c <= 'F':
+			r = r<<4 | rune(c-'A'+10)
+		default:
+			return 0, false
+		}
+	}
+	p.pos += 4
+	return r, true
+}
+
+// number decodes an RFC 8259 number: int64 when it is an integer that fits,
+// float64 otherwise.
+func (p *parser) number() (any, error) {
+	start := p.pos
+	if p.data[p.pos] == '-' {
+		p.pos++
+	}
+	digits := func() int {
+		n := 0
+		for p.pos < len(p.data) && p.data[p.pos] >= '0' && p.data[p.pos] <= '9' {
+			p.pos++
+			n++
+		}
+		return n
+	}
+	intStart := p.pos
+	if digits() == 0 {
+		return nil, p.fail("invalid number")
+	}
+	if p.data[intStart] == '0' && p.pos-intStart > 1 {
+		return nil, p.fail("leading zero in number")
+	}
+	isInt := true
+	if p.pos < len(p.data) && p.data[p.pos] == '.' {
+		isInt = false
+		p.pos++
+		if digits() == 0 {
+			return nil, p.fail("invalid number")
+		}
+	}
+	if p.pos < len(p.data) && (p.data[p.pos] == 'e' || p.data[p.pos] == 'E') {
+		isInt = false
+		p.pos++
+		if p.pos < len(p.data) && (p.data[p.pos] == '+' || p.data[p.pos] == '-') {
+			p.pos++
+		}
+		if digits() == 0 {
+			return nil, p.fail("invalid number")
+		}
+	}
+	text := unsafeString(p.data[start:p.pos])
+	if isInt {
+		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
+			return i, nil
+		}
+	}
+	f, err := strconv.ParseFloat(text, 64)
+	if err != nil {
+		// Out of range: encoding/json refuses these too.
+		return nil, fmt.Errorf("%w: number %s out of range", errSyntax, text)
+	}
+	return f, nil
+}
+
+// unsafeString views b as a string without copying; only for immediate
+// parsing (strconv does not retain its argument).
+func unsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// fixUTF8 replaces each invalid byte with U+FFFD, as encoding/json does.
+func fixUTF8(s string) string {
+	var b strings.Builder
+	b.Grow(len(s) + 8)
+	for i := 0; i < len(s); {
+		r, size := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && size == 1 {
+			b.WriteString("\uFFFD")
+		} else {
+			b.WriteString(s[i : i+size])
+		}
+		i += size
+	}
+	return b.String()
+}

@@ -1,0 +1,81 @@
+package event
+
+import (
+	"encoding/json"
+	"reflect"
+	"testing"
+)
+
+// toPlain converts a decoded value to what encoding/json produces into
+// `any` (unordered maps, float64 numbers), for comparison.
+func toPlain(v any) any {
+	switch t := v.(type) {
+	case Map:
+		m := make(map[string]any, len(t))
+		for _, f := range t {
+			m[f.Key] = toPlain(f.Value)
+		}
+		return m
+	case []any:
+		out := make([]any, len(t))
+		for i := range t {
+			out[i] = toPlain(t[i])
+		}
+		return out
+	case int64:
+		return float64(t)
+	}
+	return v
+}
+
+var parseCases = []string{
+	`{}`, `[]`, `""`, `0`, `-0`, `1.5e3`, `-12.25E-2`, `true`, `false`, `null`,
+	`{"a":1,"b":[1,2,{"c":null}],"d":"x"}`,
+	`"esc \" \\ \/ \b \f \n \r \t \u00e9 \ud83d\ude00 \ud800 x"`,
+	"\"raw \xff invalid\"",
+	` { "a" : [ 1 , 2 ] } `,
+	`{"dup":1,"dup":2}`,
+	`9223372036854775807`, `9223372036854775808`, `1e400`,
+	// invalid
+	`{`, `[1,]`, `{"a":1,}`, `01`, `1.`, `.5`, `+1`, `"\x"`, "\"a\tb\"", `tru`, `{"a" 1}`, `[1 2]`, `1 2`, `"\u12"`, `-`, ``,
+}
+
+func FuzzParseValue(f *testing.F) {
+	for _, c := range parseCases {
+		f.Add([]byte(c))
+	}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		got, err := ParseValue(data)
+		var want any
+		werr := json.Unmarshal(data, &want)
+		if (err == nil) != (werr == nil) {
+			t.Fatalf("%q: ParseValue err=%v, encoding/json err=%v", data, err, werr)
+		}
+		if err != nil {
+			return
+		}
+		if !reflect.DeepEqual(toPlain(got), want) {
+			t.Fatalf("%q: got %#v, encoding/json %#v", data, toPlain(got), want)
+		}
+		// Re-encoding gives valid JSON that decodes to the same value.
+		enc := AppendValue(nil, got)
+		var back any
+		if err := json.Unmarshal(enc, &back); err != nil || !reflect.DeepEqual(back, want) {
+			t.Fatalf("%q: re-encoded %s (%v)", data, enc, err)
+		}
+	})
+}
+
+func TestParseKeepsOrderAndInts(t *testing.T) {
+	v, err := ParseValue([]byte(`{"z":1,"a":{"y":2,"b":3},"big":9007199254740993}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := v.(Map)
+	if m[0].Key != "z" || m[1].Key != "a" || m[1].Value.(Map)[0].Key != "y" {
+		t.Fatalf("order lost: %v", m)
+	}
+	if big, _ := m.Get("big"); big != int64(9007199254740993) {
+		t.Fatalf("big int = %v", big)
+	}
+}
