@@ -1,0 +1,300 @@
+package main
+
+import (
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/hogtail/hogtail/agent"
+	"github.com/hogtail/hogtail/agent/buffer"
+	"github.com/hogtail/hogtail/agent/config"
+)
+
+// lockTimeout is how long the offline commands wait for the buffer's file
+// lock before saying that an agent holds it.
+const lockTimeout = time.Second
+
+const deadLettersUsage = `Usage:
+  hogtail dead-letters list    [--config FILE] [--component NAME] [--limit N]
+  hogtail dead-letters replay  [--config FILE] [--id N ...] [--sink NAME]
+  hogtail dead-letters purge   [--config FILE] (--all | --id N ...)
+
+Dead letters are records a sink gave up on (a 4xx answer, an event over
+the size limit, retry.max_elapsed reached) or that a transform could not
+process. They stay in the buffer file under data_dir until replayed or
+purged. These commands open that file, so hogtail must not be running
+(the running agent holds its lock).
+
+  list    prints one JSON object per dead letter: id, time, component,
+          reason, record.
+  replay  appends the records to the end of the queue of the sink they
+          came from (or of --sink NAME) and deletes them from dead
+          letters, in one transaction; the agent delivers them on its
+          next start. Without --id, every dead letter is replayed.
+  purge   deletes dead letters: --all, or the given --id values.
+`
+
+const bufferUsage = `Usage:
+  hogtail buffer check [--config FILE] [--json]
+
+Checks the buffer file under data_dir while hogtail is stopped: bbolt's
+page-level consistency check, then every queue chunk's checksum. Prints
+queue depths, sizes and chunk counts, the dead letter count and the
+checkpoint namespaces. Exits 1 when it finds damage.
+`
+
+// idList is a repeatable --id flag; values may also be comma-separated.
+type idList []uint64
+
+func (l *idList) String() string { return fmt.Sprint(*l) }
+
+func (l *idList) Set(v string) error {
+	for _, f := range strings.Split(v, ",") {
+		id, err := strconv.ParseUint(strings.TrimSpace(f), 10, 64)
+		if err != nil || id == 0 {
+			return fmt.Errorf("invalid dead letter id %q", f)
+		}
+		*l = append(*l, id)
+	}
+	return nil
+}
+
+// offlineFlags adds the flags every offline command has.
+func offlineFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *string, *string) {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	path := fs.String("config", config.DefaultPath, "path of the TOML config file")
+	dataDir := fs.String("data-dir", "", "data directory holding "+agent.BufferFile+" (default: the config's data_dir)")
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fmt.Fprint(stderr, "\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	return fs, path, dataDir
+}
+
+// bufferPath returns the buffer file of the config, or of --data-dir.
+func bufferPath(path, dataDir string) (string, error) {
+	if dataDir != "" {
+		return filepath.Join(dataDir, agent.BufferFile), nil
+	}
+	cfg, err := config.Load(path, components())
+	if err != nil {
+		return "", fmt.Errorf("%w\n(use --data-dir to point at the buffer without a valid config)", err)
+	}
+	return filepath.Join(cfg.DataDir, agent.BufferFile), nil
+}
+
+// openOffline opens the buffer file for the dead-letter commands. It probes
+// the file read-only first, so a locked file is reported as such and a
+// damaged one is left alone (Open would set it aside and start afresh).
+func openOffline(file string) (*buffer.Buffer, error) {
+	if err := buffer.Probe(file, lockTimeout); err != nil {
+		return nil, err
+	}
+	return buffer.Open(file, buffer.Options{Sync: true, OpenTimeout: lockTimeout})
+}
+
+func cmdDeadLetters(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprint(stdout, deadLettersUsage)
+			return 0
+		}
+		fmt.Fprint(stderr, deadLettersUsage)
+		return 2
+	}
+	sub, rest := args[0], args[1:]
+	fs, path, dataDir := offlineFlags("dead-letters "+sub, deadLettersUsage, stderr)
+	var ids idList
+	var component, sink *string
+	var limit *int
+	var all *bool
+	switch sub {
+	case "list":
+		component = fs.String("component", "", "only dead letters of this component (sink or transform)")
+		limit = fs.Int("limit", 0, "print at most N dead letters (0: all)")
+	case "replay":
+		fs.Var(&ids, "id", "dead letter id to replay (repeatable, or comma-separated); default: all")
+		sink = fs.String("sink", "", "queue to replay into (default: the sink each record came from)")
+	case "purge":
+		fs.Var(&ids, "id", "dead letter id to delete (repeatable, or comma-separated)")
+		all = fs.Bool("all", false, "delete every dead letter")
+	default:
+		fmt.Fprintf(stderr, "hogtail dead-letters: unknown subcommand %q\n\n%s", sub, deadLettersUsage)
+		return 2
+	}
+	if code := parseFlags(fs, rest); code >= 0 {
+		return code
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "hogtail dead-letters %s: unexpected argument %q\n", sub, fs.Arg(0))
+		return 2
+	}
+	if sub == "purge" && *all == (len(ids) > 0) {
+		fmt.Fprintln(stderr, "hogtail dead-letters purge: give either --all or --id N")
+		return 2
+	}
+	file, err := bufferPath(*path, *dataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	b, err := openOffline(file)
+	if err != nil {
+		fmt.Fprintln(stderr, "hogtail dead-letters:", err)
+		return 1
+	}
+	defer b.Close()
+
+	switch sub {
+	case "list":
+		enc := json.NewEncoder(stdout)
+		enc.SetEscapeHTML(false)
+		n := 0
+		var werr error
+		err = b.DeadLetters(func(dl buffer.DeadLetter) bool {
+			if *component != "" && dl.Component != *component {
+				return true
+			}
+			if werr = enc.Encode(dl); werr != nil {
+				return false
+			}
+			n++
+			return *limit <= 0 || n < *limit
+		})
+		if err = errors.Join(err, werr); err != nil {
+			fmt.Fprintln(stderr, "hogtail dead-letters list:", err)
+			return 1
+		}
+		return 0
+	case "replay":
+		res, err := b.ReplayDeadLetters(buffer.Replay{IDs: ids, Queue: *sink})
+		if err != nil {
+			fmt.Fprintln(stderr, "hogtail dead-letters replay:", err)
+			return 1
+		}
+		total := 0
+		for _, q := range sortedNames(res.Replayed) {
+			fmt.Fprintf(stdout, "replayed %d records into the queue of sink %q\n", res.Replayed[q], q)
+			total += res.Replayed[q]
+		}
+		if total == 0 && len(res.Skipped) == 0 {
+			fmt.Fprintln(stdout, "no dead letters to replay")
+		}
+		skipped := make([]uint64, 0, len(res.Skipped))
+		for id := range res.Skipped {
+			skipped = append(skipped, id)
+		}
+		sort.Slice(skipped, func(i, j int) bool { return skipped[i] < skipped[j] })
+		for _, id := range skipped {
+			fmt.Fprintf(stderr, "dead letter %d not replayed: %s\n", id, res.Skipped[id])
+		}
+		if len(skipped) > 0 {
+			return 1
+		}
+		return 0
+	default: // purge
+		n, err := b.PurgeDeadLetters(ids)
+		if err != nil {
+			fmt.Fprintln(stderr, "hogtail dead-letters purge:", err)
+			return 1
+		}
+		fmt.Fprintf(stdout, "purged %d dead letters\n", n)
+		if len(ids) > 0 && n < len(ids) {
+			fmt.Fprintf(stderr, "%d of the given ids did not exist\n", len(ids)-n)
+			return 1
+		}
+		return 0
+	}
+}
+
+func cmdBuffer(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || args[0] != "check" {
+		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
+			fmt.Fprint(stdout, bufferUsage)
+			return 0
+		}
+		fmt.Fprint(stderr, bufferUsage)
+		return 2
+	}
+	fs, path, dataDir := offlineFlags("buffer check", bufferUsage, stderr)
+	asJSON := fs.Bool("json", false, "print the report as JSON")
+	if code := parseFlags(fs, args[1:]); code >= 0 {
+		return code
+	}
+	file, err := bufferPath(*path, *dataDir)
+	if err != nil {
+		fmt.Fprintln(stderr, err)
+		return 1
+	}
+	rep, err := buffer.Check(file, lockTimeout)
+	if err != nil {
+		fmt.Fprintln(stderr, "hogtail buffer check:", err)
+		return 1
+	}
+	if *asJSON {
+		enc := json.NewEncoder(stdout)
+		enc.SetIndent("", "  ")
+		enc.Encode(rep)
+	} else {
+		printReport(stdout, rep)
+	}
+	if len(rep.Damage) > 0 {
+		return 1
+	}
+	return 0
+}
+
+func printReport(w io.Writer, rep *buffer.Report) {
+	fmt.Fprintf(w, "buffer %s (%d bytes)\n", rep.Path, rep.FileBytes)
+	fmt.Fprintln(w, "queues:")
+	if len(rep.Queues) == 0 {
+		fmt.Fprintln(w, "  (none)")
+	}
+	for _, q := range rep.Queues {
+		fmt.Fprintf(w, "  %-24s records=%d bytes=%d chunks=%d", q.Name, q.Records, q.Bytes, q.Chunks)
+		if len(q.Corrupt) > 0 {
+			fmt.Fprintf(w, " corrupt_chunks=%d", len(q.Corrupt))
+		}
+		fmt.Fprintln(w)
+	}
+	fmt.Fprintf(w, "dead letters: %d\n", rep.DeadLetters)
+	fmt.Fprintf(w, "checkpoints: %s\n", namespaces(rep.Checkpoints))
+	fmt.Fprintf(w, "connector storage: %s\n", namespaces(rep.KV))
+	if len(rep.Damage) == 0 {
+		fmt.Fprintln(w, "damage: none")
+		return
+	}
+	fmt.Fprintf(w, "damage (%d):\n", len(rep.Damage))
+	for _, d := range rep.Damage {
+		fmt.Fprintf(w, "  %s\n", d)
+	}
+}
+
+func namespaces(m map[string]int) string {
+	if len(m) == 0 {
+		return "(none)"
+	}
+	var parts []string
+	for _, k := range sortedNames(m) {
+		parts = append(parts, fmt.Sprintf("%s (%d keys)", k, m[k]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+func sortedNames[V any](m map[string]V) []string {
+	out := make([]string, 0, len(m))
+	for k := range m {
+		out = append(out, k)
+	}
+	sort.Strings(out)
+	return out
+}
