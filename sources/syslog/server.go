@@ -209,9 +209,12 @@ func emitContext(ctx context.Context) (context.Context, context.CancelFunc) {
 	return context.WithTimeout(context.WithoutCancel(ctx), drainTimeout)
 }
 
-// serveConn reads messages until the connection ends. Messages already
-// buffered are gathered into one Emit; while Emit blocks (full buffer)
-// nothing is read, so the sender's kernel buffers fill: backpressure.
+// serveConn reads messages until the connection ends. A committer
+// goroutine takes everything read while its previous Emit was running (group
+// commit), so parsing overlaps the buffer's fsync. Once batch_max_events are
+// waiting and Emit blocks (full buffer), the reader blocks too and the
+// connection is no longer read: the sender's kernel buffers fill
+// (backpressure).
 func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Reader, conn net.Conn) {
 	peer := ""
 	if ap, err := netip.ParseAddrPort(conn.RemoteAddr().String()); err == nil {
@@ -219,20 +222,40 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 	}
 	fr := newFramer(idleReader{r: r, conn: conn, idle: s.cfg.IdleTimeout.D(), ctx: ctx}, int(s.cfg.MaxMessageBytes))
 	p := newParser(s.cfg, s.host)
-	batch := make([]*event.Event, 0, 64)
-	flush := func() bool {
-		ectx, cancel := emitContext(ctx)
-		defer cancel()
-		ok := s.emitBatch(ectx, emit, batch)
-		clear(batch)
-		batch = batch[:0]
-		return ok
-	}
-	for {
-		if len(batch) > 0 && (len(batch) >= s.cfg.BatchMaxEvents || !fr.complete()) {
-			if !flush() {
+	pend := newPending(s.cfg.BatchMaxEvents)
+	committed := make(chan struct{})
+	go func() {
+		defer close(committed)
+		for {
+			batch, ok := pend.take()
+			if !ok {
 				return
 			}
+			ectx, cancel := emitContext(ctx)
+			stored := s.emitBatch(ectx, emit, batch)
+			cancel()
+			if !stored {
+				// The buffer refused: stop reading this connection.
+				s.metrics.lost.Add(float64(pend.fail()))
+				conn.Close()
+				return
+			}
+		}
+	}()
+	defer func() {
+		pend.close()
+		<-committed
+	}()
+	local := make([]*event.Event, 0, 64)
+	for {
+		// Hand over what was read once nothing more is buffered, so a quiet
+		// connection adds no latency.
+		if len(local) > 0 && (len(local) >= s.cfg.BatchMaxEvents || !fr.complete()) {
+			if !pend.put(local) {
+				s.metrics.lost.Add(float64(len(local)))
+				return
+			}
+			local = make([]*event.Event, 0, 64)
 		}
 		msg, truncated, err := fr.next()
 		if err != nil {
@@ -242,14 +265,87 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 			} else if !errors.Is(err, io.EOF) && ctx.Err() == nil {
 				s.log.Debug("syslog source: connection ended", "peer", peer, "err", err)
 			}
-			flush()
+			if !pend.put(local) {
+				s.metrics.lost.Add(float64(len(local)))
+			}
 			return
 		}
 		if ev := p.toEvent(msg, peer, truncated, time.Now()); ev != nil {
 			s.count(ev, truncated)
-			batch = append(batch, ev)
+			local = append(local, ev)
 		}
 	}
+}
+
+// pending is the hand-over between a connection's reader and its committer.
+type pending struct {
+	mu     sync.Mutex
+	cond   *sync.Cond
+	events []*event.Event
+	max    int
+	closed bool
+	failed bool
+}
+
+func newPending(max int) *pending {
+	p := &pending{max: max}
+	p.cond = sync.NewCond(&p.mu)
+	return p
+}
+
+// put appends evs, waiting while that would make the next Emit larger than
+// max. It reports false once the committer gave up.
+func (p *pending) put(evs []*event.Event) bool {
+	if len(evs) == 0 {
+		return true
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for !p.failed && len(p.events) > 0 && len(p.events)+len(evs) > p.max {
+		p.cond.Wait()
+	}
+	if p.failed {
+		return false
+	}
+	p.events = append(p.events, evs...)
+	p.cond.Broadcast()
+	return true
+}
+
+// take returns everything pending, waiting for something; false once
+// closed and drained.
+func (p *pending) take() ([]*event.Event, bool) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for len(p.events) == 0 && !p.closed {
+		p.cond.Wait()
+	}
+	if len(p.events) == 0 {
+		return nil, false
+	}
+	evs := p.events
+	p.events = make([]*event.Event, 0, len(evs))
+	p.cond.Broadcast()
+	return evs, true
+}
+
+func (p *pending) close() {
+	p.mu.Lock()
+	p.closed = true
+	p.cond.Broadcast()
+	p.mu.Unlock()
+}
+
+// fail makes put refuse from now on; it returns the number of events that
+// were pending and are dropped.
+func (p *pending) fail() int {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.events)
+	p.events = nil
+	p.failed = true
+	p.cond.Broadcast()
+	return n
 }
 
 // ---- udp / unix datagram ----
