@@ -41,6 +41,7 @@ type source struct {
 	path       string
 	apiKeys    map[string]bool
 	proxy      *httputil.ReverseProxy
+	transport  *http.Transport
 	sem        chan struct{}
 	emit       component.Emitter
 	addr       atomic.Pointer[net.Addr]
@@ -84,7 +85,11 @@ func create(cfg *Config, set component.Settings) (*source, error) {
 		s.apiKeys[k] = true
 	}
 	if u := cfg.upstream; u != nil {
+		// Its own transport, so that its idle upstream connections are
+		// closed with the source.
+		s.transport = http.DefaultTransport.(*http.Transport).Clone()
 		s.proxy = &httputil.ReverseProxy{
+			Transport: s.transport,
 			Rewrite: func(pr *httputil.ProxyRequest) {
 				pr.SetURL(u)
 				pr.SetXForwarded()
@@ -141,6 +146,9 @@ func (s *source) Run(ctx context.Context, emit component.Emitter) error {
 	// and answer; the wait is bounded by the write timeout.
 	sctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), s.cfg.WriteTimeout.D())
 	defer cancel()
+	if s.transport != nil {
+		defer s.transport.CloseIdleConnections()
+	}
 	if err := srv.Shutdown(sctx); err != nil {
 		srv.Close()
 		<-errc
