@@ -96,6 +96,15 @@ type Receiver struct {
 	accepted []Event
 	counts   map[string]int
 	notify   chan struct{}
+	lean     bool
+}
+
+// SetLean makes the receiver keep less for big runs: requests lose their
+// body and events, and accepted events keep only uuid and properties.seq.
+func (r *Receiver) SetLean(lean bool) {
+	r.mu.Lock()
+	r.lean = lean
+	r.mu.Unlock()
 }
 
 // NewReceiver starts a receiver; policy may be nil (accept everything).
@@ -131,8 +140,14 @@ func (r *Receiver) serve(w http.ResponseWriter, hr *http.Request) {
 	if ans.Accepted() && req.DecodeErr == nil {
 		for _, e := range req.Events {
 			r.counts[e.UUID]++
+			if r.lean {
+				e = Event{UUID: e.UUID, Properties: map[string]any{"seq": e.Properties["seq"]}}
+			}
 			r.accepted = append(r.accepted, e)
 		}
+	}
+	if r.lean {
+		req.Body, req.Events = nil, nil
 	}
 	r.mu.Unlock()
 	select {
