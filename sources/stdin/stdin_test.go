@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/component/componenttest"
 )
 
@@ -32,11 +33,7 @@ func TestStdin(t *testing.T) {
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
 			cfg := NewFactory().NewConfig().(*Config)
-			cfg.Codec, cfg.MaxLineBytes, cfg.BatchSize = c.codec, 0, 2
-			cfg.MaxLineBytes = 4
-			if c.max != 4 {
-				cfg.MaxLineBytes = 100
-			}
+			cfg.Codec, cfg.MaxLineBytes, cfg.BatchSize = c.codec, component.ByteSize(c.max), 2
 			em := componenttest.NewEmitter()
 			src := New(cfg, componenttest.Settings("in", t.TempDir()), strings.NewReader(c.input))
 			ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
