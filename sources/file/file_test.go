@@ -2,6 +2,7 @@ package file
 
 import (
 	"testing"
+	"time"
 
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -27,6 +28,10 @@ func TestTailBasic(t *testing.T) {
 	}
 	if ev.DistinctID != "testhost" || ev.Event != "log" || len(ev.UUID) != 36 {
 		t.Errorf("event = %+v", ev)
+	}
+	// Counted once Emit returned, which is just after the emitter saw them.
+	for i := 0; testutil.ToFloat64(h.src.metrics.lines) != 3 && i < 100; i++ {
+		time.Sleep(10 * time.Millisecond)
 	}
 	if n := testutil.ToFloat64(h.src.metrics.lines); n != 3 {
 		t.Errorf("lines_total = %v, want 3", n)
