@@ -441,3 +441,21 @@ func writePlugin(t *testing.T, dir, src string) {
 		t.Fatal(err)
 	}
 }
+
+func TestRetainedEventReferencesCannotTouchEmittedEvents(t *testing.T) {
+	tr := newTestTransform(t, testOpts{}, plugin("retains", nil))
+	first := applyAll(t, tr, mustEvent(t, `{"uuid":"u1","event":"e","distinct_id":"d","properties":{"seq":1}}`))
+	firstJSON := string(first.Events[0].AppendJSON(nil))
+	second := applyAll(t, tr, mustEvent(t, `{"uuid":"u2","event":"e","distinct_id":"d","properties":{"seq":2}}`))
+	if got := string(first.Events[0].AppendJSON(nil)); got != firstJSON {
+		t.Errorf("an emitted event changed after the fact:\n got %s\nwant %s", got, firstJSON)
+	}
+	ev := second.Events[0]
+	if prop(t, ev, "previous_seq") != int64(1) {
+		t.Errorf("the kept reference should still read the old values: %s", ev.AppendJSON(nil))
+	}
+	third := applyAll(t, tr, mustEvent(t, `{"uuid":"u3","event":"e","distinct_id":"d","properties":{"seq":3,"return_previous":true}}`))
+	if got := third.Events[0]; got == second.Events[0] || got.UUID != "u3" {
+		t.Errorf("returning an earlier event must give a copy with this event's uuid, got %s", got.AppendJSON(nil))
+	}
+}

@@ -30,7 +30,24 @@ type eventObj struct {
 	// props, set and setOnce hold the JS value of those keys once a plugin
 	// read or assigned them; nil means "not touched, see ev".
 	props, set, setOnce goja.Value
+	// detached is set when the call is over and ev belongs to the pipeline
+	// again. A plugin that kept a reference (meta.global.last = event) then
+	// works on a private copy, made at its first access, and can never
+	// touch an event that is already on its way to the sinks.
+	detached, cloned bool
 }
+
+// event returns the Go event this view reads and writes.
+func (e *eventObj) event() *event.Event {
+	if e.detached && !e.cloned {
+		e.ev = e.ev.Clone()
+		e.cloned = true
+	}
+	return e.ev
+}
+
+// detach ends the call's ownership of the event (see detached).
+func (e *eventObj) detach() { e.detached = true }
 
 func newEventObj(vm *goja.Runtime, ev *event.Event) *eventObj {
 	e := &eventObj{vm: vm, ev: ev}
@@ -52,9 +69,9 @@ func (e *eventObj) mapView(cached *goja.Value, m *event.Map, always bool) goja.V
 	if *m == nil && !always {
 		return nil
 	}
-	mo := &mapObj{vm: e.vm, m: *m}
-	if mo.m == nil {
-		mo.m = event.Map{}
+	mo := &mapObj{vm: e.vm, m_: *m, owner: e}
+	if mo.m_ == nil {
+		mo.m_ = event.Map{}
 	}
 	*cached = e.vm.NewDynamicObject(mo)
 	return *cached
@@ -62,7 +79,7 @@ func (e *eventObj) mapView(cached *goja.Value, m *event.Map, always bool) goja.V
 
 // Get implements goja.DynamicObject.
 func (e *eventObj) Get(key string) goja.Value {
-	ev := e.ev
+	ev := e.event()
 	switch key {
 	case "uuid":
 		return e.vm.ToValue(ev.UUID)
@@ -92,13 +109,13 @@ func (e *eventObj) Get(key string) goja.Value {
 	case "sent_at":
 		return strOrUndef(e.vm, ev.SentAt)
 	}
-	return fieldValue(e.vm, ev.Extra, key)
+	return fieldValue(e.vm, ev.Extra, key, e)
 }
 
 // Set implements goja.DynamicObject. uuid and team_id are immutable: the
 // write is ignored (returning true keeps strict-mode code from throwing).
 func (e *eventObj) Set(key string, val goja.Value) bool {
-	ev := e.ev
+	ev := e.event()
 	switch key {
 	case "uuid", "team_id":
 	case "event":
@@ -157,13 +174,13 @@ func (e *eventObj) Delete(key string) bool {
 	case "event", "distinct_id", "timestamp", "ip", "site_url", "now", "sent_at":
 		return e.Set(key, goja.Undefined())
 	}
-	e.ev.Extra.Delete(key)
+	e.event().Extra.Delete(key)
 	return true
 }
 
 // Keys implements goja.DynamicObject, in the order hogtail writes events.
 func (e *eventObj) Keys() []string {
-	ev := e.ev
+	ev := e.event()
 	keys := make([]string, 0, 8+len(ev.Extra))
 	keys = append(keys, "uuid", "event", "distinct_id")
 	if ev.Timestamp != "" {
@@ -218,13 +235,25 @@ func (e *eventObj) materialize() {
 // mapObj is the JS view of an event.Map.
 type mapObj struct {
 	vm *goja.Runtime
-	m  event.Map
+	m_ event.Map
+	// owner is the event view this map belongs to; once it is detached,
+	// the map is copied before any access (see eventObj.detached).
+	owner  *eventObj
+	cloned bool
+}
+
+func (o *mapObj) mm() *event.Map {
+	if o.owner != nil && o.owner.detached && !o.cloned {
+		o.m_ = o.m_.Clone()
+		o.cloned = true
+	}
+	return &o.m_
 }
 
 // fieldValue returns the JS value of m[key]. A nested object or array is
 // converted once and the JS value stored back in the field, so that
 // event.properties.a === event.properties.a and mutations through it stick.
-func fieldValue(vm *goja.Runtime, m event.Map, key string) goja.Value {
+func fieldValue(vm *goja.Runtime, m event.Map, key string, owner *eventObj) goja.Value {
 	for i := range m {
 		if m[i].Key != key {
 			continue
@@ -243,7 +272,7 @@ func fieldValue(vm *goja.Runtime, m event.Map, key string) goja.Value {
 		case goja.Value:
 			return v
 		case event.Map:
-			o := vm.NewDynamicObject(&mapObj{vm: vm, m: v})
+			o := vm.NewDynamicObject(&mapObj{vm: vm, m_: v, owner: owner})
 			m[i].Value = o
 			return o
 		default:
@@ -256,31 +285,32 @@ func fieldValue(vm *goja.Runtime, m event.Map, key string) goja.Value {
 }
 
 // Get implements goja.DynamicObject.
-func (o *mapObj) Get(key string) goja.Value { return fieldValue(o.vm, o.m, key) }
+func (o *mapObj) Get(key string) goja.Value { return fieldValue(o.vm, *o.mm(), key, o.owner) }
 
 // Set implements goja.DynamicObject.
 func (o *mapObj) Set(key string, val goja.Value) bool {
-	o.m.Set(key, toStore(val))
+	o.mm().Set(key, toStore(val))
 	return true
 }
 
 // Has implements goja.DynamicObject.
 func (o *mapObj) Has(key string) bool {
-	_, ok := o.m.Get(key)
+	_, ok := o.mm().Get(key)
 	return ok
 }
 
 // Delete implements goja.DynamicObject.
 func (o *mapObj) Delete(key string) bool {
-	o.m.Delete(key)
+	o.mm().Delete(key)
 	return true
 }
 
 // Keys implements goja.DynamicObject. Undefined values are not listed, as
 // JSON.stringify would not write them.
 func (o *mapObj) Keys() []string {
-	keys := make([]string, 0, len(o.m))
-	for _, f := range o.m {
+	m := *o.mm()
+	keys := make([]string, 0, len(m))
+	for _, f := range m {
 		if v, ok := f.Value.(goja.Value); ok && goja.IsUndefined(v) {
 			continue
 		}
@@ -373,32 +403,40 @@ func fromJSDepth(v goja.Value, depth int) any {
 	switch o.ExportType() {
 	case mapObjType:
 		mo := o.Export().(*mapObj)
-		for i := range mo.m {
-			if jv, ok := mo.m[i].Value.(goja.Value); ok {
-				mo.m[i].Value = fromJSDepth(jv, depth+1)
-			} else if sub, ok := mo.m[i].Value.(event.Map); ok {
+		mp := mo.mm()
+		m := *mp
+		for i := range m {
+			if jv, ok := m[i].Value.(goja.Value); ok {
+				m[i].Value = fromJSDepth(jv, depth+1)
+			} else if sub, ok := m[i].Value.(event.Map); ok {
 				materializeMap(sub)
 			}
 		}
 		// Drop keys whose value was set to undefined (rare: copy only then).
-		for i := range mo.m {
-			if jv, ok := mo.m[i].Value.(goja.Value); ok && goja.IsUndefined(jv) {
-				out := make(event.Map, 0, len(mo.m))
-				for _, f := range mo.m {
+		for i := range m {
+			if jv, ok := m[i].Value.(goja.Value); ok && goja.IsUndefined(jv) {
+				out := make(event.Map, 0, len(m))
+				for _, f := range m {
 					if jv, ok := f.Value.(goja.Value); ok && goja.IsUndefined(jv) {
 						continue
 					}
 					out = append(out, f)
 				}
-				mo.m = out
+				*mp = out
 				break
 			}
 		}
-		return mo.m
+		if mo.owner != nil && mo.owner.detached {
+			// A view kept from an earlier call: hand out a copy.
+			return mp.Clone()
+		}
+		return *mp
 	case eventObjType:
 		eo := o.Export().(*eventObj)
-		eo.materialize()
-		return eventToMap(eo.ev)
+		if !eo.detached {
+			eo.materialize()
+		}
+		return eventToMap(eo.event()).Clone()
 	}
 	switch o.ClassName() {
 	case "Function":

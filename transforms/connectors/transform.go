@@ -515,15 +515,18 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 			eo := newEventObj(in.vm, cur)
 			v, err = in.call(fn, eo.obj, in.meta)
 			eo.materialize()
+			var next *event.Event
+			keep := true
 			if err == nil {
-				var next *event.Event
-				var keep bool
 				next, keep, err = t.result(cur, eo, v)
-				if err == nil && !keep {
-					alive = false
-				} else if err == nil {
-					cur = next
-				}
+			}
+			eo.detach()
+			switch {
+			case err != nil:
+			case !keep:
+				alive = false
+			default:
+				cur = next
 			}
 		}
 		if in.broken {
@@ -610,9 +613,9 @@ func (t *Transform) result(cur *event.Event, eo *eventObj, v goja.Value) (*event
 	}
 	var next *event.Event
 	if o.ExportType() == eventObjType {
+		// The view of another (earlier) event the plugin kept: use a copy.
 		other := o.Export().(*eventObj)
-		other.materialize()
-		next = other.ev
+		next = other.event().Clone()
 	} else {
 		m, ok := fromJS(o).(event.Map)
 		if !ok {
