@@ -150,3 +150,47 @@ func TestSystemdNotifyAndReload(t *testing.T) {
 		t.Fatalf("notify order:\n got %s\nwant %s", got, want)
 	}
 }
+
+// TestTapCommandAndConfigWatch runs the agent with its API on a free port,
+// streams events with `hogtail tap`, then edits the config file and expects
+// the agent to reload it by itself.
+func TestTapCommandAndConfigWatch(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	cfgPath := filepath.Join(dir, "hogtail.toml")
+	cfg := strings.Replace(opsConfig, "%q", `"`+filepath.Join(dir, "data")+`"`, 1)
+	cfg = strings.Replace(cfg, "enabled = false", "address = \""+addr+"\"", 1)
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	cmd := exec.Command(bin, "run", "--config", cfgPath)
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	}()
+	waitUntil(t, "agent started", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "hogtail started") })
+
+	out, err := exec.Command(bin, "tap", "--api", addr, "--component", "gen", "--limit", "3").Output()
+	if err != nil {
+		t.Fatalf("tap: %v", err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(out)), "\n")
+	if len(lines) != 3 || !strings.Contains(lines[0], `"event":"demo_log"`) {
+		t.Fatalf("tap output:\n%s", out)
+	}
+	if out, err := exec.Command(bin, "tap", "--api", addr, "--component", "nope").CombinedOutput(); err == nil || !strings.Contains(string(out), "unknown component") {
+		t.Fatalf("tap of an unknown component: %v\n%s", err, out)
+	}
+
+	os.WriteFile(cfgPath, []byte(strings.Replace(cfg, "rate = 100.0", "rate = 50.0", 1)), 0o644)
+	waitUntil(t, "reload on file change", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "config reloaded") })
+}
