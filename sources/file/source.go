@@ -75,6 +75,9 @@ type retiredFP struct {
 	at     time.Time
 }
 
+// maxRetired bounds the fingerprints of truncated content kept in memory.
+const maxRetired = 1000
+
 type metrics struct {
 	lines, bytes, splits, parseErrors, readErrors, rotations, truncations prometheus.Counter
 	open                                                                  prometheus.Gauge
@@ -239,6 +242,13 @@ func (s *Source) watch(ctx context.Context, w *fsnotify.Watcher) {
 				}
 			}
 			if ev.Op&(fsnotify.Create|fsnotify.Rename|fsnotify.Remove) != 0 {
+				if ev.Op&(fsnotify.Rename|fsnotify.Remove) != 0 {
+					// A removed directory loses its watch; watch it again
+					// if it comes back.
+					s.mu.Lock()
+					delete(s.watched, ev.Name)
+					s.mu.Unlock()
+				}
 				s.requestScan()
 			}
 		case err, ok := <-w.Errors:
@@ -336,9 +346,14 @@ func (s *Source) scan(ctx context.Context, wg *sync.WaitGroup, w *fsnotify.Watch
 	files, dirs := s.glob()
 	if w != nil {
 		for _, d := range dirs {
-			if !s.watched[d] {
+			s.mu.Lock()
+			known := s.watched[d]
+			s.mu.Unlock()
+			if !known {
 				if err := w.Add(d); err == nil {
+					s.mu.Lock()
 					s.watched[d] = true
+					s.mu.Unlock()
 				}
 			}
 		}
@@ -413,6 +428,9 @@ func (s *Source) scan(ctx context.Context, wg *sync.WaitGroup, w *fsnotify.Watch
 		if now.Sub(r.at) < time.Hour {
 			kept = append(kept, r)
 		}
+	}
+	if len(kept) > maxRetired {
+		kept = kept[len(kept)-maxRetired:]
 	}
 	s.retired = kept
 	s.mu.Unlock()

@@ -581,3 +581,27 @@ func TestRotatedWhileDown(t *testing.T) {
 	h.settle(100 * time.Millisecond)
 	checkSeqs(t, h, 170)
 }
+
+// TestLongPartialLine: a line longer than max_line_bytes is split even
+// before its delimiter arrives, and its last part is flagged too.
+func TestLongPartialLine(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.MaxLineBytes = 10 })
+	appendFile(t, h.path("a.log"), strings.Repeat("x", 25))
+	h.start()
+	h.waitFor(2)
+	time.Sleep(100 * time.Millisecond)
+	if n := h.em.Len(); n != 2 {
+		t.Fatalf("%d events before the delimiter, want 2", n)
+	}
+	appendFile(t, h.path("a.log"), "\nok\n")
+	evs := h.waitFor(4)
+	for i, want := range []struct {
+		msg   string
+		split bool
+	}{{"xxxxxxxxxx", true}, {"xxxxxxxxxx", true}, {"xxxxx", true}, {"ok", false}} {
+		split, _ := evs[i].Properties.Get("$line_split")
+		if m := message(t, evs[i]); m != want.msg || (split == true) != want.split {
+			t.Errorf("event %d: %q split=%v, want %q split=%v", i, m, split, want.msg, want.split)
+		}
+	}
+}
