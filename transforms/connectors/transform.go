@@ -22,6 +22,11 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+var (
+	_ component.Transform = (*Transform)(nil)
+	_ component.Lifecycle = (*Transform)(nil)
+)
+
 // minChunk is the smallest slice of a batch worth handing to another lane.
 const minChunk = 16
 
