@@ -201,7 +201,9 @@ func (in *instance) hasScheduled() bool {
 // fire is the watchdog: it interrupts the runtime if a call is still armed.
 func (in *instance) fire() {
 	in.mu.Lock()
-	if in.armed {
+	// The deadline check skips a late callback of an earlier call's timer
+	// that lands after the next call was armed.
+	if in.armed && !time.Now().Before(in.deadline) {
 		in.fired = true
 		in.vm.Interrupt(errTimeout{in.t.cfg.Timeout.D()})
 	}
