@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"strconv"
 	"time"
 
@@ -25,6 +26,11 @@ func (a *Agent) ServeAPI(ctx context.Context) (addr string, done <-chan error, e
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /health", a.serveHealth)
 	mux.HandleFunc("GET /tap", a.serveTap)
+	// Profiles for diagnosing CPU or memory use in the field; the API
+	// listens on localhost by default.
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	ch := make(chan error, 1)
 	go func() {
