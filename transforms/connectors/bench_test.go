@@ -3,6 +3,7 @@ package connectors
 import (
 	"context"
 	"fmt"
+	"sync"
 	"testing"
 	"time"
 
@@ -67,6 +68,45 @@ func BenchmarkChain(b *testing.B) {
 		b.ReportMetric(float64(n)/el.Seconds(), "events/s")
 	}
 	b.Run("go-noop", func(b *testing.B) { run(b, goNoop{}) })
+	// Two sources calling Apply concurrently on a 2-lane chain: each batch
+	// stays on one lane (no split).
+	b.Run("lanes=2,sources=2", func(b *testing.B) {
+		cfg := DefaultConfig()
+		cfg.Lanes = 2
+		cfg.HotReload = false
+		cfg.Chain = []ChainEntry{{Path: "testdata/bench/add-property"}}
+		tr, err := New(cfg, componenttest.Settings("bench", b.TempDir()))
+		if err != nil {
+			b.Fatal(err)
+		}
+		if err := tr.Start(context.Background()); err != nil {
+			b.Fatal(err)
+		}
+		defer tr.Shutdown(context.Background())
+		b.ReportAllocs()
+		b.ResetTimer()
+		start := time.Now()
+		var wg sync.WaitGroup
+		per := (b.N + 1) / 2
+		for s := 0; s < 2; s++ {
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				evs := benchEvents(batch)
+				out := component.Output{Events: make([]*event.Event, 0, batch)}
+				for n := 0; n < per; n += minChunk {
+					out.Events = out.Events[:0]
+					// minChunk-sized batches: never split across lanes.
+					if err := tr.Apply(context.Background(), component.Input{Source: "bench", Events: evs[:minChunk]}, &out); err != nil {
+						b.Error(err)
+						return
+					}
+				}
+			}()
+		}
+		wg.Wait()
+		b.ReportMetric(float64(2*per)/time.Since(start).Seconds(), "events/s")
+	})
 	for _, lanes := range []int{1, 2} {
 		b.Run(fmt.Sprintf("lanes=%d", lanes), func(b *testing.B) {
 			cfg := DefaultConfig()

@@ -378,8 +378,18 @@ func (t *Transform) Apply(ctx context.Context, in component.Input, out *componen
 		outs := make([]component.Output, k)
 		errs := make([]error, k)
 		size := (len(evs) + k - 1) / k
+		run := func(i int, chunk []*event.Event) {
+			l, err := t.acquire(ctx)
+			if err != nil {
+				errs[i] = err
+				return
+			}
+			outs[i].Events = make([]*event.Event, 0, len(chunk))
+			errs[i] = t.runChunk(ctx, l, chunk, &outs[i])
+			t.release(l)
+		}
 		var wg sync.WaitGroup
-		for i := 0; i < k; i++ {
+		for i := 1; i < k; i++ {
 			lo, hi := i*size, min((i+1)*size, len(evs))
 			if lo >= hi {
 				continue
@@ -387,16 +397,10 @@ func (t *Transform) Apply(ctx context.Context, in component.Input, out *componen
 			wg.Add(1)
 			go func(i int, chunk []*event.Event) {
 				defer wg.Done()
-				l, err := t.acquire(ctx)
-				if err != nil {
-					errs[i] = err
-					return
-				}
-				outs[i].Events = make([]*event.Event, 0, len(chunk))
-				errs[i] = t.runChunk(ctx, l, chunk, &outs[i])
-				t.release(l)
+				run(i, chunk)
 			}(i, evs[lo:hi])
 		}
+		run(0, evs[:min(size, len(evs))]) // the first chunk on the calling goroutine
 		wg.Wait()
 		if err := errors.Join(errs...); err != nil {
 			return err
