@@ -199,3 +199,32 @@ func TestShutdownLeavesNoGoroutines(t *testing.T) {
 		time.Sleep(10 * time.Millisecond)
 	}
 }
+
+func TestHotReloadThroughFsnotify(t *testing.T) {
+	dir := t.TempDir()
+	writePlugin(t, dir, versionSource(1))
+	tr := newTestTransform(t, testOpts{mutate: func(c *Config) {
+		c.HotReload = true
+		c.PollInterval = component.Duration(time.Hour) // only fsnotify can see the change
+	}}, ChainEntry{Path: dir})
+	if v := versionOf(t, tr); v != int64(1) {
+		t.Fatalf("version %v", v)
+	}
+	// A new file in a new subfolder, imported by the main file.
+	if err := os.MkdirAll(filepath.Join(dir, "lib"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	time.Sleep(50 * time.Millisecond)
+	if err := os.WriteFile(filepath.Join(dir, "lib", "v.js"), []byte("export const v = 7\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeSource(t, dir, `import { v } from './lib/v.js'
+export function processEvent(event) { event.properties.version = v; return event }`)
+	waitVersion(t, tr, 7)
+	// An edit of the imported file alone is seen too (the subfolder is watched).
+	time.Sleep(50 * time.Millisecond)
+	if err := os.WriteFile(filepath.Join(dir, "lib", "v.js"), []byte("export const v = 8\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	waitVersion(t, tr, 8)
+}
