@@ -213,6 +213,56 @@ func TestDeliveryThroughOutage(t *testing.T) {
 	t.Logf("%d requests, %d events sent more than once, %d accepted duplicates", len(rcv.Requests()), retried, dups)
 }
 
+// TestDeliveryHonoursRetryAfter: with a 10ms backoff, the retry after a
+// 429 still waits for its Retry-After, given in seconds and as a date.
+func TestDeliveryHonoursRetryAfter(t *testing.T) {
+	for _, tc := range []struct {
+		name   string
+		header func() string
+		min    time.Duration
+	}{
+		{"seconds", func() string { return "1" }, 990 * time.Millisecond},
+		// An HTTP date has whole seconds: now+2s truncated is at least 1s away.
+		{"date", func() string { return time.Now().Add(2 * time.Second).UTC().Format(http.TimeFormat) }, 990 * time.Millisecond},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			var times []time.Time // guarded by the receiver's lock
+			rcv := sinktest.NewReceiver(func(r *sinktest.Request) sinktest.Answer {
+				times = append(times, time.Now())
+				if r.N == 1 {
+					return sinktest.Answer{Status: 429, Header: http.Header{"Retry-After": {tc.header()}}}
+				}
+				return sinktest.Answer{}
+			})
+			defer rcv.Close()
+			runDelivery(t, demoSource(50)+posthogSink(rcv.URL, ""))
+			if len(rcv.Requests()) < 2 {
+				t.Fatalf("%d requests", len(rcv.Requests()))
+			}
+			if gap := times[1].Sub(times[0]); gap < tc.min {
+				t.Fatalf("retried %s after a 429 with Retry-After %s", gap, tc.name)
+			}
+			checkAllSeqs(t, rcv, 50)
+		})
+	}
+}
+
+// TestDeliveryGivesUpAfterMaxElapsed: a receiver that never recovers does
+// not hold the queue forever when retry.max_elapsed is set: the events go
+// to dead letters, none is lost.
+func TestDeliveryGivesUpAfterMaxElapsed(t *testing.T) {
+	rcv := sinktest.NewReceiver(func(*sinktest.Request) sinktest.Answer { return sinktest.Answer{Status: 503} })
+	defer rcv.Close()
+	dir := runDelivery(t, demoSource(300)+posthogSink(rcv.URL, `retry.max_elapsed = "300ms"`))
+	dls := deadLetters(t, dir)
+	if len(dls) != 300 {
+		t.Fatalf("%d dead letters, want 300", len(dls))
+	}
+	if !strings.Contains(dls[0].Reason, "retry.max_elapsed") || !strings.Contains(dls[0].Reason, "503") {
+		t.Fatalf("reason %q", dls[0].Reason)
+	}
+}
+
 // TestDeliveryPoisonEvent: the receiver answers 400 to any batch holding
 // one event; the agent splits the batches, dead-letters exactly that event
 // and delivers the others.
