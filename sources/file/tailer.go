@@ -30,17 +30,18 @@ type tailer struct {
 	head      []byte // the first fpLen bytes
 
 	// Owned by the goroutine.
-	offset     int64 // committed: every line before it is stored
-	readPos    int64 // next byte to read
-	buf        []byte
-	bufp       *[]byte
-	fill       int   // bytes in buf
-	bufOff     int64 // file offset of buf[0]
-	consumed   int64 // file offset up to which bytes became items or multiline
-	splitting  bool  // inside a line longer than max_line_bytes
-	lastGrowth time.Time
-	items      []item
-	dirty      bool // checkpoint fields changed without an event
+	offset      int64 // committed: every line before it is stored
+	readPos     int64 // next byte to read
+	buf         []byte
+	bufp        *[]byte
+	fill        int   // bytes in buf
+	bufOff      int64 // file offset of buf[0]
+	consumed    int64 // file offset up to which bytes became items or multiline
+	splitting   bool  // inside a line longer than max_line_bytes
+	lastGrowth  time.Time
+	items       []item
+	dirty       bool // checkpoint fields changed without an event
+	readFailing bool // a read error was logged; log again once it works
 
 	utf16    bool
 	bigEnd   bool
@@ -141,8 +142,15 @@ func (t *tailer) run(ctx context.Context) {
 		}
 		if err != nil && err != io.EOF {
 			t.s.metrics.readErrors.Inc()
-			t.s.log.Warn("read failed, will retry", "path", t.curPath(), "error", err)
+			if !t.readFailing {
+				t.s.log.Warn("read failed, will retry", "path", t.curPath(), "error", err)
+			}
+			t.readFailing = true
 		} else {
+			if t.readFailing {
+				t.s.log.Info("read works again", "path", t.curPath())
+				t.readFailing = false
+			}
 			done, err := t.atEOF(ctx)
 			if err != nil || done {
 				return
