@@ -22,6 +22,10 @@ Usage:
   hogtail run      [--config FILE]   run the agent
   hogtail validate [--config FILE]   check a config and print every problem
   hogtail tap --component NAME       stream the events leaving a component (live)
+  hogtail dead-letters list|replay|purge [--config FILE]
+                                     inspect, replay or delete dead letters (agent stopped)
+  hogtail buffer check [--config FILE]
+                                     check the buffer file (agent stopped)
   hogtail version                    print the version
 
 Run "hogtail COMMAND --help" for a command's flags.
@@ -44,6 +48,10 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdRun(rest, stderr)
 	case "validate":
 		return cmdValidate(rest, stdout, stderr)
+	case "dead-letters":
+		return cmdDeadLetters(rest, stdout, stderr)
+	case "buffer":
+		return cmdBuffer(rest, stdout, stderr)
 	case "tap":
 		return cmdTap(rest, stdout, stderr)
 	case "version", "--version":
