@@ -1,0 +1,623 @@
+// Package kafka is the "kafka" sink: it produces events from the disk buffer
+// to a Kafka cluster with franz-go, one record per event, as the event JSON
+// or as the message PostHog's capture writes to its ingestion topic. A batch
+// is acknowledged to the agent only once Kafka acknowledged every record.
+package kafka
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	_ "embed"
+	"errors"
+	"fmt"
+	"hash/maphash"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"sync"
+	"time"
+
+	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/event"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/sasl"
+	"github.com/twmb/franz-go/pkg/sasl/plain"
+	"github.com/twmb/franz-go/pkg/sasl/scram"
+)
+
+//go:embed sample.toml
+var sample string
+
+// NewFactory returns the factory of the kafka sink.
+func NewFactory() component.SinkFactory {
+	return component.NewSinkFactory("kafka", component.KindEvents, sample, defaultConfig,
+		func(c *Config, set component.Settings) (component.Sink, error) {
+			return New(c, set)
+		})
+}
+
+// recordOverhead bounds what a record batch adds around one record (the
+// 61-byte batch header and the record's own length, offset and timestamp
+// varints and header framing), for the size check made before producing.
+const recordOverhead = 128
+
+// Sink produces batches of events to Kafka.
+type Sink struct {
+	cfg       Config
+	log       *slog.Logger
+	opts      []kgo.Opt
+	topic     template
+	constant  string // the topic when the template has no placeholder
+	key       template
+	keyField  field // set when the key is exactly one placeholder
+	token     string
+	tokenJSON []byte
+	ingestion bool
+	maxRecord int
+	metrics   *metrics
+	// now is the clock for posthog_ingestion's "now" (tests freeze it).
+	now func() time.Time
+
+	mu      sync.Mutex
+	client  *kgo.Client
+	stopped bool
+	// waits tracks produce calls still running after their Deliver
+	// returned on cancellation; Shutdown waits for them.
+	waits sync.WaitGroup
+
+	// acked remembers records Kafka acknowledged in a batch that failed
+	// as a whole, so the agent's retry of that batch does not produce
+	// them again. Empty (and free) unless a batch partly failed.
+	ackedMu sync.Mutex
+	acked   map[uint64]struct{}
+	seed    maphash.Seed
+
+	batches sync.Pool
+}
+
+// maxAcked bounds the memory of acknowledged records kept for retries.
+const maxAcked = 1 << 20
+
+// New returns a sink for a validated config. It reads the TLS files; the
+// Kafka client itself is created by Start.
+func New(c *Config, set component.Settings) (*Sink, error) {
+	log := set.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	topic, err := parseTemplate(c.Topic)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: topic: %w", err)
+	}
+	key, err := parseTemplate(c.Key)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: key: %w", err)
+	}
+	s := &Sink{
+		cfg:       *c,
+		log:       log,
+		topic:     topic,
+		key:       key,
+		keyField:  key.only(),
+		token:     c.Token,
+		tokenJSON: event.AppendString(nil, c.Token),
+		ingestion: c.Encoding == EncodingPostHogIngestion,
+		maxRecord: int(c.MaxMessageBytes) - recordOverhead,
+		metrics:   newMetrics(set.Metrics),
+		now:       time.Now,
+		seed:      maphash.MakeSeed(),
+	}
+	if topic.constant() {
+		s.constant = c.Topic
+	}
+	s.opts, err = clientOptions(c, set.ConfigDir, log)
+	if err != nil {
+		return nil, err
+	}
+	return s, nil
+}
+
+func clientOptions(c *Config, configDir string, log *slog.Logger) ([]kgo.Opt, error) {
+	opts := []kgo.Opt{
+		kgo.SeedBrokers(c.Brokers...),
+		kgo.ClientID(c.ClientID),
+		kgo.DialTimeout(c.DialTimeout.D()),
+		kgo.ProducerBatchMaxBytes(int32(c.MaxMessageBytes)),
+		kgo.ProducerLinger(c.Linger.D()),
+		kgo.ProduceRequestTimeout(c.RequestTimeout.D()),
+		kgo.RecordDeliveryTimeout(c.DeliveryTimeout.D()),
+		// Every batch in flight must fit in the client's buffer, or
+		// Produce would block one Deliver on another.
+		kgo.MaxBufferedRecords(max(50_000, 2*c.Concurrency*c.BatchMaxEvents)),
+		kgo.WithLogger(kgoLogger{log}),
+	}
+	switch c.Compression {
+	case "none":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.NoCompression()))
+	case "gzip":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.GzipCompression()))
+	case "snappy":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.SnappyCompression()))
+	case "lz4":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.Lz4Compression()))
+	case "zstd":
+		opts = append(opts, kgo.ProducerBatchCompression(kgo.ZstdCompression()))
+	}
+	switch c.Acks {
+	case AcksAll:
+		opts = append(opts, kgo.RequiredAcks(kgo.AllISRAcks()))
+	case AcksLeader:
+		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()))
+	case AcksNone:
+		opts = append(opts, kgo.RequiredAcks(kgo.NoAck()))
+	}
+	if !c.Idempotent {
+		opts = append(opts, kgo.DisableIdempotentWrite())
+	}
+	if c.AllowAutoTopicCreation {
+		opts = append(opts, kgo.AllowAutoTopicCreation())
+	}
+	if c.TLS.Enabled {
+		tc, err := tlsConfig(c.TLS, configDir)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, kgo.DialTLSConfig(tc))
+	}
+	var mech sasl.Mechanism
+	switch c.SASL.Mechanism {
+	case SASLPlain:
+		mech = plain.Auth{User: c.SASL.Username, Pass: c.SASL.Password}.AsMechanism()
+	case SASLScramSHA256:
+		mech = scram.Auth{User: c.SASL.Username, Pass: c.SASL.Password}.AsSha256Mechanism()
+	case SASLScramSHA512:
+		mech = scram.Auth{User: c.SASL.Username, Pass: c.SASL.Password}.AsSha512Mechanism()
+	}
+	if mech != nil {
+		opts = append(opts, kgo.SASL(mech))
+	}
+	return opts, nil
+}
+
+func tlsConfig(c TLSConfig, configDir string) (*tls.Config, error) {
+	tc := &tls.Config{
+		MinVersion:         tls.VersionTLS12,
+		ServerName:         c.ServerName,
+		InsecureSkipVerify: c.InsecureSkipVerify, //nolint:gosec // the operator's explicit choice
+	}
+	if c.CAFile != "" {
+		pem, err := os.ReadFile(resolve(configDir, c.CAFile))
+		if err != nil {
+			return nil, fmt.Errorf("kafka: tls.ca_file: %w", err)
+		}
+		pool := x509.NewCertPool()
+		if !pool.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("kafka: tls.ca_file: no PEM certificate in %s", resolve(configDir, c.CAFile))
+		}
+		tc.RootCAs = pool
+	}
+	if c.CertFile != "" {
+		cert, err := tls.LoadX509KeyPair(resolve(configDir, c.CertFile), resolve(configDir, c.KeyFile))
+		if err != nil {
+			return nil, fmt.Errorf("kafka: tls.cert_file/key_file: %w", err)
+		}
+		tc.Certificates = []tls.Certificate{cert}
+	}
+	return tc, nil
+}
+
+func resolve(dir, p string) string {
+	if p == "" || filepath.IsAbs(p) || dir == "" {
+		return p
+	}
+	return filepath.Join(dir, p)
+}
+
+// Start implements component.Lifecycle: it creates the Kafka client. The
+// client connects lazily, so Start succeeds while the brokers are down and
+// the agent keeps buffering.
+func (s *Sink) Start(context.Context) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client != nil {
+		return nil
+	}
+	cl, err := kgo.NewClient(s.opts...)
+	if err != nil {
+		return fmt.Errorf("kafka: %w", err)
+	}
+	s.client, s.stopped = cl, false
+	return nil
+}
+
+// Shutdown implements component.Lifecycle: it waits (within ctx) for the
+// records still buffered in the client, then closes it. Records not
+// acknowledged by then stay in the agent's buffer and are produced again on
+// the next start.
+func (s *Sink) Shutdown(ctx context.Context) error {
+	s.mu.Lock()
+	cl := s.client
+	s.client, s.stopped = nil, true
+	s.mu.Unlock()
+	if cl == nil {
+		return nil
+	}
+	err := cl.Flush(ctx)
+	cl.Close()
+	s.waits.Wait()
+	if err != nil {
+		return fmt.Errorf("kafka: flush at shutdown: %w", err)
+	}
+	return nil
+}
+
+func (s *Sink) clientOrErr() (*kgo.Client, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client == nil {
+		return nil, errors.New("kafka: sink is not started")
+	}
+	return s.client, nil
+}
+
+// batch holds the records of one Deliver call: kgo records, their key,
+// value and header bytes in one arena, so a batch costs a few allocations
+// rather than several per event.
+type batch struct {
+	recs    []kgo.Record
+	ptrs    []*kgo.Record
+	hdrs    []kgo.RecordHeader
+	arena   []byte
+	spans   []recordSpans
+	topics  map[string]string
+	fields  fields
+	indexes []int // index in the Deliver batch of each kgo record
+}
+
+type recordSpans struct {
+	key       span
+	keyInRec  bool // the key is a sub-slice of the buffered record
+	topic     string
+	ingestion ingestionRecord
+}
+
+func (s *Sink) getBatch() *batch {
+	if b, ok := s.batches.Get().(*batch); ok {
+		return b
+	}
+	return &batch{topics: map[string]string{}}
+}
+
+func (s *Sink) putBatch(b *batch) {
+	if cap(b.arena) > 64<<20 {
+		return
+	}
+	clear(b.recs)
+	clear(b.ptrs)
+	clear(b.hdrs)
+	clear(b.spans)
+	if len(b.topics) > 1024 {
+		clear(b.topics)
+	}
+	s.batches.Put(b)
+}
+
+// Deliver implements component.Sink. It returns nil only once Kafka
+// acknowledged every record of the batch (with acks = "all": every in-sync
+// replica). Errors are classified for the agent:
+//   - a record that cannot fit in a record batch (max_message_bytes) or
+//     whose topic name is invalid: Permanent before anything is produced,
+//     so the agent splits the batch and dead-letters exactly that record;
+//   - MESSAGE_TOO_LARGE from the broker: TooLarge for several records (the
+//     agent halves the batch), Permanent for one (dead letter);
+//   - unknown topic, authorization or SASL failure, a compression the
+//     broker refuses: Paused (the records stay buffered, the sink is
+//     unhealthy and retried at retry.max_interval);
+//   - anything else (brokers down, leader moves, timeouts): a plain error
+//     the agent retries with backoff.
+func (s *Sink) Deliver(ctx context.Context, in component.Batch) error {
+	if len(in.Records) == 0 {
+		return nil
+	}
+	cl, err := s.clientOrErr()
+	if err != nil {
+		return err
+	}
+	b := s.getBatch()
+	if err := s.build(b, in.Records); err != nil {
+		s.putBatch(b)
+		return err
+	}
+	if len(b.ptrs) == 0 { // every record was acknowledged by an earlier try
+		s.putBatch(b)
+		return nil
+	}
+	done := make(chan kgo.ProduceResults, 1)
+	s.waits.Add(1)
+	go func() {
+		defer s.waits.Done()
+		// ProduceSync also stops the linger of the partitions it wrote
+		// to, so a batch is sent as soon as it is buffered.
+		done <- cl.ProduceSync(ctx, b.ptrs...)
+	}()
+	var res kgo.ProduceResults
+	select {
+	case res = <-done:
+	case <-ctx.Done():
+		// The client may still hold records it sent and cannot cancel
+		// without breaking idempotence; they stay in the agent's buffer
+		// too (at-least-once), and the batch memory is left to them.
+		return fmt.Errorf("kafka: %w", ctx.Err())
+	}
+	err = s.results(b, in.Records, res)
+	s.putBatch(b)
+	return err
+}
+
+// build turns buffered records into kgo records: topic, key and value
+// (and headers for posthog_ingestion), checking sizes and topic names before
+// anything is produced.
+func (s *Sink) build(b *batch, recs [][]byte) error {
+	n := len(recs)
+	b.recs = grow(b.recs, n)[:0]
+	b.spans = grow(b.spans, n)[:0]
+	b.indexes = grow(b.indexes, n)[:0]
+	b.arena = b.arena[:0]
+	if s.ingestion {
+		b.hdrs = grow(b.hdrs, n*maxIngestionHeaders)[:0]
+	}
+	var nowText []byte
+	if s.ingestion {
+		nowText = []byte(event.FormatTime(s.now()))
+	}
+	skip := s.ackedLen() > 0
+	for i, rec := range recs {
+		if skip && s.takeAcked(rec) {
+			s.metrics.skipped.Inc()
+			continue
+		}
+		f := &b.fields
+		if err := scanFields(rec, f); err != nil {
+			return component.Permanent(fmt.Errorf("kafka: record %d: %w", i, err))
+		}
+		var sp recordSpans
+		// Topic.
+		if s.constant != "" {
+			sp.topic = s.constant
+		} else {
+			start := len(b.arena)
+			b.arena = s.topic.render(b.arena, f, s.token, true)
+			name := b.arena[start:]
+			t, ok := b.topics[string(name)]
+			if !ok {
+				t = string(name)
+				if err := checkTopic(t); err != nil {
+					return component.Permanent(fmt.Errorf("kafka: event %s: topic template %q: %w", text(f.uuid), s.cfg.Topic, err))
+				}
+				b.topics[t] = t
+			}
+			b.arena = b.arena[:start]
+			sp.topic = t
+		}
+		// Key.
+		keyLen := 0
+		switch {
+		case len(s.key.parts) == 0:
+		case s.keyField == fieldDistinctID && len(f.distinctID) > 1 && f.distinctID[0] == '"' && !hasEscape(f.distinctID):
+			sp.keyInRec = true
+			sp.key = span{off: offsetIn(rec, f.distinctID) + 1, n: len(f.distinctID) - 2}
+			keyLen = sp.key.n
+		default:
+			start := len(b.arena)
+			b.arena = s.key.render(b.arena, f, s.token, false)
+			sp.key = span{start, len(b.arena) - start}
+			keyLen = sp.key.n
+		}
+		// Value.
+		valLen := len(rec)
+		if s.ingestion {
+			var err error
+			b.arena, err = appendIngestion(b.arena, rec, f, s.tokenJSON, s.token, nowText, &sp.ingestion)
+			if err != nil {
+				return component.Permanent(fmt.Errorf("kafka: record %d: %w", i, err))
+			}
+			valLen = sp.ingestion.value.n
+			for h := range sp.ingestion.nh {
+				valLen += len(sp.ingestion.headers[h].key) + sp.ingestion.headers[h].val.n + 2
+			}
+		}
+		if size := keyLen + valLen; size > s.maxRecord {
+			return component.Permanent(fmt.Errorf("kafka: event %s is a %d-byte record, over max_message_bytes %d (less %d bytes of batch framing); raise max_message_bytes only if the topic's max.message.bytes allows it",
+				text(f.uuid), size, s.cfg.MaxMessageBytes, recordOverhead))
+		}
+		b.spans = append(b.spans, sp)
+		b.indexes = append(b.indexes, i)
+		b.recs = append(b.recs, kgo.Record{Topic: sp.topic})
+	}
+	// The arena stopped growing: take the slices.
+	b.ptrs = grow(b.ptrs, len(b.recs))[:len(b.recs)]
+	for j := range b.recs {
+		r, sp, rec := &b.recs[j], &b.spans[j], recs[b.indexes[j]]
+		switch {
+		case sp.keyInRec:
+			r.Key = sp.key.of(rec)
+		case len(s.key.parts) > 0:
+			r.Key = sp.key.of(b.arena)
+		}
+		if s.ingestion {
+			r.Value = sp.ingestion.value.of(b.arena)
+			start := len(b.hdrs)
+			for h := range sp.ingestion.nh {
+				hd := sp.ingestion.headers[h]
+				b.hdrs = append(b.hdrs, kgo.RecordHeader{Key: hd.key, Value: hd.val.of(b.arena)})
+			}
+			r.Headers = b.hdrs[start:len(b.hdrs):len(b.hdrs)]
+		} else {
+			r.Value = rec
+		}
+		b.ptrs[j] = r
+	}
+	return nil
+}
+
+// results classifies the outcome of a produced batch and counts it.
+func (s *Sink) results(b *batch, recs [][]byte, res kgo.ProduceResults) error {
+	var failed, bytes int
+	var first, paused, tooLarge, permanent error
+	for _, r := range res {
+		if r.Err == nil {
+			bytes += len(r.Record.Key) + len(r.Record.Value)
+			continue
+		}
+		failed++
+		s.metrics.errors.WithLabelValues(errorLabel(r.Err)).Inc()
+		switch kind := classify(r.Err); {
+		case kind == kindPaused && paused == nil:
+			paused = fmt.Errorf("topic %q: %w", r.Record.Topic, r.Err)
+		case kind == kindTooLarge && tooLarge == nil:
+			tooLarge = fmt.Errorf("topic %q: %w", r.Record.Topic, r.Err)
+		case kind == kindPermanent && permanent == nil:
+			permanent = fmt.Errorf("topic %q: %w", r.Record.Topic, r.Err)
+		case first == nil:
+			first = r.Err
+		}
+	}
+	ok := len(res) - failed
+	s.metrics.records.Add(float64(ok))
+	s.metrics.bytes.Add(float64(bytes))
+	if failed == 0 {
+		return nil
+	}
+	if ok > 0 {
+		// The agent retries (or splits) this batch: remember what Kafka
+		// already has so that it is not produced twice.
+		s.rememberAcked(b, recs, res)
+	}
+	n := len(recs)
+	switch {
+	case paused != nil:
+		return component.Paused(fmt.Errorf("kafka: %d of %d records refused: %w", failed, n, paused))
+	case permanent != nil:
+		return component.Permanent(fmt.Errorf("kafka: %d of %d records refused: %w", failed, n, permanent))
+	case tooLarge != nil && len(res) == 1:
+		return component.Permanent(fmt.Errorf("kafka: record refused: %w", tooLarge))
+	case tooLarge != nil:
+		return component.TooLarge(fmt.Errorf("kafka: %d of %d records refused: %w", failed, n, tooLarge))
+	}
+	return fmt.Errorf("kafka: %d of %d records not acknowledged: %w", failed, n, first)
+}
+
+type errKind int
+
+const (
+	kindRetry errKind = iota
+	kindPaused
+	kindTooLarge
+	kindPermanent
+)
+
+// classify maps a record's produce error to what the agent should do.
+func classify(err error) errKind {
+	switch {
+	case errors.Is(err, kerr.MessageTooLarge), errors.Is(err, kerr.RecordListTooLarge):
+		return kindTooLarge
+	case errors.Is(err, kerr.UnknownTopicOrPartition), errors.Is(err, kerr.UnknownTopicID),
+		errors.Is(err, kerr.TopicAuthorizationFailed), errors.Is(err, kerr.ClusterAuthorizationFailed),
+		errors.Is(err, kerr.TransactionalIDAuthorizationFailed), errors.Is(err, kerr.DelegationTokenAuthorizationFailed),
+		errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.UnsupportedSaslMechanism),
+		errors.Is(err, kerr.IllegalSaslState), errors.Is(err, kerr.UnsupportedCompressionType),
+		errors.Is(err, kerr.InvalidRequiredAcks):
+		return kindPaused
+	case errors.Is(err, kerr.InvalidTopicException), errors.Is(err, kerr.InvalidRecord), errors.Is(err, kerr.PolicyViolation):
+		return kindPermanent
+	}
+	return kindRetry
+}
+
+func errorLabel(err error) string {
+	var ke *kerr.Error
+	switch {
+	case errors.As(err, &ke):
+		return ke.Message
+	case errors.Is(err, kgo.ErrRecordTimeout):
+		return "record_timeout"
+	case errors.Is(err, context.Canceled), errors.Is(err, context.DeadlineExceeded):
+		return "canceled"
+	case errors.Is(err, kgo.ErrClientClosed):
+		return "client_closed"
+	}
+	return "other"
+}
+
+func (s *Sink) ackedLen() int {
+	s.ackedMu.Lock()
+	defer s.ackedMu.Unlock()
+	return len(s.acked)
+}
+
+func (s *Sink) rememberAcked(b *batch, recs [][]byte, res kgo.ProduceResults) {
+	s.ackedMu.Lock()
+	defer s.ackedMu.Unlock()
+	if s.acked == nil || len(s.acked) > maxAcked {
+		s.acked = map[uint64]struct{}{}
+	}
+	for j, r := range res {
+		if r.Err == nil {
+			s.acked[maphash.Bytes(s.seed, recs[b.indexes[j]])] = struct{}{}
+		}
+	}
+}
+
+// takeAcked reports whether rec was acknowledged by an earlier try, and
+// forgets it: one skip per acknowledgement.
+func (s *Sink) takeAcked(rec []byte) bool {
+	h := maphash.Bytes(s.seed, rec)
+	s.ackedMu.Lock()
+	defer s.ackedMu.Unlock()
+	if _, ok := s.acked[h]; ok {
+		delete(s.acked, h)
+		return true
+	}
+	return false
+}
+
+func hasEscape(raw []byte) bool {
+	for _, c := range raw {
+		if c == '\\' {
+			return true
+		}
+	}
+	return false
+}
+
+// offsetIn returns the offset of sub, a sub-slice of rec, within rec.
+func offsetIn(rec, sub []byte) int {
+	return cap(rec) - cap(sub)
+}
+
+func grow[T any](s []T, n int) []T {
+	if cap(s) < n {
+		return make([]T, 0, n)
+	}
+	return s
+}
+
+// kgoLogger sends the client's warnings and errors to the sink's logger.
+type kgoLogger struct{ log *slog.Logger }
+
+func (kgoLogger) Level() kgo.LogLevel { return kgo.LogLevelWarn }
+
+func (l kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
+	lv := slog.LevelInfo
+	switch level {
+	case kgo.LogLevelError:
+		lv = slog.LevelError
+	case kgo.LogLevelWarn:
+		lv = slog.LevelWarn
+	case kgo.LogLevelDebug:
+		lv = slog.LevelDebug
+	}
+	l.log.Log(context.Background(), lv, "kafka client: "+msg, keyvals...)
+}
