@@ -72,6 +72,11 @@ func (a *Agent) deliver(ctx context.Context, s *runningSink, recs [][]byte) bool
 			return false
 		}
 		de := component.AsDeliveryError(err)
+		if n := de.Delivered; n > 0 && n < len(recs) {
+			// Never resend what the receiver already accepted.
+			a.m.eventsDelivered.WithLabelValues(s.name).Add(float64(n))
+			recs = recs[n:]
+		}
 		switch {
 		case de.TooLarge || de.Permanent:
 			if len(recs) == 1 {

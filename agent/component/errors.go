@@ -20,6 +20,10 @@ type DeliveryError struct {
 	Paused bool
 	// RetryAfter is the receiver's requested wait (Retry-After), or 0.
 	RetryAfter time.Duration
+	// Delivered is how many leading records of the batch the receiver
+	// accepted before the failure (a sink sending records one by one, like
+	// webhooks); the agent does not send them again.
+	Delivered int
 }
 
 func (e *DeliveryError) Error() string {
@@ -49,6 +53,14 @@ func Paused(err error) error { return &DeliveryError{Err: err, Paused: true} }
 
 // RetryAfter marks err as retryable after at least d.
 func RetryAfter(d time.Duration, err error) error { return &DeliveryError{Err: err, RetryAfter: d} }
+
+// Partial reports that the first n records of the batch were accepted
+// before err, keeping err's classification.
+func Partial(n int, err error) error {
+	de := *AsDeliveryError(err)
+	de.Delivered = n
+	return &de
+}
 
 // AsDeliveryError returns the classification of err; an unclassified error is
 // a plain retryable one.

@@ -206,7 +206,7 @@ func (s *Sink) Deliver(ctx context.Context, b component.Batch) error {
 		s.bufs.Put(buf)
 	}
 	if err != nil {
-		return fmt.Errorf("http: %d events: %w", len(b.Records), err)
+		return httpx.EndpointMissing(fmt.Errorf("http: %d events: %w", len(b.Records), err))
 	}
 	return nil
 }

@@ -199,7 +199,7 @@ func (s *Sink) Deliver(ctx context.Context, b component.Batch) error {
 		s.bufs.Put(buf)
 	}
 	if err != nil {
-		return fmt.Errorf("posthog: %d events: %w", len(b.Records), err)
+		return httpx.EndpointMissing(fmt.Errorf("posthog: %d events: %w", len(b.Records), err))
 	}
 	return nil
 }

@@ -178,7 +178,8 @@ func TestStatusMapping(t *testing.T) {
 		{"401", sinktest.Answer{Status: 401}, "paused", 0},
 		{"403", sinktest.Answer{Status: 403}, "paused", 0},
 		{"400", sinktest.Answer{Status: 400, Body: `{"status":400,"code":"invalid_payload"}`}, "permanent", 0},
-		{"404", sinktest.Answer{Status: 404}, "permanent", 0},
+		{"404", sinktest.Answer{Status: 404}, "paused", 0}, // wrong host: pause, do not dead-letter everything
+		{"405", sinktest.Answer{Status: 405}, "paused", 0},
 		{"dropped connection", sinktest.Answer{Drop: true}, "retry", 0},
 		{"slow", sinktest.Answer{Delay: 3 * time.Second}, "retry", 0},
 	} {

@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
@@ -66,25 +65,11 @@ func NewFactory() component.SinkFactory {
 		})
 }
 
-// maxRemembered bounds the memory of delivered requests of unfinished
-// batches (see Sink.delivered).
-const maxRemembered = 100_000
-
 // Sink sends webhook requests.
 type Sink struct {
 	client  *http.Client
 	log     *slog.Logger
 	metrics *httpx.Metrics
-
-	mu sync.Mutex
-	// delivered remembers the requests of a batch that the receiver already
-	// accepted, until the whole batch succeeds: when the agent retries or
-	// splits a batch that failed at request k, requests 0..k-1 are not sent
-	// again. The key is the record's first byte: the agent retries with the
-	// same record slices, and holding the pointer keeps the memory from being
-	// reused by another record. After a restart the batch is read anew from
-	// the buffer, so requests may be sent again (at least once).
-	delivered map[*byte]struct{}
 }
 
 // New returns a sink for a validated config.
@@ -94,61 +79,34 @@ func New(c *Config, set component.Settings) *Sink {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Sink{
-		client:    httpx.NewClient(c.Timeout.D(), c.Concurrency),
-		log:       log,
-		metrics:   httpx.NewMetrics(set.Metrics),
-		delivered: map[*byte]struct{}{},
+		client:  httpx.NewClient(c.Timeout.D(), c.Concurrency),
+		log:     log,
+		metrics: httpx.NewMetrics(set.Metrics),
 	}
 }
 
 // Deliver implements component.Sink: the requests of the batch are sent in
 // order, one at a time; the first failure ends the call with that request's
-// classified error.
+// classified error and the number of requests accepted before it
+// (component.Partial), so the agent's retry or split never sends an accepted
+// request again. After a crash, requests of an unfinished batch may be sent
+// again (at least once).
 func (s *Sink) Deliver(ctx context.Context, b component.Batch) error {
 	for i, rec := range b.Records {
+		var err error
 		if len(rec) == 0 {
-			return component.Permanent(fmt.Errorf("webhook: request %d of %d is empty", i+1, len(b.Records)))
+			err = component.Permanent(fmt.Errorf("request %d of %d is empty", i+1, len(b.Records)))
+		} else {
+			err = s.send(ctx, rec)
 		}
-		if s.wasDelivered(rec) {
-			continue
-		}
-		if err := s.send(ctx, rec); err != nil {
+		if err != nil {
 			if ctx.Err() != nil {
 				return ctx.Err()
 			}
-			return fmt.Errorf("webhook: request %d of %d: %w", i+1, len(b.Records), err)
+			return component.Partial(i, fmt.Errorf("webhook: request %d of %d: %w", i+1, len(b.Records), err))
 		}
-		s.remember(rec)
 	}
-	s.forget(b.Records)
 	return nil
-}
-
-func (s *Sink) wasDelivered(rec []byte) bool {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	_, ok := s.delivered[&rec[0]]
-	return ok
-}
-
-func (s *Sink) remember(rec []byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if len(s.delivered) >= maxRemembered {
-		// Only batches the agent gave up on leave entries behind; starting
-		// over costs at most some repeated requests.
-		s.log.Warn("webhook: forgetting delivered requests of unfinished batches; some may be sent again", "entries", len(s.delivered))
-		clear(s.delivered)
-	}
-	s.delivered[&rec[0]] = struct{}{}
-}
-
-func (s *Sink) forget(recs [][]byte) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for _, rec := range recs {
-		delete(s.delivered, &rec[0])
-	}
 }
 
 // send delivers one request; the body is sent verbatim.

@@ -82,6 +82,21 @@ func Classify(status int, header http.Header, body []byte) error {
 	return err
 }
 
+// EndpointMissing turns a 404 or 405 for a whole batch into a pause: for a
+// sink posting every batch to one configured URL it means the URL is wrong
+// (a typo in host, a proxy route missing), and retrying or splitting would
+// only move every event to dead letters one by one. Paused sinks keep their
+// queue, show on /health, and retry at retry.max_interval. Webhook sinks do
+// not use it: there a 404 concerns one request's own URL.
+func EndpointMissing(err error) error {
+	var se *StatusError
+	if errors.As(err, &se) && (se.Status == http.StatusNotFound || se.Status == http.StatusMethodNotAllowed) {
+		// %v, not %w: the inner Permanent classification must not survive.
+		return component.Paused(fmt.Errorf("%v (is the configured host or url right?)", err))
+	}
+	return err
+}
+
 // StatusError is a non-2xx answer.
 type StatusError struct {
 	Status int
