@@ -156,7 +156,9 @@ func newSource(cfg *Config, set component.Settings) (component.Source, error) {
 	for _, p := range cfg.Exclude {
 		s.exclude = append(s.exclude, compilePattern(resolve(p)))
 	}
-	s.bufSize = 256 << 10
+	// A batch never spans two reads (its lines are borrowed from the
+	// buffer), so the buffer holds batch_lines lines of a typical size.
+	s.bufSize = max(256<<10, min(cfg.BatchLines, 1<<20)*256)
 	if n := int(cfg.MaxLineBytes) + 64<<10; n > s.bufSize {
 		s.bufSize = n
 	}
