@@ -21,6 +21,8 @@ const usage = `hogtail ships logs and product events to PostHog and webhooks.
 Usage:
   hogtail run      [--config FILE]   run the agent
   hogtail validate [--config FILE]   check a config and print every problem
+  hogtail test DIR [DIR ...] [--config DIR:key=value ...]
+                                     run JSON-lines events from stdin through connectors
   hogtail tap --component NAME       stream the events leaving a component (live)
   hogtail dead-letters list|replay|purge [--config FILE]
                                      inspect, replay or delete dead letters (agent stopped)
@@ -52,6 +54,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdDeadLetters(rest, stdout, stderr)
 	case "buffer":
 		return cmdBuffer(rest, stdout, stderr)
+	case "test":
+		return cmdTest(rest, stdin, stdout, stderr)
 	case "tap":
 		return cmdTap(rest, stdout, stderr)
 	case "version", "--version":

@@ -197,3 +197,34 @@ func exitCode(err error) int {
 	}
 	return -1
 }
+
+// TestTestCommand runs `hogtail test` on two example connectors: events on
+// stdout, webhooks on stderr, usage errors with exit 2.
+func TestTestCommand(t *testing.T) {
+	bin := binary(t)
+	cmd := exec.Command(bin, "test", "../../examples/connectors/hello", "../../examples/connectors/property-filter",
+		"--config", "../../examples/connectors/property-filter:properties=email", "--config=../../examples/connectors/hello:greeting=hi")
+	cmd.Stdin = strings.NewReader(`{"event":"signup","distinct_id":"u1","properties":{"email":"a@b.c","plan":"pro"}}` + "\n")
+	out, err := cmd.Output()
+	if err != nil {
+		t.Fatalf("%v", err)
+	}
+	if !strings.Contains(string(out), `"properties":{"plan":"pro","greeting":"hi"}`) {
+		t.Fatalf("stdout: %s", out)
+	}
+	cmd = exec.Command(bin, "test", "../../examples/connectors/slack-webhook", "--config", "../../examples/connectors/slack-webhook:webhook_url=https://hooks.slack.test/x")
+	cmd.Stdin = strings.NewReader(`{"event":"$exception","distinct_id":"u1"}` + "\n")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(stderr.String(), `{"webhook":{"connector":"test/slack-webhook","url":"https://hooks.slack.test/x"`) {
+		t.Fatalf("stderr: %s", stderr.String())
+	}
+	for _, args := range [][]string{{"test"}, {"test", "--bogus", "x"}, {"test", "x", "--config"}} {
+		if err := exec.Command(bin, args...).Run(); exitCode(err) != 2 {
+			t.Errorf("%v: exit %d, want 2", args, exitCode(err))
+		}
+	}
+}

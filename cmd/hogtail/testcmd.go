@@ -1,0 +1,62 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+
+	"github.com/hogtail/hogtail/transforms/connectors"
+)
+
+const testUsage = `Usage: hogtail test DIR [DIR ...] [--config DIR:key=value ...]
+
+Runs JSON-lines events from stdin through the chain of connector folders DIR
+(in order), without a running agent: each resulting event is printed on stdout
+as a JSON line, each webhook request composed by composeWebhook on stderr as
+{"webhook": {...}}. --config sets meta.config values of the connector in DIR.
+
+Example:
+  echo '{"event":"signup","distinct_id":"u1","properties":{"email":"a@b.c"}}' |
+    hogtail test examples/connectors/hello examples/connectors/property-filter \
+      --config examples/connectors/property-filter:properties=email
+`
+
+func cmdTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	var dirs, configs []string
+	for i := 0; i < len(args); i++ {
+		a := args[i]
+		switch {
+		case a == "-h" || a == "--help" || a == "-help":
+			fmt.Fprint(stdout, testUsage)
+			return 0
+		case a == "--config" || a == "-config":
+			if i+1 >= len(args) {
+				fmt.Fprintf(stderr, "hogtail test: %s needs DIR:key=value\n\n%s", a, testUsage)
+				return 2
+			}
+			i++
+			configs = append(configs, args[i])
+		case strings.HasPrefix(a, "--config=") || strings.HasPrefix(a, "-config="):
+			configs = append(configs, a[strings.IndexByte(a, '=')+1:])
+		case strings.HasPrefix(a, "-"):
+			fmt.Fprintf(stderr, "hogtail test: unknown flag %s\n\n%s", a, testUsage)
+			return 2
+		default:
+			dirs = append(dirs, a)
+		}
+	}
+	if len(dirs) == 0 {
+		fmt.Fprintf(stderr, "hogtail test: name at least one connector folder\n\n%s", testUsage)
+		return 2
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := connectors.RunTest(ctx, dirs, configs, stdin, stdout, stderr); err != nil {
+		fmt.Fprintln(stderr, "hogtail test:", err)
+		return 1
+	}
+	return 0
+}
