@@ -609,12 +609,21 @@ func (t *tailer) build(path string) []*event.Event {
 			props = t.parseJSON(it, ev)
 		}
 		offs[i] = it.off
-		props = append(props,
-			event.Field{Key: "$file", Value: pathV},
-			event.Field{Key: "$host", Value: hostV},
-			event.Field{Key: "$offset", Value: boxInt64(&offs[i])})
-		if it.split {
-			props = append(props, event.Field{Key: "$line_split", Value: true})
+		if cfg.Codec == "text" {
+			props = append(props,
+				event.Field{Key: "$file", Value: pathV},
+				event.Field{Key: "$host", Value: hostV},
+				event.Field{Key: "$offset", Value: boxInt64(&offs[i])})
+			if it.split {
+				props = append(props, event.Field{Key: "$line_split", Value: true})
+			}
+		} else { // the line's own keys of these names are replaced
+			props.Set("$file", pathV)
+			props.Set("$host", hostV)
+			props.Set("$offset", boxInt64(&offs[i]))
+			if it.split {
+				props.Set("$line_split", true)
+			}
 		}
 		ev.Properties = props
 		ev.DistinctID = did
