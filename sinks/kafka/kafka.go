@@ -12,7 +12,9 @@ import (
 	"errors"
 	"fmt"
 	"hash/maphash"
+	"io"
 	"log/slog"
+	"net"
 	"os"
 	"path/filepath"
 	"sync"
@@ -75,6 +77,9 @@ type Sink struct {
 	seed    maphash.Seed
 
 	batches sync.Pool
+
+	// auth learns of connections the brokers refused for authentication.
+	auth authWatch
 }
 
 // maxAcked bounds the memory of acknowledged records kept for retries.
@@ -116,6 +121,7 @@ func New(c *Config, set component.Settings) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
+	s.opts = append(s.opts, kgo.WithHooks(connectHook{&s.auth, c.SASL.Mechanism != ""}))
 	return s, nil
 }
 
@@ -132,6 +138,10 @@ func clientOptions(c *Config, configDir string, log *slog.Logger) ([]kgo.Opt, er
 		// Produce would block one Deliver on another.
 		kgo.MaxBufferedRecords(max(50_000, 2*c.Concurrency*c.BatchMaxEvents)),
 		kgo.WithLogger(kgoLogger{log}),
+		// A missing topic fails after UnknownTopicRetries metadata
+		// loads; 1s apart (instead of 5s) the sink pauses within
+		// seconds, and leader moves are learnt sooner too.
+		kgo.MetadataMinAge(time.Second),
 	}
 	switch c.Compression {
 	case "none":
@@ -334,6 +344,7 @@ func (s *Sink) Deliver(ctx context.Context, in component.Batch) error {
 		s.putBatch(b)
 		return nil
 	}
+	authFailed := s.auth.wait()
 	done := make(chan kgo.ProduceResults, 1)
 	s.waits.Add(1)
 	go func() {
@@ -345,6 +356,18 @@ func (s *Sink) Deliver(ctx context.Context, in component.Batch) error {
 	var res kgo.ProduceResults
 	select {
 	case res = <-done:
+	case <-authFailed:
+		// The client would retry the connection forever: fail what it
+		// buffered (it waits for requests in flight, so idempotence
+		// holds) and pause.
+		abort, cancel := context.WithTimeout(ctx, s.cfg.RequestTimeout.D())
+		cl.AbortBufferedRecords(abort)
+		cancel()
+		select {
+		case res = <-done:
+		case <-ctx.Done():
+			return fmt.Errorf("kafka: %w", ctx.Err())
+		}
 	case <-ctx.Done():
 		// The client may still hold records it sent and cannot cancel
 		// without breaking idempotence; they stay in the agent's buffer
@@ -353,6 +376,11 @@ func (s *Sink) Deliver(ctx context.Context, in component.Batch) error {
 	}
 	err = s.results(b, in.Records, res)
 	s.putBatch(b)
+	if err != nil {
+		if authErr := s.auth.last(); authErr != nil && !component.AsDeliveryError(err).Paused {
+			return component.Paused(fmt.Errorf("kafka: %w (last error: %v)", authErr, err))
+		}
+	}
 	return err
 }
 
@@ -490,23 +518,37 @@ func (s *Sink) results(b *batch, recs [][]byte, res kgo.ProduceResults) error {
 	if failed == 0 {
 		return nil
 	}
-	if ok > 0 {
-		// The agent retries (or splits) this batch: remember what Kafka
-		// already has so that it is not produced twice.
-		s.rememberAcked(b, recs, res)
+	// The agent retries (or splits) this batch. It drops the leading
+	// records Kafka acknowledged (Partial); the others acknowledged are
+	// remembered so that they are not produced twice.
+	prefix := 0
+	for j, r := range res {
+		if r.Err != nil || b.indexes[j] != j {
+			break
+		}
+		prefix++
+	}
+	if ok > prefix {
+		s.rememberAcked(b, recs, res, prefix)
 	}
 	n := len(recs)
+	var err error
 	switch {
 	case paused != nil:
-		return component.Paused(fmt.Errorf("kafka: %d of %d records refused: %w", failed, n, paused))
+		err = component.Paused(fmt.Errorf("kafka: %d of %d records refused: %w", failed, n, paused))
 	case permanent != nil:
-		return component.Permanent(fmt.Errorf("kafka: %d of %d records refused: %w", failed, n, permanent))
+		err = component.Permanent(fmt.Errorf("kafka: %d of %d records refused: %w", failed, n, permanent))
 	case tooLarge != nil && len(res) == 1:
-		return component.Permanent(fmt.Errorf("kafka: record refused: %w", tooLarge))
+		err = component.Permanent(fmt.Errorf("kafka: record refused: %w", tooLarge))
 	case tooLarge != nil:
-		return component.TooLarge(fmt.Errorf("kafka: %d of %d records refused: %w", failed, n, tooLarge))
+		err = component.TooLarge(fmt.Errorf("kafka: %d of %d records refused: %w", failed, n, tooLarge))
+	default:
+		err = fmt.Errorf("kafka: %d of %d records not acknowledged: %w", failed, n, first)
 	}
-	return fmt.Errorf("kafka: %d of %d records not acknowledged: %w", failed, n, first)
+	if prefix > 0 {
+		err = component.Partial(prefix, err)
+	}
+	return err
 }
 
 type errKind int
@@ -557,13 +599,14 @@ func (s *Sink) ackedLen() int {
 	return len(s.acked)
 }
 
-func (s *Sink) rememberAcked(b *batch, recs [][]byte, res kgo.ProduceResults) {
+func (s *Sink) rememberAcked(b *batch, recs [][]byte, res kgo.ProduceResults, from int) {
 	s.ackedMu.Lock()
 	defer s.ackedMu.Unlock()
 	if s.acked == nil || len(s.acked) > maxAcked {
 		s.acked = map[uint64]struct{}{}
 	}
-	for j, r := range res {
+	for j, r := range res[from:] {
+		j += from
 		if r.Err == nil {
 			s.acked[maphash.Bytes(s.seed, recs[b.indexes[j]])] = struct{}{}
 		}
@@ -620,4 +663,85 @@ func (l kgoLogger) Log(level kgo.LogLevel, msg string, keyvals ...any) {
 		lv = slog.LevelDebug
 	}
 	l.log.Log(context.Background(), lv, "kafka client: "+msg, keyvals...)
+}
+
+// authWatch tells waiting deliveries that a broker refused a connection for
+// authentication. Each delivery waits for a failure that happens after it
+// started, so the sink recovers by itself once the credentials work.
+type authWatch struct {
+	mu     sync.Mutex
+	ch     chan struct{}
+	err    error
+	streak int // refused connections since the last good one
+}
+
+// authStreak is how many refused connections in a row pause the sink: one
+// could be a broker closing connections as it stops.
+const authStreak = 3
+
+func (w *authWatch) wait() <-chan struct{} {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.ch == nil {
+		w.ch = make(chan struct{})
+	}
+	return w.ch
+}
+
+func (w *authWatch) fail(err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.streak++; w.streak < authStreak {
+		return
+	}
+	w.err = err
+	if w.ch != nil {
+		close(w.ch)
+		w.ch = nil
+	}
+}
+
+func (w *authWatch) ok() {
+	w.mu.Lock()
+	w.err, w.streak = nil, 0
+	w.mu.Unlock()
+}
+
+func (w *authWatch) last() error {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.err
+}
+
+// connectHook watches the client's connection attempts for refused
+// credentials.
+type connectHook struct {
+	w    *authWatch
+	sasl bool
+}
+
+// OnBrokerConnect implements kgo.HookBrokerConnect.
+func (h connectHook) OnBrokerConnect(meta kgo.BrokerMetadata, _ time.Duration, _ net.Conn, err error) {
+	if err == nil {
+		h.w.ok()
+		return
+	}
+	if authFailure(err, h.sasl) {
+		h.w.fail(fmt.Errorf("broker %s:%d refused the connection: authentication failed (check sasl.mechanism, sasl.username, sasl.password): %w", meta.Host, meta.Port, err))
+	}
+}
+
+// authFailure tells whether a failed connection attempt was refused for
+// authentication: a SASL error code, or (with SASL configured) the broker
+// closing the connection during the SASL exchange, which is what brokers
+// that do not answer with an error code do.
+func authFailure(err error, sasl bool) bool {
+	switch {
+	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.UnsupportedSaslMechanism), errors.Is(err, kerr.IllegalSaslState):
+		return true
+	case sasl && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
+		return true
+	}
+	var first *kgo.ErrFirstReadEOF
+	return errors.As(err, &first)
 }
