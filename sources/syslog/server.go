@@ -77,21 +77,33 @@ func (s *source) Run(ctx context.Context, emit component.Emitter) error {
 	}
 }
 
-// emitBatch commits events; on failure the messages are lost (syslog has
-// no acknowledgement to withhold) and counted.
+// emitBatch commits events. A failed commit (disk full, I/O error) is
+// retried with backoff while ctx lives: meanwhile the connection is not read,
+// which pushes back to the sender instead of losing what was already read.
+// Only when ctx ends (shutdown past the drain timeout) are the messages
+// lost, and counted.
 func (s *source) emitBatch(ctx context.Context, emit component.Emitter, evs []*event.Event) bool {
 	if len(evs) == 0 {
 		return true
 	}
-	if err := emit.Emit(ctx, evs); err != nil {
-		s.metrics.lost.Add(float64(len(evs)))
-		if ctx.Err() == nil {
-			s.log.Warn("syslog source: cannot store messages", "err", err, "messages", len(evs))
+	wait := 100 * time.Millisecond
+	for {
+		err := emit.Emit(ctx, evs)
+		if err == nil {
+			s.metrics.received.Add(float64(len(evs)))
+			return true
 		}
-		return false
+		if ctx.Err() != nil {
+			s.metrics.lost.Add(float64(len(evs)))
+			return false
+		}
+		s.log.Warn("syslog source: cannot store messages; retrying", "err", err, "messages", len(evs), "retry_in", wait)
+		select {
+		case <-ctx.Done():
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, 5*time.Second)
 	}
-	s.metrics.received.Add(float64(len(evs)))
-	return true
 }
 
 func (s *source) count(ev *event.Event, truncated bool) {

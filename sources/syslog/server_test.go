@@ -677,3 +677,42 @@ func TestValidate(t *testing.T) {
 		t.Errorf("unix without path: %v", err)
 	}
 }
+
+// failingEmitter fails its first n calls as a full disk would.
+type failingEmitter struct {
+	*componenttest.Emitter
+	left atomic.Int64
+}
+
+func (f *failingEmitter) Emit(ctx context.Context, evs []*event.Event, cps ...component.Checkpoint) error {
+	if f.left.Add(-1) >= 0 {
+		return errors.New("write buffer.db: no space left on device")
+	}
+	return f.Emitter.Emit(ctx, evs, cps...)
+}
+
+// TestTCPRetriesFailedCommits: messages read from a TCP connection while
+// commits fail are retried until stored, never dropped.
+func TestTCPRetriesFailedCommits(t *testing.T) {
+	em := &failingEmitter{Emitter: componenttest.NewEmitter()}
+	em.left.Store(3)
+	h := startWith(t, em, func(c *Config) { c.Mode = ModeTCP })
+	conn, err := net.Dial("tcp", h.src.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := 0; i < 50; i++ {
+		fmt.Fprintf(conn, "<13>1 2024-01-01T00:00:00Z host app - - - message %d\n", i)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := em.WaitFor(ctx, 50); err != nil {
+		t.Fatal(err)
+	}
+	for i, e := range em.Events() {
+		if msg, _ := e.Properties.GetString("message"); msg != fmt.Sprintf("message %d", i) {
+			t.Fatalf("event %d: %q", i, msg)
+		}
+	}
+}
