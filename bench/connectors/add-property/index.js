@@ -1,0 +1,1 @@
+function processEvent(event) { event.properties.shipper = 'hogtail'; return event }
