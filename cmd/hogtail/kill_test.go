@@ -36,8 +36,9 @@ func TestKillAndRestart(t *testing.T) {
 
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "hogtail.toml")
-	// A small queue paces generation by delivery, so kills land while
-	// both are busy.
+	// The rate spreads generation over ~17 s, longer than the 8 kill
+	// cycles (at most 16 s), and a small queue paces generation by
+	// delivery, so kills land while both are busy however fast the machine.
 	os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir = "data"
 shutdown_timeout = "30s"
 log_level = "warn"
@@ -47,7 +48,7 @@ enabled = false
 
 [sources.gen]
 type = "demo"
-rate = 0.0
+rate = 12000.0
 count = %d
 batch_size = 500
 

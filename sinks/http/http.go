@@ -73,10 +73,9 @@ func defaultConfig() *Config {
 
 // Validate implements component.Config.
 func (c *Config) Validate() error {
+	// The delivery options (batch_*, concurrency, buffer.*, retry.*) are
+	// validated once for every sink by the config loader.
 	var errs []error
-	if err := c.DeliveryConfig.Validate(); err != nil {
-		errs = append(errs, err)
-	}
 	if u, err := url.Parse(c.URL); err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
 		errs = append(errs, fmt.Errorf("url: must be an http(s) URL, got %q", c.URL))
 	}

@@ -76,10 +76,9 @@ func defaultConfig() *Config {
 
 // Validate implements component.Config.
 func (c *Config) Validate() error {
+	// The delivery options (batch_*, concurrency, buffer.*, retry.*) are
+	// validated once for every sink by the config loader.
 	var errs []error
-	if err := c.DeliveryConfig.Validate(); err != nil {
-		errs = append(errs, err)
-	}
 	if c.BatchMaxBytes > postHogMaxBody-envelopeSlack {
 		errs = append(errs, fmt.Errorf("batch_max_bytes: must be at most %d (PostHog refuses bodies over 20 MiB)", postHogMaxBody-envelopeSlack))
 	}

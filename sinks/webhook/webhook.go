@@ -47,10 +47,9 @@ func defaultConfig() *Config {
 
 // Validate implements component.Config.
 func (c *Config) Validate() error {
+	// The delivery options (batch_*, concurrency, buffer.*, retry.*) are
+	// validated once for every sink by the config loader.
 	var errs []error
-	if err := c.DeliveryConfig.Validate(); err != nil {
-		errs = append(errs, err)
-	}
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout: must be positive"))
 	}
