@@ -241,6 +241,9 @@ func (s *Source) watch(ctx context.Context, w *fsnotify.Watcher) {
 				s.mu.Unlock()
 				if t != nil {
 					t.poke()
+				} else if s.included(ev.Name) {
+					// A file held back (empty, or a copy) may be readable now.
+					s.requestScan()
 				}
 			}
 			if ev.Op&(fsnotify.Create|fsnotify.Rename|fsnotify.Remove) != 0 {
@@ -262,6 +265,15 @@ func (s *Source) watch(ctx context.Context, w *fsnotify.Watcher) {
 			s.requestScan()
 		}
 	}
+}
+
+func (s *Source) included(path string) bool {
+	for i := range s.include {
+		if s.include[i].match(path) {
+			return !s.excluded(path)
+		}
+	}
+	return false
 }
 
 func (s *Source) excluded(path string) bool {
@@ -371,8 +383,10 @@ func (s *Source) scan(ctx context.Context, wg *sync.WaitGroup, w *fsnotify.Watch
 		present[id] = true
 		s.mu.Lock()
 		if t := s.tails[id]; t != nil {
-			if t.path != c.path {
-				delete(s.byPath, t.path)
+			if t.path != c.path { // renamed; its old path may be another file's now
+				if s.byPath[t.path] == t {
+					delete(s.byPath, t.path)
+				}
 				t.path = c.path
 			}
 			s.byPath[c.path] = t

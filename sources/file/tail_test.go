@@ -605,3 +605,25 @@ func TestLongPartialLine(t *testing.T) {
 		}
 	}
 }
+
+// TestFsnotifyWakes: with polling practically off, fsnotify alone finds
+// new files and wakes the readers of files that grow, also at a path that
+// belonged to another file a moment ago.
+func TestFsnotifyWakes(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.PollInterval = component.Duration(time.Hour) })
+	h.cfg.Include = []string{h.path("app.log*")}
+	appendFile(t, h.path("app.log"), seqLines(0, 10))
+	h.start()
+	h.waitFor(10)
+	for r := 1; r <= 3; r++ {
+		must(t, os.Rename(h.path("app.log"), h.path(fmt.Sprintf("app.log.%d", r))))
+		appendFile(t, h.path("app.log"), seqLines(r*100, r*100+10))
+		h.waitFor(10 + (r-1)*20 + 10)
+		appendFile(t, h.path("app.log"), seqLines(r*100+10, r*100+20)) // wakes the new file's reader
+		h.waitFor(10 + r*20)
+	}
+	h.settle(100 * time.Millisecond)
+	if n := h.em.Len(); n != 70 {
+		t.Fatalf("got %d events, want 70", n)
+	}
+}
