@@ -19,6 +19,7 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
+	"unsafe"
 
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
@@ -283,7 +284,8 @@ type batch struct {
 	spans   []recordSpans
 	topics  map[string]string
 	fields  fields
-	indexes []int // index in the Deliver batch of each kgo record
+	indexes []int  // index in the Deliver batch of each kgo record
+	failed  []bool // by index in the Deliver batch
 }
 
 type recordSpans struct {
@@ -494,12 +496,15 @@ func (s *Sink) build(b *batch, recs [][]byte) error {
 func (s *Sink) results(b *batch, recs [][]byte, res kgo.ProduceResults) error {
 	var failed, bytes int
 	var first, paused, tooLarge, permanent error
+	b.failed = grow(b.failed, len(recs))[:len(recs)]
+	clear(b.failed)
 	for _, r := range res {
 		if r.Err == nil {
 			bytes += len(r.Record.Key) + len(r.Record.Value)
 			continue
 		}
 		failed++
+		b.failed[b.indexes[b.position(r.Record)]] = true
 		s.metrics.errors.WithLabelValues(errorLabel(r.Err)).Inc()
 		switch kind := classify(r.Err); {
 		case kind == kindPaused && paused == nil:
@@ -519,18 +524,13 @@ func (s *Sink) results(b *batch, recs [][]byte, res kgo.ProduceResults) error {
 		return nil
 	}
 	// The agent retries (or splits) this batch. It drops the leading
-	// records Kafka acknowledged (Partial); the others acknowledged are
+	// records Kafka has (Partial); the others Kafka acknowledged are
 	// remembered so that they are not produced twice.
 	prefix := 0
-	for j, r := range res {
-		if r.Err != nil || b.indexes[j] != j {
-			break
-		}
+	for prefix < len(recs) && !b.failed[prefix] {
 		prefix++
 	}
-	if ok > prefix {
-		s.rememberAcked(b, recs, res, prefix)
-	}
+	s.rememberAcked(b, recs, prefix)
 	n := len(recs)
 	var err error
 	switch {
@@ -538,7 +538,7 @@ func (s *Sink) results(b *batch, recs [][]byte, res kgo.ProduceResults) error {
 		err = component.Paused(fmt.Errorf("kafka: %d of %d records refused: %w", failed, n, paused))
 	case permanent != nil:
 		err = component.Permanent(fmt.Errorf("kafka: %d of %d records refused: %w", failed, n, permanent))
-	case tooLarge != nil && len(res) == 1:
+	case tooLarge != nil && n-prefix == 1:
 		err = component.Permanent(fmt.Errorf("kafka: record refused: %w", tooLarge))
 	case tooLarge != nil:
 		err = component.TooLarge(fmt.Errorf("kafka: %d of %d records refused: %w", failed, n, tooLarge))
@@ -549,6 +549,11 @@ func (s *Sink) results(b *batch, recs [][]byte, res kgo.ProduceResults) error {
 		err = component.Partial(prefix, err)
 	}
 	return err
+}
+
+// position returns the index of r in b.recs.
+func (b *batch) position(r *kgo.Record) int {
+	return int((uintptr(unsafe.Pointer(r)) - uintptr(unsafe.Pointer(&b.recs[0]))) / unsafe.Sizeof(kgo.Record{}))
 }
 
 type errKind int
@@ -599,17 +604,17 @@ func (s *Sink) ackedLen() int {
 	return len(s.acked)
 }
 
-func (s *Sink) rememberAcked(b *batch, recs [][]byte, res kgo.ProduceResults, from int) {
+func (s *Sink) rememberAcked(b *batch, recs [][]byte, from int) {
 	s.ackedMu.Lock()
 	defer s.ackedMu.Unlock()
-	if s.acked == nil || len(s.acked) > maxAcked {
-		s.acked = map[uint64]struct{}{}
-	}
-	for j, r := range res[from:] {
-		j += from
-		if r.Err == nil {
-			s.acked[maphash.Bytes(s.seed, recs[b.indexes[j]])] = struct{}{}
+	for _, i := range b.indexes {
+		if i < from || b.failed[i] {
+			continue
 		}
+		if s.acked == nil || len(s.acked) > maxAcked {
+			s.acked = map[uint64]struct{}{}
+		}
+		s.acked[maphash.Bytes(s.seed, recs[i])] = struct{}{}
 	}
 }
 
