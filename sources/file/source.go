@@ -75,6 +75,10 @@ type retiredFP struct {
 	at     time.Time
 }
 
+// retiredPrefix starts the checkpoint keys of content that was truncated
+// away from its file (the others are "<dev>.<inode>").
+const retiredPrefix = "r."
+
 // maxRetired bounds the fingerprints of truncated content kept in memory.
 const maxRetired = 1000
 

@@ -19,6 +19,7 @@ import (
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/event"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 func checkSeqs(t *testing.T, h *harness, n int) {
@@ -626,4 +627,33 @@ func TestFsnotifyWakes(t *testing.T) {
 	if n := h.em.Len(); n != 70 {
 		t.Fatalf("got %d events, want 70", n)
 	}
+}
+
+// TestCopyTruncateAcrossRestart: the copy of a truncated file shows up only
+// after a restart; it still resumes where the original was read to.
+func TestCopyTruncateAcrossRestart(t *testing.T) {
+	h := newHarness(t, nil)
+	h.cfg.Include = []string{h.path("app.log*")}
+	h.start()
+	f, err := os.OpenFile(h.path("app.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	must(t, err)
+	defer f.Close()
+	fmt.Fprint(f, seqLines(0, 500))
+	h.waitFor(500)
+	fmt.Fprint(f, seqLines(500, 1000))
+	data, err := os.ReadFile(h.path("app.log"))
+	must(t, err)
+	must(t, os.WriteFile(h.path("copy.tmp"), data, 0o644)) // not included yet
+	must(t, f.Truncate(0))
+	deadline := time.Now().Add(5 * time.Second)
+	for testutil.ToFloat64(h.src.metrics.truncations) == 0 && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	h.stop()
+	must(t, os.Rename(h.path("copy.tmp"), h.path("app.log.1")))
+	fmt.Fprint(f, seqLines(1000, 1100))
+	h.start()
+	h.waitFor(1100)
+	h.settle(200 * time.Millisecond)
+	checkSeqs(t, h, 1100)
 }

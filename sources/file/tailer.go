@@ -338,16 +338,23 @@ func (t *tailer) truncated(ctx context.Context) error {
 		fpLen = int(min(int64(s.fpBytes), fi.Size()))
 		fp, head, _, _ = fingerprint(t.f, fpLen)
 	}
+	var extra []component.Checkpoint
 	s.mu.Lock()
 	if t.fpLen == s.fpBytes && t.head != nil {
-		s.retired = append(s.retired, retiredFP{fp: t.fp, head: t.head, offset: t.offset, at: time.Now()})
+		now := time.Now()
+		s.retired = append(s.retired, retiredFP{fp: t.fp, head: t.head, offset: t.offset, at: now})
+		// Also stored, so that a copy found after a restart resumes too;
+		// pruned after checkpoint_ttl like any checkpoint.
+		r := &record{Path: t.path, Offset: t.offset, FP: t.fp, FPLen: t.fpLen, Seen: now.Unix()}
+		s.known[retiredPrefix+t.fp] = r
+		extra = append(extra, component.Checkpoint{Key: retiredPrefix + t.fp, Value: r.encode()})
 	}
 	t.fp, t.fpLen, t.head = fp, fpLen, head
 	s.mu.Unlock()
 	t.offset, t.readPos, t.bufOff, t.consumed, t.fill = 0, 0, 0, 0, 0
 	t.splitting = false
 	t.dirty = true
-	if err := t.emit(ctx); err != nil {
+	if err := t.emit(ctx, extra...); err != nil {
 		return err
 	}
 	s.requestScan() // a copy of the old content may be waiting
@@ -517,7 +524,7 @@ func (t *tailer) checkpointOffset() int64 {
 
 // emit commits the batch with the file's checkpoint. On error nothing was
 // stored and the caller stops.
-func (t *tailer) emit(ctx context.Context) error {
+func (t *tailer) emit(ctx context.Context, extra ...component.Checkpoint) error {
 	s := t.s
 	cpOff := t.checkpointOffset()
 	if len(t.items) == 0 && cpOff == t.offset && !t.dirty {
@@ -528,7 +535,8 @@ func (t *tailer) emit(ctx context.Context) error {
 	rec := record{Path: path, Offset: cpOff, FP: t.fp, FPLen: t.fpLen, Seen: time.Now().Unix()}
 	s.mu.Unlock()
 	evs := t.build(path)
-	if err := s.emitter.Emit(ctx, evs, component.Checkpoint{Key: t.key, Value: rec.encode()}); err != nil {
+	cps := append([]component.Checkpoint{{Key: t.key, Value: rec.encode()}}, extra...)
+	if err := s.emitter.Emit(ctx, evs, cps...); err != nil {
 		return err
 	}
 	s.metrics.lines.Add(float64(len(evs)))
