@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -57,7 +58,7 @@ func runBench(b *testing.B, codec string) {
 	b.SetBytes(st.Size())
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, m0 := time.Now(), mallocs()
 	for range b.N {
 		cfg := defaultConfig()
 		cfg.Include = []string{path}
@@ -78,6 +79,13 @@ func runBench(b *testing.B, codec string) {
 	}
 	el := time.Since(start)
 	b.ReportMetric(float64(benchLines*b.N)/el.Seconds(), "lines/s")
+	b.ReportMetric(float64(mallocs()-m0)/float64(benchLines*b.N), "allocs/line")
+}
+
+func mallocs() uint64 {
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	return ms.Mallocs
 }
 
 // BenchmarkFileSourceText reads the workload with codec text into an emitter
@@ -95,7 +103,7 @@ func BenchmarkFileSourceBaselineScanner(b *testing.B) {
 	b.SetBytes(st.Size())
 	b.ReportAllocs()
 	b.ResetTimer()
-	start := time.Now()
+	start, m0 := time.Now(), mallocs()
 	var sink int
 	for range b.N {
 		f, err := os.Open(path)
@@ -116,5 +124,6 @@ func BenchmarkFileSourceBaselineScanner(b *testing.B) {
 	}
 	el := time.Since(start)
 	b.ReportMetric(float64(benchLines*b.N)/el.Seconds(), "lines/s")
+	b.ReportMetric(float64(mallocs()-m0)/float64(benchLines*b.N), "allocs/line")
 	_ = sink
 }

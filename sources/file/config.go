@@ -102,9 +102,14 @@ func (c *Config) Validate() error {
 	if len(c.Include) == 0 {
 		add("include: must list at least one glob pattern")
 	}
-	for _, p := range append(append([]string(nil), c.Include...), c.Exclude...) {
-		if err := checkPattern(p); err != nil {
-			add("include/exclude: pattern %q: %v", p, err)
+	for _, g := range []struct {
+		key  string
+		pats []string
+	}{{"include", c.Include}, {"exclude", c.Exclude}} {
+		for _, p := range g.pats {
+			if err := checkPattern(p); err != nil {
+				add("%s: pattern %q: %v", g.key, p, err)
+			}
 		}
 	}
 	switch c.ReadFrom {

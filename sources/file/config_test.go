@@ -16,8 +16,8 @@ func TestConfigValidate(t *testing.T) {
 	}{
 		{"defaults", func(c *Config) {}, nil},
 		{"no include", func(c *Config) { c.Include = nil }, []string{"include: "}},
-		{"bad pattern", func(c *Config) { c.Exclude = []string{"/a/[x"} }, []string{"include/exclude: "}},
-		{"double star inside segment", func(c *Config) { c.Include = []string{"/a/x**/b"} }, []string{"include/exclude: "}},
+		{"bad pattern", func(c *Config) { c.Exclude = []string{"/a/[x"} }, []string{"exclude: pattern "}},
+		{"double star inside segment", func(c *Config) { c.Include = []string{"/a/x**/b"} }, []string{"include: pattern "}},
 		{"read_from", func(c *Config) { c.ReadFrom = "middle" }, []string{"read_from: "}},
 		{"max_line_bytes", func(c *Config) { c.MaxLineBytes = 0 }, []string{"max_line_bytes: must be at least 1"}},
 		{"delimiter", func(c *Config) { c.LineDelimiter = "" }, []string{"line_delimiter: "}},
