@@ -1,0 +1,175 @@
+package kafka_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"log/slog"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hogtail/hogtail/agent"
+	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/config"
+	"github.com/hogtail/hogtail/agent/event"
+	"github.com/hogtail/hogtail/sinks/kafka"
+	"github.com/hogtail/hogtail/sources/demo"
+	"github.com/twmb/franz-go/pkg/kfake"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// runAgent runs the real agent (config.Parse, agent.New) with a demo
+// source of count events into a kafka sink until the source finished and
+// the queue drained. During the run, during is called once.
+func runAgent(t *testing.T, c *kfake.Cluster, count int, sinkTOML string, during func()) string {
+	t.Helper()
+	dir := t.TempDir()
+	brokers := `"` + strings.Join(c.ListenAddrs(), `", "`) + `"`
+	text := fmt.Sprintf(`data_dir = %q
+shutdown_timeout = "20s"
+[api]
+enabled = false
+
+[sources.gen]
+type = "demo"
+rate = 0.0
+count = %d
+batch_size = 500
+
+[sinks.k]
+type = "kafka"
+inputs = ["gen"]
+brokers = [%s]
+retry.initial_interval = "50ms"
+retry.max_interval = "300ms"
+%s
+`, dir, count, brokers, sinkTOML)
+	reg := component.NewRegistry().AddSource(demo.NewFactory()).AddSink(kafka.NewFactory())
+	cfg, err := config.Parse(filepath.Join(dir, "hogtail.toml"), []byte(text), reg, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs lockedBuffer
+	a, err := agent.New(cfg, agent.Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 45*time.Second)
+	defer cancel()
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	if during != nil {
+		during()
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if ctx.Err() != nil {
+		t.Fatal("the agent did not finish by itself")
+	}
+	return logs.String()
+}
+
+type lockedBuffer struct {
+	mu  sync.Mutex
+	buf bytes.Buffer
+}
+
+func (b *lockedBuffer) Write(p []byte) (int, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.Write(p)
+}
+
+func (b *lockedBuffer) String() string {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.buf.String()
+}
+
+// consumeSeqs reads the topic from the start and counts each demo seq.
+func consumeSeqs(t *testing.T, c *kfake.Cluster, topic string, want int) map[int64]int {
+	t.Helper()
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics(topic), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	seqs := map[int64]int{}
+	n := 0
+	for n < want && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			var e event.Event
+			if err := e.UnmarshalJSON(r.Value); err != nil {
+				t.Errorf("record is not an event: %v", err)
+				return
+			}
+			seq, _ := e.Properties.Get("seq")
+			s, _ := seq.(int64)
+			seqs[s]++
+			n++
+		})
+	}
+	return seqs
+}
+
+func checkSeqs(t *testing.T, seqs map[int64]int, count int) {
+	t.Helper()
+	dups := 0
+	for i := range count {
+		switch n := seqs[int64(i)]; {
+		case n == 0:
+			t.Fatalf("demo seq %d never arrived (%d distinct seqs)", i, len(seqs))
+		case n > 1:
+			dups += n - 1
+		}
+	}
+	if len(seqs) != count {
+		t.Fatalf("%d distinct seqs, want %d", len(seqs), count)
+	}
+	t.Logf("%d events, %d redelivered duplicates", count, dups)
+}
+
+// TestAgentEndToEnd: the real agent ships every demo event into Kafka
+// while partition leaders move.
+func TestAgentEndToEnd(t *testing.T) {
+	const count = 20000
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(4, "demo.demo_log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	runAgent(t, c, count, `topic = "demo.{event}"`, func() {
+		for range 5 {
+			time.Sleep(30 * time.Millisecond)
+			c.ShufflePartitionLeaders()
+		}
+	})
+	checkSeqs(t, consumeSeqs(t, c, "demo.demo_log", count), count)
+}
+
+// TestAgentPausesUntilTopicExists: the topic is missing at first, so the
+// sink pauses and keeps the events; once it is created every event arrives.
+func TestAgentPausesUntilTopicExists(t *testing.T) {
+	const count = 2000
+	c, err := kfake.NewCluster(kfake.NumBrokers(1))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	logs := runAgent(t, c, count, `topic = "late"`, func() {
+		time.Sleep(2 * time.Second) // the unknown topic is reported within ~1s
+		if err := c.CreateTopic("late", 2, nil); err != nil {
+			t.Error(err)
+		}
+	})
+	if !strings.Contains(logs, "sink paused") || !strings.Contains(logs, "UNKNOWN_TOPIC_OR_PARTITION") {
+		t.Errorf("the sink did not pause on the unknown topic; log:\n%s", logs)
+	}
+	checkSeqs(t, consumeSeqs(t, c, "late", count), count)
+}
