@@ -20,12 +20,30 @@ type fields struct {
 
 var errNotObject = errors.New("record is not a JSON object")
 
+// Masks of the fields a sink needs, so the scan can stop early: hogtail
+// writes uuid, event, distinct_id and timestamp before the properties.
+const (
+	needUUID uint16 = 1 << iota
+	needEvent
+	needDistinctID
+	needTimestamp
+	needTeamID
+	needRest // ip, site_url, now, sent_at, historical_migration
+	needAll  = 1<<iota - 1
+)
+
 // scanFields walks the top-level keys of an event record (the JSON the
 // agent buffered, event.AppendJSON form), skipping nested values without
-// decoding them. It is a cheap field lookup, not a validator: the record was
-// written by hogtail and is well-formed.
+// decoding them, until it found every field in need. It is a cheap field
+// lookup, not a validator: the record was written by hogtail and is
+// well-formed.
 func scanFields(rec []byte, f *fields) error {
+	return scanNeeded(rec, f, needAll)
+}
+
+func scanNeeded(rec []byte, f *fields, need uint16) error {
 	*f = fields{}
+	var found uint16
 	i := skipSpace(rec, 0)
 	if i >= len(rec) || rec[i] != '{' {
 		return errNotObject
@@ -64,24 +82,32 @@ func scanFields(rec []byte, f *fields) error {
 		switch string(key) { // no allocation: the compiler optimises the switch on a converted []byte
 		case "uuid":
 			f.uuid = val
+			found |= needUUID
 		case "event":
 			f.event = val
+			found |= needEvent
 		case "distinct_id":
 			f.distinctID = val
+			found |= needDistinctID
 		case "timestamp":
 			f.timestamp = val
+			found |= needTimestamp
 		case "ip":
 			f.ip = val
 		case "site_url":
 			f.siteURL = val
 		case "team_id":
 			f.teamID = val
+			found |= needTeamID
 		case "now":
 			f.now = val
 		case "sent_at":
 			f.sentAt = val
 		case "historical_migration":
 			f.historical = val
+		}
+		if found&need == need {
+			return nil
 		}
 		i = vEnd
 	}

@@ -58,6 +58,7 @@ type Sink struct {
 	token     string
 	tokenJSON []byte
 	ingestion bool
+	need      uint16 // the fields build reads
 	maxRecord int
 	metrics   *metrics
 	// now is the clock for posthog_ingestion's "now" (tests freeze it).
@@ -117,6 +118,10 @@ func New(c *Config, set component.Settings) (*Sink, error) {
 	}
 	if topic.constant() {
 		s.constant = c.Topic
+	}
+	s.need = topic.needs() | key.needs()
+	if s.ingestion {
+		s.need = needAll
 	}
 	s.opts, err = clientOptions(c, set.ConfigDir, log)
 	if err != nil {
@@ -409,7 +414,7 @@ func (s *Sink) build(b *batch, recs [][]byte) error {
 			continue
 		}
 		f := &b.fields
-		if err := scanFields(rec, f); err != nil {
+		if err := scanNeeded(rec, f, s.need); err != nil {
 			return component.Permanent(fmt.Errorf("kafka: record %d: %w", i, err))
 		}
 		var sp recordSpans
@@ -424,7 +429,7 @@ func (s *Sink) build(b *batch, recs [][]byte) error {
 			if !ok {
 				t = string(name)
 				if err := checkTopic(t); err != nil {
-					return component.Permanent(fmt.Errorf("kafka: event %s: topic template %q: %w", text(f.uuid), s.cfg.Topic, err))
+					return component.Permanent(fmt.Errorf("kafka: event %s: topic template %q: %w", recordUUID(rec), s.cfg.Topic, err))
 				}
 				b.topics[t] = t
 			}
@@ -460,7 +465,7 @@ func (s *Sink) build(b *batch, recs [][]byte) error {
 		}
 		if size := keyLen + valLen; size > s.maxRecord {
 			return component.Permanent(fmt.Errorf("kafka: event %s is a %d-byte record, over max_message_bytes %d (less %d bytes of batch framing); raise max_message_bytes only if the topic's max.message.bytes allows it",
-				text(f.uuid), size, s.cfg.MaxMessageBytes, recordOverhead))
+				recordUUID(rec), size, s.cfg.MaxMessageBytes, recordOverhead))
 		}
 		b.spans = append(b.spans, sp)
 		b.indexes = append(b.indexes, i)
@@ -749,4 +754,13 @@ func authFailure(err error, sasl bool) bool {
 	}
 	var first *kgo.ErrFirstReadEOF
 	return errors.As(err, &first)
+}
+
+// recordUUID returns the uuid of a record, for error messages.
+func recordUUID(rec []byte) string {
+	var f fields
+	if scanNeeded(rec, &f, needUUID) != nil || f.uuid == nil {
+		return "(unknown uuid)"
+	}
+	return string(text(f.uuid))
 }

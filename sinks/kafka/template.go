@@ -150,3 +150,21 @@ func checkTopic(name string) error {
 	}
 	return nil
 }
+
+// needs returns the fields the template reads.
+func (t template) needs() uint16 {
+	var n uint16
+	for _, p := range t.parts {
+		switch p.field {
+		case fieldEvent:
+			n |= needEvent
+		case fieldDistinctID:
+			n |= needDistinctID
+		case fieldUUID:
+			n |= needUUID
+		case fieldTeamID:
+			n |= needTeamID
+		}
+	}
+	return n
+}
