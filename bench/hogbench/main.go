@@ -101,18 +101,22 @@ func Scenarios(s Sizes) []Scenario {
 
 // Options are hogbench's command line.
 type Options struct {
-	Smoke     bool
-	Only      []string // scenario names; empty = all
-	Shippers  []string
-	Hogtail   string
-	SyslogNG  string
-	Rsyslog   string // unpacked rsyslog .deb root ("" = skip rsyslog)
-	Connector string
-	Out       string // results directory ("" = none)
-	Sizes     Sizes
-	Machine   string
-	KeepTemp  bool
-	Trace     bool
+	Smoke      bool
+	Only       []string // scenario names; empty = all
+	Shippers   []string
+	Hogtail    string
+	SyslogNG   string
+	Rsyslog    string // unpacked rsyslog .deb root ("" = skip rsyslog)
+	Connector  string
+	Out        string // results directory ("" = none)
+	Sizes      Sizes
+	Machine    string
+	KeepTemp   bool
+	Trace      bool
+	ProfileDir string
+	ProfileFor time.Duration
+	NoSync     bool
+	Codec      string
 }
 
 func main() {
@@ -135,6 +139,10 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.Connector, "connector", "bench/connectors/add-property", "connector of tail-js and reload")
 	fs.StringVar(&o.Out, "out", "bench/results", "results directory (empty: print only)")
 	fs.StringVar(&o.Machine, "machine", "", "machine description for the results")
+	fs.StringVar(&o.ProfileDir, "profile", "", "save a CPU profile of hogtail per scenario into this directory")
+	fs.DurationVar(&o.ProfileFor, "profile-for", 5*time.Second, "length of each CPU profile")
+	fs.BoolVar(&o.NoSync, "hogtail-nosync", false, "run hogtail with buffer.sync = false (comparison only; the suite's figures use sync = true)")
+	fs.StringVar(&o.Codec, "hogtail-codec", "json", "codec of hogtail's file source (json parses each line like the peers' tail-js; text ships it as properties.message)")
 	fs.BoolVar(&o.Trace, "trace", false, "log each run's progress every half second")
 	fs.BoolVar(&o.KeepTemp, "keep", false, "keep each run's temp dir (configs, shipper logs) for inspection")
 	s := &o.Sizes
@@ -264,7 +272,7 @@ func Bench(ctx context.Context, o Options, logf func(string, ...any)) ([]Result,
 	for _, name := range o.Shippers {
 		switch name {
 		case "hogtail":
-			shippers = append(shippers, Hogtail{Bin: o.Hogtail})
+			shippers = append(shippers, Hogtail{Bin: o.Hogtail, NoSync: o.NoSync, Codec: o.Codec})
 		case "syslog-ng":
 			shippers = append(shippers, SyslogNG{Bin: o.SyslogNG})
 		case "rsyslog":
@@ -281,7 +289,8 @@ func Bench(ctx context.Context, o Options, logf func(string, ...any)) ([]Result,
 	if err != nil {
 		return nil, err
 	}
-	rn := &Runner{Stall: o.Sizes.Stall, MaxRun: 10 * time.Minute, Logf: logf, Connector: connector, KeepTemp: o.KeepTemp, Trace: o.Trace}
+	rn := &Runner{Stall: o.Sizes.Stall, MaxRun: 10 * time.Minute, Logf: logf, Connector: connector, KeepTemp: o.KeepTemp, Trace: o.Trace,
+		ProfileDir: o.ProfileDir, ProfileFor: o.ProfileFor}
 	var scenarios []Scenario
 	all := Scenarios(o.Sizes)
 	if len(o.Only) == 0 {

@@ -3,8 +3,10 @@ package main
 import (
 	"context"
 	"fmt"
+	"io"
 	"math/rand/v2"
 	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -71,12 +73,16 @@ func (r Result) Failed() bool {
 
 // Runner runs scenarios.
 type Runner struct {
-	Stall     time.Duration // give up after no progress for this long
-	MaxRun    time.Duration // hard limit of one run
-	KeepTemp  bool
-	Trace     bool // log progress every half second
-	Logf      func(format string, args ...any)
-	Connector string // bench/connectors/add-property
+	Stall    time.Duration // give up after no progress for this long
+	MaxRun   time.Duration // hard limit of one run
+	KeepTemp bool
+	Trace    bool // log progress every half second
+	// ProfileDir receives a CPU profile of hogtail per scenario ("" = none),
+	// ProfileFor long, taken from hogtail's API (/debug/pprof/profile).
+	ProfileDir string
+	ProfileFor time.Duration
+	Logf       func(format string, args ...any)
+	Connector  string // bench/connectors/add-property
 }
 
 // Run runs sc with sh and returns its result; setup problems are errors.
@@ -132,6 +138,14 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 			return res, err
 		}
 		env.ListenAddr = fmt.Sprintf("127.0.0.1:%d", port)
+	}
+	profiling := rn.ProfileDir != "" && sh.Name() == "hogtail"
+	if profiling {
+		port, err := freePort("tcp")
+		if err != nil {
+			return res, err
+		}
+		env.APIAddr = fmt.Sprintf("127.0.0.1:%d", port)
 	}
 	argv, err := sh.Prepare(env)
 	if err != nil {
@@ -215,6 +229,33 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 			case <-chaosCtx.Done():
 			case <-time.After(time.Until(start.Add(d))):
 				f()
+			}
+		}()
+	}
+	if profiling {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			// A heap profile half way through the CPU profile.
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				select {
+				case <-chaosCtx.Done():
+					return
+				case <-time.After(rn.ProfileFor / 2):
+				}
+				dst := filepath.Join(rn.ProfileDir, sc.Name+".heap.pprof")
+				if err := fetchProfile(chaosCtx, env.APIAddr, "heap", dst); err != nil {
+					rn.Logf("%s: heap profile: %v", sc.Name, err)
+				}
+			}()
+			dst := filepath.Join(rn.ProfileDir, sc.Name+".pprof")
+			query := fmt.Sprintf("profile?seconds=%d", max(1, int(rn.ProfileFor.Seconds())))
+			if err := fetchProfile(chaosCtx, env.APIAddr, query, dst); err != nil {
+				rn.Logf("%s: profile: %v", sc.Name, err)
+			} else {
+				rn.Logf("%s: CPU profile of hogtail in %s", sc.Name, dst)
 			}
 		}()
 	}
@@ -404,4 +445,36 @@ func copyDir(src, dst string) error {
 func writeConnector(dir string, k int) error {
 	src := fmt.Sprintf("function processEvent(event) { event.properties.shipper = 'hogtail'; event.properties.version = %d; return event }\n", k)
 	return os.WriteFile(filepath.Join(dir, "index.js"), []byte(src), 0o644)
+}
+
+// fetchProfile saves /debug/pprof/<query> of a hogtail API at addr.
+func fetchProfile(ctx context.Context, addr, query, dst string) error {
+	if err := waitTCP(ctx, addr); err != nil {
+		return err
+	}
+	url := fmt.Sprintf("http://%s/debug/pprof/%s", addr, query)
+	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
+	if err != nil {
+		return err
+	}
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		return fmt.Errorf("%s: %s", url, resp.Status)
+	}
+	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		return err
+	}
+	f, err := os.Create(dst)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(f, resp.Body); err != nil {
+		f.Close()
+		return err
+	}
+	return f.Close()
 }

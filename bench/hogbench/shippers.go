@@ -20,6 +20,7 @@ type Env struct {
 	Connector  string // connector folder (hogtail, JS)
 	SmallQueue bool   // a small queue, so the buffer fills (disk-full)
 	HotReload  bool
+	APIAddr    string // hogtail's API (pprof) address ("" = API off)
 }
 
 // Shipper generates a config and a command line for one log shipper.
@@ -32,7 +33,11 @@ type Shipper interface {
 }
 
 // Hogtail is the shipper under test.
-type Hogtail struct{ Bin string }
+type Hogtail struct {
+	Bin    string
+	NoSync bool   // buffer.sync = false (not durable against power loss)
+	Codec  string // file source codec ("" = json)
+}
 
 // Name implements Shipper.
 func (Hogtail) Name() string { return "hogtail" }
@@ -43,12 +48,20 @@ func (Hogtail) Skip(Scenario) string { return "" }
 // Prepare implements Shipper.
 func (h Hogtail) Prepare(env Env) ([]string, error) {
 	var b strings.Builder
-	fmt.Fprintf(&b, "data_dir = %q\nshutdown_timeout = \"5s\"\nlog_level = \"warn\"\n\n[api]\nenabled = false\n\n[buffer]\nsync = true\n\n", env.DataDir)
+	api := "enabled = false"
+	if env.APIAddr != "" {
+		api = fmt.Sprintf("enabled = true\naddress = %q", env.APIAddr)
+	}
+	fmt.Fprintf(&b, "data_dir = %q\nshutdown_timeout = \"5s\"\nlog_level = \"warn\"\n\n[api]\n%s\n\n[buffer]\nsync = %v\n\n", env.DataDir, api, !h.NoSync)
 	switch env.Input {
 	case "file":
 		// The glob matches rotated names too: hogtail follows renamed files
 		// and the copies of copytruncate by identity (sources/file README).
-		fmt.Fprintf(&b, "[sources.in]\ntype = \"file\"\ninclude = [%q]\ncodec = \"json\"\nread_from = \"beginning\"\n\n", env.LogFile+"*")
+		codec := h.Codec
+		if codec == "" {
+			codec = "json"
+		}
+		fmt.Fprintf(&b, "[sources.in]\ntype = \"file\"\ninclude = [%q]\ncodec = %q\nread_from = \"beginning\"\n\n", env.LogFile+"*", codec)
 	case "tcp", "udp":
 		fmt.Fprintf(&b, "[sources.in]\ntype = \"syslog\"\nmode = %q\naddress = %q\nreceive_buffer_bytes = 4194304\n\n", env.Input, env.ListenAddr)
 	default:
@@ -131,7 +144,12 @@ func (s SyslogNG) Prepare(env Env) ([]string, error) {
 	if env.JS {
 		b.WriteString("parser(p_json); rewrite(r_add); ")
 	}
-	b.WriteString("destination(d_out); flags(flow-control); };\n")
+	if env.Input == "udp" {
+		// A UDP sender cannot be slowed down: no flow control.
+		b.WriteString("destination(d_out); };\n")
+	} else {
+		b.WriteString("destination(d_out); flags(flow-control); };\n")
+	}
 	conf := filepath.Join(env.Dir, "syslog-ng.conf")
 	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
 		return nil, err
