@@ -269,15 +269,6 @@ func (s *Sink) Shutdown(ctx context.Context) error {
 	return nil
 }
 
-func (s *Sink) clientOrErr() (*kgo.Client, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.client == nil {
-		return nil, errors.New("kafka: sink is not started")
-	}
-	return s.client, nil
-}
-
 // batch holds the records of one Deliver call: kgo records, their key,
 // value and header bytes in one arena, so a batch costs a few allocations
 // rather than several per event.
@@ -338,22 +329,29 @@ func (s *Sink) Deliver(ctx context.Context, in component.Batch) error {
 	if len(in.Records) == 0 {
 		return nil
 	}
-	cl, err := s.clientOrErr()
-	if err != nil {
-		return err
+	s.mu.Lock()
+	cl := s.client
+	if cl != nil {
+		// Under mu: Shutdown clears the client before it waits.
+		s.waits.Add(1)
+	}
+	s.mu.Unlock()
+	if cl == nil {
+		return errors.New("kafka: sink is not started")
 	}
 	b := s.getBatch()
 	if err := s.build(b, in.Records); err != nil {
 		s.putBatch(b)
+		s.waits.Done()
 		return err
 	}
 	if len(b.ptrs) == 0 { // every record was acknowledged by an earlier try
 		s.putBatch(b)
+		s.waits.Done()
 		return nil
 	}
 	authFailed := s.auth.wait()
 	done := make(chan kgo.ProduceResults, 1)
-	s.waits.Add(1)
 	go func() {
 		defer s.waits.Done()
 		// ProduceSync also stops the linger of the partitions it wrote
@@ -381,11 +379,16 @@ func (s *Sink) Deliver(ctx context.Context, in component.Batch) error {
 		// too (at-least-once), and the batch memory is left to them.
 		return fmt.Errorf("kafka: %w", ctx.Err())
 	}
-	err = s.results(b, in.Records, res)
+	err := s.results(b, in.Records, res)
 	s.putBatch(b)
 	if err != nil {
-		if authErr := s.auth.last(); authErr != nil && !component.AsDeliveryError(err).Paused {
-			return component.Paused(fmt.Errorf("kafka: %w (last error: %v)", authErr, err))
+		de := component.AsDeliveryError(err)
+		if authErr := s.auth.last(); authErr != nil && !de.Paused {
+			paused := component.Paused(fmt.Errorf("kafka: %w (last error: %v)", authErr, err))
+			if de.Delivered > 0 {
+				paused = component.Partial(de.Delivered, paused)
+			}
+			return paused
 		}
 	}
 	return err
@@ -736,24 +739,34 @@ func (h connectHook) OnBrokerConnect(meta kgo.BrokerMetadata, _ time.Duration, _
 		h.w.ok()
 		return
 	}
-	if authFailure(err, h.sasl) {
-		h.w.fail(fmt.Errorf("broker %s:%d refused the connection: authentication failed (check sasl.mechanism, sasl.username, sasl.password): %w", meta.Host, meta.Port, err))
+	if hint := refusal(err, h.sasl); hint != "" {
+		h.w.fail(fmt.Errorf("broker %s:%d refused the connection: %s: %w", meta.Host, meta.Port, hint, err))
 	}
 }
 
-// authFailure tells whether a failed connection attempt was refused for
-// authentication: a SASL error code, or (with SASL configured) the broker
-// closing the connection during the SASL exchange, which is what brokers
-// that do not answer with an error code do.
-func authFailure(err error, sasl bool) bool {
+// refusal tells whether a failed connection attempt needs an operator, and
+// what to check: refused credentials (a SASL error code, or, with SASL
+// configured, the broker closing the connection during the exchange, which
+// is what brokers that send no error code do), a certificate that does not
+// verify, or plaintext against TLS.
+func refusal(err error, sasl bool) string {
+	var (
+		verify  *tls.CertificateVerificationError
+		unknown x509.UnknownAuthorityError
+		host    x509.HostnameError
+		first   *kgo.ErrFirstReadEOF
+	)
 	switch {
 	case errors.Is(err, kerr.SaslAuthenticationFailed), errors.Is(err, kerr.UnsupportedSaslMechanism), errors.Is(err, kerr.IllegalSaslState):
-		return true
+		return "authentication failed (check sasl.mechanism, sasl.username, sasl.password)"
+	case errors.As(err, &verify), errors.As(err, &unknown), errors.As(err, &host):
+		return "TLS certificate not trusted (check tls.ca_file, tls.server_name)"
+	case errors.As(err, &first):
+		return "TLS or SASL mismatch (check tls.enabled and sasl.mechanism against the listener)"
 	case sasl && (errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF)):
-		return true
+		return "authentication failed (check sasl.mechanism, sasl.username, sasl.password)"
 	}
-	var first *kgo.ErrFirstReadEOF
-	return errors.As(err, &first)
+	return ""
 }
 
 // recordUUID returns the uuid of a record, for error messages.
