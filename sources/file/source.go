@@ -46,6 +46,7 @@ type Source struct {
 	pool     sync.Pool
 	metrics  *metrics
 	emitter  component.Emitter
+	wg       sync.WaitGroup // tailers and the watcher
 	scanReq  chan struct{}
 	firstRun bool
 	// hadCheckpoints: the source ran before. Files new at its start then
@@ -189,8 +190,7 @@ func (s *Source) Run(ctx context.Context, emit component.Emitter) error {
 		s.hadCheckpoints = len(cps) > 0
 	}
 
-	var wg sync.WaitGroup
-	defer wg.Wait()
+	defer s.wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
 
@@ -203,15 +203,15 @@ func (s *Source) Run(ctx context.Context, emit component.Emitter) error {
 		s.log.Warn("fsnotify unavailable, polling only", "error", err, "poll_interval", s.cfg.PollInterval.D())
 	} else {
 		defer w.Close()
-		wg.Add(1)
-		go func() { defer wg.Done(); s.watch(ctx, w) }()
+		s.wg.Add(1)
+		go func() { defer s.wg.Done(); s.watch(ctx, w) }()
 	}
 
 	s.firstRun = true
 	ticker := time.NewTicker(s.cfg.PollInterval.D())
 	defer ticker.Stop()
 	for {
-		s.scan(ctx, &wg, w)
+		s.scan(ctx, w)
 		s.firstRun = false
 		select {
 		case <-ctx.Done():
@@ -248,6 +248,14 @@ func (s *Source) watch(ctx context.Context, w *fsnotify.Watcher) {
 				} else if s.included(ev.Name) {
 					// A file held back (empty, or a copy) may be readable now.
 					s.requestScan()
+				}
+			}
+			if ev.Op&fsnotify.Create != 0 && s.included(ev.Name) {
+				// Open it now: it may be renamed away before a scan runs.
+				if fi, err := os.Stat(ev.Name); err == nil && fi.Mode().IsRegular() {
+					if id, ok := statID(fi); ok {
+						s.track(ctx, candidate{ev.Name, fi}, id, time.Now(), false)
+					}
 				}
 			}
 			if ev.Op&(fsnotify.Create|fsnotify.Rename|fsnotify.Remove) != 0 {
@@ -360,7 +368,8 @@ func (s *Source) logDenied(path string, err error) {
 
 // scan finds files, starts tailers for new ones, marks the ones no longer at
 // an included path as rotated and prunes old checkpoints.
-func (s *Source) scan(ctx context.Context, wg *sync.WaitGroup, w *fsnotify.Watcher) {
+func (s *Source) scan(ctx context.Context, w *fsnotify.Watcher) {
+	began := time.Now()
 	files, dirs := s.glob()
 	if w != nil {
 		for _, d := range dirs {
@@ -402,27 +411,11 @@ func (s *Source) scan(ctx context.Context, wg *sync.WaitGroup, w *fsnotify.Watch
 			r.Seen = now.Unix()
 		}
 		s.mu.Unlock()
-		t, cp := s.open(c, id, now)
-		if t == nil {
-			continue
-		}
-		if cp != nil { // stored before the tailer can store a later one
-			if err := s.emitter.Emit(ctx, nil, *cp); err != nil {
-				t.f.Close()
-				return
-			}
-		}
-		s.mu.Lock()
-		s.tails[id] = t
-		s.byPath[c.path] = t
-		s.mu.Unlock()
-		s.metrics.open.Inc()
-		wg.Add(1)
-		go func() { defer wg.Done(); t.run(ctx) }()
+		s.track(ctx, c, id, now, s.firstRun)
 	}
 	s.mu.Lock()
 	for id, t := range s.tails {
-		if !present[id] && !t.rotated {
+		if !present[id] && !t.rotated && t.foundAt.Before(began) {
 			t.rotated = true
 			t.rotatedAt = now
 			if s.byPath[t.path] == t {
@@ -461,18 +454,39 @@ func (s *Source) scan(ctx context.Context, wg *sync.WaitGroup, w *fsnotify.Watch
 	}
 }
 
-// open opens a newly found file and decides where to start reading it. It
-// returns nil when the file is skipped for now (unreadable, too old, or a
-// copy of a file still being read). cp is a checkpoint to store at once so
-// that a restart does not apply read_from = "end" to a file already started.
-func (s *Source) open(c candidate, id fileID, now time.Time) (*tailer, *component.Checkpoint) {
+// track opens a file found by a scan or an fsnotify event and starts its
+// tailer, unless it is tracked already.
+func (s *Source) track(ctx context.Context, c candidate, id fileID, now time.Time, initial bool) {
+	t := s.open(c, id, now, initial)
+	if t == nil {
+		return
+	}
+	s.mu.Lock()
+	if s.tails[id] != nil || ctx.Err() != nil { // the other finder was first
+		s.mu.Unlock()
+		t.f.Close()
+		return
+	}
+	s.tails[id] = t
+	s.byPath[c.path] = t
+	s.wg.Add(1)
+	s.mu.Unlock()
+	s.metrics.open.Inc()
+	go func() { defer s.wg.Done(); t.run(ctx) }()
+}
+
+// open opens a newly found file; initial means found by the first scan.
+// It resumes at the file's checkpoint, or
+// leaves the start to the tailer (classify). It returns nil when the file
+// is skipped for now (unreadable, or too old).
+func (s *Source) open(c candidate, id fileID, now time.Time, initial bool) *tailer {
 	f, err := s.openFile(c.path)
 	if err != nil {
 		if errors.Is(err, fs.ErrNotExist) {
-			return nil, nil // gone between glob and open
+			return nil // gone between glob and open
 		}
 		s.logDenied(c.path, err)
-		return nil, nil
+		return nil
 	}
 	s.mu.Lock()
 	if s.denied[c.path] {
@@ -483,15 +497,15 @@ func (s *Source) open(c candidate, id fileID, now time.Time) (*tailer, *componen
 	fi, err := f.Stat()
 	if err != nil {
 		f.Close()
-		return nil, nil
+		return nil
 	}
 	if id2, _ := statID(fi); id2 != id { // replaced between stat and open
 		f.Close()
-		return nil, nil
+		return nil
 	}
 	size := fi.Size()
 	key := id.key()
-	t := &tailer{s: s, id: id, key: key, f: f, path: c.path, wake: make(chan struct{}, 1)}
+	t := &tailer{s: s, id: id, key: key, f: f, path: c.path, wake: make(chan struct{}, 1), foundAt: time.Now()}
 
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -507,36 +521,54 @@ func (s *Source) open(c candidate, id fileID, now time.Time) (*tailer, *componen
 			t.fp, t.fpLen = r.FP, r.FPLen
 			r.Path, r.Seen = c.path, now.Unix()
 			s.log.Debug("resuming from checkpoint", "path", c.path, "offset", t.offset)
-			return t, nil
+			return t
 		}
 	}
-	// 2. A copy of content read elsewhere (copytruncate, logrotate copy, a
-	// file moved to another file system), maybe still being written.
-	switch off, verdict := s.copyOf(f, size, key); verdict {
-	case copyWait:
-		s.log.Debug("waiting: copy of content being read, or being written", "path", c.path, "size", size)
-		f.Close()
-		return nil, nil
-	case copyResume:
-		s.log.Debug("copy of content read before, resuming", "path", c.path, "offset", off)
-		t.offset = off
-		t.fp, t.head, _, _ = fingerprint(f, s.fpBytes)
-		t.fpLen = s.fpBytes
-		return t, s.newRecord(t, now)
-	}
-	// 3. A new file.
+	// A file new to us: it stays open (so that it can be read even if it is
+	// renamed away at once) while its tailer decides where to start.
 	if s.cfg.IgnoreOlder > 0 && now.Sub(fi.ModTime()) > s.cfg.IgnoreOlder.D() {
 		f.Close()
-		return nil, nil
+		return nil
 	}
-	if s.firstRun && s.cfg.ReadFrom == "end" && !s.hadCheckpoints {
-		t.offset = size
+	t.pending = true
+	t.startAtEnd = initial && s.cfg.ReadFrom == "end" && !s.hadCheckpoints
+	t.startSize = size
+	return t
+}
+
+// classify decides where a new file starts: after the content it shares
+// with a file read before (a copy), at 0, or at its end for read_from =
+// "end" on the first start. While it may be a copy still being written, or
+// of a file still being read, it stays pending. done means it was closed.
+func (t *tailer) classify(ctx context.Context) (done bool, err error) {
+	s := t.s
+	fi, err := t.f.Stat()
+	if err != nil {
+		return false, nil
 	}
-	n := min(int64(s.fpBytes), size) // a short file's is refreshed as it grows
-	t.fp, t.head, _, _ = fingerprint(f, int(n))
-	s.log.Debug("new file", "path", c.path, "offset", t.offset, "size", size)
-	t.fpLen = int(n)
-	return t, s.newRecord(t, now)
+	size := fi.Size()
+	now := time.Now()
+	s.mu.Lock()
+	off, verdict := s.copyOf(t.f, size, t.key)
+	if verdict == copyWait {
+		rotated, at := t.rotated, t.rotatedAt
+		s.mu.Unlock()
+		return rotated && now.Sub(at) >= s.cfg.RotateWait.D(), nil
+	}
+	if verdict == copyResume {
+		s.log.Debug("copy of content read before, resuming", "path", t.path, "offset", off)
+		t.offset = off
+	} else if t.startAtEnd {
+		t.offset = t.startSize
+	}
+	n := int(min(int64(s.fpBytes), size)) // a short file's is extended as it grows
+	t.fp, t.head, _, _ = fingerprint(t.f, n)
+	t.fpLen = n
+	t.pending = false
+	s.log.Debug("new file", "path", t.path, "offset", t.offset, "size", size)
+	cp := s.newRecord(t, now)
+	s.mu.Unlock()
+	return false, s.emitter.Emit(ctx, nil, *cp)
 }
 
 type copyVerdict int
@@ -573,7 +605,7 @@ func (s *Source) copyOf(f *os.File, size int64, key string) (int64, copyVerdict)
 	// there; if it never is, all of this file's lines are read already.
 	other := make([]byte, m)
 	for _, o := range s.tails {
-		if o.key == key || (!short && (o.fpLen != s.fpBytes || o.fp != full)) {
+		if o.key == key || o.pending || (!short && (o.fpLen != s.fpBytes || o.fp != full)) {
 			continue
 		}
 		n, _ := o.f.ReadAt(other, 0)

@@ -657,3 +657,33 @@ func TestCopyTruncateAcrossRestart(t *testing.T) {
 	h.settle(200 * time.Millisecond)
 	checkSeqs(t, h, 1100)
 }
+
+// TestRotateFastOutOfGlob: rename rotation every 500 lines (a file lives
+// about 10 ms, far below poll_interval) to names the include does not
+// match. fsnotify's create event opens each file before it is renamed away,
+// so each is read to its end.
+func TestRotateFastOutOfGlob(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.PollInterval = component.Duration(time.Second) })
+	h.cfg.Include = []string{h.path("app.log")}
+	const total, every = 20000, 500
+	h.start()
+	time.Sleep(50 * time.Millisecond)
+	f, err := os.Create(h.path("app.log"))
+	must(t, err)
+	for i := 0; i < total; i++ {
+		if i > 0 && i%every == 0 {
+			must(t, f.Close())
+			must(t, os.Rename(h.path("app.log"), h.path(fmt.Sprintf("old.%d", i/every))))
+			f, err = os.Create(h.path("app.log"))
+			must(t, err)
+		}
+		fmt.Fprintf(f, "seq=%d\n", i)
+		if i%50 == 49 {
+			time.Sleep(time.Millisecond)
+		}
+	}
+	must(t, f.Close())
+	h.waitFor(total)
+	h.settle(200 * time.Millisecond)
+	checkSeqs(t, h, total)
+}

@@ -20,9 +20,12 @@ type tailer struct {
 	key  string
 	f    *os.File
 	wake chan struct{}
+	// foundAt: a scan that began before it cannot have seen it.
+	foundAt time.Time
 
 	// Guarded by s.mu.
 	path      string
+	pending   bool // new, start not decided yet (see classify)
 	rotated   bool // no longer at an included path (renamed away or deleted)
 	rotatedAt time.Time
 	fp        string
@@ -30,6 +33,8 @@ type tailer struct {
 	head      []byte // the first fpLen bytes
 
 	// Owned by the goroutine.
+	startAtEnd  bool  // read_from = "end" applies
+	startSize   int64 // size when found
 	offset      int64 // committed: every line before it is stored
 	readPos     int64 // next byte to read
 	buf         []byte
@@ -82,6 +87,40 @@ func (t *tailer) poke() {
 
 func (t *tailer) run(ctx context.Context) {
 	defer t.close()
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		s := t.s
+		s.mu.Lock()
+		pending := t.pending
+		s.mu.Unlock()
+		if !pending {
+			break
+		}
+		done, err := t.classify(ctx)
+		if err != nil || done {
+			return
+		}
+		s.mu.Lock()
+		pending = t.pending
+		s.mu.Unlock()
+		if !pending {
+			break
+		}
+		timer.Reset(s.cfg.PollInterval.D())
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.wake:
+			if !timer.Stop() {
+				select {
+				case <-timer.C:
+				default:
+				}
+			}
+		case <-timer.C:
+		}
+	}
 	cfg := t.s.cfg
 	t.maxLine = int(cfg.MaxLineBytes)
 	t.delim = []byte(cfg.LineDelimiter)
@@ -111,8 +150,6 @@ func (t *tailer) run(ctx context.Context) {
 	t.readPos, t.bufOff, t.consumed = t.offset, t.offset, t.offset
 	t.lastGrowth = time.Now()
 
-	timer := time.NewTimer(time.Hour)
-	defer timer.Stop()
 	woke := false
 	for ctx.Err() == nil {
 		if t.buf == nil {
