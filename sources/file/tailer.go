@@ -623,7 +623,7 @@ func (t *tailer) build(path string) []*event.Event {
 	ids := string(idb)
 	evs := make([]event.Event, n)
 	offs := make([]int64, n)
-	const perEvent = 5
+	const perEvent = 4 // message, $file, $host, $offset ($line_split, rare, reallocates)
 	var fields []event.Field
 	var msgs []string
 	if cfg.Codec == "text" {
