@@ -328,8 +328,8 @@ func Bench(ctx context.Context, o Options, logf func(string, ...any)) ([]Result,
 			if res.Skipped != "" {
 				logf("%-13s %-9s skipped: %s", sc.Name, sh.Name(), res.Skipped)
 			} else {
-				logf("%-13s %-9s %9.0f ev/s  cpu %6.2fs  rss %6.1fMB  lost %d  dup %d (other uuid %d)  ooo %d  runs %d  [%s] %s",
-					sc.Name, sh.Name(), res.EventsPerSec, res.CPUSeconds, res.MaxRSSMB, res.Lost, res.Duplicated,
+				logf("%-13s %-9s %9.0f ev/s  cpu %6.2fs  rss %6.1fMB (anon %.0f, file %.0f)  lost %d  dup %d (other uuid %d)  ooo %d  runs %d  [%s] %s",
+					sc.Name, sh.Name(), res.EventsPerSec, res.CPUSeconds, res.MaxRSSMB, res.MaxAnonMB, res.MaxFileMB, res.Lost, res.Duplicated,
 					res.DupOtherUUID, res.OutOfOrder, res.Runs, time.Since(began).Round(100*time.Millisecond), res.Notes)
 			}
 			results = append(results, res)
@@ -406,6 +406,9 @@ func Markdown(results []Result, o Options) string {
 		}
 		if r.Failed503 > 0 {
 			notes = append(notes, fmt.Sprintf("%d/%d requests got 503", r.Failed503, r.Requests))
+		}
+		if r.MaxFileMB > 32 {
+			notes = append(notes, fmt.Sprintf("RSS peaks: anon %.0f MB, mapped files %.0f MB", r.MaxAnonMB, r.MaxFileMB))
 		}
 		if r.Shipper == "rsyslog" {
 			notes = append(notes, "omfwd TCP, not HTTP")

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"time"
@@ -22,7 +24,10 @@ type Proc struct {
 	done     chan struct{}
 	waitErr  error
 	cpu      time.Duration
-	maxRSSKB int64
+	maxRSSKB int64 // ru_maxrss: inflated by hogbench's own RSS at fork time
+	hwmKB    int64 // VmHWM of the shipper's own address space, sampled
+	anonKB   int64 // largest RssAnon sampled (heap, stacks)
+	fileKB   int64 // largest RssFile sampled (mapped files: bbolt's mmap, binary)
 	starts   int
 	crashes  []string // exits nobody asked for
 }
@@ -51,6 +56,21 @@ func (p *Proc) startLocked() error {
 	done := make(chan struct{})
 	p.cmd, p.done = cmd, done
 	p.starts++
+	// ru_maxrss of a child counts the parent's RSS at fork (Linux keeps the
+	// high-water mark of the pre-exec address space), so peak memory comes
+	// from sampling VmHWM of the exec'd process instead.
+	go func() {
+		t := time.NewTicker(100 * time.Millisecond)
+		defer t.Stop()
+		for {
+			p.sampleHWM(cmd.Process.Pid)
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
 	go func() {
 		err := cmd.Wait()
 		logf.Close()
@@ -123,6 +143,7 @@ func (p *Proc) signalAndWait(sig syscall.Signal, grace time.Duration) {
 	if cmd == nil {
 		return
 	}
+	p.sampleHWM(cmd.Process.Pid)
 	_ = cmd.Process.Signal(sig)
 	if grace > 0 {
 		select {
@@ -143,7 +164,50 @@ func (p *Proc) Restart() error { return p.Start() }
 func (p *Proc) Usage() (cpu time.Duration, maxRSS int64, starts int, crashes []string) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.cpu, p.maxRSSKB * 1024, p.starts, append([]string(nil), p.crashes...)
+	rss := p.hwmKB
+	if rss == 0 {
+		rss = p.maxRSSKB
+	}
+	return p.cpu, rss * 1024, p.starts, append([]string(nil), p.crashes...)
+}
+
+// sampleHWM records the VmHWM (peak resident set) of pid, and the largest
+// anonymous and file-backed parts seen.
+func (p *Proc) sampleHWM(pid int) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	for _, line := range strings.Split(string(b), "\n") {
+		key, rest, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		var dst *int64
+		switch key {
+		case "VmHWM":
+			dst = &p.hwmKB
+		case "RssAnon":
+			dst = &p.anonKB
+		case "RssFile":
+			dst = &p.fileKB
+		default:
+			continue
+		}
+		if kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64); err == nil {
+			*dst = max(*dst, kb)
+		}
+	}
+}
+
+// RSSParts returns the largest anonymous and file-backed resident sizes
+// sampled, in bytes.
+func (p *Proc) RSSParts() (anon, file int64) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.anonKB * 1024, p.fileKB * 1024
 }
 
 // tailFile returns the last n bytes of a file, for error reports.

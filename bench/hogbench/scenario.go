@@ -54,6 +54,8 @@ type Result struct {
 	EventsPerSec  float64 `json:"events_per_second"`
 	CPUSeconds    float64 `json:"cpu_seconds"`
 	MaxRSSMB      float64 `json:"max_rss_mb"`
+	MaxAnonMB     float64 `json:"max_rss_anon_mb"`
+	MaxFileMB     float64 `json:"max_rss_file_mb"`
 	Runs          int     `json:"runs"`
 	Requests      int64   `json:"requests"`
 	Failed503     int64   `json:"requests_failed_503"`
@@ -166,6 +168,8 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 		p.Stop(15 * time.Second)
 		cpu, rss, runs, crashes := p.Usage()
 		res.CPUSeconds, res.MaxRSSMB, res.Runs = cpu.Seconds(), float64(rss)/(1<<20), runs
+		anon, file := p.RSSParts()
+		res.MaxAnonMB, res.MaxFileMB = float64(anon)/(1<<20), float64(file)/(1<<20)
 		if len(crashes) > 0 {
 			res.Notes = joinNote(res.Notes, strings.Join(crashes, "; "))
 			rn.Logf("%s/%s log tail:\n%s", sc.Name, sh.Name(), tailFile(p.Log, 2000))
