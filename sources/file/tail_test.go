@@ -687,3 +687,34 @@ func TestRotateFastOutOfGlob(t *testing.T) {
 	h.settle(200 * time.Millisecond)
 	checkSeqs(t, h, total)
 }
+
+// TestCopyWithoutTruncate: logrotate's "copy" leaves the original in
+// place; the copy's lines were all read from the original, so it is never
+// read, while the original goes on.
+func TestCopyWithoutTruncate(t *testing.T) {
+	h := newHarness(t, nil)
+	h.cfg.Include = []string{h.path("app.log*")}
+	appendFile(t, h.path("app.log"), seqLines(0, 100))
+	h.start()
+	h.waitFor(100)
+	data, err := os.ReadFile(h.path("app.log"))
+	must(t, err)
+	must(t, os.WriteFile(h.path("app.log.1"), data, 0o644))
+	time.Sleep(300 * time.Millisecond)
+	appendFile(t, h.path("app.log"), seqLines(100, 110))
+	h.waitFor(110)
+	h.settle(200 * time.Millisecond)
+	checkSeqs(t, h, 110)
+}
+
+// TestUnreadableCheckpoint: a checkpoint that cannot be decoded is logged
+// and ignored; the source runs.
+func TestUnreadableCheckpoint(t *testing.T) {
+	h := newHarness(t, nil)
+	must(t, h.em.Emit(context.Background(), nil, component.Checkpoint{Key: "1.2", Value: []byte("not json")}))
+	appendFile(t, h.path("a.log"), seqLines(0, 10))
+	h.start()
+	h.waitFor(10)
+	h.settle(100 * time.Millisecond)
+	checkSeqs(t, h, 10)
+}
