@@ -113,16 +113,16 @@ func Chart(results []Result) ([]byte, error) {
 		byKey[r.Scenario+"/"+r.Shipper] = r
 	}
 	const (
-		barH    = 14
-		gap     = 10
+		barH    = 18
+		gap     = 12
 		labelW  = 190
 		panelW  = 560
 		valueW  = 150
-		top     = 70
+		top     = 100
 		panelGp = 40
 	)
 	groupH := len(shippers)*barH + gap
-	h := top + len(scenarios)*groupH + 40
+	h := top + len(scenarios)*groupH + 50
 	w := labelW + 2*(panelW+valueW) + panelGp + 20
 	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	fill(img, 0, 0, w, h, color.White)
@@ -167,15 +167,16 @@ func Chart(results []Result) ([]byte, error) {
 				v := p.value(r)
 				bw := int(v / maxV * panelW)
 				by := y + hi*barH
-				fill(img, x0, by, max(bw, 1), barH-2, shipperColors[sh])
+				fill(img, x0, by, max(bw, 1), barH-3, shipperColors[sh])
 				lbl := p.label(v)
 				if pi == 0 && r.Lost > 0 {
 					lbl += fmt.Sprintf(" lost %.0f%%", 100*float64(r.Lost)/float64(r.N))
 				}
-				drawText(img, x0+bw+4, by-1, lbl, black)
+				drawText(img, x0+bw+4, by+1, lbl, black)
 			}
 		}
 	}
+	drawText(img, 10, h-30, "events/s: distinct seqs received / wall time. rss: peak VmHWM. rsyslog delivers over tcp (no omhttp).", black)
 	var buf bytes.Buffer
 	if err := png.Encode(&buf, img); err != nil {
 		return nil, err
