@@ -34,6 +34,8 @@ type Agent struct {
 	m       *metrics
 	health  *health
 	taps    *taps
+	// arenas recycles the buffers events are encoded into.
+	arenas sync.Pool
 
 	// cfg is the config in force; replaced by Reload.
 	cfg atomic.Pointer[config.Config]

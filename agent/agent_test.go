@@ -24,6 +24,14 @@ type recorder struct {
 	records []string
 	failN   int
 	delay   time.Duration
+	discard bool // count only (benchmarks)
+	n       int
+}
+
+func (r *recorder) count() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.n
 }
 
 type recorderConfig struct {
@@ -45,6 +53,10 @@ func (r *recorder) Deliver(ctx context.Context, b component.Batch) error {
 	if r.failN > 0 {
 		r.failN--
 		return errors.New("receiver unavailable")
+	}
+	r.n += len(b.Records)
+	if r.discard {
+		return nil
 	}
 	for _, rec := range b.Records {
 		r.records = append(r.records, string(rec))
@@ -121,7 +133,7 @@ func testRegistry(sinks map[string]*recorder) *component.Registry {
 	return reg
 }
 
-func newAgent(t *testing.T, toml string, sinks map[string]*recorder) *Agent {
+func newAgent(t testing.TB, toml string, sinks map[string]*recorder) *Agent {
 	t.Helper()
 	dir := t.TempDir()
 	text := fmt.Sprintf("data_dir = %q\nshutdown_timeout = \"10s\"\n[api]\nenabled = false\n%s", dir, toml)

@@ -42,7 +42,7 @@ func (p *pausable) Deliver(ctx context.Context, b component.Batch) error {
 	return p.recorder.Deliver(ctx, b)
 }
 
-func startAgent(t *testing.T, a *Agent) (stop func()) {
+func startAgent(t testing.TB, a *Agent) (stop func()) {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)

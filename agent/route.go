@@ -27,6 +27,9 @@ func (a *Agent) emitter(source string) component.Emitter {
 type plan struct {
 	appends map[string][][]byte
 	dead    []component.DeadLetter
+	// arenas hold the encoded events; recycled once the commit is done
+	// (the buffer copies records into its chunk).
+	arenas []*[]byte
 }
 
 // Emit implements component.Emitter.
@@ -47,7 +50,11 @@ func (e *emitter) Emit(ctx context.Context, events []*event.Event, cps ...compon
 	for q, recs := range p.appends {
 		c.Appends = append(c.Appends, buffer.Append{Queue: q, Records: recs})
 	}
-	if err := a.buf.Commit(ctx, c); err != nil {
+	err = a.buf.Commit(ctx, c)
+	for _, ar := range p.arenas {
+		a.arenas.Put(ar)
+	}
+	if err != nil {
 		return fmt.Errorf("commit %d events of %s: %w", len(events), e.source, err)
 	}
 	return nil
@@ -61,7 +68,12 @@ func (a *Agent) flow(ctx context.Context, topo *topology, source, node string, e
 		return nil
 	}
 	if sinks := topo.eventSinks[node]; len(sinks) > 0 {
-		recs := encodeEvents(events)
+		ar, _ := a.arenas.Get().(*[]byte)
+		if ar == nil {
+			ar = new([]byte)
+		}
+		p.arenas = append(p.arenas, ar)
+		recs := encodeEvents(ar, events)
 		for _, s := range sinks {
 			p.appends[s.name] = append(p.appends[s.name], recs...)
 		}
@@ -114,19 +126,20 @@ func (a *Agent) routeWebhooks(topo *topology, transform string, hooks []componen
 	}
 }
 
-// encodeEvents encodes events into one contiguous arena: one allocation
-// per batch instead of one per event.
-func encodeEvents(events []*event.Event) [][]byte {
-	arena := make([]byte, 0, 256*len(events))
+// encodeEvents encodes events into one contiguous arena (reused across
+// batches) and returns a slice per event.
+func encodeEvents(arena *[]byte, events []*event.Event) [][]byte {
+	buf := (*arena)[:0]
 	ends := make([]int, len(events))
 	for i, e := range events {
-		arena = e.AppendJSON(arena)
-		ends[i] = len(arena)
+		buf = e.AppendJSON(buf)
+		ends[i] = len(buf)
 	}
+	*arena = buf
 	out := make([][]byte, len(events))
 	start := 0
 	for i, end := range ends {
-		out[i] = arena[start:end:end]
+		out[i] = buf[start:end:end]
 		start = end
 	}
 	return out

@@ -60,6 +60,8 @@ type Buffer struct {
 	corrupt uint64
 	// dropped counts records refused by drop_newest queues, per queue.
 	dropped map[string]uint64
+
+	chunks chunkPool
 }
 
 // ErrClosed is returned by operations on a closed buffer.
@@ -306,8 +308,15 @@ func (b *Buffer) Commit(ctx context.Context, c *Commit) error {
 		if len(a.Records) == 0 {
 			continue
 		}
-		writes = append(writes, chunkWrite{data: appendChunk(make([]byte, 0, chunkSize(a.Records)), a.Records, now), count: len(a.Records)})
+		writes = append(writes, chunkWrite{data: appendChunk(b.chunks.get(chunkSize(a.Records)), a.Records, now), count: len(a.Records)})
 	}
+	// bbolt copies values into its pages when the transaction commits, so
+	// the chunk buffers can be reused once Commit is done with them.
+	defer func() {
+		for _, w := range writes {
+			b.chunks.put(w.data)
+		}
+	}()
 	if err := b.reserve(ctx, c.Appends, writes); err != nil {
 		return err
 	}

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"sync"
 )
 
 // A chunk is the value stored under one sequence key of a queue: many records
@@ -92,4 +93,27 @@ func chunkTime(v []byte) int64 {
 		return 0
 	}
 	return int64(binary.LittleEndian.Uint64(v[4:]))
+}
+
+// chunkPool recycles chunk encoding buffers: a commit of 1000 log lines
+// encodes ~300 KB, and allocating (and zeroing) that for every commit is a
+// measurable share of the write path.
+type chunkPool struct{ p sync.Pool }
+
+// maxPooledChunk keeps rare huge chunks out of the pool.
+const maxPooledChunk = 8 << 20
+
+func (c *chunkPool) get(size int) []byte {
+	if p, ok := c.p.Get().(*[]byte); ok && cap(*p) >= size {
+		return (*p)[:0]
+	}
+	return make([]byte, 0, size)
+}
+
+func (c *chunkPool) put(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledChunk {
+		return
+	}
+	b = b[:0]
+	c.p.Put(&b)
 }

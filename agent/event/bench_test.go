@@ -37,3 +37,16 @@ func BenchmarkParseEvent(b *testing.B) {
 		}
 	}
 }
+
+// BenchmarkAppendJSONEscaped encodes a log line that is itself JSON (an
+// escape every few bytes), the common case of the file source's text codec.
+func BenchmarkAppendJSONEscaped(b *testing.B) {
+	e := sampleEvent()
+	e.Properties.Set("message", `{"seq":1,"ts":"2026-11-27T09:00:00.000Z","level":"info","service":"checkout","msg":"request served xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`)
+	buf := make([]byte, 0, 1024)
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		buf = e.AppendJSON(buf[:0])
+	}
+	b.SetBytes(int64(len(buf)))
+}

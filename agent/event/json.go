@@ -24,14 +24,14 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 		dst = AppendString(dst, e.Timestamp)
 	}
 	dst = append(dst, `,"properties":`...)
-	dst = AppendValue(dst, e.Properties)
+	dst = appendMap(dst, e.Properties)
 	if e.Set != nil {
 		dst = append(dst, `,"$set":`...)
-		dst = AppendValue(dst, e.Set)
+		dst = appendMap(dst, e.Set)
 	}
 	if e.SetOnce != nil {
 		dst = append(dst, `,"$set_once":`...)
-		dst = AppendValue(dst, e.SetOnce)
+		dst = appendMap(dst, e.SetOnce)
 	}
 	dst = appendOptString(dst, `,"ip":`, e.IP)
 	dst = appendOptString(dst, `,"site_url":`, e.SiteURL)
@@ -65,7 +65,7 @@ func (e *Event) MarshalJSON() ([]byte, error) {
 
 // MarshalJSON implements json.Marshaler, keeping key order.
 func (m Map) MarshalJSON() ([]byte, error) {
-	return AppendValue(nil, m), nil
+	return appendMap(nil, m), nil
 }
 
 // AppendValue appends the JSON encoding of v. Unknown types go through
@@ -87,19 +87,7 @@ func AppendValue(dst []byte, v any) []byte {
 	case json.Number:
 		return append(dst, t...)
 	case Map:
-		if t == nil {
-			return append(dst, "{}"...)
-		}
-		dst = append(dst, '{')
-		for i, f := range t {
-			if i > 0 {
-				dst = append(dst, ',')
-			}
-			dst = AppendString(dst, f.Key)
-			dst = append(dst, ':')
-			dst = AppendValue(dst, f.Value)
-		}
-		return append(dst, '}')
+		return appendMap(dst, t)
 	case []any:
 		dst = append(dst, '[')
 		for i := range t {
@@ -143,6 +131,22 @@ func AppendValue(dst []byte, v any) []byte {
 	}
 }
 
+// appendMap encodes m in order; a nil Map is {}. Called directly (not
+// through AppendValue) on hot paths: boxing a slice into an interface
+// allocates.
+func appendMap(dst []byte, m Map) []byte {
+	dst = append(dst, '{')
+	for i, f := range m {
+		if i > 0 {
+			dst = append(dst, ',')
+		}
+		dst = AppendString(dst, f.Key)
+		dst = append(dst, ':')
+		dst = AppendValue(dst, f.Value)
+	}
+	return append(dst, '}')
+}
+
 // appendFloat formats like encoding/json (and like JavaScript for the common
 // range): integers without a fraction, exponent form only for extremes.
 func appendFloat(dst []byte, f float64) []byte {
@@ -168,16 +172,29 @@ func appendFloat(dst []byte, f float64) []byte {
 
 const hexDigits = "0123456789abcdef"
 
+// jsonSafe marks the ASCII bytes that need no escaping in a JSON string.
+var jsonSafe = func() (t [utf8.RuneSelf]bool) {
+	for c := 0x20; c < utf8.RuneSelf; c++ {
+		t[c] = c != '"' && c != '\\'
+	}
+	return t
+}()
+
 // AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
 // with encoding/json; U+2028/U+2029 are escaped so the output is valid JS.
+// Runs of safe bytes are copied in bulk: log lines that are themselves
+// JSON have an escape every few bytes.
 func AppendString(dst []byte, s string) []byte {
 	dst = append(dst, '"')
 	start := 0
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
+			if jsonSafe[c] {
 				i++
+				for i < len(s) && s[i] < utf8.RuneSelf && jsonSafe[s[i]] {
+					i++
+				}
 				continue
 			}
 			dst = append(dst, s[start:i]...)
