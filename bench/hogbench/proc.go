@@ -27,7 +27,7 @@ type Proc struct {
 	maxRSSKB int64 // ru_maxrss: inflated by hogbench's own RSS at fork time
 	hwmKB    int64 // VmHWM of the shipper's own address space, sampled
 	anonKB   int64 // largest RssAnon sampled (heap, stacks)
-	fileKB   int64 // largest RssFile sampled (mapped files: bbolt's mmap, binary)
+	fileKB   int64 // largest RssFile or RssShmem sampled (mapped files: bbolt's mmap, binary)
 	starts   int
 	crashes  []string // exits nobody asked for
 }
@@ -178,28 +178,29 @@ func (p *Proc) sampleHWM(pid int) {
 	if err != nil {
 		return
 	}
-	p.mu.Lock()
-	defer p.mu.Unlock()
+	var hwm, anon, file int64
 	for _, line := range strings.Split(string(b), "\n") {
 		key, rest, ok := strings.Cut(line, ":")
 		if !ok {
 			continue
 		}
-		var dst *int64
-		switch key {
-		case "VmHWM":
-			dst = &p.hwmKB
-		case "RssAnon":
-			dst = &p.anonKB
-		case "RssFile":
-			dst = &p.fileKB
-		default:
+		kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64)
+		if err != nil {
 			continue
 		}
-		if kb, err := strconv.ParseInt(strings.TrimSuffix(strings.TrimSpace(rest), " kB"), 10, 64); err == nil {
-			*dst = max(*dst, kb)
+		switch key {
+		case "VmHWM":
+			hwm = kb
+		case "RssAnon":
+			anon = kb
+		case "RssFile", "RssShmem":
+			// Both are mapped files: on disk, or on tmpfs (disk-full).
+			file += kb
 		}
 	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.hwmKB, p.anonKB, p.fileKB = max(p.hwmKB, hwm), max(p.anonKB, anon), max(p.fileKB, file)
 }
 
 // RSSParts returns the largest anonymous and file-backed resident sizes

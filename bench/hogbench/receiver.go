@@ -190,6 +190,11 @@ type Receiver struct {
 	HTTPAddr string
 	TCPAddr  string
 
+	// Marker, when set before use, is counted in accepted bodies (the
+	// reload scenario counts events that carry an edited connector's mark).
+	Marker []byte
+	marked atomic.Int64
+
 	failShare atomic.Int64 // per mille of requests answered 503
 	reqs      atomic.Int64
 	failed    atomic.Int64
@@ -285,6 +290,9 @@ func (r *Receiver) Close() {
 	r.wg.Wait()
 }
 
+// Marked is how many times Marker was seen in accepted bodies.
+func (r *Receiver) Marked() int64 { return r.marked.Load() }
+
 // Stats returns requests served, requests failed on purpose and bytes read.
 func (r *Receiver) Stats() (reqs, failed, bytesIn int64) {
 	return r.reqs.Load(), r.failed.Load(), r.bytesIn.Load()
@@ -328,6 +336,9 @@ func (r *Receiver) handle(w http.ResponseWriter, req *http.Request) {
 			return
 		}
 		body = plain
+	}
+	if r.Marker != nil {
+		r.marked.Add(int64(bytes.Count(body, r.Marker)))
 	}
 	recs := scanBody(body, make([]seqRec, 0, 1024))
 	r.Tally.add(recs)

@@ -133,6 +133,9 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 		return res, err
 	}
 	defer rcv.Close()
+	if sc.Reload {
+		rcv.Marker = []byte(`"version":`)
+	}
 	env.HTTPURL, env.TCPAddr = "http://"+rcv.HTTPAddr, rcv.TCPAddr
 	if sc.Input != "file" {
 		port, err := freePort(sc.Input)
@@ -376,6 +379,9 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 		res.EventsPerSec = float64(snap.Unique) / res.WallSeconds
 	}
 	res.Requests, res.Failed503, _ = rcv.Stats()
+	if sc.Reload {
+		res.Notes = joinNote(res.Notes, fmt.Sprintf("%d events through edited versions", rcv.Marked()))
+	}
 	if snap.Foreign > 0 {
 		res.Notes = joinNote(res.Notes, fmt.Sprintf("%d seqs out of range", snap.Foreign))
 	}
