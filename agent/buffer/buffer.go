@@ -407,14 +407,35 @@ func (b *Buffer) unreserve(writes []chunkWrite) {
 // maxGroup bounds how many requests one transaction merges.
 const maxGroup = 512
 
+// deleteDelay is how long deletions of delivered records may wait for a
+// producer's commit to ride along with. Each bbolt commit costs two fsyncs;
+// merging the deletions into the next append commit halves them under load.
+// Deleting late is safe: the space comes back a little later, and a crash
+// in between only redelivers records (PostHog deduplicates by uuid).
+const deleteDelay = 50 * time.Millisecond
+
 func (b *Buffer) committer() {
 	defer close(b.stopped)
 	group := make([]*request, 0, maxGroup)
+	var deferred []*request // delete-only requests waiting for company
+	var timer *time.Timer
+	var timerC <-chan time.Time
+	flushDeferred := func() {
+		if len(deferred) > 0 {
+			b.apply(deferred)
+			deferred = nil
+		}
+		timerC = nil
+	}
 	for {
 		var first *request
 		select {
 		case first = <-b.reqs:
+		case <-timerC:
+			flushDeferred()
+			continue
 		case <-b.stop:
+			flushDeferred()
 			// Drain what is already queued so no waiter hangs.
 			for {
 				select {
@@ -435,8 +456,36 @@ func (b *Buffer) committer() {
 				break fill
 			}
 		}
+		if deleteOnly(group) {
+			deferred = append(deferred, group...)
+			if timerC == nil {
+				if timer == nil {
+					timer = time.NewTimer(deleteDelay)
+				} else {
+					timer.Reset(deleteDelay)
+				}
+				timerC = timer.C
+			}
+			continue
+		}
+		if len(deferred) > 0 {
+			group = append(group, deferred...)
+			deferred = deferred[:0]
+			timerC = nil
+		}
 		b.apply(group)
 	}
+}
+
+// deleteOnly reports whether nobody waits on the group: only deletions of
+// delivered records.
+func deleteOnly(group []*request) bool {
+	for _, r := range group {
+		if r.done != nil || len(r.writes) > 0 || len(r.checkpoints) > 0 || len(r.deadLetters) > 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // apply commits a group of requests in one transaction. If the transaction
