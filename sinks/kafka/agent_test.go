@@ -22,9 +22,9 @@ import (
 )
 
 // runAgent runs the real agent (config.Parse, agent.New) with a demo
-// source of count events into a kafka sink until the source finished and
+// source of count events (rate per second, 0 = as fast as possible) into a kafka sink until the source finished and
 // the queue drained. During the run, during is called once.
-func runAgent(t *testing.T, c *kfake.Cluster, count int, sinkTOML string, during func()) string {
+func runAgent(t *testing.T, c *kfake.Cluster, count int, rate float64, sinkTOML string, during func()) string {
 	t.Helper()
 	dir := t.TempDir()
 	brokers := `"` + strings.Join(c.ListenAddrs(), `", "`) + `"`
@@ -35,7 +35,7 @@ enabled = false
 
 [sources.gen]
 type = "demo"
-rate = 0.0
+rate = %g
 count = %d
 batch_size = 500
 
@@ -46,7 +46,7 @@ brokers = [%s]
 retry.initial_interval = "50ms"
 retry.max_interval = "300ms"
 %s
-`, dir, count, brokers, sinkTOML)
+`, dir, rate, count, brokers, sinkTOML)
 	reg := component.NewRegistry().AddSource(demo.NewFactory()).AddSink(kafka.NewFactory())
 	cfg, err := config.Parse(filepath.Join(dir, "hogtail.toml"), []byte(text), reg, func(string) (string, bool) { return "", false })
 	if err != nil {
@@ -69,6 +69,9 @@ retry.max_interval = "300ms"
 	}
 	if ctx.Err() != nil {
 		t.Fatal("the agent did not finish by itself")
+	}
+	if strings.Contains(logs.String(), "shutdown_timeout reached") {
+		t.Fatalf("the sink did not drain its queue in time:\n%s", logs.String())
 	}
 	return logs.String()
 }
@@ -136,20 +139,39 @@ func checkSeqs(t *testing.T, seqs map[int64]int, count int) {
 }
 
 // TestAgentEndToEnd: the real agent ships every demo event into Kafka
-// while partition leaders move.
+// while partition leaders move and the whole cluster restarts (its logs
+// kept on disk, the same ports).
 func TestAgentEndToEnd(t *testing.T) {
 	const count = 20000
-	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(4, "demo.demo_log"))
+	dataDir := t.TempDir()
+	c, err := kfake.NewCluster(kfake.NumBrokers(3), kfake.SeedTopics(4, "demo.demo_log"), kfake.DataDir(dataDir))
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.Close()
-	runAgent(t, c, count, `topic = "demo.{event}"`, func() {
-		for range 5 {
-			time.Sleep(30 * time.Millisecond)
+	var ports []int
+	for _, addr := range c.ListenAddrs() {
+		port := 0
+		fmt.Sscanf(addr[strings.LastIndexByte(addr, ':')+1:], "%d", &port)
+		ports = append(ports, port)
+	}
+	runAgent(t, c, count, 10000, `topic = "demo.{event}"`, func() {
+		// The source makes 10,000 events/s for 2 s: disturb the
+		// cluster while they flow.
+		for range 4 {
+			time.Sleep(150 * time.Millisecond)
 			c.ShufflePartitionLeaders()
 		}
+		c.Close()
+		time.Sleep(300 * time.Millisecond)
+		c, err = kfake.NewCluster(kfake.NumBrokers(3), kfake.Ports(ports...), kfake.DataDir(dataDir))
+		if err != nil {
+			t.Error(err)
+		}
 	})
+	if c == nil {
+		t.FailNow()
+	}
+	defer c.Close()
 	checkSeqs(t, consumeSeqs(t, c, "demo.demo_log", count), count)
 }
 
@@ -162,7 +184,7 @@ func TestAgentPausesUntilTopicExists(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	logs := runAgent(t, c, count, `topic = "late"`, func() {
+	logs := runAgent(t, c, count, 0, `topic = "late"`, func() {
 		time.Sleep(2 * time.Second) // the unknown topic is reported within ~1s
 		if err := c.CreateTopic("late", 2, nil); err != nil {
 			t.Error(err)
