@@ -123,15 +123,24 @@ func skipSpace(b []byte, i int) int {
 // skipString returns the index after the closing quote of the string that
 // starts at b[i], or -1.
 func skipString(b []byte, i int) int {
-	for j := i + 1; j < len(b); j++ {
-		switch b[j] {
-		case '\\':
-			j++
-		case '"':
+	j := i + 1
+	for {
+		q := bytes.IndexByte(b[j:], '"')
+		if q < 0 {
+			return -1
+		}
+		j += q
+		// The quote is escaped when an odd number of backslashes
+		// precede it.
+		bs := 0
+		for k := j - 1; k > i && b[k] == '\\'; k-- {
+			bs++
+		}
+		if bs%2 == 0 {
 			return j + 1
 		}
+		j++
 	}
-	return -1
 }
 
 // skipValue returns the index after the JSON value starting at b[i], or -1.

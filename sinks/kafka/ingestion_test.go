@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
@@ -109,6 +110,7 @@ func TestScanFields(t *testing.T) {
 		{"plain", `{"uuid":"u","event":"e","distinct_id":"d","properties":{}}`, "e", "d", "", false},
 		{"nested_decoys", `{"properties":{"event":"no","distinct_id":["x","}"],"o":{"a":"\"}"}},"event":"yes","distinct_id":"d2","team_id":7}`, "yes", "d2", "7", false},
 		{"escapes", `{"event":"a\"b\\c\u00e9","distinct_id":"x\ny"}`, "a\"b\\c\u00e9", "x\ny", "", false},
+		{"trailing_backslashes", `{"event":"a\\\\","x":"\\\"}","distinct_id":"d"}`, "a\\\\", "d", "", false},
 		{"spaces", "{ \"event\" : \"s\" ,\n \"distinct_id\" : null }", "s", "", "", false},
 		{"not_object", `["event"]`, "", "", "", true},
 		{"truncated", `{"event":"x`, "", "", "", true},
@@ -167,4 +169,27 @@ func TestTemplates(t *testing.T) {
 			}
 		})
 	}
+}
+
+// FuzzAppendJSONAsString: whatever the text, the result is a JSON string
+// that decodes back to it (invalid UTF-8 becomes U+FFFD, as with
+// encoding/json).
+func FuzzAppendJSONAsString(f *testing.F) {
+	for _, s := range []string{``, `{"a":"b\"c\\d"}`, "ctl\x01\n", "bad \xff utf8", "\u2028", `\\\"`} {
+		f.Add([]byte(s))
+	}
+	f.Fuzz(func(t *testing.T, text []byte) {
+		out := appendJSONAsString([]byte("prefix"), text)
+		if !bytes.HasPrefix(out, []byte("prefix")) {
+			t.Fatalf("prefix lost: %q", out)
+		}
+		var got string
+		if err := json.Unmarshal(out[len("prefix"):], &got); err != nil {
+			t.Fatalf("%q -> %q: %v", text, out, err)
+		}
+		want := strings.ToValidUTF8(string(text), "\uFFFD")
+		if got != want && utf8.Valid(text) {
+			t.Fatalf("%q decoded as %q", text, got)
+		}
+	})
 }
