@@ -64,9 +64,8 @@ type Sink struct {
 	// now is the clock for posthog_ingestion's "now" (tests freeze it).
 	now func() time.Time
 
-	mu      sync.Mutex
-	client  *kgo.Client
-	stopped bool
+	mu     sync.Mutex
+	client *kgo.Client
 	// waits tracks produce calls still running after their Deliver
 	// returned on cancellation; Shutdown waits for them.
 	waits sync.WaitGroup
@@ -244,27 +243,30 @@ func (s *Sink) Start(context.Context) error {
 	if err != nil {
 		return fmt.Errorf("kafka: %w", err)
 	}
-	s.client, s.stopped = cl, false
+	s.client = cl
 	return nil
 }
 
-// Shutdown implements component.Lifecycle: it waits (within ctx) for the
-// records still buffered in the client, then closes it. Records not
-// acknowledged by then stay in the agent's buffer and are produced again on
-// the next start.
+// Shutdown implements component.Lifecycle. The agent calls it once no
+// Deliver is waiting any more, so the records the client still buffers
+// belong to deliveries that gave up (cancelled at shutdown): the agent
+// keeps them in its buffer and produces them again on the next start.
+// Sending them now would only duplicate them, so they are aborted; the
+// abort waits (within ctx) for requests already in flight, whose outcome
+// the idempotent producer must learn. Then the client is closed.
 func (s *Sink) Shutdown(ctx context.Context) error {
 	s.mu.Lock()
 	cl := s.client
-	s.client, s.stopped = nil, true
+	s.client = nil
 	s.mu.Unlock()
 	if cl == nil {
 		return nil
 	}
-	err := cl.Flush(ctx)
+	err := cl.AbortBufferedRecords(ctx)
 	cl.Close()
 	s.waits.Wait()
 	if err != nil {
-		return fmt.Errorf("kafka: flush at shutdown: %w", err)
+		return fmt.Errorf("kafka: abort buffered records at shutdown: %w", err)
 	}
 	return nil
 }
