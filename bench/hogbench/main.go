@@ -101,22 +101,23 @@ func Scenarios(s Sizes) []Scenario {
 
 // Options are hogbench's command line.
 type Options struct {
-	Smoke      bool
-	Only       []string // scenario names; empty = all
-	Shippers   []string
-	Hogtail    string
-	SyslogNG   string
-	Rsyslog    string // unpacked rsyslog .deb root ("" = skip rsyslog)
-	Connector  string
-	Out        string // results directory ("" = none)
-	Sizes      Sizes
-	Machine    string
-	KeepTemp   bool
-	Trace      bool
-	ProfileDir string
-	ProfileFor time.Duration
-	NoSync     bool
-	Codec      string
+	Smoke                  bool
+	Only                   []string // scenario names; empty = all
+	Shippers               []string
+	Hogtail                string
+	SyslogNG               string
+	Rsyslog                string // unpacked rsyslog .deb root ("" = skip rsyslog)
+	Connector              string
+	Out                    string // results directory ("" = none)
+	Sizes                  Sizes
+	Machine                string
+	KeepTemp               bool
+	Trace                  bool
+	ProfileDir             string
+	ProfileFor             time.Duration
+	NoSync                 bool
+	Codec                  string
+	SourceExtra, SinkExtra string
 }
 
 func main() {
@@ -143,6 +144,8 @@ func run(args []string, stdout io.Writer) error {
 	fs.DurationVar(&o.ProfileFor, "profile-for", 5*time.Second, "length of each CPU profile")
 	fs.BoolVar(&o.NoSync, "hogtail-nosync", false, "run hogtail with buffer.sync = false (comparison only; the suite's figures use sync = true)")
 	fs.StringVar(&o.Codec, "hogtail-codec", "json", "codec of hogtail's file source (json parses each line like the peers' tail-js; text ships it as properties.message)")
+	fs.StringVar(&o.SourceExtra, "hogtail-source", "", "TOML lines added to hogtail's source table, e.g. 'batch_lines = 5000' (tuning experiments)")
+	fs.StringVar(&o.SinkExtra, "hogtail-sink", "", "TOML lines added to hogtail's sink table (tuning experiments)")
 	fs.BoolVar(&o.Trace, "trace", false, "log each run's progress every half second")
 	fs.BoolVar(&o.KeepTemp, "keep", false, "keep each run's temp dir (configs, shipper logs) for inspection")
 	s := &o.Sizes
@@ -272,7 +275,8 @@ func Bench(ctx context.Context, o Options, logf func(string, ...any)) ([]Result,
 	for _, name := range o.Shippers {
 		switch name {
 		case "hogtail":
-			shippers = append(shippers, Hogtail{Bin: o.Hogtail, NoSync: o.NoSync, Codec: o.Codec})
+			shippers = append(shippers, Hogtail{Bin: o.Hogtail, NoSync: o.NoSync, Codec: o.Codec,
+				SourceExtra: o.SourceExtra, SinkExtra: o.SinkExtra})
 		case "syslog-ng":
 			shippers = append(shippers, SyslogNG{Bin: o.SyslogNG})
 		case "rsyslog":
@@ -396,7 +400,11 @@ func Markdown(results []Result, o Options) string {
 		}
 		var notes []string
 		if r.Duplicated > 0 {
-			notes = append(notes, fmt.Sprintf("%d dup under another uuid", r.DupOtherUUID))
+			if r.Shipper == "hogtail" {
+				notes = append(notes, fmt.Sprintf("%d of the duplicates under another uuid", r.DupOtherUUID))
+			} else {
+				notes = append(notes, "no uuid: duplicates are not deduplicable")
+			}
 		}
 		if r.OutOfOrder > 0 {
 			notes = append(notes, fmt.Sprintf("%d out of order", r.OutOfOrder))
@@ -421,7 +429,7 @@ func Markdown(results []Result, o Options) string {
 		}
 		lostPct := ""
 		if r.Lost > 0 {
-			lostPct = fmt.Sprintf(" (%.1f%%)", 100*float64(r.Lost)/float64(r.N))
+			lostPct = " (" + percent(r.Lost, r.N) + ")"
 		}
 		fmt.Fprintf(&b, "| %s | %s | %d | %.0f | %.2f | %.1f | %d%s | %d | %s |\n", r.Scenario, r.Shipper, r.N,
 			r.EventsPerSec, r.CPUSeconds, r.MaxRSSMB, r.Lost, lostPct, r.Duplicated, strings.Join(notes, "; "))
@@ -434,4 +442,17 @@ func firstLine(s string) string {
 		return s[:i]
 	}
 	return s
+}
+
+// percent formats part/whole with enough digits to be non-zero.
+func percent(part, whole int) string {
+	p := 100 * float64(part) / float64(whole)
+	switch {
+	case p >= 1:
+		return fmt.Sprintf("%.1f%%", p)
+	case p >= 0.01:
+		return fmt.Sprintf("%.2f%%", p)
+	default:
+		return fmt.Sprintf("%.4f%%", p)
+	}
 }

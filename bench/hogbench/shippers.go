@@ -37,6 +37,9 @@ type Hogtail struct {
 	Bin    string
 	NoSync bool   // buffer.sync = false (not durable against power loss)
 	Codec  string // file source codec ("" = json)
+	// SourceExtra and SinkExtra are TOML lines added to the source and sink
+	// tables (tuning experiments; the committed figures use none).
+	SourceExtra, SinkExtra string
 }
 
 // Name implements Shipper.
@@ -61,9 +64,9 @@ func (h Hogtail) Prepare(env Env) ([]string, error) {
 		if codec == "" {
 			codec = "json"
 		}
-		fmt.Fprintf(&b, "[sources.in]\ntype = \"file\"\ninclude = [%q]\ncodec = %q\nread_from = \"beginning\"\n\n", env.LogFile+"*", codec)
+		fmt.Fprintf(&b, "[sources.in]\ntype = \"file\"\ninclude = [%q]\ncodec = %q\nread_from = \"beginning\"\n%s\n\n", env.LogFile+"*", codec, h.SourceExtra)
 	case "tcp", "udp":
-		fmt.Fprintf(&b, "[sources.in]\ntype = \"syslog\"\nmode = %q\naddress = %q\nreceive_buffer_bytes = 4194304\n\n", env.Input, env.ListenAddr)
+		fmt.Fprintf(&b, "[sources.in]\ntype = \"syslog\"\nmode = %q\naddress = %q\nreceive_buffer_bytes = 4194304\n%s\n\n", env.Input, env.ListenAddr, h.SourceExtra)
 	default:
 		return nil, fmt.Errorf("hogtail: input %q", env.Input)
 	}
@@ -90,7 +93,8 @@ buffer.max_size = %q
 buffer.when_full = "block"
 retry.initial_interval = "100ms"
 retry.max_interval = "1s"
-`, input, env.HTTPURL+"/ingest", maxSize)
+%s
+`, input, env.HTTPURL+"/ingest", maxSize, h.SinkExtra)
 	conf := filepath.Join(env.Dir, "hogtail.toml")
 	if err := os.WriteFile(conf, []byte(b.String()), 0o644); err != nil {
 		return nil, err
