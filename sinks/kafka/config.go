@@ -193,8 +193,10 @@ func (c *Config) Validate() error {
 	default:
 		errs = append(errs, fmt.Errorf("acks: must be %q, %q or %q, got %q", AcksAll, AcksLeader, AcksNone, c.Acks))
 	}
-	if c.MaxMessageBytes < 1024 || c.MaxMessageBytes > 1<<30 {
-		errs = append(errs, fmt.Errorf("max_message_bytes: must be 1KiB to 1GiB, got %d", c.MaxMessageBytes))
+	// The client refuses batches over its 100 MiB request limit (Kafka's
+	// socket.request.max.bytes default).
+	if c.MaxMessageBytes < 1024 || c.MaxMessageBytes > 100<<20 {
+		errs = append(errs, fmt.Errorf("max_message_bytes: must be 1KiB to 100MiB, got %d", c.MaxMessageBytes))
 	}
 	if c.ClientID == "" {
 		errs = append(errs, errors.New("client_id: must not be empty"))

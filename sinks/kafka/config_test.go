@@ -1,6 +1,7 @@
 package kafka
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -112,5 +113,32 @@ func TestCreateResolvesTLSFiles(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "ca.pem"), []byte("not a certificate"), 0o600)
 	if _, err := New(cfg, set); err == nil || !strings.Contains(err.Error(), "no PEM certificate") {
 		t.Fatalf("got %v", err)
+	}
+}
+
+// TestClientAcceptsValidConfigs: what Validate accepts, the client
+// accepts too (Start would fail otherwise, at run time).
+func TestClientAcceptsValidConfigs(t *testing.T) {
+	for _, mod := range []func(*Config){
+		func(c *Config) { c.MaxMessageBytes = 1024 },
+		func(c *Config) { c.MaxMessageBytes = 100 << 20 },
+		func(c *Config) { c.Acks, c.Idempotent = AcksNone, false },
+		func(c *Config) { c.Acks, c.Idempotent, c.Compression = AcksLeader, false, "gzip" },
+		func(c *Config) { c.SASL = SASLConfig{Mechanism: SASLPlain, Username: "u"}; c.Compression = "snappy" },
+		func(c *Config) { c.TLS.Enabled, c.TLS.InsecureSkipVerify, c.Linger = true, true, 0 },
+	} {
+		cfg := defaultConfig()
+		mod(cfg)
+		if err := cfg.Validate(); err != nil {
+			t.Fatal(err)
+		}
+		s, err := New(cfg, component.Settings{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := s.Start(context.Background()); err != nil {
+			t.Errorf("%+v: %v", cfg, err)
+		}
+		s.Shutdown(context.Background())
 	}
 }
