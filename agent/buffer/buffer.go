@@ -292,6 +292,9 @@ type deleteOp struct {
 	seq   uint64
 	bytes int64
 	count int64
+	// applied is set when the chunk was still there and got deleted, so
+	// the queue's accounting moves only once per chunk.
+	applied bool
 }
 
 // Commit writes c in one transaction and returns after it is durable. While
@@ -515,6 +518,9 @@ func (b *Buffer) apply(group []*request) {
 			w.q.signalData()
 		}
 		for _, d := range r.deletes {
+			if !d.applied {
+				continue
+			}
 			d.q.bytes -= d.bytes
 			d.q.count -= d.count
 			d.q.chunks--
@@ -556,12 +562,19 @@ func (b *Buffer) write(group []*request) error {
 				}
 				next[w.q] = seq + 1
 			}
-			for _, d := range r.deletes {
-				if qb := queues.Bucket([]byte(d.q.name)); qb != nil {
-					if err := qb.Delete(seqKey(d.seq)); err != nil {
-						return err
-					}
+			for i := range r.deletes {
+				d := &r.deletes[i]
+				d.applied = false
+				qb := queues.Bucket([]byte(d.q.name))
+				if qb == nil || qb.Get(seqKey(d.seq)) == nil {
+					// Already deleted: a second reader of the queue (a sink
+					// replaced by a reload) delivered the chunk again.
+					continue
 				}
+				if err := qb.Delete(seqKey(d.seq)); err != nil {
+					return err
+				}
+				d.applied = true
 			}
 			if len(r.checkpoints) > 0 {
 				cb, err := tx.Bucket(bucketCheckpoints).CreateBucketIfNotExists([]byte(r.source))

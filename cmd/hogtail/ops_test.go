@@ -132,7 +132,7 @@ func TestSystemdNotifyAndReload(t *testing.T) {
 			t.Fatalf("exit: %v\n%s", err, stderr.String())
 		}
 	case <-time.After(30 * time.Second):
-		t.Fatal("no exit after SIGTERM")
+		t.Fatalf("no exit after SIGTERM:\n%s", stderr.String())
 	}
 	waitUntil(t, "STOPPING=1", 2*time.Second, func() bool { return seen("STOPPING=1") == 1 })
 

@@ -266,7 +266,7 @@ func TestValidate(t *testing.T) {
 			c.BatchMaxBytes = 30 << 20
 			c.Concurrency = 0
 		}, []string{"host: must be an http(s) URL", "gzip_level: must be 1 to 9", "timeout: must be positive",
-			"max_event_bytes: must be at most", "batch_max_bytes: must be at most", "concurrency: must be at least 1", "api_key: must be set"}},
+			"max_event_bytes: must be at most", "batch_max_bytes: must be at most", "api_key: must be set"}},
 		{"query in host", func(c *Config) { c.APIKey = "phc_x"; c.Host = "https://h/?a=b" }, []string{"host: must not have a query"}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
