@@ -94,6 +94,9 @@ func Scenarios(s Sizes) []Scenario {
 		{Name: "receiver-503", Input: "file", N: s.FailN, Rate: s.FailRate, Fail503: 0.5, FailAt: s.ChaosStartAt, FailFor: s.FailFor},
 		{Name: "outage", Input: "file", N: s.OutageN, Rate: s.OutageRate, DownAt: s.ChaosStartAt, DownFor: s.OutageFor},
 		{Name: "kill9", Input: "file", N: s.KillN, Rate: s.KillRate, Kills: s.Kills, KillMin: time.Second, KillMax: 3 * time.Second},
+		{Name: "kill9-rotate", Input: "file", N: s.KillN, Rate: s.KillRate, Rotation: RenameRotation, RotateEvery: max(1, s.KillN/10), Kills: s.Kills, KillMin: time.Second, KillMax: 3 * time.Second},
+		{Name: "kill9-copytruncate", Input: "file", N: s.KillN, Rate: s.KillRate, Rotation: CopyTruncate, RotateEvery: max(1, s.KillN/10), Kills: s.Kills, KillMin: time.Second, KillMax: 3 * time.Second,
+			NotInSmoke: "repeats lines when a kill falls between a copy and its truncation (TestRotatedWhileDown/copytruncate reproduces it deterministically)"},
 		{Name: "disk-full", Input: "file", N: s.DiskN, Rate: s.DiskRate, DiskFull: true, DiskSize: s.DiskSize, DownAt: s.ChaosStartAt, DownFor: s.DiskDownFor},
 		{Name: "reload", Input: "file", N: s.ReloadN, Rate: s.ReloadRate, JS: true, Reload: true},
 	}
@@ -299,6 +302,18 @@ func Bench(ctx context.Context, o Options, logf func(string, ...any)) ([]Result,
 	all := Scenarios(o.Sizes)
 	if len(o.Only) == 0 {
 		scenarios = all
+		if o.Smoke {
+			// A scenario that fails at random on a known bug would make
+			// the smoke run flaky; its deterministic reproduction is a test.
+			scenarios = nil
+			for _, sc := range all {
+				if sc.NotInSmoke != "" {
+					logf("%s skipped in the smoke run: %s", sc.Name, sc.NotInSmoke)
+					continue
+				}
+				scenarios = append(scenarios, sc)
+			}
+		}
 	} else {
 		for _, name := range o.Only {
 			found := false

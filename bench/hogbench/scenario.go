@@ -37,7 +37,7 @@ type Scenario struct {
 	DiskSize    string // its size
 	Reload      bool   // edit the connector every second
 	LossOK      bool   // the design allows loss (UDP under overload)
-	Note        string
+	NotInSmoke  string // why the smoke run leaves this scenario out ("" = it runs)
 }
 
 // Result is one scenario run by one shipper.
