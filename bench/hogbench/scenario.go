@@ -451,9 +451,13 @@ func copyDir(src, dst string) error {
 }
 
 // writeConnector rewrites the connector in place with version k, as an
-// editor saving the file would.
+// editor saving the file would. Every fourth version does not compile: the
+// running version must stay in place.
 func writeConnector(dir string, k int) error {
 	src := fmt.Sprintf("function processEvent(event) { event.properties.shipper = 'hogtail'; event.properties.version = %d; return event }\n", k)
+	if k%4 == 0 {
+		src = fmt.Sprintf("function processEvent(event) { event.properties.version = %d; return event\n", k)
+	}
 	return os.WriteFile(filepath.Join(dir, "index.js"), []byte(src), 0o644)
 }
 
