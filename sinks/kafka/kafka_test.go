@@ -54,6 +54,36 @@ func TestKeysKeepOrderPerPerson(t *testing.T) {
 	if len(parts) < 2 {
 		t.Errorf("7 people all in partitions %v: keys do not spread", parts)
 	}
+	if n := testutil.ToFloat64(s.metrics.records); n != batches*per {
+		t.Errorf("records metric %v, want %d", n, batches*per)
+	}
+}
+
+// TestAcksAndCompressions: every acks and compression setting delivers
+// records a consumer reads back unchanged.
+func TestAcksAndCompressions(t *testing.T) {
+	c := cluster(t, kfake.SeedTopics(2, "hogtail_events"))
+	want := 0
+	for _, acks := range []string{AcksAll, AcksLeader, AcksNone} {
+		for _, comp := range compressions {
+			t.Run(acks+"_"+comp, func(t *testing.T) {
+				s := newSink(t, c, func(c *Config) { c.Acks, c.Idempotent, c.Compression = acks, acks == AcksAll, comp })
+				recs := recordsFrom(want, 20)
+				if err := s.Deliver(context.Background(), component.Batch{Records: recs}); err != nil {
+					t.Fatal(err)
+				}
+				want += 20
+			})
+		}
+	}
+	got := consume(t, c, want, 10*time.Second, "hogtail_events")
+	seen := map[int64]bool{}
+	for _, r := range got {
+		seen[seqOf(t, r.Value)] = true
+	}
+	if len(got) != want || len(seen) != want {
+		t.Fatalf("consumed %d records, %d distinct, want %d", len(got), len(seen), want)
+	}
 }
 
 // TestNoKeySpreads: key = "" sends records without a key.
@@ -244,6 +274,9 @@ func TestUnknownTopicPauses(t *testing.T) {
 	err := s.Deliver(context.Background(), component.Batch{Records: records(3)})
 	if de := component.AsDeliveryError(err); err == nil || !de.Paused || !strings.Contains(err.Error(), "UNKNOWN_TOPIC_OR_PARTITION") {
 		t.Fatalf("want paused on the unknown topic, got %v", err)
+	}
+	if n := testutil.ToFloat64(s.metrics.errors.WithLabelValues("UNKNOWN_TOPIC_OR_PARTITION")); n != 3 {
+		t.Errorf("error metric %v, want 3", n)
 	}
 	s2 := newSink(t, c, func(c *Config) { c.Topic = "created"; c.AllowAutoTopicCreation = true })
 	if err := s2.Deliver(context.Background(), component.Batch{Records: records(3)}); err != nil {
