@@ -58,9 +58,9 @@ func appendUUIDv7(dst []byte, n int, now time.Time, scratch []byte) ([]byte, []b
 	for i := range n {
 		u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
 		c := ctr + uint16(i)
-		if c > 0xfff { // counter overflow: carry into the timestamp, as RFC 9562 allows
-			c &= 0xfff
-		}
+		// Past 0xfff the counter wraps: the ids stay unique by their 62
+		// random bits; only their sort order within that millisecond breaks.
+		c &= 0xfff
 		u[6], u[7] = 0x70|byte(c>>8), byte(c)
 		copy(u[8:], rnd[2+i*8:2+i*8+8])
 		u[8] = u[8]&0x3f | 0x80
