@@ -464,3 +464,30 @@ func TestWholeClusterRestart(t *testing.T) {
 		t.Errorf("%d duplicates although no delivery failed", dups)
 	}
 }
+
+// TestNotAuthorizedPauses: a user the cluster knows but whose ACLs do not
+// allow writing the topic pauses the sink, with and without idempotence.
+func TestNotAuthorizedPauses(t *testing.T) {
+	c := cluster(t, kfake.SeedTopics(1, "hogtail_events"), kfake.EnableSASL(), kfake.EnableACLs(),
+		kfake.Superuser("SCRAM-SHA-256", "admin", "admin"),
+		kfake.User("SCRAM-SHA-256", "reader", "pw", kfake.ACL{Resource: kmsg.ACLResourceTypeTopic, Name: "*", Pattern: kmsg.ACLResourcePatternTypeLiteral, Operation: kmsg.ACLOperationDescribe, Allow: true}))
+	for _, idempotent := range []bool{true, false} {
+		t.Run(fmt.Sprintf("idempotent_%v", idempotent), func(t *testing.T) {
+			s := newSink(t, c, func(c *Config) {
+				c.SASL = SASLConfig{Mechanism: SASLScramSHA256, Username: "reader", Password: "pw"}
+				if !idempotent {
+					c.Idempotent, c.Acks = false, AcksLeader
+				}
+			})
+			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+			defer cancel()
+			err := s.Deliver(ctx, component.Batch{Records: records(3)})
+			if ctx.Err() != nil {
+				t.Fatalf("Deliver did not return: %v", err)
+			}
+			if de := component.AsDeliveryError(err); err == nil || !de.Paused || !strings.Contains(err.Error(), "AUTHORIZATION_FAILED") {
+				t.Fatalf("want paused on the authorization failure, got %v", err)
+			}
+		})
+	}
+}
