@@ -284,6 +284,9 @@ type batch struct {
 	fields  fields
 	indexes []int  // index in the Deliver batch of each kgo record
 	failed  []bool // by index in the Deliver batch
+	// skipped are the hashes of records not produced because an earlier
+	// try had them acknowledged; forgotten once this batch succeeds.
+	skipped []uint64
 }
 
 type recordSpans struct {
@@ -348,6 +351,7 @@ func (s *Sink) Deliver(ctx context.Context, in component.Batch) error {
 		return err
 	}
 	if len(b.ptrs) == 0 { // every record was acknowledged by an earlier try
+		s.forgetAcked(b.skipped)
 		s.putBatch(b)
 		s.waits.Done()
 		return nil
@@ -382,6 +386,9 @@ func (s *Sink) Deliver(ctx context.Context, in component.Batch) error {
 		return fmt.Errorf("kafka: %w", ctx.Err())
 	}
 	err := s.results(b, in.Records, res)
+	if err == nil {
+		s.forgetAcked(b.skipped)
+	}
 	s.putBatch(b)
 	if err != nil {
 		de := component.AsDeliveryError(err)
@@ -412,11 +419,14 @@ func (s *Sink) build(b *batch, recs [][]byte) error {
 	if s.ingestion {
 		nowText = []byte(event.FormatTime(s.now()))
 	}
+	b.skipped = b.skipped[:0]
 	skip := s.ackedLen() > 0
 	for i, rec := range recs {
-		if skip && s.takeAcked(rec) {
-			s.metrics.skipped.Inc()
-			continue
+		if skip {
+			if h, ok := s.isAcked(rec); ok {
+				b.skipped = append(b.skipped, h)
+				continue
+			}
 		}
 		f := &b.fields
 		if err := scanNeeded(rec, f, s.need); err != nil {
@@ -628,17 +638,28 @@ func (s *Sink) rememberAcked(b *batch, recs [][]byte, from int) {
 	}
 }
 
-// takeAcked reports whether rec was acknowledged by an earlier try, and
-// forgets it: one skip per acknowledgement.
-func (s *Sink) takeAcked(rec []byte) bool {
+// isAcked reports whether rec was acknowledged by an earlier try of its
+// batch, with its hash.
+func (s *Sink) isAcked(rec []byte) (uint64, bool) {
 	h := maphash.Bytes(s.seed, rec)
 	s.ackedMu.Lock()
 	defer s.ackedMu.Unlock()
-	if _, ok := s.acked[h]; ok {
-		delete(s.acked, h)
-		return true
+	_, ok := s.acked[h]
+	return h, ok
+}
+
+// forgetAcked drops records from the memory once the batch that skipped
+// them succeeded: the agent will not send them again.
+func (s *Sink) forgetAcked(hashes []uint64) {
+	if len(hashes) == 0 {
+		return
 	}
-	return false
+	s.ackedMu.Lock()
+	defer s.ackedMu.Unlock()
+	for _, h := range hashes {
+		delete(s.acked, h)
+	}
+	s.metrics.skipped.Add(float64(len(hashes)))
 }
 
 func hasEscape(raw []byte) bool {

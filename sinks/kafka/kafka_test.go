@@ -364,6 +364,37 @@ func TestPartialFailureNotProducedTwice(t *testing.T) {
 	}
 }
 
+// TestPartialFailureThenOversize: the retry of a partly acknowledged batch
+// is refused for an oversize record the agent added meanwhile (a split);
+// the acknowledged records are still not produced twice through the split.
+func TestPartialFailureThenOversize(t *testing.T) {
+	c := cluster(t, kfake.SeedTopics(4, "hogtail_events"))
+	c.Fault(kfake.Fault{Keys: []kmsg.Key{kmsg.Produce}, Topic: "hogtail_events", Partitions: []int32{2}, Err: kerr.InvalidRecord, Count: 1})
+	s := newSink(t, c, func(c *Config) { c.MaxMessageBytes = 2048; c.Compression = "none" })
+	recs := records(100)
+	err := s.Deliver(context.Background(), component.Batch{Records: recs})
+	if err == nil {
+		t.Fatal("the fault did not fire")
+	}
+	recs = recs[component.AsDeliveryError(err).Delivered:] // the agent drops what was delivered
+	big := (&event.Event{UUID: "0190a0c0-0000-7000-8000-999999999999", Event: "log", DistinctID: "big",
+		Properties: event.Map{{Key: "message", Value: strings.Repeat("x", 3000)}}}).AppendJSON(nil)
+	var dead [][]byte
+	h := len(recs) / 2
+	deliverLikeAgent(t, s, append(append([][]byte{}, recs[:h]...), append([][]byte{big}, recs[h:]...)...), &dead)
+	if len(dead) != 1 {
+		t.Fatalf("%d dead letters, want the big one", len(dead))
+	}
+	got := consume(t, c, 100, 10*time.Second, "hogtail_events")
+	seen := map[int64]int{}
+	for _, r := range got {
+		seen[seqOf(t, r.Value)]++
+	}
+	if len(seen) != 100 || len(got) != 100 {
+		t.Fatalf("%d records, %d distinct, want 100 once each", len(got), len(seen))
+	}
+}
+
 // TestDeliverBeforeStartAndAfterShutdown: not started is a retryable
 // error; Shutdown is idempotent.
 func TestDeliverBeforeStartAndAfterShutdown(t *testing.T) {
