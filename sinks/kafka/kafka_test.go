@@ -149,7 +149,7 @@ func TestTopicRouting(t *testing.T) {
 func TestEveryEventOnceThroughLeaderChangesAndRestarts(t *testing.T) {
 	c := cluster(t, kfake.NumBrokers(3), kfake.SeedTopics(6, "hogtail_events"))
 	s := newSink(t, c, func(c *Config) { c.Linger = 0 })
-	const workers, batches, per = 4, 25, 100
+	const workers, batches, per = 4, 15, 100
 	var wg sync.WaitGroup
 	var mu sync.Mutex
 	deliveryErrors := 0
