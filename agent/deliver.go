@@ -87,7 +87,7 @@ func (a *Agent) deliver(ctx context.Context, s *runningSink, recs [][]byte) bool
 			return a.deliver(ctx, s, recs[:half]) && a.deliver(ctx, s, recs[half:])
 		case de.Paused:
 			a.health.set("sinks."+s.name, fmt.Errorf("paused: %w", err))
-			a.log.Error("sink paused: the receiver refused our credentials; records are kept and retried", "sink", s.name, "error", err, "retry_in", s.delivery.Retry.MaxInterval.D())
+			a.log.Error("sink paused: the receiver needs an operator (credentials, permissions, a wrong address or a missing topic); records are kept and retried", "sink", s.name, "error", err, "retry_in", s.delivery.Retry.MaxInterval.D())
 			if !sleep(ctx, s.delivery.Retry.MaxInterval.D()) {
 				return false
 			}

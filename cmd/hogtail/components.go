@@ -4,6 +4,7 @@ import (
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/sinks/console"
 	httpsink "github.com/hogtail/hogtail/sinks/http"
+	"github.com/hogtail/hogtail/sinks/kafka"
 	"github.com/hogtail/hogtail/sinks/posthog"
 	"github.com/hogtail/hogtail/sinks/webhook"
 	"github.com/hogtail/hogtail/sources/demo"
@@ -25,6 +26,7 @@ func components() *component.Registry {
 		AddTransform(connectors.NewFactory()).
 		AddSink(console.NewFactory()).
 		AddSink(httpsink.NewFactory()).
+		AddSink(kafka.NewFactory()).
 		AddSink(posthog.NewFactory()).
 		AddSink(webhook.NewFactory())
 }

@@ -132,10 +132,9 @@ func defaultConfig() *Config {
 
 // Validate implements component.Config.
 func (c *Config) Validate() error {
+	// The delivery options (batch_*, concurrency, buffer.*, retry.*) are
+	// validated once for every sink by the config loader.
 	var errs []error
-	if err := c.DeliveryConfig.Validate(); err != nil {
-		errs = append(errs, err)
-	}
 	if len(c.Brokers) == 0 {
 		errs = append(errs, errors.New("brokers: must list at least one broker (host:port)"))
 	}
