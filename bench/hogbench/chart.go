@@ -115,7 +115,7 @@ func Chart(results []Result) ([]byte, error) {
 	const (
 		barH    = 18
 		gap     = 12
-		labelW  = 190
+		labelW  = 250
 		panelW  = 560
 		valueW  = 150
 		top     = 100
@@ -170,7 +170,7 @@ func Chart(results []Result) ([]byte, error) {
 				fill(img, x0, by, max(bw, 1), barH-3, shipperColors[sh])
 				lbl := p.label(v)
 				if pi == 0 && r.Lost > 0 {
-					lbl += fmt.Sprintf(" lost %.0f%%", 100*float64(r.Lost)/float64(r.N))
+					lbl += " lost " + percent(r.Lost, r.N)
 				}
 				drawText(img, x0+bw+4, by+1, lbl, black)
 			}

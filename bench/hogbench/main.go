@@ -177,8 +177,13 @@ func run(args []string, stdout io.Writer) error {
 	fs.IntVar(&s.ReloadRate, "reload-rate", full.ReloadRate, "lines/s of reload")
 	fs.DurationVar(&s.Stall, "stall", full.Stall, "give up on a run after no new event for this long")
 	s.ChaosStartAt = full.ChaosStartAt
+	var rechart string
+	fs.StringVar(&rechart, "rechart", "", "redraw the PNG of a results JSON file (next to it) and exit")
 	if err := fs.Parse(args); err != nil {
 		return err
+	}
+	if rechart != "" {
+		return redraw(rechart)
 	}
 	if o.Smoke {
 		// Smoke sizes replace the defaults; explicit flags still win.
@@ -470,4 +475,22 @@ func percent(part, whole int) string {
 	default:
 		return fmt.Sprintf("%.4f%%", p)
 	}
+}
+
+// redraw draws the chart of a results JSON file again, e.g. after a change
+// of the chart's layout.
+func redraw(path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return err
+	}
+	var rep Report
+	if err := json.Unmarshal(b, &rep); err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	png, err := Chart(rep.Results)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(strings.TrimSuffix(path, ".json")+".png", png, 0o644)
 }
