@@ -3,6 +3,7 @@ package buffer
 import (
 	"bufio"
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -11,9 +12,10 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/event"
 )
 
-// BenchmarkBufferWriteReadDelete measures the full life of ~300-byte records
+// BenchmarkBufferWriteReadDelete measures the full life of ~300-byte events
 // through the buffer with fsync on: commits of 1000 records, read back in
 // leases of 1000, deleted after ack. Reported as events/s.
 func BenchmarkBufferWriteReadDelete(b *testing.B) {
@@ -29,15 +31,23 @@ func BenchmarkBufferWriteReadDelete(b *testing.B) {
 			}
 			defer buf.Close()
 			buf.Queue("q", QueueConfig{MaxSize: 1 << 30, WhenFull: component.WhenFullBlock})
-			rec := make([]byte, 300)
-			for i := range rec {
-				rec[i] = 'a' + byte(i%26)
-			}
+			// Realistic ~300-byte log events: unique uuids and sequence
+			// numbers, varied messages (their compressibility matters).
 			const per = 1000
 			batch := make([][]byte, per)
 			for i := range batch {
-				batch[i] = rec
+				e := event.New("log", "web-1")
+				e.Properties = event.Map{
+					{Key: "message", Value: fmt.Sprintf("GET /api/items/%d 200 %dms user=%d trace=%x", i*7919%100000, i%500, i*31%9973, i*2654435761)},
+					{Key: "level", Value: []string{"info", "warn", "error"}[i%3]},
+					{Key: "seq", Value: int64(i)},
+					{Key: "$file", Value: "/var/log/app/app.log"},
+					{Key: "$host", Value: "web-1"},
+					{Key: "$offset", Value: int64(i * 300)},
+				}
+				batch[i] = e.AppendJSON(nil)
 			}
+			rec := batch[0]
 			r, _ := buf.Reader("q")
 			ctx := context.Background()
 			b.SetBytes(int64(len(rec)))

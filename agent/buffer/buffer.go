@@ -311,7 +311,7 @@ func (b *Buffer) Commit(ctx context.Context, c *Commit) error {
 		if len(a.Records) == 0 {
 			continue
 		}
-		writes = append(writes, chunkWrite{data: appendChunk(b.chunks.get(chunkSize(a.Records)), a.Records, now), count: len(a.Records)})
+		writes = append(writes, chunkWrite{data: encodeChunk(&b.chunks, a.Records, now), count: len(a.Records)})
 	}
 	// bbolt copies values into its pages when the transaction commits, so
 	// the chunk buffers can be reused once Commit is done with them.

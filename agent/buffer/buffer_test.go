@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"context"
+	"crypto/rand"
 	"errors"
 	"fmt"
 	"os"
@@ -114,7 +115,7 @@ func waitFor(t *testing.T, cond func() bool) {
 func TestWhenFull(t *testing.T) {
 	b := open(t, filepath.Join(t.TempDir(), "buf.db"))
 	defer b.Close()
-	big := [][]byte{make([]byte, 600)}
+	big := [][]byte{randomBytes(600)} // incompressible, so its size on disk is known
 	if err := b.Queue("block", QueueConfig{MaxSize: 1000, WhenFull: component.WhenFullBlock}); err != nil {
 		t.Fatal(err)
 	}
@@ -310,4 +311,10 @@ func TestSecondReaderDoesNotDoubleCount(t *testing.T) {
 	if st, _ := b.Stats("q"); st.Records != 0 || st.Bytes != 0 || st.Chunks != 0 {
 		t.Fatalf("stats after double delivery: %+v", st)
 	}
+}
+
+func randomBytes(n int) []byte {
+	b := make([]byte, n)
+	rand.Read(b)
+	return b
 }

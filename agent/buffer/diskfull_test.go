@@ -36,13 +36,18 @@ func TestDiskFull(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	closed := false
+	t.Cleanup(func() {
+		if !closed {
+			b.Close()
+		}
+	})
 	qc := QueueConfig{MaxSize: 1 << 30, WhenFull: component.WhenFullBlock}
 	b.Queue("q", qc)
 	ctx := context.Background()
-	rec := make([]byte, 1000)
 	batch := make([][]byte, 20)
 	for i := range batch {
-		batch[i] = rec
+		batch[i] = randomBytes(1000) // distinct and incompressible: the disk must fill
 	}
 	committed := 0
 	var fullErr error
@@ -73,6 +78,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatalf("commit after space returned: %v", err)
 	}
 	committed += len(batch)
+	closed = true
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}

@@ -116,7 +116,7 @@ func (b *Buffer) ReplayDeadLetters(r Replay) (ReplayResult, error) {
 			all := recs[q]
 			for len(all) > 0 {
 				n := min(len(all), replayChunk)
-				if err := qb.Put(seqKey(next), appendChunk(make([]byte, 0, chunkSize(all[:n])), all[:n], now)); err != nil {
+				if err := qb.Put(seqKey(next), encodeChunk(nil, all[:n], now)); err != nil {
 					return fmt.Errorf("replay into %q: %w", q, err)
 				}
 				next++
