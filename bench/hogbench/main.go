@@ -95,8 +95,7 @@ func Scenarios(s Sizes) []Scenario {
 		{Name: "outage", Input: "file", N: s.OutageN, Rate: s.OutageRate, DownAt: s.ChaosStartAt, DownFor: s.OutageFor},
 		{Name: "kill9", Input: "file", N: s.KillN, Rate: s.KillRate, Kills: s.Kills, KillMin: time.Second, KillMax: 3 * time.Second},
 		{Name: "kill9-rotate", Input: "file", N: s.KillN, Rate: s.KillRate, Rotation: RenameRotation, RotateEvery: max(1, s.KillN/10), Kills: s.Kills, KillMin: time.Second, KillMax: 3 * time.Second},
-		{Name: "kill9-copytruncate", Input: "file", N: s.KillN, Rate: s.KillRate, Rotation: CopyTruncate, RotateEvery: max(1, s.KillN/10), Kills: s.Kills, KillMin: time.Second, KillMax: 3 * time.Second,
-			NotInSmoke: "repeats lines when a kill falls between a copy and its truncation (TestRotatedWhileDown/copytruncate reproduces it deterministically)"},
+		{Name: "kill9-copytruncate", Input: "file", N: s.KillN, Rate: s.KillRate, Rotation: CopyTruncate, RotateEvery: max(1, s.KillN/10), Kills: s.Kills, KillMin: time.Second, KillMax: 3 * time.Second},
 		{Name: "disk-full", Input: "file", N: s.DiskN, Rate: s.DiskRate, DiskFull: true, DiskSize: s.DiskSize, DownAt: s.ChaosStartAt, DownFor: s.DiskDownFor},
 		{Name: "reload", Input: "file", N: s.ReloadN, Rate: s.ReloadRate, JS: true, Reload: true},
 	}

@@ -523,6 +523,15 @@ func (s *Source) open(c candidate, id fileID, now time.Time, initial bool) *tail
 			s.log.Debug("resuming from checkpoint", "path", c.path, "offset", t.offset)
 			return t
 		}
+		// The file was truncated or replaced while we were away (a
+		// copytruncate rotation). Its old content may live on in a copy:
+		// keep the old position under the content's fingerprint, so the
+		// copy resumes there instead of being read again (copyOf).
+		if r.FPLen == s.fpBytes {
+			old := *r
+			s.known[retiredPrefix+r.FP] = &old
+			t.retired = &component.Checkpoint{Key: retiredPrefix + r.FP, Value: old.encode()}
+		}
 	}
 	// A file new to us: it stays open (so that it can be read even if it is
 	// renamed away at once) while its tailer decides where to start.
@@ -568,7 +577,12 @@ func (t *tailer) classify(ctx context.Context) (done bool, err error) {
 	s.log.Debug("new file", "path", t.path, "offset", t.offset, "size", size)
 	cp := s.newRecord(t, now)
 	s.mu.Unlock()
-	return false, s.emitter.Emit(ctx, nil, *cp)
+	cps := []component.Checkpoint{*cp}
+	if t.retired != nil { // stored with the new start, so a crash keeps both
+		cps = append(cps, *t.retired)
+		t.retired = nil
+	}
+	return false, s.emitter.Emit(ctx, nil, cps...)
 }
 
 type copyVerdict int
