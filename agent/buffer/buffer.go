@@ -62,6 +62,10 @@ type Buffer struct {
 	dropped map[string]uint64
 
 	chunks chunkPool
+
+	// redo holds deletions whose commit failed (disk full); only the
+	// committer goroutine touches it.
+	redo []*request
 }
 
 // ErrClosed is returned by operations on a closed buffer.
@@ -424,11 +428,17 @@ func (b *Buffer) committer() {
 	var timer *time.Timer
 	var timerC <-chan time.Time
 	flushDeferred := func() {
+		timerC = nil
 		if len(deferred) > 0 {
 			b.apply(deferred)
 			deferred = nil
 		}
-		timerC = nil
+		if len(b.redo) > 0 { // still failing: try again later
+			deferred = append(deferred, b.redo...)
+			b.redo = b.redo[:0]
+			timer = resetTimer(timer, time.Second)
+			timerC = timer.C
+		}
 	}
 	for {
 		var first *request
@@ -462,11 +472,7 @@ func (b *Buffer) committer() {
 		if deleteOnly(group) {
 			deferred = append(deferred, group...)
 			if timerC == nil {
-				if timer == nil {
-					timer = time.NewTimer(deleteDelay)
-				} else {
-					timer.Reset(deleteDelay)
-				}
+				timer = resetTimer(timer, deleteDelay)
 				timerC = timer.C
 			}
 			continue
@@ -477,7 +483,27 @@ func (b *Buffer) committer() {
 			timerC = nil
 		}
 		b.apply(group)
+		if len(b.redo) > 0 {
+			b.log.Warn("buffer: deleting delivered records failed; retrying", "error", b.redo[0].err)
+			for _, r := range b.redo {
+				r.err = nil
+			}
+			deferred = append(deferred, b.redo...)
+			b.redo = b.redo[:0]
+			if timerC == nil {
+				timer = resetTimer(timer, time.Second)
+				timerC = timer.C
+			}
+		}
 	}
+}
+
+func resetTimer(t *time.Timer, d time.Duration) *time.Timer {
+	if t == nil {
+		return time.NewTimer(d)
+	}
+	t.Reset(d)
+	return t
 }
 
 // deleteOnly reports whether nobody waits on the group: only deletions of
@@ -532,7 +558,10 @@ func (b *Buffer) apply(group []*request) {
 		if r.done != nil {
 			close(r.done)
 		} else if r.err != nil {
-			b.log.Error("buffer: deleting delivered records failed; they will be delivered again after a restart", "error", r.err)
+			// Nobody waits on a deletion: keep it and try again (the
+			// committer merges it into a later commit), so the queue's
+			// accounting catches up once the disk has room again.
+			b.redo = append(b.redo, r)
 		}
 	}
 }

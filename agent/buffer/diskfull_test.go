@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
 )
@@ -72,8 +73,20 @@ func TestDiskFull(t *testing.T) {
 	if st, _ := b.Stats("q"); st.Records != int64(committed) {
 		t.Fatalf("stats count %d records, %d were committed", st.Records, committed)
 	}
-	// Space returns: commits work again.
+	// Delivering while the disk is full: the deletions cannot be written
+	// yet, and must not be forgotten.
+	r, _ := b.Reader("q")
+	l, err := r.Next(ctx, 40, 1<<30, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Ack(l)
+	time.Sleep(3 * deleteDelay)
+
+	// Space returns: commits work again, and the deletions land.
 	os.Remove(ballast)
+	waitFor(t, func() bool { st, _ := b.Stats("q"); return st.Records == int64(committed-len(l.Records)) })
+	committed -= len(l.Records)
 	if err := b.Commit(ctx, &Commit{Appends: []Append{{Queue: "q", Records: batch}}}); err != nil {
 		t.Fatalf("commit after space returned: %v", err)
 	}
@@ -89,7 +102,7 @@ func TestDiskFull(t *testing.T) {
 	if st, _ := b.Stats("q"); st.Records != int64(committed) {
 		t.Fatalf("after reopen: %d records, want %d", st.Records, committed)
 	}
-	r, _ := b.Reader("q")
+	r, _ = b.Reader("q")
 	if got := readAll(t, r, committed); len(got) != committed {
 		t.Fatalf("read %d records, want %d", len(got), committed)
 	}
