@@ -145,7 +145,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.ProfileDir, "profile", "", "save a CPU profile of hogtail per scenario into this directory")
 	fs.DurationVar(&o.ProfileFor, "profile-for", 5*time.Second, "length of each CPU profile")
 	fs.BoolVar(&o.NoSync, "hogtail-nosync", false, "run hogtail with buffer.sync = false (comparison only; the suite's figures use sync = true)")
-	fs.StringVar(&o.Codec, "hogtail-codec", "json", "codec of hogtail's file source (json parses each line like the peers' tail-js; text ships it as properties.message)")
+	fs.StringVar(&o.Codec, "hogtail-codec", "", "codec of hogtail's file source; empty: text (the line as properties.message, like the peers' plain forwarding), json where a connector runs (like the peers' tail-js parsing)")
 	fs.StringVar(&o.SourceExtra, "hogtail-source", "", "TOML lines added to hogtail's source table, e.g. 'batch_lines = 5000' (tuning experiments)")
 	fs.StringVar(&o.SinkExtra, "hogtail-sink", "", "TOML lines added to hogtail's sink table (tuning experiments)")
 	fs.BoolVar(&o.Trace, "trace", false, "log each run's progress every half second")

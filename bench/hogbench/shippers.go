@@ -36,7 +36,7 @@ type Shipper interface {
 type Hogtail struct {
 	Bin    string
 	NoSync bool   // buffer.sync = false (not durable against power loss)
-	Codec  string // file source codec ("" = json)
+	Codec  string // file source codec ("" = text, json where a connector runs)
 	// SourceExtra and SinkExtra are TOML lines added to the source and sink
 	// tables (tuning experiments; the committed figures use none).
 	SourceExtra, SinkExtra string
@@ -60,9 +60,15 @@ func (h Hogtail) Prepare(env Env) ([]string, error) {
 	case "file":
 		// The glob matches rotated names too: hogtail follows renamed files
 		// and the copies of copytruncate by identity (sources/file README).
+		// Like the peers: a plain tail forwards the line (text codec, the
+		// line in properties.message); the connector scenarios parse it
+		// (json codec), as syslog-ng's json-parser does in tail-js.
 		codec := h.Codec
 		if codec == "" {
-			codec = "json"
+			codec = "text"
+			if env.JS {
+				codec = "json"
+			}
 		}
 		fmt.Fprintf(&b, "[sources.in]\ntype = \"file\"\ninclude = [%q]\ncodec = %q\nread_from = \"beginning\"\n%s\n\n", env.LogFile+"*", codec, h.SourceExtra)
 	case "tcp", "udp":
