@@ -35,7 +35,7 @@ type tailer struct {
 	// Owned by the goroutine (set before it starts).
 	// retired is the checkpoint of the content this file held before it
 	// was truncated while hogtail was down, stored with its new start.
-	retired *component.Checkpoint
+	retired     *component.Checkpoint
 	startAtEnd  bool  // read_from = "end" applies
 	startSize   int64 // size when found
 	offset      int64 // committed: every line before it is stored
