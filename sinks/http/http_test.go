@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/event"
@@ -196,34 +195,10 @@ func TestValidate(t *testing.T) {
 }
 
 func TestSample(t *testing.T) {
-	f := NewFactory()
-	if f.Type() != "http" || f.Kind() != component.KindEvents {
-		t.Fatalf("type %q kind %v", f.Type(), f.Kind())
-	}
-	var doc struct {
-		Sinks map[string]toml.Primitive `toml:"sinks"`
-	}
-	md, err := toml.Decode(f.Sample(), &doc)
-	if err != nil {
+	cfg := componenttest.CheckSample(t, "sinks", NewFactory(), func(want component.Config) {
+		want.(*Config).URL = "http://127.0.0.1:8080/ingest"
+	})
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
-	}
-	for name, prim := range doc.Sinks {
-		cfg := defaultConfig()
-		if err := md.PrimitiveDecode(prim, cfg); err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range md.Undecoded() {
-			if s := k.String(); s != "sinks."+name+".type" && s != "sinks."+name+".inputs" {
-				t.Errorf("sample key %s is not a config field", k)
-			}
-		}
-		want := defaultConfig()
-		want.URL = "http://127.0.0.1:8080/ingest"
-		if fmt.Sprintf("%+v", cfg) != fmt.Sprintf("%+v", want) {
-			t.Errorf("sample differs from defaults:\n%+v\n%+v", cfg, want)
-		}
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
 	}
 }

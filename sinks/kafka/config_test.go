@@ -2,50 +2,25 @@ package kafka
 
 import (
 	"context"
-	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
 
+	"github.com/hogtail/hogtail/agent/component/componenttest"
+
 	"github.com/BurntSushi/toml"
 	"github.com/hogtail/hogtail/agent/component"
 )
 
 // TestSample: sample.toml holds every option at its default, and nothing
-// else.
+// else, each with a comment.
 func TestSample(t *testing.T) {
 	f := NewFactory()
-	if f.Type() != "kafka" || f.Kind() != component.KindEvents {
-		t.Fatalf("type %q kind %v", f.Type(), f.Kind())
-	}
-	var doc struct {
-		Sinks map[string]toml.Primitive `toml:"sinks"`
-	}
-	md, err := toml.Decode(f.Sample(), &doc)
-	if err != nil {
+	cfg := componenttest.CheckSample(t, "sinks", f, nil)
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
-	}
-	if len(doc.Sinks) != 1 {
-		t.Fatalf("sample has %d sink tables", len(doc.Sinks))
-	}
-	for name, prim := range doc.Sinks {
-		cfg := defaultConfig()
-		if err := md.PrimitiveDecode(prim, cfg); err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range md.Undecoded() {
-			if s := k.String(); s != "sinks."+name+".type" && s != "sinks."+name+".inputs" {
-				t.Errorf("sample key %s is not a config field", k)
-			}
-		}
-		if fmt.Sprintf("%+v", cfg) != fmt.Sprintf("%+v", defaultConfig()) {
-			t.Errorf("sample differs from defaults:\n%+v\n%+v", cfg, defaultConfig())
-		}
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
 	}
 	// Every key of the sample is documented by a comment line above it.
 	lines := strings.Split(f.Sample(), "\n")

@@ -13,7 +13,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/event"
@@ -292,38 +291,10 @@ func TestValidate(t *testing.T) {
 }
 
 func TestSample(t *testing.T) {
-	f := NewFactory()
-	if f.Type() != "posthog" || f.Kind() != component.KindEvents {
-		t.Fatalf("type %q kind %v", f.Type(), f.Kind())
-	}
-	text := strings.ReplaceAll(f.Sample(), "${POSTHOG_API_KEY}", "phc_sample")
-	var doc struct {
-		Sinks map[string]toml.Primitive `toml:"sinks"`
-	}
-	md, err := toml.Decode(text, &doc)
-	if err != nil {
+	cfg := componenttest.CheckSample(t, "sinks", NewFactory(), func(want component.Config) {
+		want.(*Config).APIKey = "phc_sample"
+	}, "${POSTHOG_API_KEY}", "phc_sample")
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
-	}
-	if len(doc.Sinks) != 1 {
-		t.Fatalf("sample has %d sinks", len(doc.Sinks))
-	}
-	for name, prim := range doc.Sinks {
-		cfg := defaultConfig()
-		if err := md.PrimitiveDecode(prim, cfg); err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range md.Undecoded() {
-			if s := k.String(); s != "sinks."+name+".type" && s != "sinks."+name+".inputs" {
-				t.Errorf("sample key %s is not a config field", k)
-			}
-		}
-		want := defaultConfig()
-		want.APIKey = "phc_sample"
-		if fmt.Sprintf("%+v", cfg) != fmt.Sprintf("%+v", want) {
-			t.Errorf("sample differs from defaults:\n%+v\n%+v", cfg, want)
-		}
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
 	}
 }

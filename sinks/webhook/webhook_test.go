@@ -9,7 +9,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/sinks/sinktest"
@@ -184,32 +183,5 @@ func TestValidate(t *testing.T) {
 }
 
 func TestSample(t *testing.T) {
-	f := NewFactory()
-	if f.Type() != "webhook" || f.Kind() != component.KindWebhooks {
-		t.Fatalf("type %q kind %v", f.Type(), f.Kind())
-	}
-	var doc struct {
-		Sinks map[string]toml.Primitive `toml:"sinks"`
-	}
-	md, err := toml.Decode(f.Sample(), &doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Sinks) != 1 {
-		t.Fatalf("sample has %d sinks", len(doc.Sinks))
-	}
-	for name, prim := range doc.Sinks {
-		cfg := defaultConfig()
-		if err := md.PrimitiveDecode(prim, cfg); err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range md.Undecoded() {
-			if s := k.String(); s != "sinks."+name+".type" && s != "sinks."+name+".inputs" {
-				t.Errorf("sample key %s is not a config field", k)
-			}
-		}
-		if fmt.Sprintf("%+v", cfg) != fmt.Sprintf("%+v", defaultConfig()) {
-			t.Errorf("sample differs from defaults:\n%+v\n%+v", cfg, defaultConfig())
-		}
-	}
+	componenttest.CheckSample(t, "sinks", NewFactory(), nil)
 }

@@ -1,11 +1,11 @@
 package file
 
 import (
-	"reflect"
 	"strings"
 	"testing"
 
-	"github.com/BurntSushi/toml"
+	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 )
 
 func TestConfigValidate(t *testing.T) {
@@ -62,46 +62,16 @@ func TestConfigValidate(t *testing.T) {
 	}
 }
 
-// TestSample checks that sample.toml decodes with no unknown key into
-// exactly the defaults (plus its include).
 func TestSample(t *testing.T) {
-	var doc struct {
-		Sources map[string]toml.Primitive `toml:"sources"`
-	}
-	md, err := toml.Decode(NewFactory().Sample(), &doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Sources) != 1 {
-		t.Fatalf("sample has %d sources, want 1", len(doc.Sources))
-	}
-	for name, prim := range doc.Sources {
-		var typ struct {
-			Type string `toml:"type"`
+	cfg := componenttest.CheckSample(t, "sources", NewFactory(), func(want component.Config) {
+		w := want.(*Config)
+		w.Include = []string{"/var/log/app/*.log"}
+		if w.Exclude == nil {
+			w.Exclude = []string{}
 		}
-		if err := md.PrimitiveDecode(prim, &typ); err != nil || typ.Type != "file" {
-			t.Fatalf("source %s: type %q, %v", name, typ.Type, err)
-		}
-		got := NewFactory().NewConfig().(*Config)
-		if err := md.PrimitiveDecode(prim, got); err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range md.Undecoded() {
-			if k.String() != "sources."+name+".type" {
-				t.Errorf("unknown key in sample: %s", k)
-			}
-		}
-		want := defaultConfig()
-		want.Include = got.Include
-		if want.Exclude == nil {
-			want.Exclude = []string{}
-		}
-		if !reflect.DeepEqual(got, want) {
-			t.Errorf("sample differs from defaults:\n got %+v\nwant %+v", got, want)
-		}
-		if err := got.Validate(); err != nil {
-			t.Errorf("sample does not validate: %v", err)
-		}
+	})
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("sample does not validate: %v", err)
 	}
 }
 

@@ -17,7 +17,6 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/BurntSushi/toml"
 	"github.com/google/uuid"
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/component/componenttest"
@@ -595,43 +594,9 @@ func TestIPHeader(t *testing.T) {
 }
 
 func TestSample(t *testing.T) {
-	f := NewFactory()
-	var doc struct {
-		Sources map[string]toml.Primitive `toml:"sources"`
-	}
-	md, err := toml.Decode(f.Sample(), &doc)
-	if err != nil {
+	cfg := componenttest.CheckSample(t, "sources", NewFactory(), nil)
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
-	}
-	if len(doc.Sources) != 1 {
-		t.Fatalf("sample has %d sources", len(doc.Sources))
-	}
-	for _, prim := range doc.Sources {
-		var typ struct {
-			Type string `toml:"type"`
-		}
-		md.PrimitiveDecode(prim, &typ)
-		if typ.Type != "http" {
-			t.Fatalf("type %q", typ.Type)
-		}
-		cfg := f.NewConfig().(*Config)
-		if err := md.PrimitiveDecode(prim, cfg); err != nil {
-			t.Fatal(err)
-		}
-		if und := md.Undecoded(); len(und) != 1 || und[0].String() != "sources.web_events.type" {
-			// "type" belongs to the loader; anything else is unknown.
-			for _, k := range und {
-				if !strings.HasSuffix(k.String(), ".type") {
-					t.Errorf("sample key %s is not a config field", k)
-				}
-			}
-		}
-		if fmt.Sprintf("%+v", cfg) != fmt.Sprintf("%+v", defaultConfig()) {
-			t.Errorf("sample differs from defaults:\n%+v\n%+v", cfg, defaultConfig())
-		}
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 

@@ -21,7 +21,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/BurntSushi/toml"
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/event"
@@ -617,36 +616,9 @@ func TestTLS(t *testing.T) {
 }
 
 func TestSample(t *testing.T) {
-	f := NewFactory()
-	var doc struct {
-		Sources map[string]toml.Primitive `toml:"sources"`
-	}
-	md, err := toml.Decode(f.Sample(), &doc)
-	if err != nil {
+	cfg := componenttest.CheckSample(t, "sources", NewFactory(), nil)
+	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
-	}
-	if len(doc.Sources) != 1 {
-		t.Fatalf("sample has %d sources", len(doc.Sources))
-	}
-	for _, prim := range doc.Sources {
-		cfg := f.NewConfig().(*Config)
-		if err := md.PrimitiveDecode(prim, cfg); err != nil {
-			t.Fatal(err)
-		}
-		for _, k := range md.Undecoded() {
-			if !strings.HasSuffix(k.String(), ".type") {
-				t.Errorf("sample key %s is not a config field", k)
-			}
-		}
-		if fmt.Sprintf("%+v", cfg) != fmt.Sprintf("%+v", defaultConfig()) {
-			t.Errorf("sample differs from defaults:\n%+v\n%+v", cfg, defaultConfig())
-		}
-		if err := cfg.Validate(); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if !strings.Contains(f.Sample(), `type = "syslog"`) {
-		t.Fatal("sample type")
 	}
 }
 

@@ -6,7 +6,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/BurntSushi/toml"
+	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 )
 
 func TestValidate(t *testing.T) {
@@ -91,49 +92,15 @@ func TestValidateResolvesAgainstConfigDir(t *testing.T) {
 }
 
 func TestSampleTOML(t *testing.T) {
-	var doc struct {
-		Transforms map[string]toml.Primitive `toml:"transforms"`
-	}
-	md, err := toml.Decode(sample, &doc)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(doc.Transforms) != 1 {
-		t.Fatalf("sample.toml must hold exactly one component, has %d", len(doc.Transforms))
-	}
-	for name, prim := range doc.Transforms {
-		var head struct {
-			Type   string   `toml:"type"`
-			Inputs []string `toml:"inputs"`
+	cfg := componenttest.CheckSample(t, "transforms", NewFactory(), func(want component.Config) {
+		w := want.(*Config)
+		w.Chain = []ChainEntry{{Path: "examples/connectors/hello", Config: map[string]any{"greeting": "Hello from the edge!"}, Attachments: map[string]string{}}}
+		if w.FetchAllowHosts == nil {
+			w.FetchAllowHosts = []string{}
 		}
-		if err := md.PrimitiveDecode(prim, &head); err != nil {
-			t.Fatal(err)
-		}
-		if head.Type != "connectors" || len(head.Inputs) != 1 || head.Inputs[0] != "in" {
-			t.Errorf("%s: type %q inputs %v", name, head.Type, head.Inputs)
-		}
-		cfg := NewFactory().NewConfig().(*Config)
-		if err := md.PrimitiveDecode(prim, cfg); err != nil {
-			t.Fatal(err)
-		}
-		var unknown []string
-		for _, k := range md.Undecoded() {
-			if s := k.String(); s != "transforms."+name+".type" && s != "transforms."+name+".inputs" {
-				unknown = append(unknown, s)
-			}
-		}
-		if len(unknown) > 0 {
-			t.Errorf("sample.toml keys the config does not know: %v", unknown)
-		}
-		// Every option is at its default.
-		def := DefaultConfig()
-		if cfg.OnError != def.OnError || cfg.Timeout != def.Timeout || cfg.Lanes != def.Lanes || cfg.HotReload != def.HotReload ||
-			cfg.PollInterval != def.PollInterval || cfg.FetchTimeout != def.FetchTimeout || cfg.SetupRetry != def.SetupRetry || len(cfg.FetchAllowHosts) != 0 {
-			t.Errorf("sample.toml differs from the defaults: %+v", cfg)
-		}
-		cfg.SetConfigDir("../..")
-		if err := cfg.Validate(); err != nil {
-			t.Errorf("sample.toml does not validate from the repo root: %v", err)
-		}
+	}).(*Config)
+	cfg.SetConfigDir("../..")
+	if err := cfg.Validate(); err != nil {
+		t.Errorf("sample.toml does not validate from the repo root: %v", err)
 	}
 }
