@@ -1,8 +1,7 @@
 package kafka
 
 import (
-	"errors"
-
+	"github.com/hogtail/hogtail/agent/component"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -39,16 +38,6 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 // register registers c, or returns the collector already registered under
 // its name (a sink rebuilt on reload finds its collectors registered).
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if reg == nil {
-		return c
-	}
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(C); ok {
-				return old
-			}
-		}
-	}
+	c, _ = component.Register(reg, c)
 	return c
 }

@@ -111,14 +111,7 @@ func newMetrics(reg prometheus.Registerer, name string) *metrics {
 // register registers c, or returns the collector already registered under
 // the same description (a restarted source reuses its counters).
 func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(C); ok {
-				return old
-			}
-		}
-	}
+	c, _ = component.Register(reg, c)
 	return c
 }
 

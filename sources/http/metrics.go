@@ -3,6 +3,7 @@ package httpsource
 import (
 	"errors"
 
+	"github.com/hogtail/hogtail/agent/component"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -46,17 +47,10 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	return m, err
 }
 
-// register adds c to reg; on a config reload the previous instance's
-// collector is already there and is reused.
+// register adds c to reg (reusing the collector of the instance a reload
+// replaced) and collects registration errors into *errp.
 func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
-	if err := reg.Register(c); err != nil {
-		var are prometheus.AlreadyRegisteredError
-		if errors.As(err, &are) {
-			if old, ok := are.ExistingCollector.(C); ok {
-				return old
-			}
-		}
-		*errp = errors.Join(*errp, err)
-	}
+	c, err := component.Register(reg, c)
+	*errp = errors.Join(*errp, err)
 	return c
 }

@@ -242,25 +242,9 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Help: "Request body bytes sent by a sink, after compression.",
 		}),
 	}
-	if reg != nil {
-		// A sink rebuilt on reload finds its collectors registered: reuse them.
-		if err := reg.Register(m.requests); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				if c, ok := are.ExistingCollector.(*prometheus.CounterVec); ok {
-					m.requests = c
-				}
-			}
-		}
-		if err := reg.Register(m.bytes); err != nil {
-			var are prometheus.AlreadyRegisteredError
-			if errors.As(err, &are) {
-				if c, ok := are.ExistingCollector.(prometheus.Counter); ok {
-					m.bytes = c
-				}
-			}
-		}
-	}
+	// A sink rebuilt on reload finds its collectors registered: reuse them.
+	m.requests, _ = component.Register(reg, m.requests)
+	m.bytes, _ = component.Register(reg, m.bytes)
 	return m
 }
 

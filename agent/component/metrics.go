@@ -1,0 +1,27 @@
+package component
+
+import (
+	"errors"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// Register registers c on reg and returns it, or returns the collector
+// already registered under the same description: a component rebuilt by a
+// config reload finds its collectors registered and keeps counting on them.
+// Any other registration error is returned with c. A nil reg is allowed.
+func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error) {
+	if reg == nil {
+		return c, nil
+	}
+	if err := reg.Register(c); err != nil {
+		var are prometheus.AlreadyRegisteredError
+		if errors.As(err, &are) {
+			if old, ok := are.ExistingCollector.(C); ok {
+				return old, nil
+			}
+		}
+		return c, err
+	}
+	return c, nil
+}
