@@ -87,7 +87,7 @@ func defaultConfig() *Config {
 		PartialLineTimeout: component.Duration(time.Second),
 		RotateWait:         component.Duration(5 * time.Second),
 		CheckpointTTL:      component.Duration(7 * 24 * time.Hour),
-		BatchLines:         1000,
+		BatchLines:         2000,
 		Event:              "log",
 		DistinctID:         "{host}",
 		Codec:              "text",
