@@ -65,6 +65,7 @@ type Source struct {
 	cfg  Config
 	host string
 	cps  component.CheckpointLoader
+	ids  event.UUIDPool // Run is the only user
 }
 
 const seqKey = "seq"
@@ -123,7 +124,7 @@ func (s *Source) Run(ctx context.Context, emit component.Emitter) error {
 		for i := range events {
 			k := seq + int64(i)
 			events[i] = &event.Event{
-				UUID:       event.NewUUID(),
+				UUID:       s.ids.Next(),
 				Event:      s.cfg.Event,
 				DistinctID: s.host,
 				Timestamp:  now,

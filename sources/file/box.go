@@ -1,9 +1,6 @@
 package file
 
 import (
-	"crypto/rand"
-	"encoding/binary"
-	"time"
 	"unsafe"
 )
 
@@ -38,38 +35,4 @@ func boxInt64(p *int64) any {
 	e := (*eface)(unsafe.Pointer(&v))
 	e.typ, e.data = int64Type, unsafe.Pointer(p)
 	return v
-}
-
-// appendUUIDv7 appends n UUIDv7 strings (RFC 9562: 48-bit unix milliseconds,
-// version, 12-bit counter, variant, 62 random bits) to dst, with random bits
-// from one crypto/rand read for the whole batch. The counter starts at a
-// random value and increments, so the ids of a batch sort in line order.
-func appendUUIDv7(dst []byte, n int, now time.Time, scratch []byte) ([]byte, []byte) {
-	const hexd = "0123456789abcdef"
-	need := 2 + n*8
-	if cap(scratch) < need {
-		scratch = make([]byte, need)
-	}
-	rnd := scratch[:need]
-	_, _ = rand.Read(rnd) // never fails (crypto/rand panics instead)
-	ms := uint64(now.UnixMilli())
-	ctr := binary.BigEndian.Uint16(rnd) & 0x7ff // leave headroom before 0xfff
-	var u [16]byte
-	for i := range n {
-		u[0], u[1], u[2], u[3], u[4], u[5] = byte(ms>>40), byte(ms>>32), byte(ms>>24), byte(ms>>16), byte(ms>>8), byte(ms)
-		c := ctr + uint16(i)
-		// Past 0xfff the counter wraps: the ids stay unique by their 62
-		// random bits; only their sort order within that millisecond breaks.
-		c &= 0xfff
-		u[6], u[7] = 0x70|byte(c>>8), byte(c)
-		copy(u[8:], rnd[2+i*8:2+i*8+8])
-		u[8] = u[8]&0x3f | 0x80
-		for j, b := range u {
-			if j == 4 || j == 6 || j == 8 || j == 10 {
-				dst = append(dst, '-')
-			}
-			dst = append(dst, hexd[b>>4], hexd[b&0xf])
-		}
-	}
-	return dst, scratch
 }

@@ -622,7 +622,7 @@ func (t *tailer) build(path string) []*event.Event {
 		block = string(t.buf[lo:hi])
 	}
 	var idb []byte
-	idb, t.rnd = appendUUIDv7(make([]byte, 0, n*36), n, now, t.rnd)
+	idb, t.rnd = event.AppendUUIDv7s(make([]byte, 0, n*36), n, now, t.rnd)
 	ids := string(idb)
 	evs := make([]event.Event, n)
 	offs := make([]int64, n)

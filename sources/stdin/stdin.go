@@ -70,6 +70,7 @@ type Source struct {
 	set  component.Settings
 	in   io.Reader
 	dist string
+	ids  event.UUIDPool // used by Run's goroutine only
 }
 
 // New returns a source reading from in.
@@ -166,7 +167,7 @@ func (s *Source) read(ctx context.Context, out chan<- []line) error {
 }
 
 func (s *Source) toEvent(l line) *event.Event {
-	e := &event.Event{UUID: event.NewUUID(), Event: s.cfg.Event, DistinctID: s.dist, Timestamp: event.FormatTime(time.Now())}
+	e := &event.Event{UUID: s.ids.Next(), Event: s.cfg.Event, DistinctID: s.dist, Timestamp: event.FormatTime(time.Now())}
 	if s.cfg.Codec == "json" {
 		v, err := event.ParseValue([]byte(l.text))
 		if m, ok := v.(event.Map); ok && err == nil {

@@ -22,6 +22,8 @@ import (
 // datagram worker has its own.
 type parser struct {
 	m          syslog.Machine
+	ids        event.UUIDPool
+	times      event.TimeFormatter
 	event      string
 	distinctID string
 	host       string // the agent's host name, for $host
@@ -69,7 +71,7 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now time.Time)
 	if len(msg) == 0 {
 		return nil
 	}
-	ev := &event.Event{UUID: event.NewUUID(), Event: p.event}
+	ev := &event.Event{UUID: p.ids.Next(), Event: p.event}
 	props := make(event.Map, 0, 14)
 	parsed, err := p.m.Parse(msg)
 	var base *syslog.Base
@@ -94,7 +96,7 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now time.Time)
 			errText = err.Error()
 		}
 		props = append(props, event.Field{Key: "$parse_error", Value: errText})
-		ev.Timestamp = event.FormatTime(now)
+		ev.Timestamp = p.times.Format(now)
 	} else {
 		if base.Priority != nil {
 			props = appendPRI(props, *base.Priority)
@@ -110,9 +112,9 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now time.Time)
 		props = append(props, event.Field{Key: "message", Value: validString([]byte(optString(base.Message)))})
 		props = append(props, event.Field{Key: "$syslog_format", Value: format})
 		if base.Timestamp != nil && !base.Timestamp.IsZero() {
-			ev.Timestamp = event.FormatTime(*base.Timestamp)
+			ev.Timestamp = p.times.Format(*base.Timestamp)
 		} else {
-			ev.Timestamp = event.FormatTime(now)
+			ev.Timestamp = p.times.Format(now)
 		}
 		ev.DistinctID = hostname
 	}
