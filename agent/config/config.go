@@ -241,66 +241,34 @@ func (l *loader) parse(text string) *Config {
 	}
 
 	for _, name := range sortedKeys(raw.Sources) {
-		comp := "sources." + name
-		var h head
-		if !l.decode(md, comp, raw.Sources[name], &h) {
-			continue
-		}
-		f, ok := l.reg.Sources[h.Type]
-		if !l.checkType(comp, h.Type, ok, component.Types(l.reg.Sources)) {
-			l.failed[comp] = true
+		h, f, c, ok := decodeComponent(l, md, "sources."+name, raw.Sources[name], l.reg.Sources)
+		if !ok {
 			continue
 		}
 		if h.Inputs != nil {
-			l.add(comp, "inputs", "sources take no inputs")
-		}
-		c := f.NewConfig()
-		if l.decode(md, comp, raw.Sources[name], c) {
-			l.validate(comp, c)
+			l.add("sources."+name, "inputs", "sources take no inputs")
 		}
 		cfg.Sources[name] = &Source{Name: name, Type: h.Type, Config: c, Factory: f}
 	}
 	for _, name := range sortedKeys(raw.Transforms) {
-		comp := "transforms." + name
-		var h head
-		if !l.decode(md, comp, raw.Transforms[name], &h) {
+		h, f, c, ok := decodeComponent(l, md, "transforms."+name, raw.Transforms[name], l.reg.Transforms)
+		if !ok {
 			continue
-		}
-		f, ok := l.reg.Transforms[h.Type]
-		if !l.checkType(comp, h.Type, ok, component.Types(l.reg.Transforms)) {
-			l.failed[comp] = true
-			continue
-		}
-		c := f.NewConfig()
-		if l.decode(md, comp, raw.Transforms[name], c) {
-			l.validate(comp, c)
 		}
 		cfg.Transforms[name] = &Transform{Name: name, Type: h.Type, Inputs: h.Inputs, Config: c, Factory: f}
 	}
 	for _, name := range sortedKeys(raw.Sinks) {
 		comp := "sinks." + name
-		var h head
-		if !l.decode(md, comp, raw.Sinks[name], &h) {
+		h, f, c, ok := decodeComponent(l, md, comp, raw.Sinks[name], l.reg.Sinks)
+		if !ok {
 			continue
 		}
-		f, ok := l.reg.Sinks[h.Type]
-		if !l.checkType(comp, h.Type, ok, component.Types(l.reg.Sinks)) {
-			l.failed[comp] = true
-			continue
-		}
-		c, ok := f.NewConfig().(component.SinkConfig)
+		sc, ok := c.(component.SinkConfig)
 		if !ok {
 			l.add(comp, "type", fmt.Sprintf("sink type %q has a config without delivery options (a bug in hogtail)", h.Type))
 			continue
 		}
-		if l.decode(md, comp, raw.Sinks[name], c) {
-			l.validate(comp, c)
-			for _, err := range splitErrors(c.Delivery().Validate()) {
-				key, msg := keyOf(err.Error())
-				l.add(comp, key, msg)
-			}
-		}
-		cfg.Sinks[name] = &Sink{Name: name, Type: h.Type, Inputs: h.Inputs, Config: c, Factory: f, Delivery: c.Delivery()}
+		cfg.Sinks[name] = &Sink{Name: name, Type: h.Type, Inputs: h.Inputs, Config: sc, Factory: f, Delivery: sc.Delivery()}
 	}
 	for _, key := range md.Undecoded() {
 		if len(key) >= 2 && l.failed[key[0]+"."+key[1]] {
@@ -310,6 +278,35 @@ func (l *loader) parse(text string) *Config {
 	}
 	l.checkGraph(cfg)
 	return cfg
+}
+
+// decodeComponent decodes a component's table: its type and inputs, then
+// its options into a config from the type's factory, which it validates.
+// ok is false when the table cannot be used (bad syntax, unknown type);
+// the problems are recorded either way.
+func decodeComponent[F interface{ NewConfig() component.Config }](l *loader, md toml.MetaData, comp string, prim toml.Primitive, factories map[string]F) (h head, f F, c component.Config, ok bool) {
+	if !l.decode(md, comp, prim, &h) {
+		return h, f, nil, false
+	}
+	f, known := factories[h.Type]
+	if !l.checkType(comp, h.Type, known, component.Types(factories)) {
+		l.failed[comp] = true
+		return h, f, nil, false
+	}
+	c = f.NewConfig()
+	if !l.decode(md, comp, prim, c) {
+		// Still a component: its name counts for wiring, its options do not.
+		return h, f, c, true
+	}
+	l.validate(comp, c)
+	if d, ok := c.(component.DeliveryConfigurer); ok {
+		// The options every sink shares are checked here, once.
+		for _, err := range splitErrors(d.Delivery().Validate()) {
+			key, msg := keyOf(err.Error())
+			l.add(comp, key, msg)
+		}
+	}
+	return h, f, c, true
 }
 
 func (l *loader) checkType(comp, typ string, known bool, types []string) bool {
