@@ -239,7 +239,7 @@ func AppendString(dst []byte, s string) []byte {
 // Map). Integers that fit become int64, other numbers float64. Invalid UTF-8
 // in strings becomes U+FFFD, as with encoding/json.
 func ParseValue(data []byte) (any, error) {
-	p := parser{data: data}
+	p := parser{data: data, str: string(data)}
 	v, err := p.value()
 	if err != nil {
 		return nil, err

@@ -18,7 +18,10 @@ import (
 // the hot path of the HTTP source and the file source's json codec. The
 // grammar is RFC 8259; FuzzParseValue checks it against encoding/json.
 type parser struct {
-	data  []byte
+	data []byte
+	// str is data as one string: unescaped strings are substrings of it,
+	// so a document costs one string allocation, not one per string.
+	str   string
 	pos   int
 	depth int
 }
@@ -107,8 +110,7 @@ func (p *parser) object() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		// Duplicate keys: the last wins, as with JSON.parse.
-		m.Set(key.(string), v)
+		m = append(m, Field{Key: key.(string), Value: v})
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return nil, p.fail("expected ',' or '}'")
@@ -118,7 +120,7 @@ func (p *parser) object() (any, error) {
 			p.pos++
 		case '}':
 			p.pos++
-			return m, nil
+			return dedupe(m), nil
 		default:
 			return nil, p.fail("expected ',' or '}'")
 		}
@@ -174,7 +176,7 @@ func (p *parser) string() (any, error) {
 			if !ascii && !utf8.Valid(raw) {
 				return fixUTF8(string(raw)), nil
 			}
-			return string(raw), nil
+			return p.str[start : p.pos-1], nil
 		case c == '\\':
 			return p.escapedString(start)
 		case c < 0x20:
@@ -355,4 +357,39 @@ func fixUTF8(s string) string {
 		i += size
 	}
 	return b.String()
+}
+
+// dedupe applies JSON.parse's rule to duplicate keys: the key keeps the
+// position of its first occurrence and the value of its last. Duplicates
+// are rare, so the common case is one pass with no allocation for small
+// objects.
+func dedupe(m Map) Map {
+	if len(m) < 2 {
+		return m
+	}
+	if len(m) <= 16 {
+		dup := false
+		for i := 1; i < len(m) && !dup; i++ {
+			for j := 0; j < i; j++ {
+				if m[i].Key == m[j].Key {
+					dup = true
+					break
+				}
+			}
+		}
+		if !dup {
+			return m
+		}
+	}
+	first := make(map[string]int, len(m))
+	out := m[:0]
+	for _, f := range m {
+		if i, ok := first[f.Key]; ok {
+			out[i].Value = f.Value
+			continue
+		}
+		first[f.Key] = len(out)
+		out = append(out, f)
+	}
+	return out
 }

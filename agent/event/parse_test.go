@@ -79,3 +79,19 @@ func TestParseKeepsOrderAndInts(t *testing.T) {
 		t.Fatalf("big int = %v", big)
 	}
 }
+
+func TestDuplicateKeysLikeJSONParse(t *testing.T) {
+	for in, want := range map[string]string{
+		`{"a":1,"b":2,"a":3}`: `{"a":3,"b":2}`,
+		`{"k0":0,"k1":1,"k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16,"k1":"last"}`: `{"k0":0,"k1":"last","k2":2,"k3":3,"k4":4,"k5":5,"k6":6,"k7":7,"k8":8,"k9":9,"k10":10,"k11":11,"k12":12,"k13":13,"k14":14,"k15":15,"k16":16}`,
+		`{"x":{"y":1,"y":2}}`: `{"x":{"y":2}}`,
+	} {
+		v, err := ParseValue([]byte(in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(AppendValue(nil, v)); got != want {
+			t.Errorf("%s: got %s, want %s", in, got, want)
+		}
+	}
+}
