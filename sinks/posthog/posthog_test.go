@@ -187,7 +187,7 @@ func TestStatusMapping(t *testing.T) {
 			defer rcv.Close()
 			s := newSink(t, rcv.URL, func(c *Config) { c.Timeout = component.Duration(300 * time.Millisecond) })
 			err := s.Deliver(context.Background(), component.Batch{Records: records(2)})
-			if got := classify(err); got != tc.want {
+			if got := sinktest.Classify(err); got != tc.want {
 				t.Fatalf("got %s (%v), want %s", got, err, tc.want)
 			}
 			if tc.retryAfter > 0 {
@@ -199,22 +199,6 @@ func TestStatusMapping(t *testing.T) {
 	}
 }
 
-func classify(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	de := component.AsDeliveryError(err)
-	switch {
-	case de.Permanent:
-		return "permanent"
-	case de.TooLarge:
-		return "too_large"
-	case de.Paused:
-		return "paused"
-	}
-	return "retry"
-}
-
 func TestOversizeEventRefusedBeforeSending(t *testing.T) {
 	rcv := sinktest.NewReceiver(nil)
 	defer rcv.Close()
@@ -224,7 +208,7 @@ func TestOversizeEventRefusedBeforeSending(t *testing.T) {
 	recs := append(records(3), big)
 	for _, batch := range [][][]byte{recs, {big}} {
 		err := s.Deliver(context.Background(), component.Batch{Records: batch})
-		if classify(err) != "permanent" || !strings.Contains(err.Error(), "0190a0c0-0000-7000-8000-bbbbbbbbbbbb") {
+		if sinktest.Classify(err) != "permanent" || !strings.Contains(err.Error(), "0190a0c0-0000-7000-8000-bbbbbbbbbbbb") {
 			t.Fatalf("got %v, want a permanent error naming the uuid", err)
 		}
 	}

@@ -17,6 +17,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/hogtail/hogtail/agent/component"
 	"github.com/klauspost/compress/gzip"
 )
 
@@ -301,4 +302,22 @@ func (r *Receiver) WaitUnique(n int, timeout time.Duration) bool {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// Classify names how the agent's delivery loop would treat a sink's error:
+// "ok", "permanent", "too_large", "paused" or "retry".
+func Classify(err error) string {
+	if err == nil {
+		return "ok"
+	}
+	de := component.AsDeliveryError(err)
+	switch {
+	case de.Permanent:
+		return "permanent"
+	case de.TooLarge:
+		return "too_large"
+	case de.Paused:
+		return "paused"
+	}
+	return "retry"
 }

@@ -145,27 +145,11 @@ func TestStatusMappingAndBadRecords(t *testing.T) {
 			}
 			s := newSink(t, func(c *Config) { c.Timeout = component.Duration(300 * time.Millisecond) })
 			err := s.Deliver(context.Background(), component.Batch{Records: [][]byte{rec}})
-			if got := classify(err); got != tc.want {
+			if got := sinktest.Classify(err); got != tc.want {
 				t.Fatalf("got %s (%v), want %s", got, err, tc.want)
 			}
 		})
 	}
-}
-
-func classify(err error) string {
-	if err == nil {
-		return "ok"
-	}
-	de := component.AsDeliveryError(err)
-	switch {
-	case de.Permanent:
-		return "permanent"
-	case de.TooLarge:
-		return "too_large"
-	case de.Paused:
-		return "paused"
-	}
-	return "retry"
 }
 
 func TestValidate(t *testing.T) {
