@@ -34,6 +34,17 @@ type plan struct {
 
 // Emit implements component.Emitter.
 func (e *emitter) Emit(ctx context.Context, events []*event.Event, cps ...component.Checkpoint) error {
+	p, err := e.EmitAsync(ctx, nil, events, cps...)
+	if err != nil {
+		return err
+	}
+	return p.Wait()
+}
+
+// EmitAsync implements component.AsyncEmitter: the transforms run and the
+// records are encoded and queued in the caller's goroutine; the buffer
+// writes them while the caller prepares its next batch.
+func (e *emitter) EmitAsync(ctx context.Context, after component.Pending, events []*event.Event, cps ...component.Checkpoint) (component.Pending, error) {
 	a := e.a
 	a.m.eventsOut.WithLabelValues(e.source).Add(float64(len(events)))
 	p := &plan{appends: map[string][][]byte{}}
@@ -44,20 +55,45 @@ func (e *emitter) Emit(ctx context.Context, events []*event.Event, cps ...compon
 	err := a.flow(ctx, a.topo.Load(), e.source, e.source, events, p)
 	a.flowMu.RUnlock()
 	if err != nil {
-		return err
+		return nil, err
 	}
 	c := &buffer.Commit{Source: e.source, Checkpoints: cps, DeadLetters: p.dead}
 	for q, recs := range p.appends {
 		c.Appends = append(c.Appends, buffer.Append{Queue: q, Records: recs})
 	}
-	err = a.buf.Commit(ctx, c)
+	var prev *buffer.Pending
+	if ap, ok := after.(*pendingCommit); ok && ap != nil {
+		prev = ap.p
+	}
+	bp, err := a.buf.Start(ctx, c, prev)
+	// Start copied the records into its chunks.
 	for _, ar := range p.arenas {
 		a.arenas.Put(ar)
 	}
+	pc := &pendingCommit{p: bp, n: len(events), source: e.source}
 	if err != nil {
-		return fmt.Errorf("commit %d events of %s: %w", len(events), e.source, err)
+		return nil, pc.wrap(err)
+	}
+	return pc, nil
+}
+
+// pendingCommit is the component.Pending of EmitAsync.
+type pendingCommit struct {
+	p      *buffer.Pending
+	n      int
+	source string
+}
+
+// Wait implements component.Pending.
+func (pc *pendingCommit) Wait() error {
+	if err := pc.p.Wait(); err != nil {
+		return pc.wrap(err)
 	}
 	return nil
+}
+
+func (pc *pendingCommit) wrap(err error) error {
+	return fmt.Errorf("commit %d events of %s: %w", pc.n, pc.source, err)
 }
 
 // flow hands events produced by node (a source or transform) to its

@@ -15,6 +15,7 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"sync"
 	"time"
 
@@ -287,8 +288,11 @@ type request struct {
 	checkpoints []component.Checkpoint
 	deadLetters []component.DeadLetter
 	deletes     []deleteOp
-	err         error
-	done        chan struct{} // nil: nobody waits (acks)
+	// after, when set, is an earlier request of the same producer: if it
+	// failed, this one is not written (see Start).
+	after *request
+	err   error
+	done  chan struct{} // nil: nobody waits (acks)
 }
 
 type deleteOp struct {
@@ -309,6 +313,32 @@ type deleteOp struct {
 // whatever ctx says, so a nil error always means stored and an error always
 // means not stored.
 func (b *Buffer) Commit(ctx context.Context, c *Commit) error {
+	p, err := b.Start(ctx, c, nil)
+	if err != nil {
+		return err
+	}
+	return p.Wait()
+}
+
+// ErrEarlierFailed is the outcome of a commit started after one that
+// failed: it is not written either, so a checkpoint never moves past
+// records that were not stored.
+var ErrEarlierFailed = errors.New("an earlier commit of the same producer failed")
+
+// Pending is a commit handed to the committer by Start.
+type Pending struct {
+	b   *Buffer
+	req *request
+}
+
+// Start is the first half of Commit: it prepares c (encodes and compresses
+// its chunks, waits for room as Commit does) and queues it, without waiting
+// for the write. c's records are no longer referenced when Start returns.
+// Commits started one after another are written in that order. A commit
+// started with after (a Pending of the same producer, or nil) is not
+// written if after fails: its Wait returns ErrEarlierFailed. This lets a
+// producer prepare its next batch while the previous one is being written.
+func (b *Buffer) Start(ctx context.Context, c *Commit, after *Pending) (*Pending, error) {
 	writes := make([]chunkWrite, 0, len(c.Appends))
 	now := time.Now().UnixMilli()
 	for _, a := range c.Appends {
@@ -317,32 +347,50 @@ func (b *Buffer) Commit(ctx context.Context, c *Commit) error {
 		}
 		writes = append(writes, chunkWrite{data: encodeChunk(&b.chunks, a.Records, now), count: len(a.Records)})
 	}
-	// bbolt copies values into its pages when the transaction commits, so
-	// the chunk buffers can be reused once Commit is done with them.
-	defer func() {
+	release := func() {
+		// bbolt copies values into its pages when the transaction
+		// commits, so the chunk buffers can be reused once it is done.
 		for _, w := range writes {
 			b.chunks.put(w.data)
 		}
-	}()
+	}
 	if err := b.reserve(ctx, c.Appends, writes); err != nil {
-		return err
+		release()
+		return nil, err
 	}
 	req := &request{writes: writes, source: c.Source, checkpoints: c.Checkpoints, deadLetters: c.DeadLetters, done: make(chan struct{})}
+	if after != nil {
+		req.after = after.req
+	}
 	if len(req.writes) == 0 && len(req.checkpoints) == 0 && len(req.deadLetters) == 0 {
-		return nil
+		release()
+		return &Pending{}, nil
 	}
 	select {
 	case b.reqs <- req:
 	case <-b.stop:
 		b.unreserve(req.writes)
-		return ErrClosed
+		release()
+		return nil, ErrClosed
 	}
-	<-req.done
-	if req.err != nil {
-		b.unreserve(req.writes)
-		return req.err
+	return &Pending{b: b, req: req}, nil
+}
+
+// Wait returns once the commit is written (nil) or failed (then nothing of
+// it is stored). Call it exactly once.
+func (p *Pending) Wait() error {
+	if p.req == nil {
+		return nil
 	}
-	return nil
+	<-p.req.done
+	err := p.req.err
+	if err != nil {
+		p.b.unreserve(p.req.writes)
+	}
+	for _, w := range p.req.writes {
+		p.b.chunks.put(w.data)
+	}
+	return err
 }
 
 // reserve waits for room in every block queue and fills in writes[i].q. It
@@ -522,6 +570,26 @@ func deleteOnly(group []*request) bool {
 // request cannot fail the others, and the failures are reported to their
 // producers, which keep their data and retry: nothing is half-written.
 func (b *Buffer) apply(group []*request) {
+	// A request whose predecessor failed fails too. The predecessor was
+	// queued first, so it is decided by now, or it is in this group and
+	// shares its outcome (or, retried alone below, is decided first).
+	for i, r := range group {
+		if r.after != nil && r.after.err != nil {
+			kept := slices.Clone(group[:i])
+			for _, r := range group[i:] {
+				if r.after != nil && r.after.err != nil {
+					r.after, r.err = nil, ErrEarlierFailed
+					close(r.done)
+				} else {
+					kept = append(kept, r)
+				}
+			}
+			if len(kept) > 0 {
+				b.apply(kept)
+			}
+			return
+		}
+	}
 	err := b.write(group)
 	if err != nil && len(group) > 1 {
 		for _, r := range group {
@@ -532,6 +600,7 @@ func (b *Buffer) apply(group []*request) {
 	b.mu.Lock()
 	for _, r := range group {
 		r.err = err
+		r.after = nil // decided: do not keep the chain of predecessors alive
 		if err != nil {
 			continue
 		}

@@ -55,6 +55,28 @@ type Emitter interface {
 	Emit(ctx context.Context, events []*event.Event, checkpoints ...Checkpoint) error
 }
 
+// Pending is a batch handed over by AsyncEmitter.EmitAsync.
+type Pending interface {
+	// Wait returns nil once the batch is stored, or the error that kept
+	// it from being stored (then none of it is). Call it once.
+	Wait() error
+}
+
+// AsyncEmitter is an Emitter that lets a source prepare its next batch
+// while the previous one is being written. The agent's emitter implements
+// it; a source uses it when the Emitter it is given does, and Emit
+// otherwise.
+type AsyncEmitter interface {
+	Emitter
+	// EmitAsync does what Emit does, but returns once the batch is queued
+	// for commit: its Pending reports the outcome. Batches that one caller
+	// emits one after another are stored in that order. When after (the
+	// caller's previous Pending, or nil) fails, this batch is not stored
+	// either, so a checkpoint never moves past events that were lost. An
+	// error from EmitAsync itself means nothing was queued.
+	EmitAsync(ctx context.Context, after Pending, events []*event.Event, checkpoints ...Checkpoint) (Pending, error)
+}
+
 // ErrFull reports that events were not stored because a queue is full.
 var ErrFull = errors.New("buffer full")
 

@@ -1,12 +1,15 @@
 package event
 
 import (
+	"encoding/binary"
 	"encoding/json"
 	"fmt"
 	"math"
+	"math/bits"
 	"sort"
 	"strconv"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // AppendJSON appends the PostHog JSON form of e to dst. Keys come out in a
@@ -182,57 +185,104 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 
 // AppendString appends s as a JSON string. Invalid UTF-8 becomes U+FFFD, as
 // with encoding/json; U+2028/U+2029 are escaped so the output is valid JS.
-// Runs of safe bytes are copied in bulk: log lines that are themselves
-// JSON have an escape every few bytes.
+//
+// Log lines are mostly plain ASCII, and lines that are themselves JSON have
+// an escape every few bytes, so the cost is in the runs and in the escapes:
+// runs are scanned and stored eight bytes at a time, and escapes are written
+// in place, with no per-run copy call. AppendString may use up to 16 bytes
+// of dst's spare capacity beyond the returned length as scratch.
 func AppendString(dst []byte, s string) []byte {
-	dst = append(dst, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if jsonSafe[c] {
-				i++
-				for i < len(s) && s[i] < utf8.RuneSelf && jsonSafe[s[i]] {
-					i++
-				}
-				continue
+	n := len(dst)
+	// Room for s, both quotes and the slop of one 8-byte store; escapes
+	// grow it further (see below).
+	dst = reserve(dst, n, len(s)+10)
+	dst[n] = '"'
+	n++
+	src := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
+	for i := 0; i < len(src); {
+		for i+8 <= len(src) {
+			w := binary.LittleEndian.Uint64(src[i:])
+			binary.LittleEndian.PutUint64(dst[n:], w)
+			if m := specialBytes(w); m != 0 {
+				k := bits.TrailingZeros64(m) >> 3
+				i, n = i+k, n+k
+				break
 			}
-			dst = append(dst, s[start:i]...)
+			i, n = i+8, n+8
+		}
+		for i < len(src) && src[i] < utf8.RuneSelf && jsonSafe[src[i]] {
+			dst[n] = src[i]
+			i, n = i+1, n+1
+		}
+		if i == len(src) {
+			break
+		}
+		// An escape writes up to 6 bytes for 1 to 3 read: keep room for
+		// the rest of s, the closing quote and the store slop.
+		if len(dst)-n < len(src)-i+16 {
+			dst = reserve(dst, n, len(src)-i+16)
+		}
+		c := src[i]
+		if c < utf8.RuneSelf {
+			dst[n] = '\\'
 			switch c {
 			case '"', '\\':
-				dst = append(dst, '\\', c)
+				dst[n+1] = c
 			case '\n':
-				dst = append(dst, '\\', 'n')
+				dst[n+1] = 'n'
 			case '\r':
-				dst = append(dst, '\\', 'r')
+				dst[n+1] = 'r'
 			case '\t':
-				dst = append(dst, '\\', 't')
+				dst[n+1] = 't'
 			default:
-				dst = append(dst, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
+				copy(dst[n+1:], "u00")
+				dst[n+4], dst[n+5] = hexDigits[c>>4], hexDigits[c&0xf]
+				n += 4
 			}
-			i++
-			start = i
+			i, n = i+1, n+2
 			continue
 		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, `\ufffd`...)
-			i += size
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			dst = append(dst, s[start:i]...)
-			dst = append(dst, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
+		r, size := utf8.DecodeRune(src[i:])
+		switch {
+		case r == utf8.RuneError && size == 1:
+			n += copy(dst[n:], `\ufffd`)
+		case r == '\u2028' || r == '\u2029':
+			n += copy(dst[n:], `\u202`)
+			dst[n] = hexDigits[r&0xf]
+			n++
+		default:
+			n += copy(dst[n:], src[i:i+size])
 		}
 		i += size
 	}
-	dst = append(dst, s[start:]...)
-	return append(dst, '"')
+	dst[n] = '"'
+	return dst[:n+1]
+}
+
+// reserve returns dst (of which the first n bytes are kept) resliced to its
+// full capacity, grown so that at least extra bytes follow n.
+func reserve(dst []byte, n, extra int) []byte {
+	if cap(dst)-n < extra {
+		grown := make([]byte, n, max(2*cap(dst), n+extra))
+		copy(grown, dst[:n])
+		dst = grown
+	}
+	return dst[:cap(dst)]
+}
+
+const (
+	ones8 = 0x0101010101010101
+	high8 = 0x8080808080808080
+)
+
+// specialBytes returns x (eight bytes of a string, little endian) with the
+// high bit set in every byte that is a control character, '"', '\\' or
+// non-ASCII, else 0. Borrows can also mark bytes above a marked one, so only
+// the lowest marked byte is exact, which is the one AppendString uses.
+func specialBytes(x uint64) uint64 {
+	q := x ^ (ones8 * '"')
+	bs := x ^ (ones8 * '\\')
+	return ((x-ones8*0x20)&^x | (q-ones8)&^q | (bs-ones8)&^bs | x) & high8
 }
 
 // ParseValue decodes one JSON value, keeping object key order (objects become

@@ -60,6 +60,15 @@ type tailer struct {
 	tsMilli  int64
 	tsString string
 	ptrs     []*event.Event
+	// inflight is the batch queued by emitAsync and not yet known stored.
+	inflight *inflight
+}
+
+// inflight is a batch being written while the tailer reads on.
+type inflight struct {
+	p   component.Pending
+	rec record
+	n   int
 }
 
 // item is one line (or multiline record) waiting in the current batch.
@@ -180,6 +189,11 @@ func (t *tailer) run(ctx context.Context) {
 			}
 			continue
 		}
+		// The read path pauses here: everything below works on what is
+		// stored (offset, known checkpoints).
+		if t.settle() != nil {
+			return
+		}
 		if err != nil && err != io.EOF {
 			t.s.metrics.readErrors.Inc()
 			if !t.readFailing {
@@ -233,6 +247,7 @@ func (t *tailer) curPath() string {
 }
 
 func (t *tailer) close() {
+	t.settle() // what fails here is read again from the checkpoint
 	t.f.Close()
 	if t.bufp != nil {
 		t.s.pool.Put(t.bufp)
@@ -281,6 +296,9 @@ func latest(a, b time.Time) time.Time {
 // atEOF handles truncation, fingerprint refresh, timeouts and the end of a
 // rotated file. done means the file was closed.
 func (t *tailer) atEOF(ctx context.Context) (done bool, err error) {
+	if err := t.settle(); err != nil {
+		return false, err
+	}
 	s, cfg := t.s, t.s.cfg
 	fi, err := t.f.Stat()
 	if err != nil {
@@ -362,6 +380,9 @@ func (t *tailer) replaced(size int64) bool {
 // (copytruncate). The old content's fingerprint and offset are remembered
 // so that a copy of it found later resumes where this file stopped.
 func (t *tailer) truncated(ctx context.Context) error {
+	if err := t.settle(); err != nil {
+		return err
+	}
 	s := t.s
 	if t.ml != nil {
 		t.flushGroup()
@@ -464,13 +485,13 @@ func (t *tailer) consume(ctx context.Context, final bool) error {
 			t.consumed = t.bufOff + int64(pos)
 		}
 		if len(t.items) >= batch {
-			if err := t.emit(ctx); err != nil {
+			if err := t.emitBatch(ctx, final); err != nil {
 				return err
 			}
 		}
 	}
 	if len(t.items) > 0 {
-		if err := t.emit(ctx); err != nil {
+		if err := t.emitBatch(ctx, final); err != nil {
 			return err
 		}
 	}
@@ -562,31 +583,104 @@ func (t *tailer) checkpointOffset() int64 {
 	return t.consumed
 }
 
-// emit commits the batch with the file's checkpoint. On error nothing was
-// stored and the caller stops.
+// emitBatch emits the batch from consume: while reading on (not final), it
+// is queued and the next batch is prepared while it is written.
+func (t *tailer) emitBatch(ctx context.Context, final bool) error {
+	if !final {
+		if ae, ok := t.s.emitter.(component.AsyncEmitter); ok {
+			return t.emitAsync(ctx, ae)
+		}
+	}
+	return t.emit(ctx)
+}
+
+// emit commits the batch with the file's checkpoint and waits for it. On
+// error nothing was stored and the caller stops.
 func (t *tailer) emit(ctx context.Context, extra ...component.Checkpoint) error {
+	if err := t.settle(); err != nil {
+		return err
+	}
 	s := t.s
 	cpOff := t.checkpointOffset()
 	if len(t.items) == 0 && cpOff == t.offset && !t.dirty {
 		return nil
 	}
-	s.mu.Lock()
-	path := t.path
-	rec := record{Path: path, Offset: cpOff, FP: t.fp, FPLen: t.fpLen, Seen: time.Now().Unix()}
-	s.mu.Unlock()
-	evs := t.build(path)
+	rec := t.record(cpOff)
+	evs := t.build(rec.Path)
 	cps := append([]component.Checkpoint{{Key: t.key, Value: rec.encode()}}, extra...)
 	if err := s.emitter.Emit(ctx, evs, cps...); err != nil {
 		return err
 	}
-	s.metrics.lines.Add(float64(len(evs)))
-	t.offset = cpOff
 	t.dirty = false
 	t.items = t.items[:0]
+	t.stored(rec, len(evs))
+	return nil
+}
+
+// emitAsync queues the batch with the file's checkpoint, then waits for the
+// previous batch: reading and encoding overlap the buffer's write. A batch
+// is chained after the previous one, so if that one fails this one is not
+// stored either and the checkpoint never skips lines.
+func (t *tailer) emitAsync(ctx context.Context, ae component.AsyncEmitter) error {
+	cpOff := t.checkpointOffset()
+	last := t.offset
+	var after component.Pending
+	if t.inflight != nil {
+		last, after = t.inflight.rec.Offset, t.inflight.p
+	}
+	if len(t.items) == 0 && cpOff == last && !t.dirty {
+		return nil
+	}
+	rec := t.record(cpOff)
+	evs := t.build(rec.Path)
+	p, err := ae.EmitAsync(ctx, after, evs, component.Checkpoint{Key: t.key, Value: rec.encode()})
+	if err != nil {
+		t.settle()
+		return err
+	}
+	prev := t.inflight
+	t.inflight = &inflight{p: p, rec: rec, n: len(evs)}
+	t.dirty = false
+	t.items = t.items[:0]
+	if prev != nil {
+		if err := prev.p.Wait(); err != nil {
+			t.settle() // fails too (chained)
+			return err
+		}
+		t.stored(prev.rec, prev.n)
+	}
+	return nil
+}
+
+// settle waits for the batch in flight, if any.
+func (t *tailer) settle() error {
+	f := t.inflight
+	if f == nil {
+		return nil
+	}
+	t.inflight = nil
+	if err := f.p.Wait(); err != nil {
+		return err
+	}
+	t.stored(f.rec, f.n)
+	return nil
+}
+
+// record is the checkpoint of the file read up to off.
+func (t *tailer) record(off int64) record {
+	t.s.mu.Lock()
+	defer t.s.mu.Unlock()
+	return record{Path: t.path, Offset: off, FP: t.fp, FPLen: t.fpLen, Seen: time.Now().Unix()}
+}
+
+// stored records that a batch of n lines and its checkpoint rec are stored.
+func (t *tailer) stored(rec record, n int) {
+	s := t.s
+	s.metrics.lines.Add(float64(n))
+	t.offset = rec.Offset
 	s.mu.Lock()
 	s.known[t.key] = &rec
 	s.mu.Unlock()
-	return nil
 }
 
 // build turns the batch into events. The allocations are per batch, not per

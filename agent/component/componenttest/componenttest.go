@@ -3,9 +3,11 @@ package componenttest
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"slices"
 	"sync"
 
 	"github.com/hogtail/hogtail/agent/component"
@@ -57,10 +59,18 @@ func (e *Emitter) Emit(ctx context.Context, events []*event.Event, cps ...compon
 		<-ctx.Done()
 		return fmt.Errorf("emit: %w", component.ErrFull)
 	}
-	e.mu.Lock()
-	for _, ev := range events {
-		e.events = append(e.events, ev.Clone())
+	clones := make([]*event.Event, len(events))
+	for i, ev := range events {
+		clones[i] = ev.Clone()
 	}
+	e.record(clones, cps)
+	return nil
+}
+
+// record stores events (owned by the emitter from now on) and checkpoints.
+func (e *Emitter) record(events []*event.Event, cps []component.Checkpoint) {
+	e.mu.Lock()
+	e.events = append(e.events, events...)
 	for _, cp := range cps {
 		if cp.Value == nil {
 			delete(e.checkpoints, cp.Key)
@@ -73,7 +83,51 @@ func (e *Emitter) Emit(ctx context.Context, events []*event.Event, cps ...compon
 	case e.notify <- struct{}{}:
 	default:
 	}
-	return nil
+}
+
+// EmitAsync implements component.AsyncEmitter the way the agent does: the
+// events are taken (copied) before it returns, and the batch is recorded
+// later, in another goroutine, after the batch it is chained to; if that
+// one failed, this one is not recorded.
+func (e *Emitter) EmitAsync(ctx context.Context, after component.Pending, events []*event.Event, cps ...component.Checkpoint) (component.Pending, error) {
+	e.mu.Lock()
+	full := e.full
+	e.mu.Unlock()
+	if full {
+		<-ctx.Done()
+		return nil, fmt.Errorf("emit: %w", component.ErrFull)
+	}
+	clones := make([]*event.Event, len(events))
+	for i, ev := range events {
+		clones[i] = ev.Clone()
+	}
+	cps = slices.Clone(cps)
+	p := &pending{done: make(chan struct{})}
+	prev, _ := after.(*pending)
+	go func() {
+		defer close(p.done)
+		if prev != nil {
+			<-prev.done
+			if prev.err != nil {
+				p.err = errEarlierFailed
+				return
+			}
+		}
+		e.record(clones, cps)
+	}()
+	return p, nil
+}
+
+var errEarlierFailed = errors.New("an earlier batch failed")
+
+type pending struct {
+	done chan struct{}
+	err  error
+}
+
+func (p *pending) Wait() error {
+	<-p.done
+	return p.err
 }
 
 // Events returns a copy of the events emitted so far.
