@@ -93,17 +93,22 @@ func (e *Event) Clone() *Event {
 type TimeFormatter struct {
 	sec    int64
 	prefix string // "2006-01-02T15:04:05." of sec, UTC
+	ms     int    // of last
+	last   string // the last result, returned again for the same millisecond
 }
 
 // Format returns FormatTime(t).
 func (f *TimeFormatter) Format(t time.Time) string {
 	t = t.UTC()
-	if sec := t.Unix(); sec != f.sec || f.prefix == "" {
-		f.sec = sec
-		f.prefix = t.Format("2006-01-02T15:04:05.")
-	}
 	ms := t.Nanosecond() / 1e6
+	if sec := t.Unix(); sec != f.sec || f.prefix == "" {
+		f.sec, f.last = sec, ""
+		f.prefix = t.Format("2006-01-02T15:04:05.")
+	} else if ms == f.ms && f.last != "" {
+		return f.last
+	}
 	var b [4]byte
 	b[0], b[1], b[2], b[3] = byte('0'+ms/100), byte('0'+ms/10%10), byte('0'+ms%10), 'Z'
-	return f.prefix + string(b[:])
+	f.ms, f.last = ms, f.prefix+string(b[:])
+	return f.last
 }

@@ -110,7 +110,8 @@ func TestNewAndEnsureIdentity(t *testing.T) {
 func TestTimeFormatter(t *testing.T) {
 	var f TimeFormatter
 	base := time.Date(2026, 11, 27, 9, 59, 59, 0, time.FixedZone("X", 3600))
-	for _, d := range []time.Duration{0, time.Millisecond, 999 * time.Millisecond, time.Second, 1500 * time.Millisecond, -time.Hour, 36 * time.Hour} {
+	for _, d := range []time.Duration{0, 0, time.Millisecond, time.Millisecond + 300*time.Microsecond, 999 * time.Millisecond,
+		time.Second, time.Second + 999*time.Millisecond, 1500 * time.Millisecond, -time.Hour, -time.Hour, 36 * time.Hour, 0} {
 		tm := base.Add(d)
 		if got, want := f.Format(tm), FormatTime(tm); got != want {
 			t.Errorf("%v: %s, want %s", tm, got, want)

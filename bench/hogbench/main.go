@@ -142,7 +142,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&o.Connector, "connector", "bench/connectors/add-property", "connector of tail-js and reload")
 	fs.StringVar(&o.Out, "out", "bench/results", "results directory (empty: print only)")
 	fs.StringVar(&o.Machine, "machine", "", "machine description for the results")
-	fs.StringVar(&o.ProfileDir, "profile", "", "save a CPU profile of hogtail per scenario into this directory")
+	fs.StringVar(&o.ProfileDir, "profile", "", "save a CPU profile, a heap profile and an execution trace of hogtail per scenario into this directory")
 	fs.DurationVar(&o.ProfileFor, "profile-for", 5*time.Second, "length of each CPU profile")
 	fs.BoolVar(&o.NoSync, "hogtail-nosync", false, "run hogtail with buffer.sync = false (comparison only; the suite's figures use sync = true)")
 	fs.StringVar(&o.Codec, "hogtail-codec", "", "codec of hogtail's file source; empty: text (the line as properties.message, like the peers' plain forwarding), json where a connector runs (like the peers' tail-js parsing)")

@@ -256,6 +256,12 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 				if err := fetchProfile(chaosCtx, env.APIAddr, "heap", dst); err != nil {
 					rn.Logf("%s: heap profile: %v", sc.Name, err)
 				}
+				// And a one-second execution trace (go tool trace), to see
+				// which goroutine waits for which.
+				dst = filepath.Join(rn.ProfileDir, sc.Name+".trace")
+				if err := fetchProfile(chaosCtx, env.APIAddr, "trace?seconds=1", dst); err != nil {
+					rn.Logf("%s: trace: %v", sc.Name, err)
+				}
 			}()
 			dst := filepath.Join(rn.ProfileDir, sc.Name+".pprof")
 			query := fmt.Sprintf("profile?seconds=%d", max(1, int(rn.ProfileFor.Seconds())))

@@ -746,7 +746,7 @@ func (t *tailer) build(path string) []*event.Event {
 			}
 			msgs[i] = msg
 			props = fields[i*perEvent : i*perEvent : i*perEvent+perEvent]
-			props = append(props, event.Field{Key: "message", Value: boxString(&msgs[i])})
+			props = append(props, event.Field{Key: "message", Value: event.BoxString(&msgs[i])})
 		} else {
 			props = t.parseJSON(it, ev)
 		}
@@ -755,14 +755,14 @@ func (t *tailer) build(path string) []*event.Event {
 			props = append(props,
 				event.Field{Key: "$file", Value: pathV},
 				event.Field{Key: "$host", Value: hostV},
-				event.Field{Key: "$offset", Value: boxInt64(&offs[i])})
+				event.Field{Key: "$offset", Value: event.BoxInt64(&offs[i])})
 			if it.split {
 				props = append(props, event.Field{Key: "$line_split", Value: true})
 			}
 		} else { // the line's own keys of these names are replaced
 			props.Set("$file", pathV)
 			props.Set("$host", hostV)
-			props.Set("$offset", boxInt64(&offs[i]))
+			props.Set("$offset", event.BoxInt64(&offs[i]))
 			if it.split {
 				props.Set("$line_split", true)
 			}

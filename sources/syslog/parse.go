@@ -28,6 +28,56 @@ type parser struct {
 	distinctID string
 	host       string // the agent's host name, for $host
 	hostValue  any    // host, boxed once
+	peer       string // the last peer, boxed in peerValue
+	peerValue  any
+	blocks     blocks
+}
+
+// blocks hands out events, property slices and boxed strings from blocks
+// allocated once per blockEvents messages: an event then costs a few
+// allocations per block instead of one per event and per string property.
+// A block is never reused; the garbage collector frees it once none of its
+// events is referenced.
+type blocks struct {
+	events []event.Event
+	fields []event.Field
+	strs   []string
+}
+
+const (
+	blockEvents = 128
+	maxProps    = 14 // properties of the richest event toEvent builds
+)
+
+func (b *blocks) event() *event.Event {
+	if len(b.events) == 0 {
+		b.events = make([]event.Event, blockEvents)
+	}
+	e := &b.events[0]
+	b.events = b.events[1:]
+	return e
+}
+
+// props returns an empty Map with room for maxProps fields; appending more
+// reallocates it rather than running into its neighbour.
+func (b *blocks) props() event.Map {
+	if len(b.fields) < maxProps {
+		b.fields = make([]event.Field, blockEvents*maxProps)
+	}
+	m := b.fields[:0:maxProps]
+	b.fields = b.fields[maxProps:]
+	return m
+}
+
+// box returns s as an interface value without a per-string allocation.
+func (b *blocks) box(s string) any {
+	if len(b.strs) == 0 {
+		b.strs = make([]string, blockEvents*4)
+	}
+	p := &b.strs[0]
+	*p = s
+	b.strs = b.strs[1:]
+	return event.BoxString(p)
 }
 
 func newParser(cfg *Config, host string) *parser {
@@ -71,17 +121,18 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now time.Time)
 	if len(msg) == 0 {
 		return nil
 	}
-	ev := &event.Event{UUID: p.ids.Next(), Event: p.event}
-	props := make(event.Map, 0, 14)
+	ev := p.blocks.event()
+	ev.UUID, ev.Event = p.ids.Next(), p.event
+	props := p.blocks.props()
 	parsed, err := p.m.Parse(msg)
 	var base *syslog.Base
 	var sd *map[string]map[string]string
-	format := ""
+	var format any
 	switch t := parsed.(type) {
 	case *rfc5424.SyslogMessage:
-		base, sd, format = &t.Base, t.StructuredData, FormatRFC5424
+		base, sd, format = &t.Base, t.StructuredData, format5424
 	case *rfc3164.SyslogMessage:
-		base, format = &t.Base, FormatRFC3164
+		base, format = &t.Base, format3164
 	}
 	if err != nil || base == nil {
 		// Keep what arrived, with the reason, and what the <PRI> says.
@@ -90,7 +141,7 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now time.Time)
 			props = appendPRI(props, pri)
 			text = rest
 		}
-		props = append(props, event.Field{Key: "message", Value: validString(text)})
+		props = append(props, event.Field{Key: "message", Value: p.blocks.box(validString(text))})
 		errText := "unparsable syslog message"
 		if err != nil {
 			errText = err.Error()
@@ -102,14 +153,14 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now time.Time)
 			props = appendPRI(props, *base.Priority)
 		}
 		hostname := optString(base.Hostname)
-		props = appendOpt(props, "hostname", hostname)
-		props = appendOpt(props, "appname", optString(base.Appname))
-		props = appendOpt(props, "procid", optString(base.ProcID))
-		props = appendOpt(props, "msgid", optString(base.MsgID))
+		props = p.appendOpt(props, "hostname", hostname)
+		props = p.appendOpt(props, "appname", optString(base.Appname))
+		props = p.appendOpt(props, "procid", optString(base.ProcID))
+		props = p.appendOpt(props, "msgid", optString(base.MsgID))
 		if sd != nil && len(*sd) > 0 {
 			props = append(props, event.Field{Key: "structured_data", Value: sdMap(*sd)})
 		}
-		props = append(props, event.Field{Key: "message", Value: validString([]byte(optString(base.Message)))})
+		props = append(props, event.Field{Key: "message", Value: p.blocks.box(validUTF8(optString(base.Message)))})
 		props = append(props, event.Field{Key: "$syslog_format", Value: format})
 		if base.Timestamp != nil && !base.Timestamp.IsZero() {
 			ev.Timestamp = p.times.Format(*base.Timestamp)
@@ -122,7 +173,10 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now time.Time)
 		props = append(props, event.Field{Key: "$truncated", Value: true})
 	}
 	if peer != "" {
-		props = append(props, event.Field{Key: "$peer", Value: peer})
+		if peer != p.peer || p.peerValue == nil {
+			p.peer, p.peerValue = peer, peer
+		}
+		props = append(props, event.Field{Key: "$peer", Value: p.peerValue})
 	}
 	props = append(props, event.Field{Key: "$host", Value: p.hostValue})
 	ev.Properties = props
@@ -141,6 +195,9 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now time.Time)
 // Property values boxed once: storing a string in an `any` allocates, and
 // these repeat on every message.
 var (
+	format5424 any = FormatRFC5424
+	format3164 any = FormatRFC3164
+
 	facilityNames [24]any
 	severityNames [8]any
 )
@@ -191,11 +248,11 @@ func optString(p *string) string {
 	return *p
 }
 
-func appendOpt(props event.Map, key, v string) event.Map {
+func (p *parser) appendOpt(props event.Map, key, v string) event.Map {
 	if v == "" {
 		return props
 	}
-	return append(props, event.Field{Key: key, Value: v})
+	return append(props, event.Field{Key: key, Value: p.blocks.box(v)})
 }
 
 // validString copies b into a string, replacing invalid UTF-8 so that the
@@ -205,6 +262,14 @@ func validString(b []byte) string {
 		return string(b)
 	}
 	return string(bytes.ToValidUTF8(b, []byte("\uFFFD")))
+}
+
+// validUTF8 is s, or a copy with invalid UTF-8 replaced.
+func validUTF8(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return strings.ToValidUTF8(s, "\uFFFD")
 }
 
 func sortFields(m event.Map) {

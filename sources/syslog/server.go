@@ -238,15 +238,14 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
+		c := streamCommitter{s: s, ctx: ctx, emit: emit}
 		for {
 			batch, ok := pend.take()
 			if !ok {
+				c.settle()
 				return
 			}
-			ectx, cancel := emitContext(ctx)
-			stored := s.emitBatch(ectx, emit, batch)
-			cancel()
-			if !stored {
+			if !c.commit(batch) {
 				// The buffer refused: stop reading this connection.
 				s.metrics.lost.Add(float64(pend.fail()))
 				conn.Close()
@@ -287,6 +286,79 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 			local = append(local, ev)
 		}
 	}
+}
+
+// streamCommitter stores a connection's batches in order. With an
+// AsyncEmitter, batch k+1 is encoded and queued while batch k is written;
+// a batch that fails (and the one chained after it) is stored again
+// synchronously, with retries, before anything newer.
+type streamCommitter struct {
+	s        *source
+	ctx      context.Context
+	emit     component.Emitter
+	inflight *flight
+}
+
+type flight struct {
+	p   component.Pending
+	evs []*event.Event
+}
+
+// commit stores batch (or queues it); false once the source gives up on
+// the connection (shutdown past the drain timeout).
+func (c *streamCommitter) commit(batch []*event.Event) bool {
+	ae, ok := c.emit.(component.AsyncEmitter)
+	if !ok {
+		return c.store(batch)
+	}
+	var after component.Pending
+	if c.inflight != nil {
+		after = c.inflight.p
+	}
+	ectx, cancel := emitContext(c.ctx)
+	p, err := ae.EmitAsync(ectx, after, batch)
+	cancel()
+	if err != nil {
+		return c.settle() && c.store(batch)
+	}
+	prev := c.inflight
+	c.inflight = &flight{p: p, evs: batch}
+	if prev == nil {
+		return true
+	}
+	if prev.p.Wait() == nil {
+		c.s.metrics.received.Add(float64(len(prev.evs)))
+		return true
+	}
+	// The batch chained after a failed one is not stored either.
+	cur := c.inflight
+	c.inflight = nil
+	if cur.p.Wait() == nil {
+		c.s.metrics.received.Add(float64(len(cur.evs)))
+		return c.store(prev.evs)
+	}
+	return c.store(prev.evs) && c.store(cur.evs)
+}
+
+// settle waits for the batch in flight, storing it again if it failed.
+func (c *streamCommitter) settle() bool {
+	f := c.inflight
+	c.inflight = nil
+	if f == nil {
+		return true
+	}
+	if f.p.Wait() == nil {
+		c.s.metrics.received.Add(float64(len(f.evs)))
+		return true
+	}
+	return c.store(f.evs)
+}
+
+// store commits evs synchronously, retrying (see emitBatch).
+func (c *streamCommitter) store(evs []*event.Event) bool {
+	ectx, cancel := emitContext(c.ctx)
+	defer cancel()
+	return c.s.emitBatch(ectx, c.emit, evs)
 }
 
 // pending is the hand-over between a connection's reader and its committer.

@@ -34,7 +34,7 @@ type harness struct {
 	stop func()
 }
 
-// countingEmitter counts Emit calls.
+// countingEmitter counts Emit and EmitAsync calls.
 type countingEmitter struct {
 	*componenttest.Emitter
 	calls atomic.Int64
@@ -43,6 +43,11 @@ type countingEmitter struct {
 func (c *countingEmitter) Emit(ctx context.Context, evs []*event.Event, cps ...component.Checkpoint) error {
 	c.calls.Add(1)
 	return c.Emitter.Emit(ctx, evs, cps...)
+}
+
+func (c *countingEmitter) EmitAsync(ctx context.Context, after component.Pending, evs []*event.Event, cps ...component.Checkpoint) (component.Pending, error) {
+	c.calls.Add(1)
+	return c.Emitter.EmitAsync(ctx, after, evs, cps...)
 }
 
 func start(t testing.TB, mutate func(*Config)) *harness {
@@ -650,41 +655,76 @@ func TestValidate(t *testing.T) {
 	}
 }
 
-// failingEmitter fails its first n calls as a full disk would.
+// failingEmitter fails its first n calls as a full disk would. Through
+// EmitAsync, the failure shows in Wait, and a batch chained after a failed
+// one fails too, as with the agent's buffer.
 type failingEmitter struct {
 	*componenttest.Emitter
 	left atomic.Int64
 }
 
+var errDiskFull = errors.New("write buffer.db: no space left on device")
+
 func (f *failingEmitter) Emit(ctx context.Context, evs []*event.Event, cps ...component.Checkpoint) error {
 	if f.left.Add(-1) >= 0 {
-		return errors.New("write buffer.db: no space left on device")
+		return errDiskFull
 	}
 	return f.Emitter.Emit(ctx, evs, cps...)
 }
 
+type failedPending struct{ err error }
+
+func (p failedPending) Wait() error { return p.err }
+
+func (f *failingEmitter) EmitAsync(ctx context.Context, after component.Pending, evs []*event.Event, cps ...component.Checkpoint) (component.Pending, error) {
+	if f.left.Add(-1) >= 0 {
+		return failedPending{errDiskFull}, nil
+	}
+	if _, failed := after.(failedPending); failed {
+		return failedPending{errors.New("an earlier batch failed")}, nil
+	}
+	return f.Emitter.EmitAsync(ctx, after, evs, cps...)
+}
+
+// syncOnly hides EmitAsync.
+type syncOnly struct{ component.Emitter }
+
 // TestTCPRetriesFailedCommits: messages read from a TCP connection while
-// commits fail are retried until stored, never dropped.
+// commits fail are retried until stored, in order, never dropped.
 func TestTCPRetriesFailedCommits(t *testing.T) {
-	em := &failingEmitter{Emitter: componenttest.NewEmitter()}
-	em.left.Store(3)
-	h := startWith(t, em, func(c *Config) { c.Mode = ModeTCP })
-	conn, err := net.Dial("tcp", h.src.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	for i := 0; i < 50; i++ {
-		fmt.Fprintf(conn, "<13>1 2024-01-01T00:00:00Z host app - - - message %d\n", i)
-	}
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := em.WaitFor(ctx, 50); err != nil {
-		t.Fatal(err)
-	}
-	for i, e := range em.Events() {
-		if msg, _ := e.Properties.GetString("message"); msg != fmt.Sprintf("message %d", i) {
-			t.Fatalf("event %d: %q", i, msg)
-		}
+	for _, async := range []bool{true, false} {
+		t.Run(fmt.Sprintf("async=%v", async), func(t *testing.T) {
+			em := &failingEmitter{Emitter: componenttest.NewEmitter()}
+			em.left.Store(3)
+			var emit component.Emitter = em
+			if !async {
+				emit = syncOnly{em}
+			}
+			h := startWith(t, emit, func(c *Config) { c.Mode = ModeTCP; c.BatchMaxEvents = 20 })
+			conn, err := net.Dial("tcp", h.src.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer conn.Close()
+			const n = 500
+			var stream []byte
+			for i := 0; i < n; i++ {
+				stream = fmt.Appendf(stream, "<13>1 2024-01-01T00:00:00Z host app - - - message %d\n", i)
+			}
+			conn.Write(stream)
+			ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+			defer cancel()
+			if err := em.WaitFor(ctx, n); err != nil {
+				t.Fatal(err)
+			}
+			if em.left.Load() >= 0 {
+				t.Fatalf("only %d of 3 failures happened", 3-em.left.Load())
+			}
+			for i, e := range em.Events() {
+				if msg, _ := e.Properties.GetString("message"); msg != fmt.Sprintf("message %d", i) {
+					t.Fatalf("event %d: %q", i, msg)
+				}
+			}
+		})
 	}
 }

@@ -1,15 +1,15 @@
-package file
+package event
 
 import (
 	"unsafe"
 )
 
 // Boxing a string or an int64 into an interface allocates a copy of it on
-// the heap, once per value. The file source stores many such values per
-// batch, so it boxes them from slabs allocated once per batch: the
+// the heap, once per value. Sources store several such values per event, so
+// they box them from slabs allocated once per batch or block: the
 // interface's data word points at the slab element, exactly as the runtime
-// would point it at its own copy. Slab elements are never written after
-// boxing, which is what the runtime assumes of boxed values.
+// would point it at its own copy. A boxed slab element must never be
+// written again, which is what the runtime assumes of boxed values.
 
 type eface struct {
 	typ  unsafe.Pointer
@@ -21,16 +21,18 @@ var (
 	int64Type  = (*eface)(unsafe.Pointer(&[]any{int64(1 << 40)}[0])).typ
 )
 
-// boxString returns *p as an interface without copying it.
-func boxString(p *string) any {
+// BoxString returns *p as an interface value without copying it. *p must
+// not change afterwards.
+func BoxString(p *string) any {
 	var v any
 	e := (*eface)(unsafe.Pointer(&v))
 	e.typ, e.data = stringType, unsafe.Pointer(p)
 	return v
 }
 
-// boxInt64 returns *p as an interface without copying it.
-func boxInt64(p *int64) any {
+// BoxInt64 returns *p as an interface value without copying it. *p must
+// not change afterwards.
+func BoxInt64(p *int64) any {
 	var v any
 	e := (*eface)(unsafe.Pointer(&v))
 	e.typ, e.data = int64Type, unsafe.Pointer(p)
