@@ -18,6 +18,7 @@ import (
 	"github.com/hogtail/hogtail/agent/buffer"
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/config"
+	"github.com/hogtail/hogtail/agent/internal/bufpool"
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 )
@@ -35,7 +36,7 @@ type Agent struct {
 	health  *health
 	taps    *taps
 	// arenas recycles the buffers events are encoded into.
-	arenas sync.Pool
+	arenas bufpool.Pool
 
 	// cfg is the config in force; replaced by Reload.
 	cfg atomic.Pointer[config.Config]
@@ -118,6 +119,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	a := &Agent{
 		log:        log,
 		buf:        buf,
+		arenas:     bufpool.Pool{Max: 4, MaxCap: 16 << 20},
 		metrics:    reg,
 		m:          newMetrics(reg, buf),
 		health:     newHealth(),

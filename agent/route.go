@@ -27,7 +27,7 @@ func (a *Agent) emitter(source string) component.Emitter {
 type plan struct {
 	appends map[string][][]byte
 	dead    []component.DeadLetter
-	// arenas hold the encoded events; recycled once the commit is done
+	// arenas hold the encoded events; recycled once the commit is queued
 	// (the buffer copies records into its chunk).
 	arenas []*[]byte
 }
@@ -68,7 +68,7 @@ func (e *emitter) EmitAsync(ctx context.Context, after component.Pending, events
 	bp, err := a.buf.Start(ctx, c, prev)
 	// Start copied the records into its chunks.
 	for _, ar := range p.arenas {
-		a.arenas.Put(ar)
+		a.arenas.Put(*ar)
 	}
 	pc := &pendingCommit{p: bp, n: len(events), source: e.source}
 	if err != nil {
@@ -104,10 +104,8 @@ func (a *Agent) flow(ctx context.Context, topo *topology, source, node string, e
 		return nil
 	}
 	if sinks := topo.eventSinks[node]; len(sinks) > 0 {
-		ar, _ := a.arenas.Get().(*[]byte)
-		if ar == nil {
-			ar = new([]byte)
-		}
+		ar := new([]byte)
+		*ar = a.arenas.Get(0)
 		p.arenas = append(p.arenas, ar)
 		recs := encodeEvents(ar, events)
 		for _, s := range sinks {

@@ -62,7 +62,7 @@ type Buffer struct {
 	// dropped counts records refused by drop_newest queues, per queue.
 	dropped map[string]uint64
 
-	chunks chunkPool
+	chunks *chunkPool
 
 	// redo holds deletions whose commit failed (disk full); only the
 	// committer goroutine touches it.
@@ -124,6 +124,7 @@ func Open(path string, opts Options) (*Buffer, error) {
 	b := &Buffer{
 		db:      db,
 		path:    path,
+		chunks:  newChunkPool(),
 		log:     opts.Logger,
 		reqs:    make(chan *request, 256),
 		stop:    make(chan struct{}),
@@ -345,7 +346,7 @@ func (b *Buffer) Start(ctx context.Context, c *Commit, after *Pending) (*Pending
 		if len(a.Records) == 0 {
 			continue
 		}
-		writes = append(writes, chunkWrite{data: encodeChunk(&b.chunks, a.Records, now), count: len(a.Records)})
+		writes = append(writes, chunkWrite{data: encodeChunk(b.chunks, a.Records, now), count: len(a.Records)})
 	}
 	release := func() {
 		// bbolt copies values into its pages when the transaction

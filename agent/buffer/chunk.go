@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
-	"sync"
 
+	"github.com/hogtail/hogtail/agent/internal/bufpool"
 	"github.com/klauspost/compress/s2"
 )
 
@@ -140,26 +140,25 @@ func chunkTime(v []byte) int64 {
 
 // chunkPool recycles chunk encoding buffers: a commit of 1000 log lines
 // encodes ~300 KB, and allocating (and zeroing) that for every commit is a
-// measurable share of the write path.
-type chunkPool struct{ p sync.Pool }
+// measurable share of the write path. A nil pool allocates.
+type chunkPool struct{ p bufpool.Pool }
 
 // maxPooledChunk keeps rare huge chunks out of the pool.
 const maxPooledChunk = 8 << 20
+
+func newChunkPool() *chunkPool {
+	return &chunkPool{p: bufpool.Pool{Max: 4, MaxCap: maxPooledChunk}}
+}
 
 func (c *chunkPool) get(size int) []byte {
 	if c == nil {
 		return make([]byte, 0, size)
 	}
-	if p, ok := c.p.Get().(*[]byte); ok && cap(*p) >= size {
-		return (*p)[:0]
-	}
-	return make([]byte, 0, size)
+	return c.p.Get(size)
 }
 
 func (c *chunkPool) put(b []byte) {
-	if c == nil || cap(b) == 0 || cap(b) > maxPooledChunk {
-		return
+	if c != nil {
+		c.p.Put(b)
 	}
-	b = b[:0]
-	c.p.Put(&b)
 }

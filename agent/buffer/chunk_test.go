@@ -18,11 +18,11 @@ func TestChunkRoundTrip(t *testing.T) {
 		"empty record":   {{}, []byte("x")},
 		"one":            {[]byte(`{"event":"e"}`)},
 	}
-	var pool chunkPool
+	pool := newChunkPool()
 	for name, recs := range cases {
 		t.Run(name, func(t *testing.T) {
 			for round := 0; round < 2; round++ { // second round reuses pooled buffers
-				c := encodeChunk(&pool, recs, 42)
+				c := encodeChunk(pool, recs, 42)
 				got, err := decodeChunk(c)
 				if err != nil {
 					t.Fatal(err)
