@@ -63,6 +63,8 @@ type Buffer struct {
 	dropped map[string]uint64
 
 	chunks *chunkPool
+	// reads recycles the buffers readers load and decompress chunks into.
+	reads *chunkPool
 
 	// redo holds deletions whose commit failed (disk full); only the
 	// committer goroutine touches it.
@@ -125,6 +127,7 @@ func Open(path string, opts Options) (*Buffer, error) {
 		db:      db,
 		path:    path,
 		chunks:  newChunkPool(),
+		reads:   newChunkPool(),
 		log:     opts.Logger,
 		reqs:    make(chan *request, 256),
 		stop:    make(chan struct{}),

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
+	"unsafe"
 
 	"github.com/hogtail/hogtail/agent/internal/bufpool"
 	"github.com/klauspost/compress/s2"
@@ -75,6 +76,44 @@ func encodeChunk(pool *chunkPool, records [][]byte, unixMilli int64) []byte {
 // decodeChunk splits a chunk into records, which alias data (or a freshly
 // decompressed copy).
 func decodeChunk(data []byte) ([][]byte, error) {
+	recs, _, err := decodeChunkInto(data, nil)
+	return recs, err
+}
+
+// decodeChunkInto is decodeChunk decompressing into a buffer from pool (nil:
+// allocated). It also returns the buffer the records alias: data, or the
+// decompressed copy, to give back to pool once they are no longer used.
+func decodeChunkInto(data []byte, pool *chunkPool) (recs [][]byte, backing []byte, err error) {
+	backing = data
+	recs, err = splitChunk(data, func(p []byte) ([]byte, error) {
+		dLen, err := s2.DecodedLen(p)
+		if err != nil {
+			return nil, err
+		}
+		raw := pool.get(dLen)
+		raw, err = s2.Decode(raw[:cap(raw)], p)
+		if err != nil {
+			pool.put(raw)
+			return nil, err
+		}
+		backing = raw
+		return raw, nil
+	})
+	if err != nil && !sameBuffer(backing, data) {
+		pool.put(backing)
+		backing = nil
+	}
+	return recs, backing, err
+}
+
+// sameBuffer reports whether a and b start at the same address.
+func sameBuffer(a, b []byte) bool {
+	return unsafe.SliceData(a) == unsafe.SliceData(b)
+}
+
+// splitChunk checks a chunk and splits its body (decompressed by
+// decompress when it is compressed) into records.
+func splitChunk(data []byte, decompress func([]byte) ([]byte, error)) ([][]byte, error) {
 	if len(data) < chunkHeader+2 {
 		return nil, errCorrupt
 	}
@@ -91,7 +130,7 @@ func decodeChunk(data []byte) ([][]byte, error) {
 	switch flags {
 	case flagRaw:
 	case flagS2:
-		raw, err := s2.Decode(nil, p)
+		raw, err := decompress(p)
 		if err != nil {
 			return nil, errCorrupt
 		}

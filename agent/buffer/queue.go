@@ -78,6 +78,10 @@ type chunkState struct {
 	remaining int
 	count     int64
 	bytes     int64
+	// backing is the buffer the chunk's records alias, given back to the
+	// buffer's read pool once every record is acknowledged: the sinks are
+	// done with them by then (Ack follows a successful Deliver).
+	backing []byte
 }
 
 // Lease is a run of records handed to a consumer; Ack it after delivery.
@@ -193,7 +197,7 @@ func (r *Reader) load() (bool, error) {
 				return nil
 			}
 			seq = keySeq(k)
-			val = append([]byte(nil), v...) // v lives in the mmap only during the tx
+			val = append(r.b.reads.get(len(v)), v...) // v lives in the mmap only during the tx
 			return nil
 		})
 		if err != nil {
@@ -203,17 +207,25 @@ func (r *Reader) load() (bool, error) {
 			return false, nil
 		}
 		r.loadSeq = seq + 1
-		records, err := decodeChunk(val)
+		records, backing, err := decodeChunkInto(val, r.b.reads)
 		if err != nil {
-			r.quarantine(seq, val)
+			r.quarantine(seq, val) // val is the dead letter: not pooled
 			continue
 		}
+		size := len(val)
 		if len(records) == 0 {
-			r.submitDelete(deleteOp{q: r.q, seq: seq, bytes: int64(len(val))})
+			r.b.reads.put(backing)
+			if !sameBuffer(backing, val) {
+				r.b.reads.put(val)
+			}
+			r.submitDelete(deleteOp{q: r.q, seq: seq, bytes: int64(size)})
 			continue
+		}
+		if !sameBuffer(backing, val) {
+			r.b.reads.put(val) // decompressed: the records alias backing
 		}
 		r.mu.Lock()
-		r.states[seq] = &chunkState{remaining: len(records), count: int64(len(records)), bytes: int64(len(val))}
+		r.states[seq] = &chunkState{remaining: len(records), count: int64(len(records)), bytes: int64(size), backing: backing}
 		r.mu.Unlock()
 		r.cur, r.curSeq = records, seq
 		return true, nil
@@ -248,6 +260,7 @@ func (r *Reader) Ack(l *Lease) {
 		st.remaining -= p.n
 		if st.remaining <= 0 {
 			delete(r.states, p.seq)
+			r.b.reads.put(st.backing)
 			dels = append(dels, deleteOp{q: r.q, seq: p.seq, bytes: st.bytes, count: st.count})
 		}
 	}
