@@ -206,7 +206,17 @@ func AppendString(dst []byte, s string) []byte {
 			if m := specialBytes(w); m != 0 {
 				k := bits.TrailingZeros64(m) >> 3
 				i, n = i+k, n+k
-				break
+				c := src[i]
+				if c != '"' && c != '\\' {
+					break
+				}
+				// The common escape, handled without leaving the loop.
+				if len(dst)-n < len(src)-i+16 {
+					dst = reserve(dst, n, len(src)-i+16)
+				}
+				dst[n], dst[n+1] = '\\', c
+				i, n = i+1, n+2
+				continue
 			}
 			i, n = i+8, n+8
 		}
