@@ -114,9 +114,10 @@ func trimFrame(b []byte) []byte {
 }
 
 // toEvent parses msg (which is only valid during the call). peer is the
-// sender's address ("" for unix sockets). It returns nil for an empty
+// sender's address ("" for unix sockets); now gives the arrival time, asked
+// only for a message without a timestamp. It returns nil for an empty
 // message.
-func (p *parser) toEvent(msg []byte, peer string, truncated bool, now time.Time) *event.Event {
+func (p *parser) toEvent(msg []byte, peer string, truncated bool, now func() time.Time) *event.Event {
 	msg = trimFrame(msg)
 	if len(msg) == 0 {
 		return nil
@@ -147,7 +148,7 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now time.Time)
 			errText = err.Error()
 		}
 		props = append(props, event.Field{Key: "$parse_error", Value: errText})
-		ev.Timestamp = p.times.Format(now)
+		ev.Timestamp = p.times.Format(now())
 	} else {
 		if base.Priority != nil {
 			props = appendPRI(props, *base.Priority)
@@ -165,7 +166,7 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now time.Time)
 		if base.Timestamp != nil && !base.Timestamp.IsZero() {
 			ev.Timestamp = p.times.Format(*base.Timestamp)
 		} else {
-			ev.Timestamp = p.times.Format(now)
+			ev.Timestamp = p.times.Format(now())
 		}
 		ev.DistinctID = hostname
 	}

@@ -281,7 +281,7 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 			}
 			return
 		}
-		if ev := p.toEvent(msg, peer, truncated, time.Now()); ev != nil {
+		if ev := p.toEvent(msg, peer, truncated, time.Now); ev != nil {
 			s.count(ev, truncated)
 			local = append(local, ev)
 		}
@@ -536,7 +536,7 @@ func (s *source) processDatagrams(ctx context.Context, emit component.Emitter, q
 	p := newParser(s.cfg, s.host)
 	batch := make([]*event.Event, 0, 64)
 	add := func(d datagram) {
-		if ev := p.toEvent(d.data, d.peer, d.truncated, time.Now()); ev != nil {
+		if ev := p.toEvent(d.data, d.peer, d.truncated, time.Now); ev != nil {
 			s.count(ev, d.truncated)
 			batch = append(batch, ev)
 		}
