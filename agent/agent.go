@@ -119,7 +119,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	a := &Agent{
 		log:        log,
 		buf:        buf,
-		arenas:     bufpool.Pool{Max: 4, MaxCap: 16 << 20},
+		arenas:     bufpool.Pool{Max: 2, MaxCap: 16 << 20},
 		metrics:    reg,
 		m:          newMetrics(reg, buf),
 		health:     newHealth(),

@@ -351,15 +351,7 @@ func (b *Buffer) Start(ctx context.Context, c *Commit, after *Pending) (*Pending
 		}
 		writes = append(writes, chunkWrite{data: encodeChunk(b.chunks, a.Records, now), count: len(a.Records)})
 	}
-	release := func() {
-		// bbolt copies values into its pages when the transaction
-		// commits, so the chunk buffers can be reused once it is done.
-		for _, w := range writes {
-			b.chunks.put(w.data)
-		}
-	}
 	if err := b.reserve(ctx, c.Appends, writes); err != nil {
-		release()
 		return nil, err
 	}
 	req := &request{writes: writes, source: c.Source, checkpoints: c.Checkpoints, deadLetters: c.DeadLetters, done: make(chan struct{})}
@@ -367,14 +359,12 @@ func (b *Buffer) Start(ctx context.Context, c *Commit, after *Pending) (*Pending
 		req.after = after.req
 	}
 	if len(req.writes) == 0 && len(req.checkpoints) == 0 && len(req.deadLetters) == 0 {
-		release()
 		return &Pending{}, nil
 	}
 	select {
 	case b.reqs <- req:
 	case <-b.stop:
 		b.unreserve(req.writes)
-		release()
 		return nil, ErrClosed
 	}
 	return &Pending{b: b, req: req}, nil
@@ -390,9 +380,6 @@ func (p *Pending) Wait() error {
 	err := p.req.err
 	if err != nil {
 		p.b.unreserve(p.req.writes)
-	}
-	for _, w := range p.req.writes {
-		p.b.chunks.put(w.data)
 	}
 	return err
 }

@@ -1,6 +1,7 @@
 package buffer
 
 import (
+	"bytes"
 	"encoding/binary"
 	"errors"
 	"hash/crc32"
@@ -70,7 +71,12 @@ func encodeChunk(pool *chunkPool, records [][]byte, unixMilli int64) []byte {
 	}
 	pool.put(body)
 	binary.LittleEndian.PutUint32(dst, crc32.Checksum(dst[4:], castagnoli))
-	return dst
+	// The chunk waits for its transaction in a buffer of its own size:
+	// dst has room for the worst case, several times what compression
+	// leaves, and goes back to the pool now.
+	out := bytes.Clone(dst)
+	pool.put(dst)
+	return out
 }
 
 // decodeChunk splits a chunk into records, which alias data (or a freshly
@@ -186,7 +192,7 @@ type chunkPool struct{ p bufpool.Pool }
 const maxPooledChunk = 8 << 20
 
 func newChunkPool() *chunkPool {
-	return &chunkPool{p: bufpool.Pool{Max: 4, MaxCap: maxPooledChunk}}
+	return &chunkPool{p: bufpool.Pool{Max: 2, MaxCap: maxPooledChunk}}
 }
 
 func (c *chunkPool) get(size int) []byte {

@@ -15,6 +15,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"sort"
 	"strings"
 	"sync"
@@ -35,15 +36,19 @@ func NewFactory() component.SourceFactory {
 
 // Source tails files. Create it with NewFactory.
 type Source struct {
-	cfg      *Config
-	set      component.Settings
-	log      *slog.Logger
-	include  []pattern
-	exclude  []pattern
-	tpl      template
-	fpBytes  int
-	bufSize  int
-	pool     sync.Pool
+	cfg     *Config
+	set     component.Settings
+	log     *slog.Logger
+	include []pattern
+	exclude []pattern
+	tpl     template
+	fpBytes int
+	bufSize int
+	pool    sync.Pool
+	// building bounds the batches being built and encoded at once, across
+	// all files: each holds its events and their encoding (a few MB), and
+	// more of them than cores only adds memory (rotate: ten files at once).
+	building chan struct{}
 	metrics  *metrics
 	emitter  component.Emitter
 	wg       sync.WaitGroup // tailers and the watcher
@@ -161,6 +166,7 @@ func newSource(cfg *Config, set component.Settings) (component.Source, error) {
 		s.bufSize = n
 	}
 	s.pool.New = func() any { b := make([]byte, s.bufSize); return &b }
+	s.building = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 	return s, nil
 }
 

@@ -605,10 +605,16 @@ func (t *tailer) emit(ctx context.Context, extra ...component.Checkpoint) error 
 	if len(t.items) == 0 && cpOff == t.offset && !t.dirty {
 		return nil
 	}
+	if err := t.s.startBuilding(ctx); err != nil {
+		return err
+	}
 	rec := t.record(cpOff)
 	evs := t.build(rec.Path)
 	cps := append([]component.Checkpoint{{Key: t.key, Value: rec.encode()}}, extra...)
-	if err := s.emitter.Emit(ctx, evs, cps...); err != nil {
+	err := s.emitter.Emit(ctx, evs, cps...)
+	clear(evs) // the events are encoded: do not keep them alive
+	t.s.doneBuilding()
+	if err != nil {
 		return err
 	}
 	t.dirty = false
@@ -631,9 +637,14 @@ func (t *tailer) emitAsync(ctx context.Context, ae component.AsyncEmitter) error
 	if len(t.items) == 0 && cpOff == last && !t.dirty {
 		return nil
 	}
+	if err := t.s.startBuilding(ctx); err != nil {
+		return err
+	}
 	rec := t.record(cpOff)
 	evs := t.build(rec.Path)
 	p, err := ae.EmitAsync(ctx, after, evs, component.Checkpoint{Key: t.key, Value: rec.encode()})
+	clear(evs) // the events are encoded: do not keep them alive
+	t.s.doneBuilding()
 	if err != nil {
 		t.settle()
 		return err
@@ -651,6 +662,18 @@ func (t *tailer) emitAsync(ctx context.Context, ae component.AsyncEmitter) error
 	}
 	return nil
 }
+
+// startBuilding waits for one of the source's building slots.
+func (s *Source) startBuilding(ctx context.Context) error {
+	select {
+	case s.building <- struct{}{}:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func (s *Source) doneBuilding() { <-s.building }
 
 // settle waits for the batch in flight, if any.
 func (t *tailer) settle() error {
