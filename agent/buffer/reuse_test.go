@@ -4,12 +4,9 @@ import (
 	"context"
 	"fmt"
 	"math/rand/v2"
-	"path/filepath"
 	"sync"
 	"testing"
 	"time"
-
-	"github.com/hogtail/hogtail/agent/component"
 )
 
 // TestRecycledReadBuffersKeepLeases: the buffers chunks are decompressed
@@ -17,11 +14,7 @@ import (
 // not yet acknowledged must keep their content while later chunks are
 // loaded into recycled buffers, whatever the order of the acks.
 func TestRecycledReadBuffersKeepLeases(t *testing.T) {
-	b := open(t, filepath.Join(t.TempDir(), "buf.db"))
-	defer b.Close()
-	if err := b.Queue("s", QueueConfig{MaxSize: 256 << 20, WhenFull: component.WhenFullBlock}); err != nil {
-		t.Fatal(err)
-	}
+	b := openQueue(t, "s", 256<<20)
 	// A recycling bug can corrupt chunks beyond decoding: fail, do not hang.
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -10,14 +10,22 @@ import (
 	"github.com/hogtail/hogtail/agent/component"
 )
 
+// openQueue opens a fresh buffer (closed by the test's cleanup) with one
+// blocking queue of maxSize bytes.
+func openQueue(t *testing.T, name string, maxSize int64) *Buffer {
+	t.Helper()
+	b := open(t, filepath.Join(t.TempDir(), "buf.db"))
+	t.Cleanup(func() { b.Close() })
+	if err := b.Queue(name, QueueConfig{MaxSize: maxSize, WhenFull: component.WhenFullBlock}); err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestStartKeepsOrder starts many commits without waiting in between: they
 // are written in the order they were started, with the last checkpoint.
 func TestStartKeepsOrder(t *testing.T) {
-	b := open(t, filepath.Join(t.TempDir(), "buf.db"))
-	defer b.Close()
-	if err := b.Queue("s", QueueConfig{MaxSize: 64 << 20, WhenFull: component.WhenFullBlock}); err != nil {
-		t.Fatal(err)
-	}
+	b := openQueue(t, "s", 64<<20)
 	ctx := context.Background()
 	const commits, per = 50, 20
 	var prev *Pending
@@ -59,11 +67,7 @@ func TestStartKeepsOrder(t *testing.T) {
 // is not written, so its checkpoint cannot skip the lost records; a commit
 // that is not chained is unaffected.
 func TestStartAfterFailedIsNotWritten(t *testing.T) {
-	b := open(t, filepath.Join(t.TempDir(), "buf.db"))
-	defer b.Close()
-	if err := b.Queue("s", QueueConfig{MaxSize: 64 << 20, WhenFull: component.WhenFullBlock}); err != nil {
-		t.Fatal(err)
-	}
+	b := openQueue(t, "s", 64<<20)
 	ctx := context.Background()
 	for _, waitFirst := range []bool{false, true} {
 		t.Run("waitFirst="+strconv.FormatBool(waitFirst), func(t *testing.T) {
