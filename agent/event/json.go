@@ -187,38 +187,45 @@ var jsonSafe = func() (t [utf8.RuneSelf]bool) {
 // with encoding/json; U+2028/U+2029 are escaped so the output is valid JS.
 //
 // Log lines are mostly plain ASCII, and lines that are themselves JSON have
-// an escape every few bytes, so the cost is in the runs and in the escapes:
-// runs are scanned and stored eight bytes at a time, and escapes are written
-// in place, with no per-run copy call. AppendString may use up to 16 bytes
-// of dst's spare capacity beyond the returned length as scratch.
+// a quote every few bytes. So s is read eight bytes at a time: a word is
+// stored as is, and each quote or backslash in it is escaped by storing the
+// rest of the word again one byte further, without reading s again or
+// leaving the loop. Words with a control or non-ASCII byte take the general
+// path, a byte or a rune at a time. AppendString may use up to 16 bytes of
+// dst's spare capacity beyond the returned length as scratch.
 func AppendString(dst []byte, s string) []byte {
 	n := len(dst)
-	// Room for s, both quotes and the slop of one 8-byte store; escapes
-	// grow it further (see below).
-	dst = reserve(dst, n, len(s)+10)
+	// Room: an escape at most doubles what it reads (the general path
+	// makes sure of more for \u00XX), plus the quotes and store slop.
+	dst = reserve(dst, n, 2*len(s)+18)
 	dst[n] = '"'
 	n++
-	src := unsafe.Slice(unsafe.StringData(s), len(s)) // read only
-	for i := 0; i < len(src); {
+	src := unsafe.Slice(unsafe.StringData(s), len(s))
+	i := 0
+	for {
 		for i+8 <= len(src) {
-			w := binary.LittleEndian.Uint64(src[i:])
-			binary.LittleEndian.PutUint64(dst[n:], w)
-			if m := specialBytes(w); m != 0 {
-				k := bits.TrailingZeros64(m) >> 3
-				i, n = i+k, n+k
-				c := src[i]
-				if c != '"' && c != '\\' {
-					break
-				}
-				// The common escape, handled without leaving the loop.
-				if len(dst)-n < len(src)-i+16 {
-					dst = reserve(dst, n, len(src)-i+16)
-				}
-				dst[n], dst[n+1] = '\\', c
-				i, n = i+1, n+2
-				continue
+			x := binary.LittleEndian.Uint64(src[i:])
+			binary.LittleEndian.PutUint64(dst[n:], x)
+			// Exact per-byte flags (the high bit of each byte): the
+			// (v&low7)+low7 form never carries across bytes.
+			vq := x ^ (ones8 * '"')
+			vb := x ^ (ones8 * '\\')
+			q := ^(((vq & low7) + low7) | vq) & high8
+			b := ^(((vb & low7) + low7) | vb) & high8
+			other := (^((x & low7) + ones8*0x60 | x) | x) & high8
+			if other != 0 {
+				break
 			}
-			i, n = i+8, n+8
+			m := q | b
+			ins := 0
+			for m != 0 {
+				j := bits.TrailingZeros64(m) >> 3
+				binary.LittleEndian.PutUint64(dst[n+j+ins+1:], x>>(8*j))
+				dst[n+j+ins] = '\\'
+				ins++
+				m &= m - 1
+			}
+			i, n = i+8, n+8+ins
 		}
 		for i < len(src) && src[i] < utf8.RuneSelf && jsonSafe[src[i]] {
 			dst[n] = src[i]
@@ -227,29 +234,35 @@ func AppendString(dst []byte, s string) []byte {
 		if i == len(src) {
 			break
 		}
-		// An escape writes up to 6 bytes for 1 to 3 read: keep room for
-		// the rest of s, the closing quote and the store slop.
-		if len(dst)-n < len(src)-i+16 {
-			dst = reserve(dst, n, len(src)-i+16)
+		// One step of the general path: a word with a control or
+		// non-ASCII byte, or the last bytes.
+		if len(dst)-n < 2*(len(src)-i)+16 {
+			dst = reserve(dst, n, 2*(len(src)-i)+16)
 		}
 		c := src[i]
 		if c < utf8.RuneSelf {
-			dst[n] = '\\'
-			switch c {
-			case '"', '\\':
-				dst[n+1] = c
-			case '\n':
-				dst[n+1] = 'n'
-			case '\r':
-				dst[n+1] = 'r'
-			case '\t':
-				dst[n+1] = 't'
+			switch {
+			case c == '"' || c == '\\':
+				dst[n], dst[n+1] = '\\', c
+				n += 2
+			case jsonSafe[c]:
+				dst[n] = c
+				n++
+			case c == '\n':
+				dst[n], dst[n+1] = '\\', 'n'
+				n += 2
+			case c == '\r':
+				dst[n], dst[n+1] = '\\', 'r'
+				n += 2
+			case c == '\t':
+				dst[n], dst[n+1] = '\\', 't'
+				n += 2
 			default:
-				copy(dst[n+1:], "u00")
-				dst[n+4], dst[n+5] = hexDigits[c>>4], hexDigits[c&0xf]
-				n += 4
+				n += copy(dst[n:], `\u00`)
+				dst[n], dst[n+1] = hexDigits[c>>4], hexDigits[c&0xf]
+				n += 2
 			}
-			i, n = i+1, n+2
+			i++
 			continue
 		}
 		r, size := utf8.DecodeRune(src[i:])
@@ -282,18 +295,9 @@ func reserve(dst []byte, n, extra int) []byte {
 
 const (
 	ones8 = 0x0101010101010101
+	low7  = 0x7f7f7f7f7f7f7f7f
 	high8 = 0x8080808080808080
 )
-
-// specialBytes returns x (eight bytes of a string, little endian) with the
-// high bit set in every byte that is a control character, '"', '\\' or
-// non-ASCII, else 0. Borrows can also mark bytes above a marked one, so only
-// the lowest marked byte is exact, which is the one AppendString uses.
-func specialBytes(x uint64) uint64 {
-	q := x ^ (ones8 * '"')
-	bs := x ^ (ones8 * '\\')
-	return ((x-ones8*0x20)&^x | (q-ones8)&^q | (bs-ones8)&^bs | x) & high8
-}
 
 // ParseValue decodes one JSON value, keeping object key order (objects become
 // Map). Integers that fit become int64, other numbers float64. Invalid UTF-8

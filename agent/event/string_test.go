@@ -72,12 +72,15 @@ func TestAppendString(t *testing.T) {
 	} {
 		checkAppendString(t, s)
 	}
-	// Every byte value at every position of a 16-byte window.
+	// Every byte value at every position of a 16-byte window, alone and
+	// beside words full of quotes.
 	for c := 0; c < 256; c++ {
 		for pos := 0; pos < 16; pos++ {
 			b := []byte("abcdefghijklmnop")
 			b[pos] = byte(c)
 			checkAppendString(t, string(b))
+			checkAppendString(t, string(b)+`"\"`)
+			checkAppendString(t, `""""""""`+string(b)+`\\\\\\\\`)
 		}
 	}
 }
@@ -87,6 +90,19 @@ func FuzzAppendString(f *testing.F) {
 		f.Add(s)
 	}
 	f.Fuzz(func(t *testing.T, s string) { checkAppendString(t, s) })
+}
+
+// BenchmarkAppendStringKeys is the short strings of every event: keys,
+// uuid, host, path.
+func BenchmarkAppendStringKeys(b *testing.B) {
+	keys := []string{"uuid", "message", "$file", "$host", "$offset", "/var/log/app/app.log", "web-1", "0190a3f0-0000-7000-8000-000000000001"}
+	buf := make([]byte, 0, 1024)
+	for i := 0; i < b.N; i++ {
+		buf = buf[:0]
+		for _, k := range keys {
+			buf = AppendString(buf, k)
+		}
+	}
 }
 
 // BenchmarkAppendString compares the 8-byte scan with the byte-wise
