@@ -28,6 +28,8 @@ type harness struct {
 	done   chan error
 	src    *Source
 	mutate func(*Source)
+	// emit, when set, is what the source emits to (wrapping em).
+	emit component.Emitter
 }
 
 func newHarness(t *testing.T, edit func(c *Config)) *harness {
@@ -66,7 +68,11 @@ func (h *harness) start() {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	h.cancel, h.done = cancel, make(chan error, 1)
-	go func() { h.done <- src.Run(ctx, h.em) }()
+	var emit component.Emitter = h.em
+	if h.emit != nil {
+		emit = h.emit
+	}
+	go func() { h.done <- src.Run(ctx, emit) }()
 }
 
 func (h *harness) stop() {

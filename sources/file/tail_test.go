@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io/fs"
 	"log/slog"
@@ -717,4 +718,60 @@ func TestUnreadableCheckpoint(t *testing.T) {
 	h.waitFor(10)
 	h.settle(100 * time.Millisecond)
 	checkSeqs(t, h, 10)
+}
+
+// flakyEmitter fails every k-th batch queued with EmitAsync, through its
+// Pending as a full disk would, and refuses the batches chained after a
+// failed one, as the agent's buffer does.
+type flakyEmitter struct {
+	*componenttest.Emitter
+	every  int64
+	calls  atomic.Int64
+	failed atomic.Int64
+}
+
+type failedPending struct{ err error }
+
+func (p failedPending) Wait() error { return p.err }
+
+func (f *flakyEmitter) EmitAsync(ctx context.Context, after component.Pending, evs []*event.Event, cps ...component.Checkpoint) (component.Pending, error) {
+	if _, bad := after.(failedPending); bad {
+		return failedPending{errors.New("an earlier batch failed")}, nil
+	}
+	if f.calls.Add(1)%f.every == 0 {
+		f.failed.Add(1)
+		return failedPending{errors.New("write buffer.db: no space left on device")}, nil
+	}
+	return f.Emitter.EmitAsync(ctx, after, evs, cps...)
+}
+
+// TestFailedBatchesAreReadAgain: batches queued while the one before them
+// is still being written, some of which fail. Every line arrives exactly
+// once, and the checkpoint ends at the end of the file.
+func TestFailedBatchesAreReadAgain(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.BatchLines = 100 })
+	fe := &flakyEmitter{Emitter: h.em, every: 40}
+	h.emit = fe
+	const n = 20000
+	data := seqLines(0, n)
+	appendFile(t, h.path("app.log"), data)
+	h.start()
+	evs := h.waitFor(n)
+	evs = h.settle(200 * time.Millisecond)
+	if fe.failed.Load() == 0 {
+		t.Fatal("no batch failed: the test tests nothing")
+	}
+	t.Logf("%d of %d batches failed", fe.failed.Load(), fe.calls.Load())
+	c := newSeqChecker()
+	for _, ev := range evs {
+		c.add(t, message(t, ev))
+	}
+	c.check(t, n)
+	cps, _ := h.em.LoadCheckpoints()
+	for _, v := range cps {
+		if rec, err := decodeRecord(v); err == nil && rec.Offset == int64(len(data)) {
+			return
+		}
+	}
+	t.Fatalf("no checkpoint at the end of the file (%d bytes): %d checkpoints", len(data), len(cps))
 }
