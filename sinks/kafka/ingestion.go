@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unicode/utf8"
 	"unsafe"
 
 	"github.com/hogtail/hogtail/agent/event"
@@ -173,39 +172,7 @@ func appendRawString(dst, raw []byte) []byte {
 	return event.AppendString(dst, unsafe.String(unsafe.SliceData(raw), len(raw)))
 }
 
-// mustEscape marks the bytes a JSON string cannot hold as they are.
-var mustEscape = func() (t [256]bool) {
-	for c := range 0x20 {
-		t[c] = true
-	}
-	t['"'], t['\\'] = true, true
-	return t
-}()
-
-// appendJSONAsString appends JSON text as a JSON string. Text written by
-// event.AppendJSON is valid UTF-8 with every control character escaped, so
-// only quotes and backslashes need escaping; anything else falls back to
-// the general encoder.
+// appendJSONAsString appends JSON text as a JSON string.
 func appendJSONAsString(dst, text []byte) []byte {
-	if !utf8.Valid(text) {
-		return event.AppendString(dst, string(text))
-	}
-	start, orig := len(dst), text
-	dst = append(dst, '"')
-	for len(text) > 0 {
-		i := 0
-		for i < len(text) && !mustEscape[text[i]] {
-			i++
-		}
-		dst = append(dst, text[:i]...)
-		if i == len(text) {
-			break
-		}
-		if text[i] < 0x20 {
-			return event.AppendString(dst[:start], string(orig))
-		}
-		dst = append(dst, '\\', text[i])
-		text = text[i+1:]
-	}
-	return append(dst, '"')
+	return event.AppendString(dst, unsafe.String(unsafe.SliceData(text), len(text)))
 }
