@@ -235,7 +235,8 @@ func AppendString(dst []byte, s string) []byte {
 			break
 		}
 		// One step of the general path: a word with a control or
-		// non-ASCII byte, or the last bytes.
+		// non-ASCII byte, or the last bytes (safe ones were copied just
+		// above, so c needs escaping or is the start of a rune).
 		if len(dst)-n < 2*(len(src)-i)+16 {
 			dst = reserve(dst, n, 2*(len(src)-i)+16)
 		}
@@ -245,9 +246,6 @@ func AppendString(dst []byte, s string) []byte {
 			case c == '"' || c == '\\':
 				dst[n], dst[n+1] = '\\', c
 				n += 2
-			case jsonSafe[c]:
-				dst[n] = c
-				n++
 			case c == '\n':
 				dst[n], dst[n+1] = '\\', 'n'
 				n += 2
