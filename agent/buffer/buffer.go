@@ -15,7 +15,6 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
-	"slices"
 	"sync"
 	"time"
 
@@ -561,25 +560,8 @@ func deleteOnly(group []*request) bool {
 // request cannot fail the others, and the failures are reported to their
 // producers, which keep their data and retry: nothing is half-written.
 func (b *Buffer) apply(group []*request) {
-	// A request whose predecessor failed fails too. The predecessor was
-	// queued first, so it is decided by now, or it is in this group and
-	// shares its outcome (or, retried alone below, is decided first).
-	for i, r := range group {
-		if r.after != nil && r.after.err != nil {
-			kept := slices.Clone(group[:i])
-			for _, r := range group[i:] {
-				if r.after != nil && r.after.err != nil {
-					r.after, r.err = nil, ErrEarlierFailed
-					close(r.done)
-				} else {
-					kept = append(kept, r)
-				}
-			}
-			if len(kept) > 0 {
-				b.apply(kept)
-			}
-			return
-		}
+	if group = failOrphans(group); len(group) == 0 {
+		return
 	}
 	err := b.write(group)
 	if err != nil && len(group) > 1 {
@@ -624,6 +606,24 @@ func (b *Buffer) apply(group []*request) {
 			b.redo = append(b.redo, r)
 		}
 	}
+}
+
+// failOrphans fails the requests whose predecessor (after) failed and
+// returns the others, compacted in place. The predecessor was queued
+// first, so it is decided by now, or it is in the same group and shares its
+// outcome (or, retried alone by apply, is decided first).
+func failOrphans(group []*request) []*request {
+	n := 0
+	for _, r := range group {
+		if r.after != nil && r.after.err != nil {
+			r.after, r.err = nil, ErrEarlierFailed
+			close(r.done)
+			continue
+		}
+		group[n] = r
+		n++
+	}
+	return group[:n]
 }
 
 func (b *Buffer) write(group []*request) error {
