@@ -213,16 +213,13 @@ func (r *Reader) load() (bool, error) {
 			continue
 		}
 		size := len(val)
-		if len(records) == 0 {
-			r.b.reads.put(backing)
-			if !sameBuffer(backing, val) {
-				r.b.reads.put(val)
-			}
-			r.submitDelete(deleteOp{q: r.q, seq: seq, bytes: int64(size)})
-			continue
-		}
 		if !sameBuffer(backing, val) {
 			r.b.reads.put(val) // decompressed: the records alias backing
+		}
+		if len(records) == 0 {
+			r.b.reads.put(backing)
+			r.submitDelete(deleteOp{q: r.q, seq: seq, bytes: int64(size)})
+			continue
 		}
 		r.mu.Lock()
 		r.states[seq] = &chunkState{remaining: len(records), count: int64(len(records)), bytes: int64(size), backing: backing}
