@@ -29,7 +29,7 @@ type plan struct {
 	dead    []component.DeadLetter
 	// arenas hold the encoded events; recycled once the commit is queued
 	// (the buffer copies records into its chunk).
-	arenas []*[]byte
+	arenas [][]byte
 }
 
 // Emit implements component.Emitter.
@@ -68,7 +68,7 @@ func (e *emitter) EmitAsync(ctx context.Context, after component.Pending, events
 	bp, err := a.buf.Start(ctx, c, prev)
 	// Start copied the records into its chunks.
 	for _, ar := range p.arenas {
-		a.arenas.Put(*ar)
+		a.arenas.Put(ar)
 	}
 	pc := &pendingCommit{p: bp, n: len(events), source: e.source}
 	if err != nil {
@@ -104,10 +104,8 @@ func (a *Agent) flow(ctx context.Context, topo *topology, source, node string, e
 		return nil
 	}
 	if sinks := topo.eventSinks[node]; len(sinks) > 0 {
-		ar := new([]byte)
-		*ar = a.arenas.Get(0)
+		recs, ar := encodeEvents(a.arenas.Get(0), events)
 		p.arenas = append(p.arenas, ar)
-		recs := encodeEvents(ar, events)
 		for _, s := range sinks {
 			p.appends[s.name] = append(p.appends[s.name], recs...)
 		}
@@ -160,23 +158,22 @@ func (a *Agent) routeWebhooks(topo *topology, transform string, hooks []componen
 	}
 }
 
-// encodeEvents encodes events into one contiguous arena (reused across
-// batches) and returns a slice per event.
-func encodeEvents(arena *[]byte, events []*event.Event) [][]byte {
-	buf := (*arena)[:0]
+// encodeEvents encodes events into arena (emptied first) and returns a
+// slice of it per event, and the arena, grown as needed.
+func encodeEvents(arena []byte, events []*event.Event) ([][]byte, []byte) {
+	buf := arena[:0]
 	ends := make([]int, len(events))
 	for i, e := range events {
 		buf = e.AppendJSON(buf)
 		ends[i] = len(buf)
 	}
-	*arena = buf
 	out := make([][]byte, len(events))
 	start := 0
 	for i, end := range ends {
 		out[i] = buf[start:end:end]
 		start = end
 	}
-	return out
+	return out, buf
 }
 
 func cloneEvents(events []*event.Event) []*event.Event {
