@@ -52,19 +52,29 @@ func (e *Emitter) SetFull(full bool) {
 
 // Emit implements component.Emitter.
 func (e *Emitter) Emit(ctx context.Context, events []*event.Event, cps ...component.Checkpoint) error {
+	clones, err := e.take(ctx, events)
+	if err != nil {
+		return err
+	}
+	e.record(clones, cps)
+	return nil
+}
+
+// take copies events, as a commit would encode them; while the emitter is
+// set full it blocks until ctx is done and fails with ErrFull.
+func (e *Emitter) take(ctx context.Context, events []*event.Event) ([]*event.Event, error) {
 	e.mu.Lock()
 	full := e.full
 	e.mu.Unlock()
 	if full {
 		<-ctx.Done()
-		return fmt.Errorf("emit: %w", component.ErrFull)
+		return nil, fmt.Errorf("emit: %w", component.ErrFull)
 	}
 	clones := make([]*event.Event, len(events))
 	for i, ev := range events {
 		clones[i] = ev.Clone()
 	}
-	e.record(clones, cps)
-	return nil
+	return clones, nil
 }
 
 // record stores events (owned by the emitter from now on) and checkpoints.
@@ -90,16 +100,9 @@ func (e *Emitter) record(events []*event.Event, cps []component.Checkpoint) {
 // later, in another goroutine, after the batch it is chained to; if that
 // one failed, this one is not recorded.
 func (e *Emitter) EmitAsync(ctx context.Context, after component.Pending, events []*event.Event, cps ...component.Checkpoint) (component.Pending, error) {
-	e.mu.Lock()
-	full := e.full
-	e.mu.Unlock()
-	if full {
-		<-ctx.Done()
-		return nil, fmt.Errorf("emit: %w", component.ErrFull)
-	}
-	clones := make([]*event.Event, len(events))
-	for i, ev := range events {
-		clones[i] = ev.Clone()
+	clones, err := e.take(ctx, events)
+	if err != nil {
+		return nil, err
 	}
 	cps = slices.Clone(cps)
 	p := &pending{done: make(chan struct{})}
