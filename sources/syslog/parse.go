@@ -142,7 +142,7 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now func() tim
 			props = appendPRI(props, pri)
 			text = rest
 		}
-		props = append(props, event.Field{Key: "message", Value: p.blocks.box(validString(text))})
+		props = append(props, event.Field{Key: "message", Value: p.blocks.box(validUTF8(string(text)))})
 		errText := "unparsable syslog message"
 		if err != nil {
 			errText = err.Error()
@@ -256,16 +256,8 @@ func (p *parser) appendOpt(props event.Map, key, v string) event.Map {
 	return append(props, event.Field{Key: key, Value: p.blocks.box(v)})
 }
 
-// validString copies b into a string, replacing invalid UTF-8 so that the
-// JSON written downstream is valid.
-func validString(b []byte) string {
-	if utf8.Valid(b) {
-		return string(b)
-	}
-	return string(bytes.ToValidUTF8(b, []byte("\uFFFD")))
-}
-
-// validUTF8 is s, or a copy with invalid UTF-8 replaced.
+// validUTF8 is s, or a copy with invalid UTF-8 replaced, so that the JSON
+// written downstream is valid.
 func validUTF8(s string) string {
 	if utf8.ValidString(s) {
 		return s
