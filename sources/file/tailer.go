@@ -294,11 +294,9 @@ func latest(a, b time.Time) time.Time {
 }
 
 // atEOF handles truncation, fingerprint refresh, timeouts and the end of a
-// rotated file. done means the file was closed.
+// rotated file. done means the file was closed. run calls it with no batch
+// in flight.
 func (t *tailer) atEOF(ctx context.Context) (done bool, err error) {
-	if err := t.settle(); err != nil {
-		return false, err
-	}
 	s, cfg := t.s, t.s.cfg
 	fi, err := t.f.Stat()
 	if err != nil {
@@ -600,26 +598,17 @@ func (t *tailer) emit(ctx context.Context, extra ...component.Checkpoint) error 
 	if err := t.settle(); err != nil {
 		return err
 	}
-	s := t.s
 	cpOff := t.checkpointOffset()
-	if len(t.items) == 0 && cpOff == t.offset && !t.dirty {
+	if t.nothingNew(cpOff) {
 		return nil
 	}
-	if err := t.s.startBuilding(ctx); err != nil {
-		return err
-	}
-	rec := t.record(cpOff)
-	evs := t.build(rec.Path)
-	cps := append([]component.Checkpoint{{Key: t.key, Value: rec.encode()}}, extra...)
-	err := s.emitter.Emit(ctx, evs, cps...)
-	clear(evs) // the events are encoded: do not keep them alive
-	t.s.doneBuilding()
+	rec, n, err := t.send(ctx, cpOff, func(evs []*event.Event, cps []component.Checkpoint) error {
+		return t.s.emitter.Emit(ctx, evs, cps...)
+	}, extra...)
 	if err != nil {
 		return err
 	}
-	t.dirty = false
-	t.items = t.items[:0]
-	t.stored(rec, len(evs))
+	t.stored(rec, n)
 	return nil
 }
 
@@ -629,30 +618,23 @@ func (t *tailer) emit(ctx context.Context, extra ...component.Checkpoint) error 
 // stored either and the checkpoint never skips lines.
 func (t *tailer) emitAsync(ctx context.Context, ae component.AsyncEmitter) error {
 	cpOff := t.checkpointOffset()
-	last := t.offset
-	var after component.Pending
-	if t.inflight != nil {
-		last, after = t.inflight.rec.Offset, t.inflight.p
-	}
-	if len(t.items) == 0 && cpOff == last && !t.dirty {
+	if t.nothingNew(cpOff) {
 		return nil
 	}
-	if err := t.s.startBuilding(ctx); err != nil {
-		return err
+	var after, p component.Pending
+	if t.inflight != nil {
+		after = t.inflight.p
 	}
-	rec := t.record(cpOff)
-	evs := t.build(rec.Path)
-	p, err := ae.EmitAsync(ctx, after, evs, component.Checkpoint{Key: t.key, Value: rec.encode()})
-	clear(evs) // the events are encoded: do not keep them alive
-	t.s.doneBuilding()
+	rec, n, err := t.send(ctx, cpOff, func(evs []*event.Event, cps []component.Checkpoint) (err error) {
+		p, err = ae.EmitAsync(ctx, after, evs, cps...)
+		return err
+	})
 	if err != nil {
 		t.settle()
 		return err
 	}
 	prev := t.inflight
-	t.inflight = &inflight{p: p, rec: rec, n: len(evs)}
-	t.dirty = false
-	t.items = t.items[:0]
+	t.inflight = &inflight{p: p, rec: rec, n: n}
 	if prev != nil {
 		if err := prev.p.Wait(); err != nil {
 			t.settle() // fails too (chained)
@@ -661,6 +643,37 @@ func (t *tailer) emitAsync(ctx context.Context, ae component.AsyncEmitter) error
 		t.stored(prev.rec, prev.n)
 	}
 	return nil
+}
+
+// nothingNew reports whether a batch checkpointed at cpOff would carry
+// nothing: no line, and the checkpoint of the last batch queued or stored.
+func (t *tailer) nothingNew(cpOff int64) bool {
+	last := t.offset
+	if t.inflight != nil {
+		last = t.inflight.rec.Offset
+	}
+	return len(t.items) == 0 && cpOff == last && !t.dirty
+}
+
+// send builds the batch in one of the source's building slots and hands
+// its events and checkpoints (the file's, then extra) to emit. The events
+// are released once emit returned (they are encoded by then); on success
+// the batch is cleared.
+func (t *tailer) send(ctx context.Context, cpOff int64, emit func([]*event.Event, []component.Checkpoint) error, extra ...component.Checkpoint) (record, int, error) {
+	if err := t.s.startBuilding(ctx); err != nil {
+		return record{}, 0, err
+	}
+	rec := t.record(cpOff)
+	evs := t.build(rec.Path)
+	err := emit(evs, append([]component.Checkpoint{{Key: t.key, Value: rec.encode()}}, extra...))
+	clear(evs) // do not keep the events alive
+	t.s.doneBuilding()
+	if err != nil {
+		return rec, 0, err
+	}
+	t.dirty = false
+	t.items = t.items[:0]
+	return rec, len(evs), nil
 }
 
 // startBuilding waits for one of the source's building slots.
