@@ -52,7 +52,9 @@ func (e *emitter) EmitAsync(ctx context.Context, after component.Pending, events
 	// The read lock spans only the transforms: a reload waits for batches
 	// inside transforms, not for commits blocked on a full queue.
 	a.flowMu.RLock()
-	err := a.flow(ctx, a.topo.Load(), e.source, e.source, events, p)
+	topo := a.topo.Load()
+	released := len(topo.nextT[e.source]) == 0
+	err := a.flow(ctx, topo, e.source, e.source, events, p)
 	a.flowMu.RUnlock()
 	if err != nil {
 		return nil, err
@@ -70,7 +72,7 @@ func (e *emitter) EmitAsync(ctx context.Context, after component.Pending, events
 	for _, ar := range p.arenas {
 		a.arenas.Put(ar)
 	}
-	pc := &pendingCommit{p: bp, n: len(events), source: e.source}
+	pc := &pendingCommit{p: bp, n: len(events), source: e.source, released: released}
 	if err != nil {
 		return nil, pc.wrap(err)
 	}
@@ -82,7 +84,13 @@ type pendingCommit struct {
 	p      *buffer.Pending
 	n      int
 	source string
+	// released: no transform received the events (they were only
+	// encoded), see component.Recycler.
+	released bool
 }
+
+// Released implements component.Recycler.
+func (pc *pendingCommit) Released() bool { return pc.released }
 
 // Wait implements component.Pending.
 func (pc *pendingCommit) Wait() error {

@@ -62,6 +62,17 @@ type Pending interface {
 	Wait() error
 }
 
+// Recycler is implemented by a Pending that can tell its source whether the
+// batch's events are still referenced once EmitAsync returned. Encoding for
+// the buffer and taps copy what they need; a transform may keep an event
+// (a connector that stores it in meta.global), so only a batch that reached
+// no transform is released.
+type Recycler interface {
+	// Released reports that nothing in the agent refers to the batch's
+	// events any more: the source may reuse their memory for a later batch.
+	Released() bool
+}
+
 // AsyncEmitter is an Emitter that lets a source prepare its next batch
 // while the previous one is being written. The agent's emitter implements
 // it; a source uses it when the Emitter it is given does, and Emit

@@ -8,8 +8,10 @@ import (
 // the heap, once per value. Sources store several such values per event, so
 // they box them from slabs allocated once per batch or block: the
 // interface's data word points at the slab element, exactly as the runtime
-// would point it at its own copy. A boxed slab element must never be
-// written again, which is what the runtime assumes of boxed values.
+// would point it at its own copy. A boxed slab element must not be written
+// while any interface made from it is in use, which is what the runtime
+// assumes of boxed values: a slab is reused only once every event built
+// from it is dropped (component.Recycler).
 
 type eface struct {
 	typ  unsafe.Pointer

@@ -49,6 +49,7 @@ type Source struct {
 	// all files: each holds its events and their encoding (a few MB), and
 	// more of them than cores only adds memory (rotate: ten files at once).
 	building chan struct{}
+	slabs    slabs // one per building slot at most
 	metrics  *metrics
 	emitter  component.Emitter
 	wg       sync.WaitGroup // tailers and the watcher
@@ -167,6 +168,7 @@ func newSource(cfg *Config, set component.Settings) (component.Source, error) {
 	}
 	s.pool.New = func() any { b := make([]byte, s.bufSize); return &b }
 	s.building = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
+	s.slabs.max = cap(s.building)
 	return s, nil
 }
 

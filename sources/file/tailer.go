@@ -602,8 +602,8 @@ func (t *tailer) emit(ctx context.Context, extra ...component.Checkpoint) error 
 	if t.nothingNew(cpOff) {
 		return nil
 	}
-	rec, n, err := t.send(ctx, cpOff, func(evs []*event.Event, cps []component.Checkpoint) error {
-		return t.s.emitter.Emit(ctx, evs, cps...)
+	rec, n, err := t.send(ctx, cpOff, func(evs []*event.Event, cps []component.Checkpoint) (component.Pending, error) {
+		return nil, t.s.emitter.Emit(ctx, evs, cps...)
 	}, extra...)
 	if err != nil {
 		return err
@@ -625,9 +625,10 @@ func (t *tailer) emitAsync(ctx context.Context, ae component.AsyncEmitter) error
 	if t.inflight != nil {
 		after = t.inflight.p
 	}
-	rec, n, err := t.send(ctx, cpOff, func(evs []*event.Event, cps []component.Checkpoint) (err error) {
+	rec, n, err := t.send(ctx, cpOff, func(evs []*event.Event, cps []component.Checkpoint) (component.Pending, error) {
+		var err error
 		p, err = ae.EmitAsync(ctx, after, evs, cps...)
-		return err
+		return p, err
 	})
 	if err != nil {
 		t.settle()
@@ -657,16 +658,21 @@ func (t *tailer) nothingNew(cpOff int64) bool {
 
 // send builds the batch in one of the source's building slots and hands
 // its events and checkpoints (the file's, then extra) to emit. The events
-// are released once emit returned (they are encoded by then); on success
-// the batch is cleared.
-func (t *tailer) send(ctx context.Context, cpOff int64, emit func([]*event.Event, []component.Checkpoint) error, extra ...component.Checkpoint) (record, int, error) {
+// are released once emit returned (they are encoded by then), and their
+// slab is reused when the emitter says nothing kept them (see
+// component.Recycler); on success the batch is cleared.
+func (t *tailer) send(ctx context.Context, cpOff int64, emit func([]*event.Event, []component.Checkpoint) (component.Pending, error), extra ...component.Checkpoint) (record, int, error) {
 	if err := t.s.startBuilding(ctx); err != nil {
 		return record{}, 0, err
 	}
 	rec := t.record(cpOff)
-	evs := t.build(rec.Path)
-	err := emit(evs, append([]component.Checkpoint{{Key: t.key, Value: rec.encode()}}, extra...))
+	sl := t.s.slabs.get()
+	evs := t.build(rec.Path, sl)
+	p, err := emit(evs, append([]component.Checkpoint{{Key: t.key, Value: rec.encode()}}, extra...))
 	clear(evs) // do not keep the events alive
+	if r, ok := p.(component.Recycler); ok && err == nil && r.Released() {
+		t.s.slabs.put(sl)
+	}
 	t.s.doneBuilding()
 	if err != nil {
 		return rec, 0, err
@@ -721,7 +727,7 @@ func (t *tailer) stored(rec record, n int) {
 
 // build turns the batch into events. The allocations are per batch, not per
 // line: events, properties, uuids and messages each come from one block.
-func (t *tailer) build(path string) []*event.Event {
+func (t *tailer) build(path string, sl *slab) []*event.Event {
 	n := len(t.items)
 	if n == 0 {
 		return nil
@@ -754,15 +760,7 @@ func (t *tailer) build(path string) []*event.Event {
 	var idb []byte
 	idb, t.rnd = event.AppendUUIDv7s(make([]byte, 0, n*36), n, now, t.rnd)
 	ids := string(idb)
-	evs := make([]event.Event, n)
-	offs := make([]int64, n)
-	const perEvent = 4 // message, $file, $host, $offset ($line_split, rare, reallocates)
-	var fields []event.Field
-	var msgs []string
-	if cfg.Codec == "text" {
-		fields = make([]event.Field, n*perEvent)
-		msgs = make([]string, n)
-	}
+	evs, offs, fields, msgs := sl.take(n, cfg.Codec == "text")
 	pathV, hostV := any(path), any(host)
 	if cap(t.ptrs) < n {
 		t.ptrs = make([]*event.Event, n)

@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/hogtail/hogtail/agent/component"
@@ -72,9 +73,38 @@ func (e *Emitter) take(ctx context.Context, events []*event.Event) ([]*event.Eve
 	}
 	clones := make([]*event.Event, len(events))
 	for i, ev := range events {
-		clones[i] = ev.Clone()
+		c := ev.Clone()
+		for _, m := range []event.Map{c.Properties, c.Set, c.SetOnce, c.Extra} {
+			rebox(m)
+		}
+		clones[i] = c
 	}
 	return clones, nil
+}
+
+// rebox gives the scalar values of a cloned map interfaces of their own. A
+// source may box values that point into memory it reuses once its batch is
+// released (component.Recycler); the agent copies them by encoding.
+func rebox(m event.Map) {
+	for i := range m {
+		m[i].Value = reboxValue(m[i].Value)
+	}
+}
+
+func reboxValue(v any) any {
+	switch t := v.(type) {
+	case event.Map:
+		rebox(t)
+	case []any:
+		for i := range t {
+			t[i] = reboxValue(t[i])
+		}
+	case string:
+		return strings.Clone(t)
+	case int64:
+		return t + 0
+	}
+	return v
 }
 
 // record stores events (owned by the emitter from now on) and checkpoints.
@@ -127,6 +157,9 @@ type pending struct {
 	done chan struct{}
 	err  error
 }
+
+// Released implements component.Recycler: the batch was copied.
+func (p *pending) Released() bool { return true }
 
 func (p *pending) Wait() error {
 	<-p.done
