@@ -775,3 +775,55 @@ func TestFailedBatchesAreReadAgain(t *testing.T) {
 	}
 	t.Fatalf("no checkpoint at the end of the file (%d bytes): %d checkpoints", len(data), len(cps))
 }
+
+// keepingEmitter keeps the events it is given, as a connector that stores
+// them would, and so never reports them released.
+type keepingEmitter struct {
+	*componenttest.Emitter
+	mu   sync.Mutex
+	kept []*event.Event
+}
+
+type keptPending struct{ component.Pending }
+
+func (k *keepingEmitter) EmitAsync(ctx context.Context, after component.Pending, evs []*event.Event, cps ...component.Checkpoint) (component.Pending, error) {
+	if kp, ok := after.(keptPending); ok {
+		after = kp.Pending
+	}
+	p, err := k.Emitter.EmitAsync(ctx, after, evs, cps...)
+	if err != nil {
+		return nil, err
+	}
+	k.mu.Lock()
+	k.kept = append(k.kept, evs...)
+	k.mu.Unlock()
+	return keptPending{p}, nil
+}
+
+// TestKeptEventsStayIntact: events an emitter keeps (not released) must not
+// change when the tailer reads on, although their messages are not copied
+// out of the read buffer and their memory is reused once released.
+func TestKeptEventsStayIntact(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.BatchLines = 100 })
+	ke := &keepingEmitter{Emitter: h.em}
+	h.emit = ke
+	const n = 30000
+	data := seqLines(0, n)
+	if len(data) < 4*h.cfg.BatchLines*256 {
+		t.Fatalf("%d bytes fit in one read buffer: the test tests nothing", len(data))
+	}
+	appendFile(t, h.path("app.log"), data)
+	h.start()
+	got := h.waitFor(n)
+	h.stop()
+	ke.mu.Lock()
+	defer ke.mu.Unlock()
+	if len(ke.kept) != len(got) {
+		t.Fatalf("kept %d events, stored %d", len(ke.kept), len(got))
+	}
+	for i := range got {
+		if a, b := message(t, ke.kept[i]), message(t, got[i]); a != b {
+			t.Fatalf("event %d changed after it was emitted: %q, stored as %q", i, a, b)
+		}
+	}
+}

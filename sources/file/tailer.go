@@ -7,6 +7,7 @@ import (
 	"os"
 	"time"
 	"unicode/utf16"
+	"unsafe"
 
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
@@ -603,7 +604,17 @@ func (t *tailer) emit(ctx context.Context, extra ...component.Checkpoint) error 
 		return nil
 	}
 	rec, n, err := t.send(ctx, cpOff, func(evs []*event.Event, cps []component.Checkpoint) (component.Pending, error) {
-		return nil, t.s.emitter.Emit(ctx, evs, cps...)
+		ae, ok := t.s.emitter.(component.AsyncEmitter)
+		if !ok {
+			return nil, t.s.emitter.Emit(ctx, evs, cps...)
+		}
+		// The same as Emit, with the Pending that tells whether the events
+		// were released.
+		p, err := ae.EmitAsync(ctx, nil, evs, cps...)
+		if err != nil {
+			return nil, err
+		}
+		return p, p.Wait()
 	}, extra...)
 	if err != nil {
 		return err
@@ -672,6 +683,10 @@ func (t *tailer) send(ctx context.Context, cpOff int64, emit func([]*event.Event
 	clear(evs) // do not keep the events alive
 	if r, ok := p.(component.Recycler); ok && err == nil && r.Released() {
 		t.s.slabs.put(sl)
+	} else {
+		// The events may live on, and their messages point into the read
+		// buffer: leave it to them and read on in a copy.
+		t.detachBuf()
 	}
 	t.s.doneBuilding()
 	if err != nil {
@@ -680,6 +695,17 @@ func (t *tailer) send(ctx context.Context, cpOff int64, emit func([]*event.Event
 	t.dirty = false
 	t.items = t.items[:0]
 	return rec, len(evs), nil
+}
+
+// detachBuf moves the tailer to a copy of its read buffer, the old one
+// being referenced by events that were not released.
+func (t *tailer) detachBuf() {
+	if t.buf == nil {
+		return
+	}
+	b := make([]byte, len(t.buf))
+	copy(b, t.buf[:t.fill])
+	t.buf, t.bufp = b, &b
 }
 
 // startBuilding waits for one of the source's building slots.
@@ -753,13 +779,15 @@ func (t *tailer) build(path string, sl *slab) []*event.Event {
 			hi = max(hi, it.hi)
 		}
 	}
+	// The block is not copied: the events point into the read buffer,
+	// which send replaces unless the emitter released them.
 	var block string
 	if lo >= 0 && cfg.Codec == "text" {
-		block = string(t.buf[lo:hi])
+		block = unsafe.String(&t.buf[lo], hi-lo)
 	}
 	var idb []byte
 	idb, t.rnd = event.AppendUUIDv7s(make([]byte, 0, n*36), n, now, t.rnd)
-	ids := string(idb)
+	ids := unsafe.String(unsafe.SliceData(idb), len(idb)) // idb is not written again
 	evs, offs, fields, msgs := sl.take(n, cfg.Codec == "text")
 	pathV, hostV := any(path), any(host)
 	if cap(t.ptrs) < n {
