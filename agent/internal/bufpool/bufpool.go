@@ -23,18 +23,26 @@ type Pool struct {
 // Get returns an empty buffer with room for at least size bytes.
 func (p *Pool) Get(size int) []byte {
 	p.mu.Lock()
-	for i := len(p.free) - 1; i >= 0; i-- {
-		if b := p.free[i]; cap(b) >= size {
-			last := len(p.free) - 1
-			p.free[i] = p.free[last]
-			p.free[last] = nil
-			p.free = p.free[:last]
-			p.mu.Unlock()
-			return b[:0]
+	// The smallest that fits: taking a larger one than needed leaves a
+	// later, larger request without one (a chunk's body, then its
+	// compressed copy, which may be a little larger).
+	best := -1
+	for i, b := range p.free {
+		if cap(b) >= size && (best < 0 || cap(b) < cap(p.free[best])) {
+			best = i
 		}
 	}
+	if best < 0 {
+		p.mu.Unlock()
+		return make([]byte, 0, size)
+	}
+	b := p.free[best]
+	last := len(p.free) - 1
+	p.free[best] = p.free[last]
+	p.free[last] = nil
+	p.free = p.free[:last]
 	p.mu.Unlock()
-	return make([]byte, 0, size)
+	return b[:0]
 }
 
 // Put gives b back. b must not be used afterwards. When the pool is full,
