@@ -68,6 +68,8 @@ type Buffer struct {
 	// redo holds deletions whose commit failed (disk full); only the
 	// committer goroutine touches it.
 	redo []*request
+	// sealed is the committer's scratch list of a group's requests.
+	sealed []*request
 }
 
 // ErrClosed is returned by operations on a closed buffer.
@@ -279,10 +281,18 @@ type Commit struct {
 	DeadLetters []component.DeadLetter
 }
 
+// chunkWrite is one chunk of a request. Start frames the records into
+// body; the committer seals (compresses) it into data just before writing,
+// so compression runs beside the producer rather than on its path. Until
+// then the queue accounts size as the largest the chunk can seal to, and
+// the exact size from then on.
 type chunkWrite struct {
-	q     *queue
-	data  []byte
-	count int
+	q         *queue
+	body      []byte // framed records, until sealed
+	data      []byte // the sealed chunk, from the chunk pool
+	size      int64  // bytes accounted in q
+	count     int
+	unixMilli int64
 }
 
 type request struct {
@@ -334,9 +344,9 @@ type Pending struct {
 	req *request
 }
 
-// Start is the first half of Commit: it prepares c (encodes and compresses
-// its chunks, waits for room as Commit does) and queues it, without waiting
-// for the write. c's records are no longer referenced when Start returns.
+// Start is the first half of Commit: it prepares c (frames its records,
+// waits for room as Commit does) and queues it, without waiting for the
+// write. c's records are no longer referenced when Start returns.
 // Commits started one after another are written in that order. A commit
 // started with after (a Pending of the same producer, or nil) is not
 // written if after fails: its Wait returns ErrEarlierFailed. This lets a
@@ -348,7 +358,8 @@ func (b *Buffer) Start(ctx context.Context, c *Commit, after *Pending) (*Pending
 		if len(a.Records) == 0 {
 			continue
 		}
-		writes = append(writes, chunkWrite{data: encodeChunk(b.chunks, a.Records, now), count: len(a.Records)})
+		body := frameRecords(b.chunks, a.Records)
+		writes = append(writes, chunkWrite{body: body, size: sealedBound(len(body)), count: len(a.Records), unixMilli: now})
 	}
 	if err := b.reserve(ctx, c.Appends, writes); err != nil {
 		return nil, err
@@ -405,7 +416,7 @@ func (b *Buffer) reserve(ctx context.Context, appends []Append, writes []chunkWr
 				return fmt.Errorf("commit: queue %q is not registered", a.Queue)
 			}
 			writes[w].q = q
-			size := int64(len(writes[w].data))
+			size := writes[w].size
 			// An empty queue always takes a commit, however large, so a single
 			// oversize commit cannot block forever.
 			if q.cfg.MaxSize > 0 && q.bytes > 0 && q.bytes+size > q.cfg.MaxSize && q.cfg.WhenFull != component.WhenFullDropNewest {
@@ -417,7 +428,7 @@ func (b *Buffer) reserve(ctx context.Context, appends []Append, writes []chunkWr
 		if wait == nil {
 			for i := range writes {
 				q := writes[i].q
-				size := int64(len(writes[i].data))
+				size := writes[i].size
 				if q.cfg.MaxSize > 0 && q.bytes > 0 && q.bytes+size > q.cfg.MaxSize {
 					// drop_newest
 					b.dropped[q.name] += uint64(writes[i].count)
@@ -441,9 +452,10 @@ func (b *Buffer) reserve(ctx context.Context, appends []Append, writes []chunkWr
 func (b *Buffer) unreserve(writes []chunkWrite) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
-	for _, w := range writes {
-		if w.q != nil {
-			w.q.bytes -= int64(len(w.data))
+	for i := range writes {
+		// Only q and size: the committer may still be clearing data.
+		if w := &writes[i]; w.q != nil {
+			w.q.bytes -= w.size
 			w.q.signalSpace()
 		}
 	}
@@ -468,7 +480,7 @@ func (b *Buffer) committer() {
 	flushDeferred := func() {
 		timerC = nil
 		if len(deferred) > 0 {
-			b.apply(deferred)
+			b.commit(deferred)
 			deferred = nil
 		}
 		if len(b.redo) > 0 { // still failing: try again later
@@ -491,7 +503,7 @@ func (b *Buffer) committer() {
 			for {
 				select {
 				case r := <-b.reqs:
-					b.apply([]*request{r})
+					b.commit([]*request{r})
 				default:
 					return
 				}
@@ -520,7 +532,7 @@ func (b *Buffer) committer() {
 			deferred = deferred[:0]
 			timerC = nil
 		}
-		b.apply(group)
+		b.commit(group)
 		if len(b.redo) > 0 {
 			b.log.Warn("buffer: deleting delivered records failed; retrying", "error", b.redo[0].err)
 			for _, r := range b.redo {
@@ -553,6 +565,60 @@ func deleteOnly(group []*request) bool {
 		}
 	}
 	return true
+}
+
+// commit seals the group's chunks, applies the group and gives the sealed
+// chunks back to the pool (bbolt copied them into its pages).
+func (b *Buffer) commit(group []*request) {
+	b.seal(group)
+	all := append(b.sealed[:0], group...) // apply compacts group in place
+	b.apply(group)
+	for _, r := range all {
+		for i := range r.writes {
+			b.chunks.put(r.writes[i].data)
+			r.writes[i].data = nil
+		}
+	}
+	clear(all)
+	b.sealed = all
+}
+
+// seal compresses the chunks Start framed and brings the queues' accounting
+// from the bound reserved to the chunks' size.
+func (b *Buffer) seal(group []*request) {
+	var adjust bool
+	for _, r := range group {
+		for i := range r.writes {
+			w := &r.writes[i]
+			if w.body == nil {
+				continue
+			}
+			if w.q == nil { // dropped (drop_newest)
+				b.chunks.put(w.body)
+				w.body = nil
+				continue
+			}
+			w.data = sealChunk(b.chunks, w.body, w.count, w.unixMilli)
+			w.body = nil
+			adjust = true
+		}
+	}
+	if !adjust {
+		return
+	}
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	for _, r := range group {
+		for i := range r.writes {
+			w := &r.writes[i]
+			if w.q == nil || w.data == nil || w.size == int64(len(w.data)) {
+				continue
+			}
+			w.q.bytes += int64(len(w.data)) - w.size
+			w.size = int64(len(w.data))
+			w.q.signalSpace()
+		}
+	}
 }
 
 // apply commits a group of requests in one transaction. If the transaction

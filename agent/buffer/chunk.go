@@ -23,6 +23,12 @@ import (
 // and later map back in to read: compression makes the buffer faster and
 // a backlog smaller on disk and in memory.
 //
+// A producer frames its records (Start); the committer compresses the
+// chunk just before its transaction, so compression runs beside the
+// producer, which meanwhile prepares its next batch. One committer sealing
+// every chunk compresses about 1 GB/s per core, well above what bbolt
+// writes and fsyncs.
+//
 // The checksum lets a damaged value be detected and moved to dead letters
 // instead of being delivered half-read or blocking the queue.
 
@@ -47,18 +53,41 @@ func bodySize(records [][]byte) int {
 	return n
 }
 
-// encodeChunk encodes records, committed at unixMilli, into a buffer from
-// pool (nil: a fresh one); give it back with pool.put once written.
+// encodeChunk encodes records, committed at unixMilli, into a chunk of its
+// own size. Buffers come from pool (nil: fresh ones).
 func encodeChunk(pool *chunkPool, records [][]byte, unixMilli int64) []byte {
+	body := frameRecords(pool, records)
+	dst := sealChunk(pool, body, len(records), unixMilli)
+	out := bytes.Clone(dst)
+	pool.put(dst)
+	return out
+}
+
+// frameRecords lays records out as a chunk body, in a buffer from pool.
+// This is the part of encoding a producer must do itself (its records are
+// reused once Start returned); sealChunk compresses later, in the committer.
+func frameRecords(pool *chunkPool, records [][]byte) []byte {
 	body := pool.get(bodySize(records))
 	for _, r := range records {
 		body = binary.AppendUvarint(body, uint64(len(r)))
 		body = append(body, r...)
 	}
+	return body
+}
+
+// sealedBound is the largest chunk sealChunk makes of a body of n bytes:
+// the body is stored as is when compression does not pay.
+func sealedBound(n int) int64 {
+	return int64(chunkHeader + binary.MaxVarintLen64 + 1 + n)
+}
+
+// sealChunk compresses a framed body of count records into a chunk, in a
+// buffer from pool; body goes back to pool.
+func sealChunk(pool *chunkPool, body []byte, count int, unixMilli int64) []byte {
 	dst := pool.get(chunkHeader + binary.MaxVarintLen64 + 1 + s2.MaxEncodedLen(len(body)))
 	dst = append(dst, 0, 0, 0, 0)
 	dst = binary.LittleEndian.AppendUint64(dst, uint64(unixMilli))
-	dst = binary.AppendUvarint(dst, uint64(len(records)))
+	dst = binary.AppendUvarint(dst, uint64(count))
 	flagAt := len(dst)
 	dst = append(dst, flagS2)
 	enc := s2.Encode(dst[len(dst):cap(dst)], body)
@@ -71,12 +100,7 @@ func encodeChunk(pool *chunkPool, records [][]byte, unixMilli int64) []byte {
 	}
 	pool.put(body)
 	binary.LittleEndian.PutUint32(dst, crc32.Checksum(dst[4:], castagnoli))
-	// The chunk waits for its transaction in a buffer of its own size:
-	// dst has room for the worst case, several times what compression
-	// leaves, and goes back to the pool now.
-	out := bytes.Clone(dst)
-	pool.put(dst)
-	return out
+	return dst
 }
 
 // decodeChunk splits a chunk into records, which alias data (or a freshly
@@ -192,7 +216,7 @@ type chunkPool struct{ p bufpool.Pool }
 const maxPooledChunk = 8 << 20
 
 func newChunkPool() *chunkPool {
-	return &chunkPool{p: bufpool.Pool{Max: 2, MaxCap: maxPooledChunk}}
+	return &chunkPool{p: bufpool.Pool{Max: 3, MaxCap: maxPooledChunk}}
 }
 
 func (c *chunkPool) get(size int) []byte {
