@@ -115,6 +115,10 @@ func (a *Agent) flow(ctx context.Context, topo *topology, source, node string, e
 		recs, ar := encodeEvents(a.arenas.Get(0), events)
 		p.arenas = append(p.arenas, ar)
 		for _, s := range sinks {
+			if p.appends[s.name] == nil {
+				p.appends[s.name] = recs[:len(recs):len(recs)] // appending more copies
+				continue
+			}
 			p.appends[s.name] = append(p.appends[s.name], recs...)
 		}
 	}

@@ -61,9 +61,9 @@ type Buffer struct {
 	// dropped counts records refused by drop_newest queues, per queue.
 	dropped map[string]uint64
 
+	// chunks recycles the large buffers of chunks: framed bodies, sealed
+	// chunks, and what readers load and decompress chunks into.
 	chunks *chunkPool
-	// reads recycles the buffers readers load and decompress chunks into.
-	reads *chunkPool
 
 	// redo holds deletions whose commit failed (disk full); only the
 	// committer goroutine touches it.
@@ -128,7 +128,6 @@ func Open(path string, opts Options) (*Buffer, error) {
 		db:      db,
 		path:    path,
 		chunks:  newChunkPool(),
-		reads:   newChunkPool(),
 		log:     opts.Logger,
 		reqs:    make(chan *request, 256),
 		stop:    make(chan struct{}),
@@ -293,6 +292,7 @@ type chunkWrite struct {
 	size      int64  // bytes accounted in q
 	count     int
 	unixMilli int64
+	seq       uint64 // assigned by write
 }
 
 type request struct {
@@ -568,15 +568,18 @@ func deleteOnly(group []*request) bool {
 }
 
 // commit seals the group's chunks, applies the group and gives the sealed
-// chunks back to the pool (bbolt copied them into its pages).
+// chunks back to the pool (bbolt copied them into its pages), with the
+// framed bodies that were not kept for the queue's reader (keepHot).
 func (b *Buffer) commit(group []*request) {
 	b.seal(group)
 	all := append(b.sealed[:0], group...) // apply compacts group in place
 	b.apply(group)
 	for _, r := range all {
 		for i := range r.writes {
-			b.chunks.put(r.writes[i].data)
-			r.writes[i].data = nil
+			w := &r.writes[i]
+			b.chunks.put(w.data)
+			b.chunks.put(w.body)
+			w.data, w.body = nil, nil
 		}
 	}
 	clear(all)
@@ -598,8 +601,10 @@ func (b *Buffer) seal(group []*request) {
 				w.body = nil
 				continue
 			}
+			if w.data != nil {
+				continue // sealed already (a retry)
+			}
 			w.data = sealChunk(b.chunks, w.body, w.count, w.unixMilli)
-			w.body = nil
 			adjust = true
 		}
 	}
@@ -643,12 +648,14 @@ func (b *Buffer) apply(group []*request) {
 		if err != nil {
 			continue
 		}
-		for _, w := range r.writes {
+		for i := range r.writes {
+			w := &r.writes[i]
 			if w.q == nil {
 				continue
 			}
 			w.q.count += int64(w.count)
 			w.q.chunks++
+			w.q.keepHot(w)
 			w.q.signalData()
 		}
 		for _, d := range r.deletes {
@@ -715,6 +722,7 @@ func (b *Buffer) write(group []*request) error {
 				if err := qb.Put(seqKey(seq), w.data); err != nil {
 					return fmt.Errorf("queue %q: %w", w.q.name, err)
 				}
+				w.seq = seq
 				next[w.q] = seq + 1
 			}
 			for i := range r.deletes {

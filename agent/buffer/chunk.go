@@ -58,6 +58,7 @@ func bodySize(records [][]byte) int {
 func encodeChunk(pool *chunkPool, records [][]byte, unixMilli int64) []byte {
 	body := frameRecords(pool, records)
 	dst := sealChunk(pool, body, len(records), unixMilli)
+	pool.put(body)
 	out := bytes.Clone(dst)
 	pool.put(dst)
 	return out
@@ -82,7 +83,7 @@ func sealedBound(n int) int64 {
 }
 
 // sealChunk compresses a framed body of count records into a chunk, in a
-// buffer from pool; body goes back to pool.
+// buffer from pool.
 func sealChunk(pool *chunkPool, body []byte, count int, unixMilli int64) []byte {
 	dst := pool.get(chunkHeader + binary.MaxVarintLen64 + 1 + s2.MaxEncodedLen(len(body)))
 	dst = append(dst, 0, 0, 0, 0)
@@ -98,7 +99,6 @@ func sealChunk(pool *chunkPool, body []byte, count int, unixMilli int64) []byte 
 		dst[flagAt] = flagRaw
 		dst = append(dst, body...)
 	}
-	pool.put(body)
 	binary.LittleEndian.PutUint32(dst, crc32.Checksum(dst[4:], castagnoli))
 	return dst
 }
@@ -168,6 +168,11 @@ func splitChunk(data []byte, decompress func([]byte) ([]byte, error)) ([][]byte,
 	default:
 		return nil, errCorrupt
 	}
+	return splitBody(p, n)
+}
+
+// splitBody splits a framed body of n records.
+func splitBody(p []byte, n uint64) ([][]byte, error) {
 	if n > uint64(len(p)) { // every record takes at least its length byte
 		return nil, errCorrupt
 	}
@@ -216,7 +221,7 @@ type chunkPool struct{ p bufpool.Pool }
 const maxPooledChunk = 8 << 20
 
 func newChunkPool() *chunkPool {
-	return &chunkPool{p: bufpool.Pool{Max: 3, MaxCap: maxPooledChunk}}
+	return &chunkPool{p: bufpool.Pool{Max: 5, MaxCap: maxPooledChunk}}
 }
 
 func (c *chunkPool) get(size int) []byte {

@@ -21,6 +21,37 @@ type queue struct {
 	nextSeq uint64
 	space   chan struct{} // closed when bytes decrease
 	data    chan struct{} // closed when records are committed
+	// hot holds the framed bodies of the latest chunks written, by
+	// sequence number, for the queue's reader: a reader that keeps up takes
+	// them from here instead of reading back and decompressing what was
+	// just written. The chunks are on disk all the same. Guarded by the
+	// buffer's mu.
+	hot map[uint64]hotChunk
+}
+
+// hotChunk is a written chunk's framed body (see queue.hot).
+type hotChunk struct {
+	body  []byte
+	count int
+	size  int64 // of the sealed chunk on disk
+}
+
+// maxHot bounds queue.hot: a reader that is behind (a receiver down, a
+// backlog) reads from disk, and the bodies of a few chunks are all that
+// waits for it in memory.
+const maxHot = 2
+
+// keepHot hands a chunk just written to the queue's reader, taking its
+// body, unless enough are waiting. The buffer's mu is held.
+func (q *queue) keepHot(w *chunkWrite) {
+	if w.body == nil || len(q.hot) >= maxHot {
+		return
+	}
+	if q.hot == nil {
+		q.hot = map[uint64]hotChunk{}
+	}
+	q.hot[w.seq] = hotChunk{body: w.body, count: w.count, size: w.size}
+	w.body = nil
 }
 
 func newQueue(name string, cfg QueueConfig) *queue {
@@ -112,7 +143,7 @@ func (b *Buffer) Reader(name string) (*Reader, error) {
 // one record), blocking until one is available or ctx is done. Once it has a
 // record it waits up to linger for more to fill the lease.
 func (r *Reader) Next(ctx context.Context, maxRecords, maxBytes int, linger time.Duration) (*Lease, error) {
-	lease := &Lease{}
+	lease := &Lease{Records: make([][]byte, 0, min(maxRecords, 4096))}
 	var lingerC <-chan time.Time
 	for {
 		r.b.mu.Lock()
@@ -181,9 +212,13 @@ func (r *Reader) fill(lease *Lease, maxRecords, maxBytes int) error {
 	return nil
 }
 
-// load reads the next chunk from disk. A chunk that fails its checksum is
-// moved to dead letters and skipped.
+// load reads the next chunk, from queue.hot when it is there, else from
+// disk. A chunk that fails its checksum is moved to dead letters and
+// skipped.
 func (r *Reader) load() (bool, error) {
+	if ok, err := r.loadHot(); ok || err != nil {
+		return ok, err
+	}
 	for {
 		var seq uint64
 		var val []byte
@@ -197,7 +232,7 @@ func (r *Reader) load() (bool, error) {
 				return nil
 			}
 			seq = keySeq(k)
-			val = append(r.b.reads.get(len(v)), v...) // v lives in the mmap only during the tx
+			val = append(r.b.chunks.get(len(v)), v...) // v lives in the mmap only during the tx
 			return nil
 		})
 		if err != nil {
@@ -207,17 +242,18 @@ func (r *Reader) load() (bool, error) {
 			return false, nil
 		}
 		r.loadSeq = seq + 1
-		records, backing, err := decodeChunkInto(val, r.b.reads)
+		r.dropHot()
+		records, backing, err := decodeChunkInto(val, r.b.chunks)
 		if err != nil {
 			r.quarantine(seq, val) // val is the dead letter: not pooled
 			continue
 		}
 		size := len(val)
 		if !sameBuffer(backing, val) {
-			r.b.reads.put(val) // decompressed: the records alias backing
+			r.b.chunks.put(val) // decompressed: the records alias backing
 		}
 		if len(records) == 0 {
-			r.b.reads.put(backing)
+			r.b.chunks.put(backing)
 			r.submitDelete(deleteOp{q: r.q, seq: seq, bytes: int64(size)})
 			continue
 		}
@@ -226,6 +262,49 @@ func (r *Reader) load() (bool, error) {
 		r.mu.Unlock()
 		r.cur, r.curSeq = records, seq
 		return true, nil
+	}
+}
+
+// loadHot takes the next chunk from queue.hot if it is there.
+func (r *Reader) loadHot() (bool, error) {
+	r.b.mu.Lock()
+	r.dropHotLocked()
+	h, ok := r.q.hot[r.loadSeq]
+	if ok {
+		delete(r.q.hot, r.loadSeq)
+	}
+	r.b.mu.Unlock()
+	if !ok {
+		return false, nil
+	}
+	seq := r.loadSeq
+	r.loadSeq++
+	records, err := splitBody(h.body, uint64(h.count))
+	if err != nil || len(records) == 0 {
+		// Framed by this process a moment ago: a bug, not a damaged disk.
+		return false, fmt.Errorf("read queue %q: chunk %d as written does not split: %v", r.q.name, seq, err)
+	}
+	r.mu.Lock()
+	r.states[seq] = &chunkState{remaining: len(records), count: int64(h.count), bytes: h.size, backing: h.body}
+	r.mu.Unlock()
+	r.cur, r.curSeq = records, seq
+	return true, nil
+}
+
+// dropHot gives back the bodies in queue.hot the reader has passed (read
+// from disk instead: it read them before they were kept, or was behind).
+func (r *Reader) dropHot() {
+	r.b.mu.Lock()
+	defer r.b.mu.Unlock()
+	r.dropHotLocked()
+}
+
+func (r *Reader) dropHotLocked() {
+	for seq, h := range r.q.hot {
+		if seq < r.loadSeq {
+			delete(r.q.hot, seq)
+			r.b.chunks.put(h.body)
+		}
 	}
 }
 
@@ -257,7 +336,7 @@ func (r *Reader) Ack(l *Lease) {
 		st.remaining -= p.n
 		if st.remaining <= 0 {
 			delete(r.states, p.seq)
-			r.b.reads.put(st.backing)
+			r.b.chunks.put(st.backing)
 			dels = append(dels, deleteOp{q: r.q, seq: p.seq, bytes: st.bytes, count: st.count})
 		}
 	}
