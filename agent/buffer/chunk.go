@@ -214,7 +214,10 @@ func chunkTime(v []byte) int64 {
 
 // chunkPool recycles chunk encoding buffers: a commit of 1000 log lines
 // encodes ~300 KB, and allocating (and zeroing) that for every commit is a
-// measurable share of the write path. A nil pool allocates.
+// measurable share of the write path. A busy queue has about five in use:
+// the body a producer frames, the one the committer seals and its sealed
+// copy, and the one or two a reader holds until they are delivered. A nil
+// pool allocates.
 type chunkPool struct{ p bufpool.Pool }
 
 // maxPooledChunk keeps rare huge chunks out of the pool.
