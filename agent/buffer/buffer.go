@@ -10,12 +10,14 @@
 package buffer
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
@@ -70,6 +72,8 @@ type Buffer struct {
 	redo []*request
 	// sealed is the committer's scratch list of a group's requests.
 	sealed []*request
+	// unsealed counts the bytes of framed bodies queued for the committer.
+	unsealed atomic.Int64
 }
 
 // ErrClosed is returned by operations on a closed buffer.
@@ -359,9 +363,22 @@ func (b *Buffer) Start(ctx context.Context, c *Commit, after *Pending) (*Pending
 			continue
 		}
 		body := frameRecords(b.chunks, a.Records)
-		writes = append(writes, chunkWrite{body: body, size: sealedBound(len(body)), count: len(a.Records), unixMilli: now})
+		w := chunkWrite{body: body, size: sealedBound(len(body)), count: len(a.Records), unixMilli: now}
+		if b.unsealed.Add(int64(len(body))) > maxUnsealed {
+			// The committer is behind (many busy producers): compress
+			// here, beside the others, rather than pile up framed bodies.
+			// The chunk waits for the committer in a buffer of its size.
+			b.unsealed.Add(-int64(len(body)))
+			dst := sealChunk(b.chunks, body, w.count, now)
+			w.data = bytes.Clone(dst)
+			b.chunks.put(dst)
+			b.chunks.put(body)
+			w.body, w.size = nil, int64(len(w.data))
+		}
+		writes = append(writes, w)
 	}
 	if err := b.reserve(ctx, c.Appends, writes); err != nil {
+		b.dropBodies(writes)
 		return nil, err
 	}
 	req := &request{writes: writes, source: c.Source, checkpoints: c.Checkpoints, deadLetters: c.DeadLetters, done: make(chan struct{})}
@@ -375,9 +392,30 @@ func (b *Buffer) Start(ctx context.Context, c *Commit, after *Pending) (*Pending
 	case b.reqs <- req:
 	case <-b.stop:
 		b.unreserve(req.writes)
+		b.dropBodies(req.writes)
 		return nil, ErrClosed
 	}
 	return &Pending{b: b, req: req}, nil
+}
+
+// keepSealed is how many chunks of a group seal writes from the buffer
+// they were compressed into (see seal).
+const keepSealed = 2
+
+// maxUnsealed bounds the framed bodies waiting for the committer to
+// compress them (see Start).
+const maxUnsealed = 4 << 20
+
+// dropBodies gives back the framed bodies of writes that will not reach
+// the committer.
+func (b *Buffer) dropBodies(writes []chunkWrite) {
+	for i := range writes {
+		if w := &writes[i]; w.body != nil {
+			b.unsealed.Add(-int64(len(w.body)))
+			b.chunks.put(w.body)
+			w.body = nil
+		}
+	}
 }
 
 // Wait returns once the commit is written (nil) or failed (then nothing of
@@ -588,23 +626,46 @@ func (b *Buffer) commit(group []*request) {
 
 // seal compresses the chunks Start framed and brings the queues' accounting
 // from the bound reserved to the chunks' size.
+//
+// A whole group stays in memory until its transaction is over, and a group
+// is large when many producers are busy (a rotation: ten files at once).
+// So only the first keepSealed chunks are written from the pooled buffer
+// they were compressed into (sized for the worst case, three times what
+// log lines need); the others are copied to a buffer of their size. Only
+// the first maxHot bodies of a queue are kept for queue.hot.
 func (b *Buffer) seal(group []*request) {
 	var adjust bool
+	kept := 0
+	var hotLeft map[*queue]int
 	for _, r := range group {
 		for i := range r.writes {
 			w := &r.writes[i]
 			if w.body == nil {
 				continue
 			}
+			if w.data != nil {
+				continue // sealed already (a retry)
+			}
+			b.unsealed.Add(-int64(len(w.body)))
 			if w.q == nil { // dropped (drop_newest)
 				b.chunks.put(w.body)
 				w.body = nil
 				continue
 			}
-			if w.data != nil {
-				continue // sealed already (a retry)
-			}
 			w.data = sealChunk(b.chunks, w.body, w.count, w.unixMilli)
+			if kept++; kept > keepSealed {
+				dst := w.data
+				w.data = bytes.Clone(dst)
+				b.chunks.put(dst)
+			}
+			if hotLeft == nil {
+				hotLeft = map[*queue]int{}
+			}
+			if hotLeft[w.q] >= maxHot {
+				b.chunks.put(w.body)
+				w.body = nil
+			}
+			hotLeft[w.q]++
 			adjust = true
 		}
 	}

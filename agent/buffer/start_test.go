@@ -173,3 +173,47 @@ func TestQueuedBytesMatchStoredChunks(t *testing.T) {
 		t.Fatalf("accounted %d bytes / %d records, reopened buffer finds %d / %d", st.Bytes, st.Records, st2.Bytes, st2.Records)
 	}
 }
+
+// TestStartSealsWhenCommitterIsBehind: commits are compressed by the
+// committer, or by Start itself once maxUnsealed bytes of framed records
+// wait for it; either way every record is stored and read back, and the
+// count of waiting bytes returns to where it was.
+func TestStartSealsWhenCommitterIsBehind(t *testing.T) {
+	for _, behind := range []bool{false, true} {
+		t.Run("behind="+strconv.FormatBool(behind), func(t *testing.T) {
+			b := openQueue(t, "s", 64<<20)
+			var base int64
+			if behind {
+				base = maxUnsealed
+				b.unsealed.Store(base)
+			}
+			ctx := context.Background()
+			var prev *Pending
+			for i := 0; i < 20; i++ {
+				p, err := b.Start(ctx, &Commit{Appends: []Append{{Queue: "s", Records: recs("c"+strconv.Itoa(i), 50)}}, Source: "src"}, prev)
+				if err != nil {
+					t.Fatal(err)
+				}
+				prev = p
+			}
+			if err := prev.Wait(); err != nil {
+				t.Fatal(err)
+			}
+			if got := b.unsealed.Load(); got != base {
+				t.Fatalf("%d bytes still counted as waiting for the committer, want %d", got, base)
+			}
+			r, err := b.Reader("s")
+			if err != nil {
+				t.Fatal(err)
+			}
+			got := readAll(t, r, 1000)
+			for i := 0; i < 20; i++ {
+				for j, want := range recs("c"+strconv.Itoa(i), 50) {
+					if got[i*50+j] != string(want) {
+						t.Fatalf("record %d = %s, want %s", i*50+j, got[i*50+j], want)
+					}
+				}
+			}
+		})
+	}
+}
