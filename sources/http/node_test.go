@@ -5,26 +5,32 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 )
 
-// posthogNodeDir installs posthog-node once per machine (in the user cache)
-// and returns the directory holding its node_modules.
-func posthogNodeDir(t *testing.T) string {
+// npmPackage installs an npm package (spec, e.g. "posthog-node@5") once
+// per machine, in the user cache under name, and returns the directory
+// holding its node_modules. It skips the test without node and npm, or when
+// the registry cannot be reached.
+func npmPackage(t *testing.T, spec, name string) string {
 	t.Helper()
-	if _, err := exec.LookPath("node"); err != nil {
-		t.Skip("node is not on PATH: skipping the posthog-node test")
-	}
-	if _, err := exec.LookPath("npm"); err != nil {
-		t.Skip("npm is not on PATH: skipping the posthog-node test")
+	for _, tool := range []string{"node", "npm"} {
+		if _, err := exec.LookPath(tool); err != nil {
+			t.Skipf("%s is not on PATH: skipping the %s test", tool, spec)
+		}
 	}
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		cache = t.TempDir()
 	}
-	dir := filepath.Join(cache, "hogtail-test", "posthog-node-5")
-	if _, err := os.Stat(filepath.Join(dir, "node_modules", "posthog-node", "package.json")); err == nil {
+	dir := filepath.Join(cache, "hogtail-test", name)
+	pkg := spec // the name without its version
+	if i := strings.LastIndex(spec, "@"); i > 0 {
+		pkg = spec[:i]
+	}
+	if _, err := os.Stat(filepath.Join(dir, "node_modules", pkg, "package.json")); err == nil {
 		return dir
 	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
@@ -32,9 +38,9 @@ func posthogNodeDir(t *testing.T) string {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", dir, "posthog-node@5")
+	cmd := exec.CommandContext(ctx, "npm", "install", "--no-audit", "--no-fund", "--silent", "--prefix", dir, spec)
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Skipf("npm install posthog-node failed (registry unreachable?), skipping: %v\n%s", err, out)
+		t.Skipf("npm install %s failed (registry unreachable?), skipping: %v\n%s", spec, err, out)
 	}
 	return dir
 }
@@ -44,7 +50,7 @@ func TestPosthogNode(t *testing.T) {
 	if testing.Short() {
 		t.Skip("-short: skipping the posthog-node test")
 	}
-	dir := posthogNodeDir(t)
+	dir := npmPackage(t, "posthog-node@5", "posthog-node-5")
 	h := start(t, func(c *Config) { c.APIKeys = []string{"phc_nodetest"} })
 	script, _ := filepath.Abs("testdata/posthog-node-driver.js")
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
