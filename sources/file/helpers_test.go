@@ -20,14 +20,14 @@ import (
 // harness runs a file source on an emitter and restarts it on the
 // emitter's committed checkpoints.
 type harness struct {
-	t      *testing.T
-	dir    string
-	cfg    *Config
-	em     *componenttest.Emitter
-	cancel context.CancelFunc
-	done   chan error
-	src    *Source
-	mutate func(*Source)
+	t   *testing.T
+	dir string
+	cfg *Config
+	em  *componenttest.Emitter
+	// stopRun stops the running source (nil when stopped).
+	stopRun func()
+	src     *Source
+	mutate  func(*Source)
 	// emit, when set, is what the source emits to (wrapping em).
 	emit component.Emitter
 }
@@ -66,29 +66,18 @@ func (h *harness) start() {
 	if h.mutate != nil {
 		h.mutate(h.src)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	h.cancel, h.done = cancel, make(chan error, 1)
 	var emit component.Emitter = h.em
 	if h.emit != nil {
 		emit = h.emit
 	}
-	go func() { h.done <- src.Run(ctx, emit) }()
+	h.stopRun = componenttest.StartSource(h.t, src, emit, nil)
 }
 
 func (h *harness) stop() {
-	if h.cancel == nil {
-		return
+	if h.stopRun != nil {
+		h.stopRun()
+		h.stopRun = nil
 	}
-	h.cancel()
-	select {
-	case err := <-h.done:
-		if err != nil {
-			h.t.Errorf("Run: %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		h.t.Errorf("Run did not return after cancel")
-	}
-	h.cancel = nil
 }
 
 // waitFor waits until n events were emitted.

@@ -70,38 +70,14 @@ func startWith(t testing.TB, emit component.Emitter, mutate func(*Config)) *harn
 		t.Fatalf("CreateSource: %v", err)
 	}
 	s := src.(*source)
-	ctx, cancel := context.WithCancel(context.Background())
-	done := make(chan error, 1)
-	go func() { done <- s.Run(ctx, emit) }()
-	select {
-	case <-s.ready:
-	case err := <-done:
-		t.Fatalf("Run: %v", err)
-	}
-	h := &harness{src: s, reg: set.Metrics.(*prometheus.Registry)}
+	stop := componenttest.StartSource(t, s, emit, s.ready)
+	h := &harness{src: s, reg: set.Metrics.(*prometheus.Registry), stop: stop}
 	switch e := emit.(type) {
 	case *componenttest.Emitter:
 		h.emit = e
 	case *countingEmitter:
 		h.emit = e.Emitter
 	}
-	stopped := false
-	h.stop = func() {
-		if stopped {
-			return
-		}
-		stopped = true
-		cancel()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("Run returned %v", err)
-			}
-		case <-time.After(10 * time.Second):
-			t.Errorf("Run did not return after cancel")
-		}
-	}
-	t.Cleanup(h.stop)
 	return h
 }
 

@@ -10,6 +10,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+	"testing"
+	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
@@ -237,4 +239,40 @@ func (k *KV) Delete(key string) error {
 	defer k.mu.Unlock()
 	delete(k.m, key)
 	return nil
+}
+
+// StartSource runs src in a goroutine with emit. When ready is not nil it
+// waits until the source closes it (serving), failing the test if Run
+// returns first. The returned stop cancels Run and waits for it (10 s at
+// most), reporting a Run error; it may be called more than once and runs at
+// the test's cleanup too.
+func StartSource(t testing.TB, src component.Source, emit component.Emitter, ready <-chan struct{}) (stop func()) {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- src.Run(ctx, emit) }()
+	if ready != nil {
+		select {
+		case <-ready:
+		case err := <-done:
+			cancel()
+			t.Fatalf("Run: %v", err)
+		}
+	}
+	var once sync.Once
+	stop = func() {
+		once.Do(func() {
+			cancel()
+			select {
+			case err := <-done:
+				if err != nil {
+					t.Errorf("Run returned %v", err)
+				}
+			case <-time.After(10 * time.Second):
+				t.Errorf("Run did not return after cancel")
+			}
+		})
+	}
+	t.Cleanup(stop)
+	return stop
 }
