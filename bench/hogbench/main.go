@@ -118,6 +118,7 @@ type Options struct {
 	ProfileDir             string
 	ProfileFor             time.Duration
 	NoSync                 bool
+	SyslogNGDiskBuffer     bool
 	Codec                  string
 	SourceExtra, SinkExtra string
 }
@@ -138,6 +139,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.StringVar(&shippers, "shippers", "hogtail,syslog-ng,rsyslog", "shippers to run")
 	fs.StringVar(&o.Hogtail, "hogtail", "hogtail", "hogtail binary")
 	fs.StringVar(&o.SyslogNG, "syslog-ng", "syslog-ng", "syslog-ng binary")
+	fs.BoolVar(&o.SyslogNGDiskBuffer, "syslog-ng-disk-buffer", false, "give syslog-ng's http() destination a reliable disk-buffer() (comparison only: a durable queue like hogtail's)")
 	fs.StringVar(&o.Rsyslog, "rsyslog-root", "", "root of an unpacked rsyslog .deb (empty: rsyslog skipped)")
 	fs.StringVar(&o.Connector, "connector", "bench/connectors/add-property", "connector of tail-js and reload")
 	fs.StringVar(&o.Out, "out", "bench/results", "results directory (empty: print only)")
@@ -285,7 +287,7 @@ func Bench(ctx context.Context, o Options, logf func(string, ...any)) ([]Result,
 			shippers = append(shippers, Hogtail{Bin: o.Hogtail, NoSync: o.NoSync, Codec: o.Codec,
 				SourceExtra: o.SourceExtra, SinkExtra: o.SinkExtra})
 		case "syslog-ng":
-			shippers = append(shippers, SyslogNG{Bin: o.SyslogNG})
+			shippers = append(shippers, SyslogNG{Bin: o.SyslogNG, DiskBuffer: o.SyslogNGDiskBuffer})
 		case "rsyslog":
 			if o.Rsyslog == "" {
 				logf("rsyslog skipped: no -rsyslog-root (an unpacked rsyslog .deb)")

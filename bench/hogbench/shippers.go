@@ -109,7 +109,12 @@ retry.max_interval = "1s"
 }
 
 // SyslogNG is syslog-ng 3.38 from Debian (syslog-ng-core, syslog-ng-mod-http).
-type SyslogNG struct{ Bin string }
+type SyslogNG struct {
+	Bin string
+	// DiskBuffer gives the http() destination a reliable disk-buffer(),
+	// syslog-ng's durable queue (the suite runs it with memory queues).
+	DiskBuffer bool
+}
 
 // Name implements Shipper.
 func (SyslogNG) Name() string { return "syslog-ng" }
@@ -148,8 +153,8 @@ func (s SyslogNG) Prepare(env Env) ([]string, error) {
 	}
 	fmt.Fprintf(&b, `destination d_out { http(url(%q) method("POST") headers("Content-Type: application/x-ndjson")
   body(%s) delimiter("\n") batch-lines(1000) batch-bytes(4MiB) batch-timeout(100) workers(2)
-  retries(1000000) time-reopen(1)); };
-`, env.HTTPURL+"/ingest", body)
+  retries(1000000) time-reopen(1)%s); };
+`, env.HTTPURL+"/ingest", body, s.diskBuffer(env))
 	b.WriteString("log { source(s_in); ")
 	if env.JS {
 		b.WriteString("parser(p_json); rewrite(r_add); ")
@@ -168,6 +173,13 @@ func (s SyslogNG) Prepare(env Env) ([]string, error) {
 		"-R", filepath.Join(env.DataDir, "syslog-ng.persist"),
 		"-p", filepath.Join(env.DataDir, "syslog-ng.pid"),
 		"-c", filepath.Join(env.DataDir, "syslog-ng.ctl")}, nil
+}
+
+func (s SyslogNG) diskBuffer(env Env) string {
+	if !s.DiskBuffer {
+		return ""
+	}
+	return fmt.Sprintf("\n  disk-buffer(reliable(yes) dir(%q) disk-buf-size(1073741824))", env.DataDir)
 }
 
 // Rsyslog is Debian's rsyslog run from an unpacked .deb (it conflicts with
