@@ -644,7 +644,7 @@ func (b *Buffer) seal(group []*request) {
 				continue
 			}
 			if w.data != nil {
-				continue // sealed already (a retry)
+				continue // sealed by an earlier seal
 			}
 			b.unsealed.Add(-int64(len(w.body)))
 			if w.q == nil { // dropped (drop_newest)
