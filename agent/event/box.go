@@ -21,6 +21,7 @@ type eface struct {
 var (
 	stringType = (*eface)(unsafe.Pointer(&[]any{""}[0])).typ
 	int64Type  = (*eface)(unsafe.Pointer(&[]any{int64(1 << 40)}[0])).typ
+	floatType  = (*eface)(unsafe.Pointer(&[]any{float64(0.5)}[0])).typ
 )
 
 // BoxString returns *p as an interface value without copying it. *p must
@@ -38,5 +39,14 @@ func BoxInt64(p *int64) any {
 	var v any
 	e := (*eface)(unsafe.Pointer(&v))
 	e.typ, e.data = int64Type, unsafe.Pointer(p)
+	return v
+}
+
+// BoxFloat64 returns *p as an interface value without copying it. *p must
+// not change afterwards.
+func BoxFloat64(p *float64) any {
+	var v any
+	e := (*eface)(unsafe.Pointer(&v))
+	e.typ, e.data = floatType, unsafe.Pointer(p)
 	return v
 }

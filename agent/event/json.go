@@ -302,7 +302,19 @@ const (
 // in strings becomes U+FFFD, as with encoding/json.
 func ParseValue(data []byte) (any, error) {
 	p := parser{data: data, str: string(data)}
+	st := stacks.Get().(*parseStacks)
+	p.fields, p.items = st.fields[:0], st.items[:0]
 	v, err := p.value()
+	// Every finished object and array leaves the stacks empty and cleared;
+	// after an error they may hold values.
+	if err != nil {
+		clear(p.fields)
+		clear(p.items)
+	}
+	if cap(p.fields) <= maxPooledStack && cap(p.items) <= maxPooledStack {
+		st.fields, st.items = p.fields[:0], p.items[:0]
+		stacks.Put(st)
+	}
 	if err != nil {
 		return nil, err
 	}

@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
 	"unsafe"
@@ -24,6 +25,64 @@ type parser struct {
 	str   string
 	pos   int
 	depth int
+	// fields and items are stacks of the objects and arrays being parsed:
+	// a finished one is copied out at its exact size, so a value does not
+	// reallocate as it grows.
+	fields []Field
+	items  []any
+	// strs, ints and floats box scalar values from slabs (see box.go): one
+	// allocation per slab instead of one per value.
+	strs   []string
+	ints   []int64
+	floats []float64
+}
+
+// parseStacks are a parser's fields and items, kept between documents:
+// growing them afresh for every log line cost more than the values.
+type parseStacks struct {
+	fields []Field
+	items  []any
+}
+
+var stacks = sync.Pool{New: func() any { return new(parseStacks) }}
+
+// maxPooledStack keeps the stacks of a rare huge document out of the pool.
+const maxPooledStack = 1 << 14
+
+// slabLen sizes the parser's slabs by the document: a log line needs a
+// few values, a capture batch thousands.
+func (p *parser) slabLen() int {
+	return min(256, max(8, len(p.data)/32))
+}
+
+func (p *parser) boxString(s string) any {
+	if len(p.strs) == 0 {
+		p.strs = make([]string, p.slabLen())
+	}
+	p.strs[0] = s
+	v := BoxString(&p.strs[0])
+	p.strs = p.strs[1:]
+	return v
+}
+
+func (p *parser) boxInt(i int64) any {
+	if len(p.ints) == 0 {
+		p.ints = make([]int64, p.slabLen())
+	}
+	p.ints[0] = i
+	v := BoxInt64(&p.ints[0])
+	p.ints = p.ints[1:]
+	return v
+}
+
+func (p *parser) boxFloat(f float64) any {
+	if len(p.floats) == 0 {
+		p.floats = make([]float64, p.slabLen()/4+1)
+	}
+	p.floats[0] = f
+	v := BoxFloat64(&p.floats[0])
+	p.floats = p.floats[1:]
+	return v
 }
 
 const maxDepth = 10000
@@ -59,7 +118,11 @@ func (p *parser) value() (any, error) {
 	case c == '[':
 		return p.array()
 	case c == '"':
-		return p.string()
+		s, err := p.string()
+		if err != nil {
+			return nil, err
+		}
+		return p.boxString(s), nil
 	case c == '-' || (c >= '0' && c <= '9'):
 		return p.number()
 	case c == 't':
@@ -86,12 +149,12 @@ func (p *parser) object() (any, error) {
 	}
 	defer func() { p.depth-- }()
 	p.pos++ // {
-	m := Map{}
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == '}' {
 		p.pos++
-		return m, nil
+		return Map{}, nil
 	}
+	base := len(p.fields)
 	for {
 		p.skipSpace()
 		if p.pos >= len(p.data) || p.data[p.pos] != '"' {
@@ -110,7 +173,7 @@ func (p *parser) object() (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		m = append(m, Field{Key: key.(string), Value: v})
+		p.fields = append(p.fields, Field{Key: key, Value: v})
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return nil, p.fail("expected ',' or '}'")
@@ -120,6 +183,10 @@ func (p *parser) object() (any, error) {
 			p.pos++
 		case '}':
 			p.pos++
+			m := make(Map, len(p.fields)-base)
+			copy(m, p.fields[base:])
+			clear(p.fields[base:])
+			p.fields = p.fields[:base]
 			return dedupe(m), nil
 		default:
 			return nil, p.fail("expected ',' or '}'")
@@ -133,18 +200,18 @@ func (p *parser) array() (any, error) {
 	}
 	defer func() { p.depth-- }()
 	p.pos++ // [
-	arr := []any{}
 	p.skipSpace()
 	if p.pos < len(p.data) && p.data[p.pos] == ']' {
 		p.pos++
-		return arr, nil
+		return []any{}, nil
 	}
+	base := len(p.items)
 	for {
 		v, err := p.value()
 		if err != nil {
 			return nil, err
 		}
-		arr = append(arr, v)
+		p.items = append(p.items, v)
 		p.skipSpace()
 		if p.pos >= len(p.data) {
 			return nil, p.fail("expected ',' or ']'")
@@ -154,6 +221,10 @@ func (p *parser) array() (any, error) {
 			p.pos++
 		case ']':
 			p.pos++
+			arr := make([]any, len(p.items)-base)
+			copy(arr, p.items[base:])
+			clear(p.items[base:])
+			p.items = p.items[:base]
 			return arr, nil
 		default:
 			return nil, p.fail("expected ',' or ']'")
@@ -162,8 +233,8 @@ func (p *parser) array() (any, error) {
 }
 
 // string decodes a string starting at the opening quote. Strings without
-// escapes (the common case) cost one allocation.
-func (p *parser) string() (any, error) {
+// escapes (the common case) are substrings of the document.
+func (p *parser) string() (string, error) {
 	p.pos++ // "
 	start := p.pos
 	ascii := true
@@ -180,16 +251,16 @@ func (p *parser) string() (any, error) {
 		case c == '\\':
 			return p.escapedString(start)
 		case c < 0x20:
-			return nil, p.fail("control character in string")
+			return "", p.fail("control character in string")
 		case c >= utf8.RuneSelf:
 			ascii = false
 		}
 		p.pos++
 	}
-	return nil, p.fail("unterminated string")
+	return "", p.fail("unterminated string")
 }
 
-func (p *parser) escapedString(start int) (any, error) {
+func (p *parser) escapedString(start int) (string, error) {
 	var b strings.Builder
 	b.Grow(p.pos - start + 16)
 	b.Write(p.data[start:p.pos])
@@ -204,7 +275,7 @@ func (p *parser) escapedString(start int) (any, error) {
 			}
 			return s, nil
 		case c < 0x20:
-			return nil, p.fail("control character in string")
+			return "", p.fail("control character in string")
 		case c != '\\':
 			b.WriteByte(c)
 			p.pos++
@@ -232,7 +303,7 @@ func (p *parser) escapedString(start int) (any, error) {
 		case 'u':
 			r, ok := p.hex4()
 			if !ok {
-				return nil, p.fail("invalid \\u escape")
+				return "", p.fail("invalid \\u escape")
 			}
 			if utf16.IsSurrogate(r) {
 				// A high surrogate must be followed by \uDC00-\uDFFF; a
@@ -253,10 +324,10 @@ func (p *parser) escapedString(start int) (any, error) {
 			b.WriteRune(r)
 		default:
 			p.pos--
-			return nil, p.fail("invalid escape")
+			return "", p.fail("invalid escape")
 		}
 	}
-	return nil, p.fail("unterminated string")
+	return "", p.fail("unterminated string")
 }
 
 func (p *parser) hex4() (rune, bool) {
@@ -323,7 +394,7 @@ func (p *parser) number() (any, error) {
 	text := unsafeString(p.data[start:p.pos])
 	if isInt {
 		if i, err := strconv.ParseInt(text, 10, 64); err == nil {
-			return i, nil
+			return p.boxInt(i), nil
 		}
 	}
 	f, err := strconv.ParseFloat(text, 64)
@@ -331,7 +402,7 @@ func (p *parser) number() (any, error) {
 		// Out of range: encoding/json refuses these too.
 		return nil, fmt.Errorf("%w: number %s out of range", errSyntax, text)
 	}
-	return f, nil
+	return p.boxFloat(f), nil
 }
 
 // unsafeString views b as a string without copying; only for immediate

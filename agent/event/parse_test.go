@@ -95,3 +95,20 @@ func TestDuplicateKeysLikeJSONParse(t *testing.T) {
 		}
 	}
 }
+
+// TestParseAfterError: a document that fails half-way leaves nothing behind
+// for the next one (the parser's stacks are reused).
+func TestParseAfterError(t *testing.T) {
+	for _, bad := range []string{`{"a":[1,2,{"b":`, `[{"x":1},[2,3`, `{"k":"v","m":{"n":[true,`} {
+		if _, err := ParseValue([]byte(bad)); err == nil {
+			t.Fatalf("%s parsed", bad)
+		}
+		v, err := ParseValue([]byte(`{"c":[1,{"d":"e"}]}`))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := string(AppendValue(nil, v)); got != `{"c":[1,{"d":"e"}]}` {
+			t.Fatalf("after %s: parsed %s", bad, got)
+		}
+	}
+}
