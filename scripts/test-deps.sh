@@ -14,9 +14,9 @@ if ! command -v apt-get >/dev/null 2>&1; then
   exit 0
 fi
 as_root() { if [ "$(id -u)" = 0 ]; then "$@"; else sudo -n "$@"; fi; }
-install() { as_root env DEBIAN_FRONTEND=noninteractive timeout 600 apt-get install -y chromium >/dev/null 2>&1; }
+install() { as_root env DEBIAN_FRONTEND=noninteractive timeout 240 apt-get install -y chromium >/dev/null 2>&1; }
 if ! install; then
-  as_root timeout 300 apt-get update >/dev/null 2>&1
+  as_root timeout 90 apt-get update >/dev/null 2>&1
   install || echo "test-deps: could not install chromium; the posthog-js browser test will skip" >&2
 fi
 exit 0
