@@ -804,26 +804,34 @@ func (k *keepingEmitter) EmitAsync(ctx context.Context, after component.Pending,
 // change when the tailer reads on, although their messages are not copied
 // out of the read buffer and their memory is reused once released.
 func TestKeptEventsStayIntact(t *testing.T) {
-	h := newHarness(t, func(c *Config) { c.BatchLines = 100 })
-	ke := &keepingEmitter{Emitter: h.em}
-	h.emit = ke
-	const n = 30000
-	data := seqLines(0, n)
-	if len(data) < 4*h.cfg.BatchLines*256 {
-		t.Fatalf("%d bytes fit in one read buffer: the test tests nothing", len(data))
-	}
-	appendFile(t, h.path("app.log"), data)
-	h.start()
-	got := h.waitFor(n)
-	h.stop()
-	ke.mu.Lock()
-	defer ke.mu.Unlock()
-	if len(ke.kept) != len(got) {
-		t.Fatalf("kept %d events, stored %d", len(ke.kept), len(got))
-	}
-	for i := range got {
-		if a, b := message(t, ke.kept[i]), message(t, got[i]); a != b {
-			t.Fatalf("event %d changed after it was emitted: %q, stored as %q", i, a, b)
-		}
+	for _, codec := range []string{"text", "json"} {
+		t.Run(codec, func(t *testing.T) {
+			h := newHarness(t, func(c *Config) { c.BatchLines = 100; c.Codec = codec })
+			ke := &keepingEmitter{Emitter: h.em}
+			h.emit = ke
+			const n = 30000
+			var b strings.Builder
+			for i := 0; i < n; i++ {
+				fmt.Fprintf(&b, "{\"seq\":%d,\"msg\":\"line %d\"}\n", i, i)
+			}
+			data := b.String()
+			if len(data) < 4*h.cfg.BatchLines*256 {
+				t.Fatalf("%d bytes fit in one read buffer: the test tests nothing", len(data))
+			}
+			appendFile(t, h.path("app.log"), data)
+			h.start()
+			got := h.waitFor(n)
+			h.stop()
+			ke.mu.Lock()
+			defer ke.mu.Unlock()
+			if len(ke.kept) != len(got) {
+				t.Fatalf("kept %d events, stored %d", len(ke.kept), len(got))
+			}
+			for i := range got {
+				if a, b := ke.kept[i].AppendJSON(nil), got[i].AppendJSON(nil); string(a) != string(b) {
+					t.Fatalf("event %d changed after it was emitted:\n%s\nstored as\n%s", i, a, b)
+				}
+			}
+		})
 	}
 }

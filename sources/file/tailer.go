@@ -683,9 +683,10 @@ func (t *tailer) send(ctx context.Context, cpOff int64, emit func([]*event.Event
 	clear(evs) // do not keep the events alive
 	if r, ok := p.(component.Recycler); ok && err == nil && r.Released() {
 		t.s.slabs.put(sl)
-	} else {
+	} else if t.s.cfg.Codec == "text" {
 		// The events may live on, and their messages point into the read
-		// buffer: leave it to them and read on in a copy.
+		// buffer: leave it to them and read on in a copy. (The json codec's
+		// values are copies.)
 		t.detachBuf()
 	}
 	t.s.doneBuilding()
@@ -782,7 +783,7 @@ func (t *tailer) build(path string, sl *slab) []*event.Event {
 	// The block is not copied: the events point into the read buffer,
 	// which send replaces unless the emitter released them.
 	var block string
-	if lo >= 0 && cfg.Codec == "text" {
+	if lo >= 0 && hi > lo && cfg.Codec == "text" {
 		block = unsafe.String(&t.buf[lo], hi-lo)
 	}
 	var idb []byte
