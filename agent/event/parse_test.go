@@ -3,6 +3,7 @@ package event
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 )
 
@@ -109,6 +110,37 @@ func TestParseAfterError(t *testing.T) {
 		}
 		if got := string(AppendValue(nil, v)); got != `{"c":[1,{"d":"e"}]}` {
 			t.Fatalf("after %s: parsed %s", bad, got)
+		}
+	}
+}
+
+// TestParseStringEdges: strings that end, or stop, at a word boundary of
+// the eight-byte scan.
+func TestParseStringEdges(t *testing.T) {
+	for n := 0; n <= 20; n++ {
+		body := strings.Repeat("a", n)
+		for _, tc := range []struct {
+			in string
+			ok bool
+		}{
+			{`"` + body + `"`, true},
+			{`"` + body, false},
+			{`"` + body + `\"x"`, true},
+			{`"` + body + "é" + body + `"`, true},
+			{`"` + body + "\x01" + `"`, false},
+			{`"` + body + "\xff" + `"`, true}, // invalid UTF-8 becomes U+FFFD
+		} {
+			v, err := ParseValue([]byte(tc.in))
+			if (err == nil) != tc.ok {
+				t.Fatalf("%q: err %v, want ok=%v", tc.in, err, tc.ok)
+			}
+			var want any
+			if jerr := json.Unmarshal([]byte(tc.in), &want); (jerr == nil) != tc.ok {
+				t.Fatalf("%q: encoding/json says %v", tc.in, jerr)
+			}
+			if tc.ok && v != want {
+				t.Fatalf("%q: parsed %q, encoding/json %q", tc.in, v, want)
+			}
 		}
 	}
 }
