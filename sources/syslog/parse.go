@@ -5,6 +5,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"time"
 	"unicode/utf8"
 
@@ -36,9 +37,28 @@ type parser struct {
 // blocks hands out events, property slices and boxed strings from blocks
 // allocated once per blockEvents messages: an event then costs a few
 // allocations per block instead of one per event and per string property.
-// A block is never reused; the garbage collector frees it once none of its
-// events is referenced.
+//
+// On a stream connection the committer hands back, in order, the events it
+// stored and that the agent no longer refers to (release): events go out
+// in the order they were handed out, so once a block's worth has come back
+// the oldest block is free and is used again. A batch that cannot be
+// released (a transform may keep its events, or it failed and is stored
+// again) stops the reuse for the connection (poison): its blocks are left
+// to the garbage collector, as datagram workers always do (recycle unset).
 type blocks struct {
+	events []event.Event
+	fields []event.Field
+	strs   []string
+
+	mu       sync.Mutex
+	recycle  bool     // set by a stream connection, cleared by poison
+	inUse    []*block // blocks handed out from, oldest first; the last is current
+	free     []*block
+	released int // events released from inUse[0] onwards
+}
+
+// block is one allocation of blockEvents events and their values.
+type block struct {
 	events []event.Event
 	fields []event.Field
 	strs   []string
@@ -47,15 +67,71 @@ type blocks struct {
 const (
 	blockEvents = 128
 	maxProps    = 14 // properties of the richest event toEvent builds
+	maxBoxes    = 6  // strings toEvent boxes per event
+	maxFree     = 8  // free blocks kept per connection
 )
 
 func (b *blocks) event() *event.Event {
 	if len(b.events) == 0 {
-		b.events = make([]event.Event, blockEvents)
+		b.next()
 	}
 	e := &b.events[0]
 	b.events = b.events[1:]
 	return e
+}
+
+// next moves to a free block, or a new one.
+func (b *blocks) next() {
+	b.mu.Lock()
+	var bl *block
+	if n := len(b.free); n > 0 {
+		bl = b.free[n-1]
+		b.free[n-1] = nil
+		b.free = b.free[:n-1]
+	} else {
+		bl = &block{
+			events: make([]event.Event, blockEvents),
+			fields: make([]event.Field, blockEvents*maxProps),
+			strs:   make([]string, blockEvents*maxBoxes),
+		}
+	}
+	if b.recycle {
+		b.inUse = append(b.inUse, bl)
+	}
+	b.mu.Unlock()
+	b.events, b.fields, b.strs = bl.events, bl.fields, bl.strs
+}
+
+// release hands back the next n events handed out: the agent no longer
+// refers to them. Safe for use beside the reader.
+func (b *blocks) release(n int) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if !b.recycle {
+		return
+	}
+	b.released += n
+	// The last block is the one being filled: never taken back.
+	for len(b.inUse) > 1 && b.released >= blockEvents {
+		bl := b.inUse[0]
+		b.inUse[0] = nil
+		b.inUse = b.inUse[1:]
+		b.released -= blockEvents
+		if len(b.free) < maxFree {
+			clear(bl.events)
+			clear(bl.fields)
+			clear(bl.strs)
+			b.free = append(b.free, bl)
+		}
+	}
+}
+
+// poison stops the reuse of blocks (see blocks).
+func (b *blocks) poison() {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.recycle = false
+	b.inUse, b.free = nil, nil
 }
 
 // props returns an empty Map with room for maxProps fields; appending more
@@ -72,7 +148,7 @@ func (b *blocks) props() event.Map {
 // box returns s as an interface value without a per-string allocation.
 func (b *blocks) box(s string) any {
 	if len(b.strs) == 0 {
-		b.strs = make([]string, blockEvents*4)
+		b.strs = make([]string, blockEvents*maxBoxes)
 	}
 	p := &b.strs[0]
 	*p = s

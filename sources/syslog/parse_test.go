@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"os"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -144,5 +145,56 @@ func TestParseMessages(t *testing.T) {
 				t.Logf("event: %s", ev.AppendJSON(nil))
 			}
 		})
+	}
+}
+
+// TestBlocksReuseOnlyReleased: a block is used again only once every event
+// handed out from it was released; events still out are never touched, and
+// after poison nothing is reused.
+func TestBlocksReuseOnlyReleased(t *testing.T) {
+	var b blocks
+	b.recycle = true
+	var out []*event.Event
+	hand := func(n int, tag string) {
+		for i := 0; i < n; i++ {
+			ev := b.event()
+			ev.UUID = tag + strconv.Itoa(len(out))
+			out = append(out, ev)
+		}
+	}
+	intact := func(from int) {
+		t.Helper()
+		for i := from; i < len(out); i++ {
+			if want := "a" + strconv.Itoa(i); out[i].UUID != want && !strings.HasPrefix(out[i].UUID, "b") {
+				t.Fatalf("event %d, not released, changed to %q", i, out[i].UUID)
+			}
+		}
+	}
+	hand(5*blockEvents, "a")
+	b.release(blockEvents + blockEvents/2) // block 0 and half of block 1
+	hand(1, "b")                           // needs a block: block 0 comes back
+	if out[len(out)-1] != out[0] {
+		t.Fatal("the released block was not used again")
+	}
+	hand(2*blockEvents, "b") // the rest of block 0, then a new one: block 1 is half out
+	intact(blockEvents + blockEvents/2)
+	for _, ev := range out[5*blockEvents+blockEvents:] {
+		for _, old := range out[blockEvents : 5*blockEvents] {
+			if ev == old {
+				t.Fatal("a block with events still out was used again")
+			}
+		}
+	}
+
+	b.poison()
+	b.release(10 * blockEvents)
+	before := len(out)
+	hand(2*blockEvents, "b")
+	for _, ev := range out[before:] {
+		for _, old := range out[:before] {
+			if ev == old {
+				t.Fatal("a block was used again after poison")
+			}
+		}
 	}
 }

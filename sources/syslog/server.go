@@ -234,11 +234,12 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 	}
 	fr := newFramer(idleReader{r: r, conn: conn, idle: s.cfg.IdleTimeout.D(), ctx: ctx}, int(s.cfg.MaxMessageBytes))
 	p := newParser(s.cfg, s.host)
+	p.blocks.recycle = true // the committer releases what it stored
 	pend := newPending(s.cfg.BatchMaxEvents)
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
-		c := streamCommitter{s: s, ctx: ctx, emit: emit}
+		c := streamCommitter{s: s, ctx: ctx, emit: emit, blocks: &p.blocks}
 		for {
 			batch, ok := pend.take()
 			if !ok {
@@ -297,6 +298,8 @@ type streamCommitter struct {
 	ctx      context.Context
 	emit     component.Emitter
 	inflight *flight
+	// blocks is the reader's: stored batches go back to it (see blocks).
+	blocks *blocks
 }
 
 type flight struct {
@@ -309,6 +312,7 @@ type flight struct {
 func (c *streamCommitter) commit(batch []*event.Event) bool {
 	ae, ok := c.emit.(component.AsyncEmitter)
 	if !ok {
+		c.blocks.poison()
 		return c.store(batch)
 	}
 	var after component.Pending
@@ -319,7 +323,9 @@ func (c *streamCommitter) commit(batch []*event.Event) bool {
 	p, err := ae.EmitAsync(ectx, after, batch)
 	cancel()
 	if err != nil {
-		return c.settle() && c.store(batch)
+		ok := c.settle()
+		c.blocks.poison()
+		return ok && c.store(batch)
 	}
 	prev := c.inflight
 	c.inflight = &flight{p: p, evs: batch}
@@ -327,10 +333,11 @@ func (c *streamCommitter) commit(batch []*event.Event) bool {
 		return true
 	}
 	if prev.p.Wait() == nil {
-		c.s.metrics.received.Add(float64(len(prev.evs)))
+		c.stored(prev)
 		return true
 	}
 	// The batch chained after a failed one is not stored either.
+	c.blocks.poison()
 	cur := c.inflight
 	c.inflight = nil
 	if cur.p.Wait() == nil {
@@ -338,6 +345,17 @@ func (c *streamCommitter) commit(batch []*event.Event) bool {
 		return c.store(prev.evs)
 	}
 	return c.store(prev.evs) && c.store(cur.evs)
+}
+
+// stored counts a batch the buffer stored and hands its events back to the
+// reader's blocks when the agent no longer refers to them.
+func (c *streamCommitter) stored(f *flight) {
+	c.s.metrics.received.Add(float64(len(f.evs)))
+	if r, ok := f.p.(component.Recycler); ok && r.Released() {
+		c.blocks.release(len(f.evs))
+	} else {
+		c.blocks.poison()
+	}
 }
 
 // settle waits for the batch in flight, storing it again if it failed.
@@ -348,9 +366,10 @@ func (c *streamCommitter) settle() bool {
 		return true
 	}
 	if f.p.Wait() == nil {
-		c.s.metrics.received.Add(float64(len(f.evs)))
+		c.stored(f)
 		return true
 	}
+	c.blocks.poison()
 	return c.store(f.evs)
 }
 
