@@ -55,34 +55,20 @@ func (p *parser) slabLen() int {
 	return min(256, max(8, len(p.data)/32))
 }
 
-func (p *parser) boxString(s string) any {
-	if len(p.strs) == 0 {
-		p.strs = make([]string, p.slabLen())
-	}
-	p.strs[0] = s
-	v := BoxString(&p.strs[0])
-	p.strs = p.strs[1:]
-	return v
-}
+func (p *parser) boxString(s string) any { return boxFrom(&p.strs, p.slabLen(), s, BoxString) }
+func (p *parser) boxInt(i int64) any     { return boxFrom(&p.ints, p.slabLen(), i, BoxInt64) }
+func (p *parser) boxFloat(f float64) any { return boxFrom(&p.floats, p.slabLen()/4+1, f, BoxFloat64) }
 
-func (p *parser) boxInt(i int64) any {
-	if len(p.ints) == 0 {
-		p.ints = make([]int64, p.slabLen())
+// boxFrom stores v in the next element of *slab (a new slab of n when it
+// is used up) and boxes that element.
+func boxFrom[T any](slab *[]T, n int, v T, box func(*T) any) any {
+	if len(*slab) == 0 {
+		*slab = make([]T, n)
 	}
-	p.ints[0] = i
-	v := BoxInt64(&p.ints[0])
-	p.ints = p.ints[1:]
-	return v
-}
-
-func (p *parser) boxFloat(f float64) any {
-	if len(p.floats) == 0 {
-		p.floats = make([]float64, p.slabLen()/4+1)
-	}
-	p.floats[0] = f
-	v := BoxFloat64(&p.floats[0])
-	p.floats = p.floats[1:]
-	return v
+	(*slab)[0] = v
+	r := box(&(*slab)[0])
+	*slab = (*slab)[1:]
+	return r
 }
 
 const maxDepth = 10000
