@@ -51,6 +51,15 @@ type tailer struct {
 	items       []item
 	dirty       bool // checkpoint fields changed without an event
 	readFailing bool // a read error was logged; log again once it works
+	// seen is the file's first bytes (up to fingerprint_bytes) as this
+	// tailer read them from offset 0; empty when it started further on.
+	// replaced compares them with the file: a file rewritten past our
+	// offset while it was shorter than the fingerprint is caught too.
+	seen    []byte
+	scratch []byte
+	// atEnd: the last read reached the end of the file. Data read next was
+	// written since, possibly by a truncate-and-rewrite: it is checked.
+	atEnd bool
 
 	utf16    bool
 	bigEnd   bool
@@ -161,6 +170,7 @@ func (t *tailer) run(ctx context.Context) {
 		}
 	}
 	t.readPos, t.bufOff, t.consumed = t.offset, t.offset, t.offset
+	t.seen = t.seen[:0]
 	t.lastGrowth = time.Now()
 
 	woke := false
@@ -180,7 +190,21 @@ func (t *tailer) run(ctx context.Context) {
 			}
 		}
 		n, err := t.f.ReadAt(t.buf[t.fill:], t.readPos)
+		if n > 0 && t.atEnd {
+			// Written since the last read reached the end. If the file was
+			// truncated and rewritten past our offset in between, what was
+			// just read is the new content's middle: start over instead.
+			t.atEnd = false
+			if fi, serr := t.f.Stat(); serr == nil && t.replaced(fi.Size()) {
+				if t.truncated(ctx) != nil {
+					return
+				}
+				continue
+			}
+		}
 		if n > 0 {
+			t.atEnd = err == io.EOF
+			t.noteSeen(n)
 			t.fill += n
 			t.readPos += int64(n)
 			t.s.metrics.bytes.Add(float64(n))
@@ -359,11 +383,31 @@ func (t *tailer) atEOF(ctx context.Context) (done bool, err error) {
 	return false, nil
 }
 
+// noteSeen keeps the part of the n bytes just read into buf[fill:] at
+// readPos that falls within the fingerprint (see seen).
+func (t *tailer) noteSeen(n int) {
+	fpBytes := int64(t.s.fpBytes)
+	if t.readPos >= fpBytes || int64(len(t.seen)) != t.readPos {
+		return
+	}
+	take := int(min(int64(n), fpBytes-t.readPos))
+	t.seen = append(t.seen, t.buf[t.fill:t.fill+take]...)
+}
+
 // replaced reports whether the file shrank below what was read or its first
 // bytes changed: truncated, maybe refilled past our offset already.
 func (t *tailer) replaced(size int64) bool {
 	if size < t.readPos {
 		return true
+	}
+	if len(t.seen) > 0 {
+		if cap(t.scratch) < len(t.seen) {
+			t.scratch = make([]byte, len(t.seen), t.s.fpBytes)
+		}
+		head := t.scratch[:len(t.seen)]
+		if got, _ := t.f.ReadAt(head, 0); got < len(head) || !bytes.Equal(head, t.seen) {
+			return true
+		}
 	}
 	t.s.mu.Lock()
 	fp, fpLen := t.fp, t.fpLen
@@ -412,6 +456,7 @@ func (t *tailer) truncated(ctx context.Context) error {
 	t.fp, t.fpLen, t.head = fp, fpLen, head
 	s.mu.Unlock()
 	t.offset, t.readPos, t.bufOff, t.consumed, t.fill = 0, 0, 0, 0, 0
+	t.seen, t.atEnd = t.seen[:0], false
 	t.splitting = false
 	t.dirty = true
 	if err := t.emit(ctx, extra...); err != nil {
