@@ -57,8 +57,9 @@ type tailer struct {
 	// offset while it was shorter than the fingerprint is caught too.
 	seen    []byte
 	scratch []byte
-	// atEnd: the last read reached the end of the file. Data read next was
-	// written since, possibly by a truncate-and-rewrite: it is checked.
+	// atEnd: the last read reached the end of the file (or failed). Data
+	// read next was written since, possibly by a truncate-and-rewrite: it
+	// is checked before use.
 	atEnd bool
 
 	utf16    bool
@@ -173,27 +174,17 @@ func (t *tailer) run(ctx context.Context) {
 	t.seen = t.seen[:0]
 	t.lastGrowth = time.Now()
 
-	woke := false
 	for ctx.Err() == nil {
 		if t.buf == nil {
 			t.bufp = t.s.pool.Get().(*[]byte)
 			t.buf = *t.bufp
 		}
-		if woke {
-			// Check before reading on: the file may have been truncated
-			// and refilled past our offset while we slept.
-			woke = false
-			if fi, err := t.f.Stat(); err == nil && t.replaced(fi.Size()) {
-				if t.truncated(ctx) != nil {
-					return
-				}
-			}
-		}
 		n, err := t.f.ReadAt(t.buf[t.fill:], t.readPos)
 		if n > 0 && t.atEnd {
-			// Written since the last read reached the end. If the file was
-			// truncated and rewritten past our offset in between, what was
-			// just read is the new content's middle: start over instead.
+			// Written since the last read reached the end (or failed), for
+			// example while we slept. If the file was truncated and
+			// rewritten past our offset in between, what was just read is
+			// the new content's middle: start over instead.
 			t.atEnd = false
 			if fi, serr := t.f.Stat(); serr == nil && t.replaced(fi.Size()) {
 				if t.truncated(ctx) != nil {
@@ -216,6 +207,7 @@ func (t *tailer) run(ctx context.Context) {
 		}
 		// The read path pauses here: everything below works on what is
 		// stored (offset, known checkpoints).
+		t.atEnd = true
 		if t.settle() != nil {
 			return
 		}
@@ -243,7 +235,6 @@ func (t *tailer) run(ctx context.Context) {
 			t.buf, t.bufp = nil, nil
 		}
 		timer.Reset(t.nextWait())
-		woke = true
 		select {
 		case <-ctx.Done():
 			return
