@@ -329,47 +329,42 @@ func (c *streamCommitter) commit(batch []*event.Event) bool {
 	}
 	prev := c.inflight
 	c.inflight = &flight{p: p, evs: batch}
-	if prev == nil {
-		return true
-	}
-	if prev.p.Wait() == nil {
-		c.stored(prev)
+	if prev == nil || c.landed(prev) {
 		return true
 	}
 	// The batch chained after a failed one is not stored either.
-	c.blocks.poison()
 	cur := c.inflight
 	c.inflight = nil
-	if cur.p.Wait() == nil {
-		c.s.metrics.received.Add(float64(len(cur.evs)))
+	if c.landed(cur) {
 		return c.store(prev.evs)
 	}
 	return c.store(prev.evs) && c.store(cur.evs)
 }
 
-// stored counts a batch the buffer stored and hands its events back to the
-// reader's blocks when the agent no longer refers to them.
-func (c *streamCommitter) stored(f *flight) {
+// landed waits for f. A stored batch is counted and its events go back to
+// the reader's blocks when the agent no longer refers to them; a failed
+// one (false) stops the reuse of blocks, since it will be stored again.
+func (c *streamCommitter) landed(f *flight) bool {
+	if f.p.Wait() != nil {
+		c.blocks.poison()
+		return false
+	}
 	c.s.metrics.received.Add(float64(len(f.evs)))
 	if r, ok := f.p.(component.Recycler); ok && r.Released() {
 		c.blocks.release(len(f.evs))
 	} else {
 		c.blocks.poison()
 	}
+	return true
 }
 
 // settle waits for the batch in flight, storing it again if it failed.
 func (c *streamCommitter) settle() bool {
 	f := c.inflight
 	c.inflight = nil
-	if f == nil {
+	if f == nil || c.landed(f) {
 		return true
 	}
-	if f.p.Wait() == nil {
-		c.stored(f)
-		return true
-	}
-	c.blocks.poison()
 	return c.store(f.evs)
 }
 
