@@ -10,7 +10,6 @@
 package buffer
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -367,11 +366,8 @@ func (b *Buffer) Start(ctx context.Context, c *Commit, after *Pending) (*Pending
 		if b.unsealed.Add(int64(len(body))) > maxUnsealed {
 			// The committer is behind (many busy producers): compress
 			// here, beside the others, rather than pile up framed bodies.
-			// The chunk waits for the committer in a buffer of its size.
 			b.unsealed.Add(-int64(len(body)))
-			dst := sealChunk(b.chunks, body, w.count, now)
-			w.data = bytes.Clone(dst)
-			b.chunks.put(dst)
+			w.data = sealChunkSized(b.chunks, body, w.count, now)
 			b.chunks.put(body)
 			w.body, w.size = nil, int64(len(w.data))
 		}
@@ -641,10 +637,7 @@ func (b *Buffer) seal(group []*request) {
 		for i := range r.writes {
 			w := &r.writes[i]
 			if w.body == nil {
-				continue
-			}
-			if w.data != nil {
-				continue // sealed by an earlier seal
+				continue // sealed by Start
 			}
 			b.unsealed.Add(-int64(len(w.body)))
 			if w.q == nil { // dropped (drop_newest)
@@ -652,11 +645,10 @@ func (b *Buffer) seal(group []*request) {
 				w.body = nil
 				continue
 			}
-			w.data = sealChunk(b.chunks, w.body, w.count, w.unixMilli)
-			if kept++; kept > keepSealed {
-				dst := w.data
-				w.data = bytes.Clone(dst)
-				b.chunks.put(dst)
+			if kept++; kept <= keepSealed {
+				w.data = sealChunk(b.chunks, w.body, w.count, w.unixMilli)
+			} else {
+				w.data = sealChunkSized(b.chunks, w.body, w.count, w.unixMilli)
 			}
 			if hotLeft == nil {
 				hotLeft = map[*queue]int{}

@@ -57,8 +57,16 @@ func bodySize(records [][]byte) int {
 // own size. Buffers come from pool (nil: fresh ones).
 func encodeChunk(pool *chunkPool, records [][]byte, unixMilli int64) []byte {
 	body := frameRecords(pool, records)
-	dst := sealChunk(pool, body, len(records), unixMilli)
+	out := sealChunkSized(pool, body, len(records), unixMilli)
 	pool.put(body)
+	return out
+}
+
+// sealChunkSized is sealChunk into a buffer of the chunk's own size: the
+// pooled one, sized for the worst case (several times what log lines need),
+// goes back at once. For chunks that wait in memory.
+func sealChunkSized(pool *chunkPool, body []byte, count int, unixMilli int64) []byte {
+	dst := sealChunk(pool, body, count, unixMilli)
 	out := bytes.Clone(dst)
 	pool.put(dst)
 	return out
