@@ -110,7 +110,7 @@ type chunkState struct {
 	count     int64
 	bytes     int64
 	// backing is the buffer the chunk's records alias, given back to the
-	// buffer's read pool once every record is acknowledged: the sinks are
+	// buffer's chunk pool once every record is acknowledged: the sinks are
 	// done with them by then (Ack follows a successful Deliver).
 	backing []byte
 }
@@ -257,10 +257,7 @@ func (r *Reader) load() (bool, error) {
 			r.submitDelete(deleteOp{q: r.q, seq: seq, bytes: int64(size)})
 			continue
 		}
-		r.mu.Lock()
-		r.states[seq] = &chunkState{remaining: len(records), count: int64(len(records)), bytes: int64(size), backing: backing}
-		r.mu.Unlock()
-		r.cur, r.curSeq = records, seq
+		r.begin(seq, records, int64(size), backing)
 		return true, nil
 	}
 }
@@ -284,11 +281,17 @@ func (r *Reader) loadHot() (bool, error) {
 		// Framed by this process a moment ago: a bug, not a damaged disk.
 		return false, fmt.Errorf("read queue %q: chunk %d as written does not split: %v", r.q.name, seq, err)
 	}
+	r.begin(seq, records, h.size, h.body)
+	return true, nil
+}
+
+// begin makes chunk seq (size bytes on disk, its records aliasing backing)
+// the one fill takes records from, and tracks it until they are acked.
+func (r *Reader) begin(seq uint64, records [][]byte, size int64, backing []byte) {
 	r.mu.Lock()
-	r.states[seq] = &chunkState{remaining: len(records), count: int64(h.count), bytes: h.size, backing: h.body}
+	r.states[seq] = &chunkState{remaining: len(records), count: int64(len(records)), bytes: size, backing: backing}
 	r.mu.Unlock()
 	r.cur, r.curSeq = records, seq
-	return true, nil
 }
 
 // dropHot gives back the bodies in queue.hot the reader has passed (read
