@@ -62,15 +62,14 @@ type tailer struct {
 	// is checked before use.
 	atEnd bool
 
-	utf16    bool
-	bigEnd   bool
-	delim    []byte
-	maxLine  int
-	rnd      []byte
-	ml       *mlGroup
-	tsMilli  int64
-	tsString string
-	ptrs     []*event.Event
+	utf16   bool
+	bigEnd  bool
+	delim   []byte
+	maxLine int
+	rnd     []byte
+	ml      *mlGroup
+	times   event.TimeFormatter
+	ptrs    []*event.Event
 	// inflight is the batch queued by emitAsync and not yet known stored.
 	inflight *inflight
 }
@@ -798,9 +797,7 @@ func (t *tailer) build(path string, sl *slab) []*event.Event {
 	s, cfg := t.s, t.s.cfg
 	host := s.set.Hostname
 	now := time.Now()
-	if ms := now.UnixMilli(); ms != t.tsMilli || t.tsString == "" {
-		t.tsMilli, t.tsString = ms, event.FormatTime(now)
-	}
+	ts := t.times.Format(now)
 	did := ""
 	if !s.tpl.dynamic {
 		did = s.tpl.render(host, path, nil)
@@ -836,7 +833,7 @@ func (t *tailer) build(path string, sl *slab) []*event.Event {
 		ev := &evs[i]
 		ev.UUID = ids[i*36 : i*36+36]
 		ev.Event = cfg.Event
-		ev.Timestamp = t.tsString
+		ev.Timestamp = ts
 		var props event.Map
 		if cfg.Codec == "text" {
 			msg := it.text
