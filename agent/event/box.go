@@ -26,27 +26,20 @@ var (
 
 // BoxString returns *p as an interface value without copying it. *p must
 // not change afterwards.
-func BoxString(p *string) any {
-	var v any
-	e := (*eface)(unsafe.Pointer(&v))
-	e.typ, e.data = stringType, unsafe.Pointer(p)
-	return v
-}
+func BoxString(p *string) any { return boxAt(stringType, unsafe.Pointer(p)) }
 
 // BoxInt64 returns *p as an interface value without copying it. *p must
 // not change afterwards.
-func BoxInt64(p *int64) any {
-	var v any
-	e := (*eface)(unsafe.Pointer(&v))
-	e.typ, e.data = int64Type, unsafe.Pointer(p)
-	return v
-}
+func BoxInt64(p *int64) any { return boxAt(int64Type, unsafe.Pointer(p)) }
 
 // BoxFloat64 returns *p as an interface value without copying it. *p must
 // not change afterwards.
-func BoxFloat64(p *float64) any {
+func BoxFloat64(p *float64) any { return boxAt(floatType, unsafe.Pointer(p)) }
+
+// boxAt makes an interface of type typ whose value is at data.
+func boxAt(typ, data unsafe.Pointer) any {
 	var v any
 	e := (*eface)(unsafe.Pointer(&v))
-	e.typ, e.data = floatType, unsafe.Pointer(p)
+	e.typ, e.data = typ, data
 	return v
 }
