@@ -26,12 +26,7 @@ func (p *Pool) Get(size int) []byte {
 	// The smallest that fits: taking a larger one than needed leaves a
 	// later, larger request without one (a chunk's body, then its
 	// compressed copy, which may be a little larger).
-	best := -1
-	for i, b := range p.free {
-		if cap(b) >= size && (best < 0 || cap(b) < cap(p.free[best])) {
-			best = i
-		}
-	}
+	best := smallest(p.free, func(c int) bool { return c >= size })
 	if best < 0 {
 		p.mu.Unlock()
 		return make([]byte, 0, size)
@@ -57,13 +52,19 @@ func (p *Pool) Put(b []byte) {
 		p.free = append(p.free, b[:0])
 		return
 	}
-	small := -1
-	for i, f := range p.free {
-		if cap(f) < cap(b) && (small < 0 || cap(f) < cap(p.free[small])) {
-			small = i
-		}
-	}
-	if small >= 0 {
+	if small := smallest(p.free, func(c int) bool { return c < cap(b) }); small >= 0 {
 		p.free[small] = b[:0]
 	}
+}
+
+// smallest returns the index of the smallest buffer in free whose capacity
+// ok accepts, or -1.
+func smallest(free [][]byte, ok func(capacity int) bool) int {
+	best := -1
+	for i, b := range free {
+		if ok(cap(b)) && (best < 0 || cap(b) < cap(free[best])) {
+			best = i
+		}
+	}
+	return best
 }
