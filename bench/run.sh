@@ -18,7 +18,7 @@ tmp=$(mktemp -d /tmp/hogbench-run.XXXXXX)
 trap 'rm -rf "$tmp"' EXIT
 
 echo "building hogtail and hogbench" >&2
-export GOTOOLCHAIN="${GOTOOLCHAIN_OVERRIDE:-go1.27.3}"
+export GOTOOLCHAIN=go1.27.3
 go build -o "$tmp/hogtail" ./cmd/hogtail
 go build -o "$tmp/hogbench" ./bench/hogbench
 
