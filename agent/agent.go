@@ -98,6 +98,9 @@ type runningSink struct {
 type Options struct {
 	// Logger is the agent's logger; components get children of it.
 	Logger *slog.Logger
+	// BufferChild runs the buffer file's damage check and salvage in a
+	// child process (see buffer.Open); hogtail re-executes itself.
+	BufferChild buffer.ChildCommand
 }
 
 // New opens the buffer and builds every component of cfg. Nothing runs
@@ -110,7 +113,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
-	buf, err := buffer.Open(filepath.Join(cfg.DataDir, BufferFile), buffer.Options{Sync: cfg.Buffer.Sync, Logger: log})
+	buf, err := buffer.Open(filepath.Join(cfg.DataDir, BufferFile), buffer.Options{Sync: cfg.Buffer.Sync, Logger: log, Child: opts.BufferChild})
 	if err != nil {
 		return nil, err
 	}

@@ -63,6 +63,9 @@ var (
 	descQueueDropped = prometheus.NewDesc("hogtail_buffer_dropped_records_total", "Records refused by a full drop_newest queue.", []string{"queue"}, nil)
 	descQueueAge     = prometheus.NewDesc("hogtail_buffer_oldest_age_seconds", "Age of the oldest record waiting in a sink's queue.", []string{"queue"}, nil)
 	descCorrupt      = prometheus.NewDesc("hogtail_buffer_corrupt_chunks_total", "Damaged chunks moved to dead letters.", nil, nil)
+	descDamagedFiles = prometheus.NewDesc("hogtail_buffer_damaged_files_total", "Damaged buffer files set aside at start (salvaged into a new file).", nil, nil)
+	descSalvaged     = prometheus.NewDesc("hogtail_buffer_salvaged_records_total", "Queue records salvaged from a damaged buffer file at start.", nil, nil)
+	descRestored     = prometheus.NewDesc("hogtail_buffer_restored_checkpoints_total", "Checkpoints taken from the checkpoint copy because the buffer file had lost them.", nil, nil)
 )
 
 func (c *bufferCollector) Describe(ch chan<- *prometheus.Desc) {
@@ -71,6 +74,9 @@ func (c *bufferCollector) Describe(ch chan<- *prometheus.Desc) {
 	ch <- descQueueDropped
 	ch <- descQueueAge
 	ch <- descCorrupt
+	ch <- descDamagedFiles
+	ch <- descSalvaged
+	ch <- descRestored
 }
 
 func (c *bufferCollector) Collect(ch chan<- prometheus.Metric) {
@@ -90,4 +96,19 @@ func (c *bufferCollector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(descQueueAge, prometheus.GaugeValue, age, n)
 	}
 	ch <- prometheus.MustNewConstMetric(descCorrupt, prometheus.CounterValue, float64(c.buf.Corrupt()))
+	var damaged, salvaged, restored float64
+	if rec, ok := c.buf.Recovered(); ok {
+		if rec.SetAside != "" {
+			damaged = 1
+		}
+		if rec.Salvage != nil {
+			for _, n := range rec.Salvage.Records {
+				salvaged += float64(n)
+			}
+		}
+		restored = float64(rec.Restored)
+	}
+	ch <- prometheus.MustNewConstMetric(descDamagedFiles, prometheus.CounterValue, damaged)
+	ch <- prometheus.MustNewConstMetric(descSalvaged, prometheus.CounterValue, salvaged)
+	ch <- prometheus.MustNewConstMetric(descRestored, prometheus.CounterValue, restored)
 }

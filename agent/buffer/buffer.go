@@ -14,14 +14,13 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
-	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
 	bolt "go.etcd.io/bbolt"
-	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Bucket names.
@@ -41,6 +40,12 @@ type Options struct {
 	Logger *slog.Logger
 	// OpenTimeout bounds the wait for the file lock held by another process.
 	OpenTimeout time.Duration
+	// Child runs the damage check and the salvage in a child process (see
+	// Open). hogtail re-executes itself; nil checks nothing beforehand.
+	Child ChildCommand
+	// KeepDamaged makes Open fail with ErrDamaged on a damaged file
+	// instead of setting it aside (the offline CLI commands).
+	KeepDamaged bool
 }
 
 // Buffer is an open disk buffer. It is safe for concurrent use.
@@ -73,16 +78,34 @@ type Buffer struct {
 	sealed []*request
 	// unsealed counts the bytes of framed bodies queued for the committer.
 	unsealed atomic.Int64
+
+	// journal is the checkpoint copy; only the committer writes to it.
+	journal *journal
+	// recovery is what Open did with a damaged file, nil if nothing.
+	recovery *Recovery
 }
 
 // ErrClosed is returned by operations on a closed buffer.
 var ErrClosed = errors.New("buffer closed")
 
-// Open opens (or creates) the buffer file at path. A file that exists but
-// cannot be opened as a bbolt database is renamed to path.corrupt-<time>
-// with a loud error, and a fresh buffer is started: the agent keeps running
-// and the damaged file stays for inspection. A file locked by another
-// process is an error (two agents must not share a data_dir).
+// Open opens (or creates) the buffer file at path.
+//
+// With opts.Child set, the file is first checked in a child process: a
+// file that makes bbolt fail or crash is damaged. A damaged file is
+// salvaged (everything still readable is copied into a new file, damaged
+// chunks record by record), renamed to path.corrupt-<UTC time>, and the
+// salvaged copy takes its place; the agent keeps running, says so loudly,
+// and Recovered reports it. Without a child, a file bbolt rejects on open
+// is set aside without salvage, and damage deeper in the file can crash
+// the process.
+//
+// A file that cannot be accessed (permissions, read-only file system, not
+// a regular file) or that another process holds locked is not damage: Open
+// returns an error and leaves it alone.
+//
+// A file that is new (it did not exist, or was set aside) gets the
+// checkpoints it lacks from the checkpoint copy (path + JournalSuffix), so
+// sources resume where they were instead of reading everything again.
 func Open(path string, opts Options) (*Buffer, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
@@ -96,23 +119,19 @@ func Open(path string, opts Options) (*Buffer, error) {
 		NoFreelistSync: true,
 		FreelistType:   bolt.FreelistMapType,
 	}
-	db, err := bolt.Open(path, 0o600, bo)
+	state, err := prepare(path, opts)
 	if err != nil {
-		if errors.Is(err, bolterrors.ErrTimeout) {
-			return nil, fmt.Errorf("open buffer %s: file is locked by another process (is another hogtail running with this data_dir?)", path)
-		}
-		if _, statErr := os.Stat(path); statErr != nil {
-			return nil, fmt.Errorf("open buffer %s: %w", path, err)
-		}
-		aside := fmt.Sprintf("%s.corrupt-%d", path, time.Now().Unix())
-		opts.Logger.Error("buffer file cannot be opened; setting it aside and starting a fresh buffer",
-			"path", path, "moved_to", aside, "error", err)
-		if rerr := os.Rename(path, aside); rerr != nil {
-			return nil, fmt.Errorf("open buffer %s: %w (and cannot set it aside: %v)", path, err, rerr)
-		}
-		db, err = bolt.Open(path, 0o600, bo)
-		if err != nil {
-			return nil, fmt.Errorf("open fresh buffer %s: %w", path, err)
+		return nil, err
+	}
+	db, err := openBolt(path, bo, opts, &state)
+	if err != nil {
+		return nil, err
+	}
+	if state.fresh {
+		// The new file's directory entry must survive a power loss too.
+		if err := syncDir(filepath.Dir(path)); err != nil {
+			db.Close()
+			return nil, fmt.Errorf("buffer %s: fsync its directory: %w", path, err)
 		}
 	}
 	err = db.Update(func(tx *bolt.Tx) error {
@@ -127,16 +146,26 @@ func Open(path string, opts Options) (*Buffer, error) {
 		db.Close()
 		return nil, fmt.Errorf("init buffer %s: %w", path, err)
 	}
+	jr, err := startJournal(db, path, opts, &state)
+	if err != nil {
+		db.Close()
+		return nil, err
+	}
+	if state.recovery != nil {
+		logRecovery(opts.Logger, path, state.recovery)
+	}
 	b := &Buffer{
-		db:      db,
-		path:    path,
-		chunks:  newChunkPool(),
-		log:     opts.Logger,
-		reqs:    make(chan *request, 256),
-		stop:    make(chan struct{}),
-		stopped: make(chan struct{}),
-		queues:  map[string]*queue{},
-		dropped: map[string]uint64{},
+		journal:  jr,
+		recovery: state.recovery,
+		db:       db,
+		path:     path,
+		chunks:   newChunkPool(),
+		log:      opts.Logger,
+		reqs:     make(chan *request, 256),
+		stop:     make(chan struct{}),
+		stopped:  make(chan struct{}),
+		queues:   map[string]*queue{},
+		dropped:  map[string]uint64{},
 	}
 	go b.committer()
 	return b, nil
@@ -162,7 +191,17 @@ func (b *Buffer) Close() error {
 	b.mu.Unlock()
 	close(b.stop)
 	<-b.stopped
-	return b.db.Close()
+	return errors.Join(b.journal.close(), b.db.Close())
+}
+
+// Recovered reports what Open did with a damaged buffer file: set aside,
+// salvaged, checkpoints restored from the copy. ok is false when the file
+// was opened as it was.
+func (b *Buffer) Recovered() (Recovery, bool) {
+	if b.recovery == nil {
+		return Recovery{}, false
+	}
+	return *b.recovery, true
 }
 
 // QueueConfig limits a queue.
@@ -304,11 +343,22 @@ type request struct {
 	checkpoints []component.Checkpoint
 	deadLetters []component.DeadLetter
 	deletes     []deleteOp
+	replaces    []replaceOp
 	// after, when set, is an earlier request of the same producer: if it
 	// failed, this one is not written (see Start).
 	after *request
 	err   error
 	done  chan struct{} // nil: nobody waits (acks)
+}
+
+// replaceOp rewrites a damaged chunk with the records salvaged from it;
+// bytes and count are the changes to the queue's accounting.
+type replaceOp struct {
+	q            *queue
+	seq          uint64
+	data         []byte
+	bytes, count int64
+	applied      bool
 }
 
 type deleteOp struct {
@@ -720,6 +770,13 @@ func (b *Buffer) apply(group []*request) {
 			d.q.chunks--
 			d.q.signalSpace()
 		}
+		for _, p := range r.replaces {
+			if p.applied {
+				p.q.bytes += p.bytes
+				p.q.count += p.count
+				p.q.signalSpace()
+			}
+		}
 	}
 	b.mu.Unlock()
 	for _, r := range group {
@@ -792,6 +849,18 @@ func (b *Buffer) write(group []*request) error {
 				}
 				d.applied = true
 			}
+			for i := range r.replaces {
+				p := &r.replaces[i]
+				p.applied = false
+				qb := queues.Bucket([]byte(p.q.name))
+				if qb == nil || qb.Get(seqKey(p.seq)) == nil {
+					continue
+				}
+				if err := qb.Put(seqKey(p.seq), p.data); err != nil {
+					return err
+				}
+				p.applied = true
+			}
 			if len(r.checkpoints) > 0 {
 				cb, err := tx.Bucket(bucketCheckpoints).CreateBucketIfNotExists([]byte(r.source))
 				if err != nil {
@@ -822,6 +891,7 @@ func (b *Buffer) write(group []*request) error {
 	for q, seq := range next {
 		q.nextSeq = seq
 	}
+	b.journalGroup(group)
 	return nil
 }
 

@@ -245,8 +245,12 @@ func (r *Reader) load() (bool, error) {
 		r.dropHot()
 		records, backing, err := decodeChunkInto(val, r.b.chunks)
 		if err != nil {
-			r.quarantine(seq, val) // val is the dead letter: not pooled
-			continue
+			good, data := r.quarantine(seq, val) // val may be a dead letter: not pooled
+			if len(good) == 0 {
+				continue
+			}
+			r.begin(seq, good, int64(len(data)), nil)
+			return true, nil
 		}
 		size := len(val)
 		if !sameBuffer(backing, val) {
@@ -311,18 +315,33 @@ func (r *Reader) dropHotLocked() {
 	}
 }
 
-// quarantine moves a damaged chunk to dead letters, loudly, so it never
-// blocks the queue.
-func (r *Reader) quarantine(seq uint64, val []byte) {
+// quarantine handles a chunk that fails its checksum, loudly, so it never
+// blocks the queue: the records that can still be read stay in the queue
+// (the chunk is rewritten with only them) and the unreadable pieces go to
+// dead letters, in one transaction. It returns the readable records and
+// the rewritten chunk (none: the chunk is deleted and the whole of it
+// becomes the dead letter).
+func (r *Reader) quarantine(seq uint64, val []byte) ([][]byte, []byte) {
 	r.b.mu.Lock()
 	r.b.corrupt++
 	r.b.mu.Unlock()
-	r.b.log.Error("buffer: corrupt chunk moved to dead letters", "queue", r.q.name, "seq", seq, "bytes", len(val))
-	req := &request{
-		deadLetters: []component.DeadLetter{{Component: r.q.name, Reason: "corrupt buffer chunk (checksum mismatch)", Record: val}},
-		deletes:     []deleteOp{{q: r.q, seq: seq, bytes: int64(len(val)), count: int64(chunkCount(val))}},
+	good, bad := salvageChunk(val)
+	req := &request{}
+	var data []byte
+	if len(good) == 0 {
+		req.deadLetters = []component.DeadLetter{{Component: r.q.name, Reason: "corrupt buffer chunk (checksum mismatch)", Record: val}}
+		req.deletes = []deleteOp{{q: r.q, seq: seq, bytes: int64(len(val)), count: int64(chunkCount(val))}}
+	} else {
+		data = encodeChunk(nil, good, chunkTime(val))
+		for _, b := range bad {
+			req.deadLetters = append(req.deadLetters, component.DeadLetter{Component: r.q.name, Reason: reasonDamagedRecords, Record: b})
+		}
+		req.replaces = []replaceOp{{q: r.q, seq: seq, data: data, bytes: int64(len(data) - len(val)), count: int64(len(good) - chunkCount(val))}}
 	}
+	r.b.log.Error("buffer: corrupt chunk; readable records kept, the rest moved to dead letters", "queue", r.q.name, "seq", seq, "bytes", len(val),
+		"readable_records", len(good), "unreadable_pieces", len(bad))
 	r.submit(req)
+	return good, data
 }
 
 // Ack marks the lease's records delivered. Fully delivered chunks are

@@ -236,8 +236,11 @@ func Check(path string, timeout time.Duration) (*Report, error) {
 					qr.Bytes += int64(len(v))
 					recs, err := decodeChunk(v)
 					if err != nil {
+						good, bad := salvageChunk(v)
 						qr.Corrupt = append(qr.Corrupt, keySeq(k))
-						rep.Damage = append(rep.Damage, fmt.Sprintf("queue %q: chunk %d (%d bytes) cannot be decoded; the agent moves it to dead letters when it reaches it", name, keySeq(k), len(v)))
+						qr.Records += int64(len(good))
+						rep.Damage = append(rep.Damage, fmt.Sprintf("queue %q: chunk %d (%d bytes) fails its checksum: %d records readable, %d unreadable pieces; "+
+							"the agent keeps the readable records and moves the rest to dead letters when it reaches it", name, keySeq(k), len(v), len(good), len(bad)))
 						return nil
 					}
 					qr.Records += int64(len(recs))

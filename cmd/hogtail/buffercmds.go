@@ -1,11 +1,14 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
 	"fmt"
 	"io"
+	"os"
+	"os/exec"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -47,7 +50,10 @@ const bufferUsage = `Usage:
 Checks the buffer file under data_dir while hogtail is stopped: bbolt's
 page-level consistency check, then every queue chunk's checksum. Prints
 queue depths, sizes and chunk counts, the dead letter count and the
-checkpoint namespaces. Exits 1 when it finds damage.
+checkpoint namespaces. Exits 1 when it finds damage. The check runs in a
+child process, so a file that makes bbolt crash is reported as damaged.
+The file is never changed: hogtail run sets a damaged file aside and
+salvages what it can.
 `
 
 // idList is a repeatable --id flag; values may also be comma-separated.
@@ -92,14 +98,45 @@ func bufferPath(path, dataDir string) (string, error) {
 	return filepath.Join(cfg.DataDir, agent.BufferFile), nil
 }
 
+// bufferChildCommand is the hidden subcommand that runs buffer.ChildMain.
+const bufferChildCommand = "__buffer-child"
+
+// bufferChild re-executes this binary to check or salvage a buffer file in
+// a process of its own: bbolt can crash on a damaged file, and only that
+// process then dies.
+// The child is marked with bufferChildEnv and never starts children of
+// its own, whatever binary it turns out to be.
+func bufferChild() buffer.ChildCommand {
+	if os.Getenv(bufferChildEnv) != "" {
+		return nil
+	}
+	exe, err := os.Executable()
+	if err != nil {
+		return nil
+	}
+	return func(ctx context.Context, args ...string) *exec.Cmd {
+		cmd := exec.CommandContext(ctx, exe, append([]string{bufferChildCommand}, args...)...)
+		cmd.Env = append(os.Environ(), bufferChildEnv+"=1")
+		return cmd
+	}
+}
+
+// bufferChildEnv marks the buffer's child process.
+const bufferChildEnv = "HOGTAIL_BUFFER_CHILD"
+
 // openOffline opens the buffer file for the dead-letter commands. It probes
-// the file read-only first, so a locked file is reported as such and a
-// damaged one is left alone (Open would set it aside and start afresh).
+// the file read-only first, so a missing or locked file is reported as
+// such, and a damaged one is reported and left alone (the agent salvages
+// it at its next start).
 func openOffline(file string) (*buffer.Buffer, error) {
 	if err := buffer.Probe(file, lockTimeout); err != nil {
 		return nil, err
 	}
-	return buffer.Open(file, buffer.Options{Sync: true, OpenTimeout: lockTimeout})
+	b, err := buffer.Open(file, buffer.Options{Sync: true, OpenTimeout: lockTimeout, Child: bufferChild(), KeepDamaged: true})
+	if errors.Is(err, buffer.ErrDamaged) {
+		return nil, fmt.Errorf("%w\n(run hogtail buffer check for details; hogtail run sets the file aside and salvages what it can)", err)
+	}
+	return b, err
 }
 
 func cmdDeadLetters(args []string, stdout, stderr io.Writer) int {
@@ -235,7 +272,12 @@ func cmdBuffer(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, err)
 		return 1
 	}
-	rep, err := buffer.Check(file, lockTimeout)
+	var rep *buffer.Report
+	if child := bufferChild(); child != nil {
+		rep, err = buffer.CheckIsolated(context.Background(), file, lockTimeout, child)
+	} else {
+		rep, err = buffer.Check(file, lockTimeout)
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "hogtail buffer check:", err)
 		return 1

@@ -10,6 +10,7 @@ import (
 	"os"
 	"runtime/debug"
 
+	"github.com/hogtail/hogtail/agent/buffer"
 	"github.com/hogtail/hogtail/agent/config"
 )
 
@@ -54,6 +55,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return cmdDeadLetters(rest, stdout, stderr)
 	case "buffer":
 		return cmdBuffer(rest, stdout, stderr)
+	case bufferChildCommand: // hidden: see bufferChild
+		return buffer.ChildMain(rest, stdout, stderr)
 	case "test":
 		return cmdTest(rest, stdin, stdout, stderr)
 	case "tap":

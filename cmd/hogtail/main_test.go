@@ -41,8 +41,13 @@ type buildError struct {
 
 func (e *buildError) Error() string { return e.err.Error() + "\n" + e.out }
 
-// TestMain removes the binary built for the tests.
+// TestMain removes the binary built for the tests. Run in-process, the
+// commands re-execute this test binary as their buffer child process: it
+// then acts as hogtail does.
 func TestMain(m *testing.M) {
+	if len(os.Args) > 1 && os.Args[1] == bufferChildCommand {
+		os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+	}
 	code := m.Run()
 	if binDir != "" {
 		os.RemoveAll(binDir)

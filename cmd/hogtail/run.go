@@ -54,7 +54,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := agent.New(cfg, agent.Options{Logger: log})
+	a, err := agent.New(cfg, agent.Options{Logger: log, BufferChild: bufferChild()})
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1

@@ -1,0 +1,492 @@
+package buffer
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hogtail/hogtail/agent/component"
+	bolt "go.etcd.io/bbolt"
+)
+
+// childEnv makes the test binary act as the buffer's child process.
+const childEnv = "HOGTAIL_BUFFER_TEST_CHILD"
+
+func TestMain(m *testing.M) {
+	if os.Getenv(childEnv) == "1" {
+		os.Exit(ChildMain(os.Args[1:], os.Stdout, os.Stderr))
+	}
+	os.Exit(m.Run())
+}
+
+// testChild re-executes the test binary as the child, as hogtail
+// re-executes itself.
+func testChild(ctx context.Context, args ...string) *exec.Cmd {
+	cmd := exec.CommandContext(ctx, os.Args[0], args...)
+	cmd.Env = append(os.Environ(), childEnv+"=1")
+	return cmd
+}
+
+// damageFixture is a buffer file with a queue deep enough for branch
+// pages, checkpoints, connector storage and dead letters.
+type damageFixture struct {
+	path string
+	// records is every queued record, by content.
+	records map[string]bool
+	// big is the last chunk, larger than a page: its records in order.
+	big [][]byte
+}
+
+const (
+	// bigChunkSeq is the key of the big chunk, written last.
+	bigChunkSeq       = fixtureChunks
+	bigChunkRecs      = 60
+	fixtureChunks     = 600
+	fixtureChunkRecs  = 4
+	fixtureRecordSize = 90
+)
+
+// newDamageFixture writes the fixture. Records hold random base64, which
+// does not compress, so chunks are stored raw and a damaged one can be
+// split record by record.
+func newDamageFixture(t *testing.T) *damageFixture {
+	t.Helper()
+	f := &damageFixture{path: filepath.Join(t.TempDir(), "buffer.db"), records: map[string]bool{}}
+	b, err := Open(f.path, Options{Sync: false})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Queue("q", QueueConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	raw := make([]byte, fixtureRecordSize)
+	for i := range fixtureChunks + 1 {
+		recs := make([][]byte, fixtureChunkRecs)
+		if i == fixtureChunks {
+			recs = make([][]byte, bigChunkRecs)
+			f.big = recs
+		}
+		for j := range recs {
+			rand.Read(raw)
+			recs[j] = fmt.Appendf(nil, `{"i":%d,"j":%d,"r":%q}`, i, j, base64.StdEncoding.EncodeToString(raw))
+			f.records[string(recs[j])] = true
+		}
+		c := &Commit{Appends: []Append{{Queue: "q", Records: recs}}, Source: "files",
+			Checkpoints: []component.Checkpoint{{Key: fmt.Sprintf("file-%d", i%5), Value: fmt.Appendf(nil, `{"offset":%d}`, i)}}}
+		if err := b.Commit(context.Background(), c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := b.KV("transforms/t").Set("token", []byte("secret")); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.AddDeadLetters([]component.DeadLetter{{Component: "q", Reason: "400", Record: []byte(`{"dead":1}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return f
+}
+
+// pages returns the ids of the pages of a type ("branch", "leaf") that the
+// queue's tree uses, read from the healthy file.
+func (f *damageFixture) pages(t *testing.T, typ string) []int {
+	t.Helper()
+	db, err := bolt.Open(f.path, 0o600, &bolt.Options{ReadOnly: true, PreLoadFreelist: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	var ids []int
+	err = db.View(func(tx *bolt.Tx) error {
+		for id := 2; ; id++ {
+			p, err := tx.Page(id)
+			if err != nil || p == nil {
+				return err
+			}
+			if p.Type == typ {
+				ids = append(ids, id)
+			}
+			id += p.OverflowCount
+		}
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return ids
+}
+
+// overwrite writes n random bytes at off.
+func (f *damageFixture) overwrite(t *testing.T, off int64, n int) {
+	t.Helper()
+	fh, err := os.OpenFile(f.path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	junk := make([]byte, n)
+	rand.Read(junk)
+	if _, err := fh.WriteAt(junk, off); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+}
+
+// zero writes n zero bytes at off (a block the disk lost).
+func (f *damageFixture) zero(t *testing.T, off int64, n int) {
+	t.Helper()
+	fh, err := os.OpenFile(f.path, os.O_WRONLY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := fh.WriteAt(make([]byte, n), off); err != nil {
+		t.Fatal(err)
+	}
+	fh.Close()
+}
+
+// chunkOffset finds where the value of chunk seq lies in the file.
+func (f *damageFixture) chunkOffset(t *testing.T, seq uint64) (int64, int) {
+	t.Helper()
+	db, err := bolt.Open(f.path, 0o600, &bolt.Options{ReadOnly: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var val []byte
+	db.View(func(tx *bolt.Tx) error {
+		val = bytes.Clone(tx.Bucket(bucketQueues).Bucket([]byte("q")).Get(seqKey(seq)))
+		return nil
+	})
+	db.Close()
+	data, err := os.ReadFile(f.path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	at := bytes.Index(data, val)
+	if at < 0 || val == nil {
+		t.Fatalf("chunk %d not found in the file", seq)
+	}
+	return int64(at), len(val)
+}
+
+// reopen opens the damaged file the way the agent does and reads back
+// every queued record. Every record read must be one that was written.
+// Records that were never written (damaged bytes that still read as a JSON
+// object) are returned apart.
+func (f *damageFixture) reopen(t *testing.T) (b *Buffer, got map[string]bool, unknown []string, logs string) {
+	t.Helper()
+	var lb bytes.Buffer
+	var err error
+	b, err = Open(f.path, Options{Sync: true, Child: testChild, Logger: slog.New(slog.NewTextHandler(&lb, nil))})
+	if err != nil {
+		t.Fatalf("open damaged buffer: %v\n%s", err, lb.String())
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.Queue("q", QueueConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	got = map[string]bool{}
+	r, err := b.Reader("q")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, rec := range drain(t, r) {
+		if !f.records[rec] {
+			unknown = append(unknown, rec)
+			continue
+		}
+		if got[rec] {
+			t.Fatalf("record read twice: %.80q", rec)
+		}
+		got[rec] = true
+	}
+	// Every record delivered and acked: the queue's accounting, damaged
+	// chunks included, comes back to zero.
+	waitFor(t, func() bool { st, _ := b.Stats("q"); return st.Records == 0 && st.Bytes == 0 && st.Chunks == 0 })
+	return b, got, unknown, lb.String()
+}
+
+// drain reads and acks every record of a queue: until a read finds nothing
+// for a while (the queue has nothing more committed).
+func drain(t *testing.T, r *Reader) []string {
+	t.Helper()
+	var got []string
+	for {
+		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+		l, err := r.Next(ctx, 100, 1<<20, 0)
+		cancel()
+		if errors.Is(err, context.DeadlineExceeded) {
+			return got
+		}
+		if err != nil {
+			t.Fatalf("after %d records: %v", len(got), err)
+		}
+		for _, rec := range l.Records {
+			got = append(got, string(rec))
+		}
+		r.Ack(l)
+	}
+}
+
+func TestDamagedBufferIsSalvaged(t *testing.T) {
+	pageSize := int64(os.Getpagesize())
+	cases := []struct {
+		name   string
+		damage func(t *testing.T, f *damageFixture)
+		// minKept is the least share of the records that must come back.
+		minKept float64
+		// setAside: the damage is in bbolt's pages, not only in a value.
+		setAside bool
+	}{
+		{"truncated to half", func(t *testing.T, f *damageFixture) {
+			st, _ := os.Stat(f.path)
+			if err := os.Truncate(f.path, st.Size()/2); err != nil {
+				t.Fatal(err)
+			}
+		}, 0, true},
+		{"random bytes over a branch page", func(t *testing.T, f *damageFixture) {
+			ids := f.pages(t, "branch")
+			if len(ids) == 0 {
+				t.Fatal("the fixture has no branch page")
+			}
+			f.overwrite(t, int64(ids[len(ids)/2])*pageSize, 4096)
+		}, 0, true},
+		{"random bytes over a leaf page", func(t *testing.T, f *damageFixture) {
+			ids := f.pages(t, "leaf")
+			f.overwrite(t, int64(ids[len(ids)/2])*pageSize, 4096)
+		}, 0.8, true},
+		{"zeroed bytes inside a small chunk", func(t *testing.T, f *damageFixture) {
+			off, n := f.chunkOffset(t, fixtureChunks/2)
+			f.zero(t, off+int64(n)/2, 40)
+		}, 0.99, false},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			f := newDamageFixture(t)
+			tc.damage(t, f)
+			b, got, unknown, logs := f.reopen(t)
+			if len(unknown) > 0 {
+				t.Fatalf("read %d records that were never written, like %.80q", len(unknown), unknown[0])
+			}
+			rec, recovered := b.Recovered()
+			asides, _ := filepath.Glob(f.path + ".corrupt-*")
+			if tc.setAside {
+				if !recovered || rec.SetAside == "" || len(asides) != 1 || asides[0] != rec.SetAside {
+					t.Fatalf("damaged file not set aside: recovery %+v, files %v", rec, asides)
+				}
+				if !strings.Contains(logs, "BUFFER FILE DAMAGED") || !strings.Contains(logs, rec.SetAside) {
+					t.Fatalf("no loud log naming the set-aside file:\n%s", logs)
+				}
+				if rec.Salvage == nil {
+					t.Fatalf("nothing salvaged: %s", rec.SalvageError)
+				}
+				if n := rec.Salvage.Records["q"]; n != int64(len(got)) {
+					t.Fatalf("salvage reports %d records, the queue holds %d", n, len(got))
+				}
+			} else if recovered || len(asides) != 0 {
+				t.Fatalf("a damaged value inside a sound file set it aside: %+v %v", rec, asides)
+			}
+			total := len(f.records)
+			if float64(len(got)) < tc.minKept*float64(total) {
+				t.Fatalf("kept %d of %d records, want at least %.0f%%", len(got), total, tc.minKept*100)
+			}
+			t.Logf("kept %d of %d records; damage: %v", len(got), total, rec.Damage)
+
+			// The rest of the file survives damage to the queue's pages.
+			if !strings.HasPrefix(tc.name, "truncated") {
+				cps, err := b.Checkpoints("files").LoadCheckpoints()
+				if err != nil || len(cps) != 5 {
+					t.Fatalf("checkpoints %v %v", cps, err)
+				}
+				if v, ok, err := b.KV("transforms/t").Get("token"); err != nil || !ok || string(v) != "secret" {
+					t.Fatalf("storage %q %v %v", v, ok, err)
+				}
+			}
+			// The new file is sound: bbolt's own check finds nothing.
+			if err := b.DB().View(func(tx *bolt.Tx) error {
+				for err := range tx.Check() {
+					return err
+				}
+				return nil
+			}); err != nil {
+				t.Fatalf("salvaged file: %v", err)
+			}
+		})
+	}
+}
+
+// TestDamagedChunkKeepsReadableRecords overwrites 4 KB in the middle of a
+// chunk larger than a page (bbolt's page structure stays sound): the
+// reader delivers every record outside the damaged bytes and moves the
+// damaged bytes to dead letters. A damaged record whose bytes still read as
+// a JSON object cannot be told from a sound one (records carry no checksum
+// of their own): it may be delivered as read, never more than the records
+// the damage touched.
+func TestDamagedChunkKeepsReadableRecords(t *testing.T) {
+	f := newDamageFixture(t)
+	off, _ := f.chunkOffset(t, bigChunkSeq)
+	const from, size = 2000, 4096
+	f.overwrite(t, off+from, size)
+	// Where each record of the big chunk lies in its value: the header,
+	// the count, the flags, then length-prefixed records.
+	at := chunkHeader + len(binary.AppendUvarint(nil, bigChunkRecs)) + 1
+	hit := map[string]bool{}
+	for _, rec := range f.big {
+		end := at + len(binary.AppendUvarint(nil, uint64(len(rec)))) + len(rec)
+		if end > from && at < from+size {
+			hit[string(rec)] = true
+		}
+		at = end
+	}
+	b, got, unknown, _ := f.reopen(t)
+	for rec := range f.records {
+		if !got[rec] && !hit[rec] {
+			t.Fatalf("record outside the damaged bytes lost: %.80q", rec)
+		}
+	}
+	if len(unknown) > len(hit) {
+		t.Fatalf("%d records read that were never written, the damage touched only %d", len(unknown), len(hit))
+	}
+	if b.Corrupt() != 1 {
+		t.Fatalf("corrupt = %d", b.Corrupt())
+	}
+	if _, ok := b.Recovered(); ok {
+		t.Fatal("a damaged value in a sound file set the file aside")
+	}
+	dls := 0
+	b.DeadLetters(func(dl DeadLetter) bool {
+		if dl.Reason == reasonDamagedRecords {
+			dls++
+		}
+		return true
+	})
+	lost := len(f.records) - len(got)
+	if lost > len(unknown) && dls == 0 {
+		t.Fatalf("%d records lost and no dead letter holds their bytes", lost)
+	}
+	t.Logf("damage touched %d records: %d lost to %d dead letters, %d delivered damaged", len(hit), lost-len(unknown), dls, len(unknown))
+}
+
+func TestSalvageChunk(t *testing.T) {
+	recs := [][]byte{[]byte(`{"a":1}`), []byte(`{"b":"two"}`), []byte(`{"c":[3]}`), []byte(`{"d":4}`), []byte(`{"e":5}`)}
+	body := frameRecords(nil, recs)
+	raw := func(body []byte) []byte {
+		c := append([]byte{0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0}, byte(len(recs)), flagRaw)
+		return append(c, body...)
+	}
+	cases := []struct {
+		name     string
+		chunk    []byte
+		good     []string
+		badCount int
+	}{
+		{"checksum only", raw(body), []string{`{"a":1}`, `{"b":"two"}`, `{"c":[3]}`, `{"d":4}`, `{"e":5}`}, 0},
+		{"damaged record content", raw(bytes.Replace(body, []byte(`"two"`), []byte(`"t\x00o`), 1)), []string{`{"a":1}`, `{"c":[3]}`, `{"d":4}`, `{"e":5}`}, 1},
+		{"damaged length", raw(bytes.Replace(body, []byte{byte(len(`{"b":"two"}`))}, []byte{0x7f}, 1)), []string{`{"a":1}`, `{"c":[3]}`, `{"d":4}`, `{"e":5}`}, 1},
+		{"unknown flags", append(raw(body)[:13:13], append([]byte{9}, body...)...), nil, 1},
+		{"too short", []byte{1, 2, 3}, nil, 1},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			good, bad := salvageChunk(tc.chunk)
+			var gs []string
+			for _, g := range good {
+				gs = append(gs, string(g))
+			}
+			if fmt.Sprint(gs) != fmt.Sprint(tc.good) || len(bad) != tc.badCount {
+				t.Fatalf("good %q, %d bad pieces %q", gs, len(bad), bad)
+			}
+		})
+	}
+}
+
+// TestNotDamageIsRefused: a buffer path that is not a file, and a file
+// locked by another open, are refused with a clear error and left alone.
+func TestNotDamageIsRefused(t *testing.T) {
+	t.Run("not a regular file", func(t *testing.T) {
+		path := filepath.Join(t.TempDir(), "buffer.db")
+		if err := os.Mkdir(path, 0o700); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(path, Options{Child: testChild})
+		if err == nil || !strings.Contains(err.Error(), "not damage") {
+			t.Fatalf("err = %v", err)
+		}
+		if asides, _ := filepath.Glob(path + ".corrupt-*"); len(asides) != 0 {
+			t.Fatalf("set aside: %v", asides)
+		}
+	})
+	t.Run("locked by another process", func(t *testing.T) {
+		f := newDamageFixture(t)
+		// bbolt's flock conflicts across open file descriptions, as it
+		// does across processes.
+		holder, err := bolt.Open(f.path, 0o600, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer holder.Close()
+		for _, child := range []ChildCommand{testChild, nil} {
+			_, err := Open(f.path, Options{Child: child, OpenTimeout: 200 * time.Millisecond})
+			if !errors.Is(err, ErrLocked) || !strings.Contains(err.Error(), "another hogtail") {
+				t.Fatalf("child %v: err = %v", child != nil, err)
+			}
+		}
+		if asides, _ := filepath.Glob(f.path + ".corrupt-*"); len(asides) != 0 {
+			t.Fatalf("set aside: %v", asides)
+		}
+	})
+	t.Run("permission denied", func(t *testing.T) {
+		if os.Geteuid() == 0 {
+			t.Skip("root bypasses file permissions; cmd/hogtail's TestBufferPermissionDenied runs the binary as another user")
+		}
+		f := newDamageFixture(t)
+		if err := os.Chmod(f.path, 0o400); err != nil {
+			t.Fatal(err)
+		}
+		_, err := Open(f.path, Options{Child: testChild})
+		if !errors.Is(err, os.ErrPermission) || !strings.Contains(err.Error(), "not damage") {
+			t.Fatalf("err = %v", err)
+		}
+		if asides, _ := filepath.Glob(f.path + ".corrupt-*"); len(asides) != 0 {
+			t.Fatalf("set aside: %v", asides)
+		}
+	})
+	t.Run("damaged, offline", func(t *testing.T) {
+		f := newDamageFixture(t)
+		os.Truncate(f.path, 3*4096)
+		_, err := Open(f.path, Options{Child: testChild, KeepDamaged: true})
+		if !errors.Is(err, ErrDamaged) {
+			t.Fatalf("err = %v", err)
+		}
+		if asides, _ := filepath.Glob(f.path + ".corrupt-*"); len(asides) != 0 {
+			t.Fatalf("set aside: %v", asides)
+		}
+	})
+}
+
+// TestCheckIsolatedReportsCrash: a file that crashes bbolt's check is
+// reported as damaged, and the caller lives on.
+func TestCheckIsolatedReportsCrash(t *testing.T) {
+	f := newDamageFixture(t)
+	ids := f.pages(t, "branch")
+	f.overwrite(t, int64(ids[0])*int64(os.Getpagesize()), 4096)
+	rep, err := CheckIsolated(context.Background(), f.path, time.Second, testChild)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Damage) == 0 || rep.FileBytes == 0 {
+		t.Fatalf("report %+v", rep)
+	}
+	t.Logf("damage: %v", rep.Damage)
+}
