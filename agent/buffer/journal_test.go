@@ -1,0 +1,129 @@
+package buffer
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/hogtail/hogtail/agent/component"
+)
+
+func commitCheckpoints(t *testing.T, b *Buffer, source string, cps ...component.Checkpoint) {
+	t.Helper()
+	if err := b.Commit(context.Background(), &Commit{Source: source, Checkpoints: cps}); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func loadCheckpoints(t *testing.T, b *Buffer, source string) string {
+	t.Helper()
+	m, err := b.Checkpoints(source).LoadCheckpoints()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return fmt.Sprint(m)
+}
+
+// TestCheckpointCopyRestoresLostBuffer: a deleted buffer.db comes back with
+// the checkpoints it held, deletions included, from the copy beside it.
+func TestCheckpointCopyRestoresLostBuffer(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	b, err := Open(path, Options{Sync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.Recovered(); ok {
+		t.Fatal("a first start reports a recovery")
+	}
+	commitCheckpoints(t, b, "a", component.Checkpoint{Key: "1.1", Value: []byte("x")}, component.Checkpoint{Key: "1.2", Value: []byte("y")})
+	commitCheckpoints(t, b, "b", component.Checkpoint{Key: "k", Value: []byte("v1")})
+	commitCheckpoints(t, b, "b", component.Checkpoint{Key: "k", Value: []byte("v2")})
+	commitCheckpoints(t, b, "a", component.Checkpoint{Key: "1.2"}) // deleted
+	wantA, wantB := loadCheckpoints(t, b, "a"), loadCheckpoints(t, b, "b")
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Remove(path); err != nil {
+		t.Fatal(err)
+	}
+	b, err = Open(path, Options{Sync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if a, bb := loadCheckpoints(t, b, "a"), loadCheckpoints(t, b, "b"); a != wantA || bb != wantB {
+		t.Fatalf("restored a=%s b=%s, want a=%s b=%s", a, bb, wantA, wantB)
+	}
+	rec, ok := b.Recovered()
+	if !ok || rec.Restored != 2 || rec.SetAside != "" {
+		t.Fatalf("recovery %+v %v", rec, ok)
+	}
+}
+
+// TestCheckpointCopyTornTail: an entry cut short by a crash ends the copy;
+// the entries before it are used.
+func TestCheckpointCopyTornTail(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	b, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitCheckpoints(t, b, "a", component.Checkpoint{Key: "k", Value: []byte("1")})
+	commitCheckpoints(t, b, "a", component.Checkpoint{Key: "k", Value: []byte("2")})
+	b.Close()
+	j := path + JournalSuffix
+	data, err := os.ReadFile(j)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// The last entry is "a","k"="2": keep all of it but its last byte.
+	if err := os.WriteFile(j, data[:len(data)-1], 0o600); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	b, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got := loadCheckpoints(t, b, "a"); got != "map[k:[49]]" {
+		t.Fatalf("restored %s, want k=1", got)
+	}
+}
+
+// TestCheckpointCopyStaysSmall: the copy is rewritten from the buffer's
+// checkpoints once it has grown, and still restores the latest values.
+func TestCheckpointCopyStaysSmall(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	b, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	val := make([]byte, 200)
+	const n = 8000 // about 1.7 MB of entries
+	for i := range n {
+		copy(val, fmt.Sprintf("%08d", i))
+		commitCheckpoints(t, b, "files", component.Checkpoint{Key: fmt.Sprint(i % 3), Value: val})
+	}
+	b.Close()
+	st, err := os.Stat(path + JournalSuffix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if st.Size() > journalMinCompact+4096 {
+		t.Fatalf("copy is %d bytes after %d commits of 3 keys", st.Size(), n)
+	}
+	os.Remove(path)
+	b, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	m, _ := b.Checkpoints("files").LoadCheckpoints()
+	last := n - 1 - (n-1-1)%3 // the last i with i%3 == 1
+	if len(m) != 3 || string(m["1"][:8]) != fmt.Sprintf("%08d", last) {
+		t.Fatalf("restored %d keys, key 1 = %.8s", len(m), m["1"])
+	}
+}
