@@ -101,6 +101,9 @@ type Options struct {
 	// BufferChild runs the buffer file's damage check and salvage in a
 	// child process (see buffer.Open); hogtail re-executes itself.
 	BufferChild buffer.ChildCommand
+	// BufferWaiting is called every few seconds while the buffer file is
+	// checked or salvaged at start.
+	BufferWaiting func()
 }
 
 // New opens the buffer and builds every component of cfg. Nothing runs
@@ -113,7 +116,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 	if err := os.MkdirAll(cfg.DataDir, 0o700); err != nil {
 		return nil, fmt.Errorf("data_dir %s: %w", cfg.DataDir, err)
 	}
-	buf, err := buffer.Open(filepath.Join(cfg.DataDir, BufferFile), buffer.Options{Sync: cfg.Buffer.Sync, Logger: log, Child: opts.BufferChild})
+	buf, err := buffer.Open(filepath.Join(cfg.DataDir, BufferFile), buffer.Options{Sync: cfg.Buffer.Sync, Logger: log, Child: opts.BufferChild, Waiting: opts.BufferWaiting})
 	if err != nil {
 		return nil, err
 	}

@@ -43,6 +43,9 @@ type Options struct {
 	// Child runs the damage check and the salvage in a child process (see
 	// Open). hogtail re-executes itself; nil checks nothing beforehand.
 	Child ChildCommand
+	// Waiting, if set, is called every few seconds while a check or a
+	// salvage runs (hogtail extends systemd's start timeout with it).
+	Waiting func()
 	// KeepDamaged makes Open fail with ErrDamaged on a damaged file
 	// instead of setting it aside (the offline CLI commands).
 	KeepDamaged bool

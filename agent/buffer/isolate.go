@@ -155,7 +155,8 @@ type childOutcome struct {
 
 // runChild runs one child operation. The error is for a child that could
 // not be started at all; a child that ran and failed is an outcome.
-func runChild(ctx context.Context, child ChildCommand, timeout time.Duration, args ...string) (childOutcome, error) {
+// While it runs, waiting (if set) is called every childWaitTick.
+func runChild(ctx context.Context, child ChildCommand, timeout time.Duration, waiting func(), args ...string) (childOutcome, error) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := child(ctx, args...)
@@ -165,7 +166,22 @@ func runChild(ctx context.Context, child ChildCommand, timeout time.Duration, ar
 	if err := cmd.Start(); err != nil {
 		return childOutcome{}, fmt.Errorf("start %s: %w", cmd.Path, err)
 	}
-	err := cmd.Wait()
+	exited := make(chan error, 1)
+	go func() { exited <- cmd.Wait() }()
+	tick := time.NewTicker(childWaitTick)
+	defer tick.Stop()
+	var err error
+wait:
+	for {
+		select {
+		case err = <-exited:
+			break wait
+		case <-tick.C:
+			if waiting != nil {
+				waiting()
+			}
+		}
+	}
 	if err == nil {
 		return childOutcome{out: stdout.Bytes()}, nil
 	}
@@ -212,7 +228,7 @@ func (w *tailWriter) String() string { return string(w.b) }
 // CheckIsolated is Check run in a child process, so that a file that makes
 // bbolt crash is reported as damaged instead of crashing the caller.
 func CheckIsolated(ctx context.Context, path string, timeout time.Duration, child ChildCommand) (*Report, error) {
-	o, err := runChild(ctx, child, childTimeout, childCheck, path, strconv.FormatInt(timeout.Milliseconds(), 10))
+	o, err := runChild(ctx, child, childTimeout, nil, childCheck, path, strconv.FormatInt(timeout.Milliseconds(), 10))
 	if err != nil {
 		return nil, err
 	}
@@ -237,14 +253,17 @@ func CheckIsolated(ctx context.Context, path string, timeout time.Duration, chil
 	return rep, nil
 }
 
+// childWaitTick is how often Options.Waiting is called while a child runs.
+const childWaitTick = 10 * time.Second
+
 // childTimeout bounds a check or salvage child: long enough to read a
 // large buffer on a slow disk, short enough that a child looping on a
 // damaged page tree does not hold the start forever.
 const childTimeout = 10 * time.Minute
 
 // verify runs verifyFile in a child.
-func verify(ctx context.Context, child ChildCommand, path string, lockTimeout time.Duration) (verdict, error) {
-	o, err := runChild(ctx, child, childTimeout, childVerify, path, strconv.FormatInt(lockTimeout.Milliseconds(), 10))
+func verify(ctx context.Context, child ChildCommand, path string, lockTimeout time.Duration, waiting func()) (verdict, error) {
+	o, err := runChild(ctx, child, childTimeout, waiting, childVerify, path, strconv.FormatInt(lockTimeout.Milliseconds(), 10))
 	if err != nil {
 		return verdict{}, err
 	}

@@ -21,6 +21,8 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -32,26 +34,28 @@ const JournalSuffix = ".checkpoints"
 // journalMinCompact is the journal size under which it is never rewritten.
 const journalMinCompact = 1 << 20
 
-// journalSyncEvery bounds how often the journal is fsynced (when the
-// buffer syncs): after a power loss the copy is at most this far behind.
+// journalSyncEvery is how often the journal is fsynced (when the buffer
+// syncs): after a power loss the copy is about this far behind at most.
 const journalSyncEvery = time.Second
 
-// journal appends checkpoint changes. Only the committer goroutine uses it
-// after Open.
+// journal appends checkpoint changes. Only the committer goroutine writes
+// to it after Open; a goroutine of its own fsyncs it (see syncLoop).
 type journal struct {
 	path string
+	// mu guards f against the syncer while rewrite replaces it.
+	mu   sync.Mutex
 	f    *os.File
 	size int64
 	// base is the size of the last snapshot; the journal is rewritten
 	// when it grows past a few times that.
-	base     int64
-	sync     bool
-	lastSync time.Time
-	dirty    bool
-	buf      []byte
+	base  int64
+	dirty atomic.Bool
+	buf   []byte
 	// failed is set once a write failed, so it is logged once; the next
 	// compaction starts a new file.
 	failed bool
+	stop   chan struct{}
+	done   chan struct{}
 }
 
 // cpState is every source's checkpoints.
@@ -183,13 +187,38 @@ func snapshotCheckpoints(tx *bolt.Tx) cpState {
 }
 
 // openJournal writes a snapshot of st as the new journal at path and opens
-// it for appending.
+// it for appending. With sync, a goroutine fsyncs it once a second while
+// it has unsynced entries.
 func openJournal(path string, st cpState, sync bool) (*journal, error) {
-	j := &journal{path: path, sync: sync}
+	j := &journal{path: path}
 	if err := j.rewrite(st); err != nil {
 		return nil, err
 	}
+	if sync {
+		j.stop, j.done = make(chan struct{}), make(chan struct{})
+		go j.syncLoop()
+	}
 	return j, nil
+}
+
+// syncLoop fsyncs the journal off the committer's path: the committer
+// never waits for the copy's disk.
+func (j *journal) syncLoop() {
+	defer close(j.done)
+	t := time.NewTicker(journalSyncEvery)
+	defer t.Stop()
+	for {
+		select {
+		case <-j.stop:
+			return
+		case <-t.C:
+			if j.dirty.Swap(false) {
+				j.mu.Lock()
+				j.f.Sync() // a failure shows in the next write, or at close
+				j.mu.Unlock()
+			}
+		}
+	}
 }
 
 // rewrite replaces the journal with a snapshot: written to a temporary
@@ -226,13 +255,16 @@ func (j *journal) rewrite(st cpState) error {
 		f.Close()
 		return fmt.Errorf("checkpoint copy: %w", err)
 	}
+	j.mu.Lock()
 	if j.f != nil {
 		j.f.Close()
 	}
 	// f was opened for writing at offset 0 and wrote buf: appends go on
 	// from its end.
-	j.f, j.size, j.base, j.failed, j.dirty = f, int64(len(buf)), int64(len(buf)), false, false
-	j.lastSync = time.Now()
+	j.f = f
+	j.mu.Unlock()
+	j.size, j.base, j.failed = int64(len(buf)), int64(len(buf)), false
+	j.dirty.Store(false)
 	return nil
 }
 
@@ -257,15 +289,7 @@ func (j *journal) record(group []*request) (compact bool, err error) {
 		j.failed = true
 		return true, fmt.Errorf("checkpoint copy %s: %w", j.path, err)
 	}
-	j.dirty = true
-	if j.sync && time.Since(j.lastSync) >= journalSyncEvery {
-		j.lastSync = time.Now()
-		j.dirty = false
-		if err := j.f.Sync(); err != nil {
-			j.failed = true
-			return true, fmt.Errorf("checkpoint copy %s: %w", j.path, err)
-		}
-	}
+	j.dirty.Store(true)
 	return j.size > max(journalMinCompact, 4*j.base), nil
 }
 
@@ -273,8 +297,12 @@ func (j *journal) close() error {
 	if j == nil || j.f == nil {
 		return nil
 	}
+	if j.stop != nil {
+		close(j.stop)
+		<-j.done
+	}
 	var err error
-	if j.dirty {
+	if j.dirty.Load() {
 		err = j.f.Sync()
 	}
 	return errors.Join(err, j.f.Close())

@@ -78,7 +78,7 @@ func prepare(path string, opts Options) (fileState, error) {
 	if opts.Child == nil {
 		return fileState{}, nil
 	}
-	v, err := verify(context.Background(), opts.Child, path, opts.OpenTimeout)
+	v, err := verify(context.Background(), opts.Child, path, opts.OpenTimeout, opts.Waiting)
 	if err != nil {
 		// The check process cannot run (its binary is gone): open in
 		// this process, as without a child.
@@ -108,7 +108,7 @@ func prepare(path string, opts Options) (fileState, error) {
 func recoverFile(path string, damage []string, opts Options) (*Recovery, error) {
 	rec := &Recovery{Damage: damage}
 	tmp := path + ".salvage"
-	o, err := runChild(context.Background(), opts.Child, childTimeout, childSalvage, path, tmp)
+	o, err := runChild(context.Background(), opts.Child, childTimeout, opts.Waiting, childSalvage, path, tmp)
 	switch {
 	case err != nil:
 		rec.SalvageError = err.Error()
@@ -126,14 +126,17 @@ func recoverFile(path string, damage []string, opts Options) (*Recovery, error) 
 	if _, err := os.Stat(tmp); err == nil {
 		// What the salvage committed before it stopped is a whole bbolt
 		// file (its commits are atomic); check it like any other.
-		v, err := verify(context.Background(), opts.Child, tmp, opts.OpenTimeout)
+		v, err := verify(context.Background(), opts.Child, tmp, opts.OpenTimeout, opts.Waiting)
 		keep = err == nil && v.Status == "ok"
-		if !keep {
+		switch {
+		case !keep:
 			rec.Salvage = nil
 			rec.SalvageError = strings.TrimPrefix(rec.SalvageError+"; the salvaged copy is not usable either", "; ")
+		case rec.Salvage == nil:
+			rec.SalvageError += "; what it copied before it stopped is kept"
 		}
 	}
-	rec.SetAside = fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405Z"))
+	rec.SetAside = asideName(path)
 	if err := os.Rename(path, rec.SetAside); err != nil {
 		os.Remove(tmp)
 		return nil, fmt.Errorf("buffer %s is damaged (%s) and cannot be set aside: %w", path, strings.Join(damage, "; "), err)
@@ -149,6 +152,19 @@ func recoverFile(path string, damage []string, opts Options) (*Recovery, error) 
 		return nil, fmt.Errorf("buffer %s: fsync its directory: %w", path, err)
 	}
 	return rec, nil
+}
+
+// asideName is the name a damaged file is moved to: path.corrupt-<UTC
+// time>, with a counter if an earlier one has that name.
+func asideName(path string) string {
+	base := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405Z"))
+	name := base
+	for i := 2; ; i++ {
+		if _, err := os.Lstat(name); errors.Is(err, fs.ErrNotExist) {
+			return name
+		}
+		name = fmt.Sprintf("%s-%d", base, i)
+	}
 }
 
 // openBolt opens path with bbolt, refusing (not setting aside) a file that
@@ -167,7 +183,7 @@ func openBolt(path string, bo *bolt.Options, opts Options, state *fileState) (*b
 	}
 	// bbolt rejected the content (not a bbolt file, bad meta pages): it
 	// returns such errors without having read the damaged pages.
-	aside := fmt.Sprintf("%s.corrupt-%s", path, time.Now().UTC().Format("20060102T150405Z"))
+	aside := asideName(path)
 	if rerr := os.Rename(path, aside); rerr != nil {
 		return nil, fmt.Errorf("open buffer %s: %w (and cannot set it aside: %v)", path, err, rerr)
 	}

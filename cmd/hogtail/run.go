@@ -54,7 +54,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := agent.New(cfg, agent.Options{Logger: log, BufferChild: bufferChild()})
+	a, err := agent.New(cfg, agent.Options{Logger: log, BufferChild: bufferChild(), BufferWaiting: notifier{log: log}.extendStart})
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
@@ -194,6 +194,13 @@ func (n notifier) notify(state string) {
 	if _, err := daemon.SdNotify(false, state); err != nil {
 		n.log.Warn("systemd notify failed", "state", state, "error", err)
 	}
+}
+
+// extendStart asks systemd for more start time: checking and salvaging a
+// large damaged buffer can outlast TimeoutStartSec, and a start killed
+// half-way would begin again, in a loop.
+func (n notifier) extendStart() {
+	n.notify("EXTEND_TIMEOUT_USEC=30000000")
 }
 
 // watchdog pings systemd at half the WatchdogSec interval, only while the
