@@ -64,8 +64,12 @@ func (j *testJournal) appendTo(file string, entries ...fields) {
 	j.t.Helper()
 	var in bytes.Buffer
 	for _, e := range entries {
+		boot := bootID
+		if b, ok := e["_BOOT_ID"].(string); ok {
+			boot = b
+		}
 		fmt.Fprintf(&in, "__REALTIME_TIMESTAMP=%d\n__MONOTONIC_TIMESTAMP=%d\n_BOOT_ID=%s\n",
-			baseRealtime+int64(j.seq)*1000, 1_000_000+j.seq, bootID)
+			baseRealtime+int64(j.seq)*1000, 1_000_000+j.seq, boot)
 		j.seq++
 		keys := make([]string, 0, len(e))
 		for k := range e {
@@ -73,6 +77,9 @@ func (j *testJournal) appendTo(file string, entries ...fields) {
 		}
 		sort.Strings(keys)
 		for _, k := range keys {
+			if k == "_BOOT_ID" {
+				continue
+			}
 			switch v := e[k].(type) {
 			case []byte:
 				in.WriteString(k + "\n")

@@ -490,3 +490,25 @@ func (f *failingEmitter) Emit(ctx context.Context, evs []*event.Event, cps ...co
 	}
 	return f.Emitter.Emit(ctx, evs, cps...)
 }
+
+// TestCurrentBootOnly: entries of another boot are not read.
+func TestCurrentBootOnly(t *testing.T) {
+	b, err := os.ReadFile("/proc/sys/kernel/random/boot_id")
+	if err != nil {
+		t.Skipf("no boot id: %v", err)
+	}
+	current := strings.ReplaceAll(strings.TrimSpace(string(b)), "-", "")
+	j := newTestJournal(t)
+	j.append(
+		fields{"MESSAGE": "old boot"},
+		fields{"MESSAGE": "this boot 1", "_BOOT_ID": current},
+		fields{"MESSAGE": "this boot 2", "_BOOT_ID": current},
+	)
+	emit := componenttest.NewEmitter()
+	_, stop := start(t, j, emit, func(c *Config) { c.CurrentBootOnly = true })
+	waitEvents(t, emit, 2)
+	stop()
+	if got := strings.Join(messages(emit.Events()), "|"); got != "this boot 1|this boot 2" {
+		t.Errorf("got %q", got)
+	}
+}
