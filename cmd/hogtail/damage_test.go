@@ -67,9 +67,7 @@ func TestBufferCheckReportsDamage(t *testing.T) {
 	if code := exitCode(err); code != 1 || !strings.Contains(string(out), "damaged") {
 		t.Fatalf("dead-letters list on a damaged file: exit %d:\n%s", code, out)
 	}
-	if asides, _ := filepath.Glob(file + ".corrupt-*"); len(asides) != 0 {
-		t.Fatalf("an offline command set the file aside: %v", asides)
-	}
+	noSetAside(t, file)
 }
 
 // TestBufferPermissionDenied runs the agent as a user that may not open
@@ -107,9 +105,7 @@ func TestBufferPermissionDenied(t *testing.T) {
 	if code := exitCode(err); code != 1 || !strings.Contains(string(out), "permission denied") || !strings.Contains(string(out), "not damage") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	if asides, _ := filepath.Glob(file + ".corrupt-*"); len(asides) != 0 {
-		t.Fatalf("set aside: %v", asides)
-	}
+	noSetAside(t, file)
 }
 
 // TestBufferLockedByAnotherAgent: a second agent on the same data_dir
@@ -127,9 +123,7 @@ func TestBufferLockedByAnotherAgent(t *testing.T) {
 	if code := exitCode(err); code != 1 || !strings.Contains(string(out), "locked by another process") {
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
-	if asides, _ := filepath.Glob(file + ".corrupt-*"); len(asides) != 0 {
-		t.Fatalf("set aside: %v", asides)
-	}
+	noSetAside(t, file)
 }
 
 // TestRunSalvagesDamagedBuffer runs the agent on a buffer.db with 4 KB of
@@ -166,12 +160,7 @@ func TestRunSalvagesDamagedBuffer(t *testing.T) {
 	fh.WriteAt(junk, int64(leaf)*int64(os.Getpagesize()))
 	fh.Close()
 
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	cfgPath := filepath.Join(dir, "hogtail.toml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`data_dir = "data"
 [api]
@@ -227,6 +216,25 @@ inputs = ["logs"]
 		t.Fatalf("set-aside files: %v", asides)
 	}
 	t.Logf("%d of %d records salvaged and delivered", delivered(), n)
+}
+
+// noSetAside fails if the buffer file was set aside.
+func noSetAside(t *testing.T, file string) {
+	t.Helper()
+	if asides, _ := filepath.Glob(file + ".corrupt-*"); len(asides) != 0 {
+		t.Fatalf("the file was set aside: %v", asides)
+	}
+}
+
+// freeAddr returns a loopback address no one listens on.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
 }
 
 // leafPage returns a leaf page of the queue's tree in a healthy file.

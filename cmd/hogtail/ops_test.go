@@ -157,12 +157,7 @@ func TestSystemdNotifyAndReload(t *testing.T) {
 func TestTapCommandAndConfigWatch(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freeAddr(t)
 	cfgPath := filepath.Join(dir, "hogtail.toml")
 	cfg := strings.Replace(opsConfig, "%q", `"`+filepath.Join(dir, "data")+`"`, 1)
 	cfg = strings.Replace(cfg, "enabled = false", "address = \""+addr+"\"", 1)

@@ -24,16 +24,8 @@ func TestKill9(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool to build the binary")
-	}
 	dir := t.TempDir()
-	bin := filepath.Join(dir, "hogtail")
-	build := exec.Command(goBin, "build", "-o", bin, "github.com/hogtail/hogtail/cmd/hogtail")
-	if out, err := build.CombinedOutput(); err != nil {
-		t.Skipf("cannot build cmd/hogtail (the agent may be mid-change): %v\n%s", err, out)
-	}
+	bin := buildHogtail(t, dir)
 	logs := filepath.Join(dir, "logs")
 	must(t, os.MkdirAll(logs, 0o755))
 	cfgPath := filepath.Join(dir, "hogtail.toml")
@@ -132,6 +124,21 @@ format = "json"
 		t.Fatalf("%d lost (first %v), %d read twice (first %v)\nagent log tail:\n%s",
 			len(missing), head(missing), len(dup), head(dup), tail(string(stderr), 3000))
 	}
+}
+
+// buildHogtail builds the hogtail binary into dir, or skips the test when
+// it cannot (no go tool, or the agent mid-change).
+func buildHogtail(t *testing.T, dir string) string {
+	t.Helper()
+	goBin, err := exec.LookPath("go")
+	if err != nil {
+		t.Skip("no go tool to build the binary")
+	}
+	bin := filepath.Join(dir, "hogtail")
+	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/hogtail/hogtail/cmd/hogtail").CombinedOutput(); err != nil {
+		t.Skipf("cannot build cmd/hogtail (the agent may be mid-change): %v\n%s", err, out)
+	}
+	return bin
 }
 
 func tail(s string, n int) string {

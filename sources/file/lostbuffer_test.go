@@ -22,15 +22,7 @@ func TestLostBufferNoDuplicates(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds and runs the binary")
 	}
-	goBin, err := exec.LookPath("go")
-	if err != nil {
-		t.Skip("no go tool to build the binary")
-	}
-	binDir := t.TempDir()
-	bin := filepath.Join(binDir, "hogtail")
-	if out, err := exec.Command(goBin, "build", "-o", bin, "github.com/hogtail/hogtail/cmd/hogtail").CombinedOutput(); err != nil {
-		t.Fatalf("build: %v\n%s", err, out)
-	}
+	bin := buildHogtail(t, t.TempDir())
 	cases := []struct {
 		name string
 		lose func(t *testing.T, path string)
