@@ -25,36 +25,11 @@ func TestKill9(t *testing.T) {
 		t.Skip("builds and runs the binary")
 	}
 	dir := t.TempDir()
-	bin := buildHogtail(t, dir)
 	logs := filepath.Join(dir, "logs")
 	must(t, os.MkdirAll(logs, 0o755))
-	cfgPath := filepath.Join(dir, "hogtail.toml")
-	must(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`data_dir = %q
-[api]
-enabled = false
-[sources.logs]
-type = "file"
-include = [%q]
-poll_interval = "50ms"
-[sinks.out]
-type = "console"
-inputs = ["logs"]
-format = "json"
-`, filepath.Join(dir, "data"), filepath.Join(logs, "app.log*"))), 0o644))
-	outPath := filepath.Join(dir, "out.jsonl")
-	out, err := os.OpenFile(outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-	must(t, err)
-	defer out.Close()
-	errLog, err := os.Create(filepath.Join(dir, "stderr.log"))
-	must(t, err)
-	defer errLog.Close()
-
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "run", "--config", cfgPath)
-		cmd.Stdout, cmd.Stderr = out, errLog
-		must(t, cmd.Start())
-		return cmd
-	}
+	run := newAgentRun(t, dir, buildHogtail(t, dir), filepath.Join(logs, "app.log*"))
+	start := func() *exec.Cmd { return run.start(t) }
+	outPath := run.outPath
 
 	// The writer: 60k lines, rotated by rename every 10k, at a steady pace.
 	const total, rotateEvery = 60000, 10000
@@ -108,7 +83,53 @@ format = "json"
 	}
 	_ = cmd.Process.Signal(syscall.SIGTERM)
 	_ = cmd.Wait()
-	seen = readKill9Output(t, outPath)
+	run.checkOnce(t, total)
+}
+
+// agentRun is the real binary tailing include into a console sink whose
+// JSON lines go to outPath.
+type agentRun struct {
+	bin, cfgPath, outPath string
+	out, errLog           *os.File
+}
+
+func newAgentRun(t *testing.T, dir, bin, include string) *agentRun {
+	t.Helper()
+	r := &agentRun{bin: bin, cfgPath: filepath.Join(dir, "hogtail.toml"), outPath: filepath.Join(dir, "out.jsonl")}
+	must(t, os.WriteFile(r.cfgPath, []byte(fmt.Sprintf(`data_dir = %q
+[api]
+enabled = false
+[sources.logs]
+type = "file"
+include = [%q]
+poll_interval = "50ms"
+[sinks.out]
+type = "console"
+inputs = ["logs"]
+format = "json"
+`, filepath.Join(dir, "data"), include)), 0o644))
+	var err error
+	r.out, err = os.OpenFile(r.outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	must(t, err)
+	t.Cleanup(func() { r.out.Close() })
+	r.errLog, err = os.Create(filepath.Join(dir, "stderr.log"))
+	must(t, err)
+	t.Cleanup(func() { r.errLog.Close() })
+	return r
+}
+
+func (r *agentRun) start(t *testing.T) *exec.Cmd {
+	cmd := exec.Command(r.bin, "run", "--config", r.cfgPath)
+	cmd.Stdout, cmd.Stderr = r.out, r.errLog
+	must(t, cmd.Start())
+	return cmd
+}
+
+// checkOnce fails unless every seq below total was delivered under exactly
+// one uuid, and returns the agent's log.
+func (r *agentRun) checkOnce(t *testing.T, total int) string {
+	t.Helper()
+	seen := readKill9Output(t, r.outPath)
 	var missing, dup []int
 	for i := 0; i < total; i++ {
 		switch len(seen[i]) {
@@ -119,11 +140,12 @@ format = "json"
 			dup = append(dup, i)
 		}
 	}
+	stderr, _ := os.ReadFile(r.errLog.Name())
 	if len(missing) > 0 || len(dup) > 0 {
-		stderr, _ := os.ReadFile(errLog.Name())
-		t.Fatalf("%d lost (first %v), %d read twice (first %v)\nagent log tail:\n%s",
+		t.Fatalf("%d lost (first %v), %d under more than one uuid (first %v)\nagent log tail:\n%s",
 			len(missing), head(missing), len(dup), head(dup), tail(string(stderr), 3000))
 	}
+	return string(stderr)
 }
 
 // buildHogtail builds the hogtail binary into dir, or skips the test when

@@ -4,7 +4,6 @@ import (
 	"bufio"
 	"fmt"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"syscall"
 	"testing"
@@ -40,26 +39,7 @@ func TestLostBufferNoDuplicates(t *testing.T) {
 			logs := filepath.Join(dir, "logs")
 			must(t, os.MkdirAll(logs, 0o755))
 			data := filepath.Join(dir, "data")
-			cfgPath := filepath.Join(dir, "hogtail.toml")
-			must(t, os.WriteFile(cfgPath, []byte(fmt.Sprintf(`data_dir = %q
-[api]
-enabled = false
-[sources.logs]
-type = "file"
-include = [%q]
-poll_interval = "50ms"
-[sinks.out]
-type = "console"
-inputs = ["logs"]
-format = "json"
-`, data, filepath.Join(logs, "*.log"))), 0o644))
-			outPath := filepath.Join(dir, "out.jsonl")
-			out, err := os.OpenFile(outPath, os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
-			must(t, err)
-			defer out.Close()
-			errLog, err := os.Create(filepath.Join(dir, "stderr.log"))
-			must(t, err)
-			defer errLog.Close()
+			run := newAgentRun(t, dir, bin, filepath.Join(logs, "*.log"))
 
 			seq := 0
 			write := func(n int) {
@@ -78,11 +58,9 @@ format = "json"
 			// runUntil starts the agent, waits until every seq written so
 			// far was delivered, and SIGKILLs it.
 			runUntil := func() {
-				cmd := exec.Command(bin, "run", "--config", cfgPath)
-				cmd.Stdout, cmd.Stderr = out, errLog
-				must(t, cmd.Start())
+				cmd := run.start(t)
 				deadline := time.Now().Add(60 * time.Second)
-				for len(readKill9Output(t, outPath)) < seq && time.Now().Before(deadline) {
+				for len(readKill9Output(t, run.outPath)) < seq && time.Now().Before(deadline) {
 					time.Sleep(100 * time.Millisecond)
 				}
 				must(t, cmd.Process.Signal(syscall.SIGKILL))
@@ -95,23 +73,8 @@ format = "json"
 			write(4000)
 			runUntil()
 
-			seen := readKill9Output(t, outPath)
-			var missing, dup []int
-			for i := range seq {
-				switch len(seen[i]) {
-				case 0:
-					missing = append(missing, i)
-				case 1:
-				default:
-					dup = append(dup, i)
-				}
-			}
-			stderr, _ := os.ReadFile(errLog.Name())
-			if len(missing) > 0 || len(dup) > 0 {
-				t.Fatalf("%d lost (first %v), %d delivered under a second uuid (first %v)\nagent log tail:\n%s",
-					len(missing), head(missing), len(dup), head(dup), tail(string(stderr), 3000))
-			}
-			t.Logf("%d lines, each delivered under one uuid; agent log tail:\n%s", seq, tail(string(stderr), 1200))
+			stderr := run.checkOnce(t, seq)
+			t.Logf("%d lines, each delivered under one uuid; agent log tail:\n%s", seq, tail(stderr, 1200))
 		})
 	}
 }
