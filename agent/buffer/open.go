@@ -43,7 +43,7 @@ type fileState struct {
 // errUnusable wraps an error of the file system: not damage.
 func errUnusable(path string, err error) error {
 	return fmt.Errorf("buffer %s cannot be opened for reading and writing: %w "+
-		"(a permission, ownership or read-only file system problem, not damage: the file is left as it is; fix the problem and start hogtail again)", path, err)
+		"(a problem of permissions, ownership or the file system, not damage: the file is left as it is; fix the problem and start hogtail again)", path, err)
 }
 
 func errLockedBy(path string) error {
@@ -178,7 +178,10 @@ func openBolt(path string, bo *bolt.Options, opts Options, state *fileState) (*b
 	if errors.Is(err, bolterrors.ErrTimeout) {
 		return nil, errLockedBy(path)
 	}
-	if isFSError(err) || state.fresh || opts.KeepDamaged {
+	if isFSError(err) {
+		return nil, errUnusable(path, err)
+	}
+	if state.fresh || opts.KeepDamaged {
 		return nil, fmt.Errorf("open buffer %s: %w", path, err)
 	}
 	// bbolt rejected the content (not a bbolt file, bad meta pages): it

@@ -263,3 +263,42 @@ func leafPage(t *testing.T, file string) int {
 	}
 	return leaves[len(leaves)/2]
 }
+
+// TestBufferReadOnlyFileSystem runs the agent on a buffer.db on a
+// read-only file system (a tmpfs remounted read-only in a mount namespace
+// of its own): it refuses to start with EROFS named, and does not take the
+// file for damaged.
+func TestBufferReadOnlyFileSystem(t *testing.T) {
+	bin := binary(t)
+	unshare, err := exec.LookPath("unshare")
+	if err != nil || os.Geteuid() != 0 {
+		t.Skip("needs root and unshare(1) to mount a read-only file system")
+	}
+	probe := exec.Command(unshare, "-m", "sh", "-c", "mount -t tmpfs tmpfs "+t.TempDir())
+	if out, err := probe.CombinedOutput(); err != nil {
+		t.Skipf("cannot mount in a mount namespace here: %v %s", err, out)
+	}
+	_, src := damagedSetup(t)
+	ro := t.TempDir()
+	cfg := filepath.Join(t.TempDir(), "hogtail.toml")
+	os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir = %q
+[api]
+enabled = false
+[sources.gen]
+type = "demo"
+[sinks.out]
+type = "console"
+inputs = ["gen"]
+`, filepath.Join(ro, "data"))), 0o644)
+	script := `set -e
+mount -t tmpfs tmpfs "$1"
+mkdir "$1/data"
+cp "$2" "$1/data/buffer.db"
+mount -o remount,ro "$1"
+exec "$3" run --config "$4" --watch-config=false`
+	cmd := exec.Command(unshare, "-m", "sh", "-c", script, "sh", ro, src, bin, cfg)
+	out, err := cmd.CombinedOutput()
+	if code := exitCode(err); code != 1 || !strings.Contains(string(out), "read-only file system") || !strings.Contains(string(out), "not damage") {
+		t.Fatalf("exit %d:\n%s", code, out)
+	}
+}
