@@ -247,7 +247,8 @@ func logRecovery(log *slog.Logger, path string, rec *Recovery) {
 		}
 		attrs = append(attrs, "salvaged_records", total, "salvaged_checkpoints", s.Checkpoints,
 			"salvaged_dead_letters", s.DeadLetters, "salvaged_storage_keys", s.KV,
-			"unreadable_pieces_to_dead_letters", s.Unreadable, "unreadable_places", strings.Join(s.Damage, "; "))
+			"unreadable_pieces_to_dead_letters", s.Unreadable, "unreachable_records_to_dead_letters", s.Orphaned,
+			"unreadable_places", strings.Join(s.Damage, "; "))
 	} else {
 		attrs = append(attrs, "salvage_error", rec.SalvageError)
 	}

@@ -2,6 +2,7 @@ package buffer
 
 import (
 	"bytes"
+	"crypto/sha256"
 	"encoding/binary"
 	"encoding/json"
 	"fmt"
@@ -27,6 +28,9 @@ type SalvageReport struct {
 	// Unreadable counts the pieces of damaged chunks that could not be
 	// split into records; each became a dead letter.
 	Unreadable int `json:"unreadable"`
+	// Orphaned counts the records found in pages the tree no longer
+	// reaches; each became a dead letter (see orphanChunks).
+	Orphaned int `json:"orphaned"`
 	// Damage lists the places where reading stopped.
 	Damage []string `json:"damage"`
 }
@@ -53,7 +57,7 @@ func salvage(src, dst string) (*SalvageReport, error) {
 		return nil, fmt.Errorf("salvage: create %s: %w", dst, err)
 	}
 	defer out.Close()
-	s := &salvager{out: out, rep: &SalvageReport{Records: map[string]int64{}, Damage: []string{}}}
+	s := &salvager{out: out, rep: &SalvageReport{Records: map[string]int64{}, Damage: []string{}}, seen: map[[32]byte]bool{}}
 	if err := s.flush(); err != nil { // the top buckets, even if nothing else can be read
 		return nil, err
 	}
@@ -63,6 +67,27 @@ func salvage(src, dst string) (*SalvageReport, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("salvage: %w", err)
+	}
+	if len(s.rep.Damage) > 0 {
+		chunks, err := orphanChunks(src, in.Info().PageSize, s.seen)
+		if err != nil {
+			s.rep.Damage = append(s.rep.Damage, "reading unreachable pages: "+err.Error())
+		}
+		for _, c := range chunks {
+			recs, _ := decodeChunk(c)
+			for _, r := range recs {
+				s.dls = append(s.dls, component.DeadLetter{Reason: reasonOrphaned, Record: r})
+				if len(s.dls) >= salvageBatch {
+					if err := s.flush(); err != nil {
+						return nil, fmt.Errorf("salvage: %w", err)
+					}
+				}
+			}
+			s.rep.Orphaned += len(recs)
+		}
+		if err := s.flush(); err != nil {
+			return nil, fmt.Errorf("salvage: %w", err)
+		}
 	}
 	return s.rep, nil
 }
@@ -87,6 +112,9 @@ type salvager struct {
 	// pending writes, applied by flush.
 	puts []salvagePut
 	dls  []component.DeadLetter
+	// seen holds the hashes of the queue chunks copied whole, so the scan
+	// for orphaned chunks skips their stale copies.
+	seen map[[32]byte]bool
 }
 
 type salvagePut struct {
@@ -240,6 +268,7 @@ func (s *salvager) value(path [][]byte, key, v []byte) {
 	case top == string(bucketQueues) && len(path) == 2:
 		queue := string(path[1])
 		if recs, err := decodeChunk(val); err == nil {
+			s.seen[sha256.Sum256(val)] = true
 			s.rep.Records[queue] += int64(len(recs))
 			s.add(salvagePut{path: path, key: key, val: val})
 			return
