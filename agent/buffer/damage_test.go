@@ -509,3 +509,48 @@ func TestCheckIsolatedReportsCrash(t *testing.T) {
 	}
 	t.Logf("damage: %v", rep.Damage)
 }
+
+// TestOrphanChunksHostilePages: leaf pages whose elements point anywhere
+// are skipped without reading out of bounds, and a sound chunk in an
+// unreachable leaf is found once.
+func TestOrphanChunksHostilePages(t *testing.T) {
+	const ps = 4096
+	chunk := encodeChunk(nil, [][]byte{[]byte(`{"a":1}`), []byte(`{"b":2}`)}, 1)
+	file := make([]byte, 6*ps)
+	leaf := func(id int, count uint16, overflow uint32) []byte {
+		p := file[id*ps:]
+		binary.LittleEndian.PutUint64(p, uint64(id))
+		binary.LittleEndian.PutUint16(p[8:], leafPageFlag)
+		binary.LittleEndian.PutUint16(p[10:], count)
+		binary.LittleEndian.PutUint32(p[12:], overflow)
+		return p
+	}
+	// Page 2: the most elements a header can claim, each with random
+	// positions and sizes.
+	p := leaf(2, 0xffff, 0)
+	rand.Read(p[pageHeaderSize:ps])
+	// Page 3: an overflow count past the end of the file.
+	leaf(3, 1, 1<<20)
+	// Page 4: one good element holding the chunk, and the same chunk
+	// again in page 5 (a stale copy).
+	for _, id := range []int{4, 5} {
+		p := leaf(id, 1, 0)
+		e := p[pageHeaderSize:]
+		binary.LittleEndian.PutUint32(e[4:], leafElementSize) // the key follows the element
+		binary.LittleEndian.PutUint32(e[8:], 8)
+		binary.LittleEndian.PutUint32(e[12:], uint32(len(chunk)))
+		copy(e[leafElementSize:], seqKey(7))
+		copy(e[leafElementSize+8:], chunk)
+	}
+	path := filepath.Join(t.TempDir(), "pages")
+	if err := os.WriteFile(path, file, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	got, err := orphanChunks(path, ps, map[[32]byte]bool{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 1 || !bytes.Equal(got[0], chunk) {
+		t.Fatalf("found %d chunks", len(got))
+	}
+}
