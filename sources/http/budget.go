@@ -109,3 +109,14 @@ func (s *source) clientKey(r *http.Request) netip.Prefix {
 	}
 	return p
 }
+
+// counts returns the requests in flight per client (tests and debugging).
+func (c *clientLimiter) counts() map[string]int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	out := make(map[string]int, len(c.n))
+	for k, v := range c.n {
+		out[k.String()] = v
+	}
+	return out
+}

@@ -183,13 +183,10 @@ func decodeBody(r *http.Request, limit int64, capture bool, l *lease) ([]byte, *
 	default:
 		return nil, &reqError{http.StatusUnsupportedMediaType, "unsupported_encoding", "unsupported Content-Encoding " + ce}
 	}
-	raw := getBuf()
-	if r.ContentLength > int64(cap(raw)) {
-		// The size is known: one buffer of exactly that (+1 to see EOF).
-		putBuf(raw)
-		raw = make([]byte, 0, r.ContentLength+1)
-	}
-	raw, err := readCapped(raw, r.Body, limit, l)
+	// The buffer grows with what arrives, not with what Content-Length
+	// announces: a client that claims 20 MiB and sends nothing costs
+	// nothing.
+	raw, err := readCapped(getBuf(), r.Body, limit, l)
 	if err != nil {
 		putBuf(raw)
 		return nil, readError(err, "request body")

@@ -216,6 +216,9 @@ func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	// memory it sent, never a slot that others need.
 	client := s.clientKey(r)
 	if !s.clients.acquire(client) {
+		// Close rather than wait for the unread body (which net/http
+		// would read before answering, to reuse the connection).
+		w.Header().Set("Connection", "close")
 		s.retryLater(w, endpoint, http.StatusTooManyRequests, "rate_limited", "too many requests in flight from this client")
 		return
 	}
@@ -226,6 +229,9 @@ func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	r.Body = http.MaxBytesReader(w, r.Body, limit+1)
 	body, rerr := decodeBody(r, limit, capture, l)
 	if rerr != nil {
+		if rerr.status == http.StatusServiceUnavailable || rerr.status == http.StatusRequestTimeout {
+			w.Header().Set("Connection", "close")
+		}
 		if rerr.status == http.StatusServiceUnavailable {
 			s.unavailable(w, endpoint, rerr.msg)
 			return
