@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -134,6 +135,12 @@ func Do(ctx context.Context, c *http.Client, req *http.Request, m *Metrics) erro
 			return ctx.Err()
 		}
 		m.observe("error")
+		// A *url.Error repeats method and URL (with its query, which may
+		// hold credentials): keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("%s %s: %w", req.Method, redact(req), err)
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBodyRead))
