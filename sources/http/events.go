@@ -134,9 +134,7 @@ func (s *source) finish(ev *event.Event, b *batchInfo, now time.Time) {
 		ev.Now = b.now
 	}
 	if b.historical {
-		if _, ok := ev.Extra.Get("historical_migration"); !ok {
-			ev.Extra = append(ev.Extra, event.Field{Key: "historical_migration", Value: true})
-		}
+		ev.Extra.Set("historical_migration", true)
 	}
 	if s.cfg.SetIP && b.clientIP != "" {
 		if ev.IP == "" {
@@ -174,6 +172,9 @@ func (s *source) captureEvent(it any, b *batchInfo, now time.Time) (*event.Event
 	if fixUUID(ev) {
 		s.metrics.uuidReplaced.Inc()
 	}
+	// Capture honours only the batch-level flag (finish sets it): an
+	// event's own historical_migration key would route it in the sink.
+	ev.Extra.Delete("historical_migration")
 	if b.token != "" && itemToken(m) == "" {
 		// Keep the batch's project token with each event, outside its
 		// properties, so that routing transforms can see it.
