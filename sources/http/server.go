@@ -16,6 +16,7 @@ import (
 
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // capturePaths are PostHog capture's event endpoints, without trailing slash.
@@ -121,6 +122,7 @@ func (s *source) Run(ctx context.Context, emit component.Emitter) error {
 	if err != nil {
 		return fmt.Errorf("http source: listen on %s: %w", s.cfg.Address, err)
 	}
+	ln = &acceptWatch{Listener: ln, log: s.log, errs: s.metrics.acceptErrors}
 	a := ln.Addr()
 	s.addr.Store(&a)
 	close(s.ready)
@@ -160,6 +162,33 @@ func (s *source) Run(ctx context.Context, emit component.Emitter) error {
 	}
 	<-errc
 	return nil
+}
+
+// acceptWatch counts and logs failed accepts (EMFILE and the like). The
+// server retries them with backoff, as it should, but logs them only at
+// debug level with the rest of net/http's chatter: an operator must see
+// that the host ran out of descriptors.
+type acceptWatch struct {
+	net.Listener
+	log  *slog.Logger
+	errs prometheus.Counter
+	last atomic.Int64 // unix nanoseconds of the last warning
+}
+
+// acceptWarnEvery rate-limits the warning: accept may fail thousands of
+// times a second while descriptors are exhausted.
+const acceptWarnEvery = 10 * time.Second
+
+func (l *acceptWatch) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		l.errs.Inc()
+		now := time.Now().UnixNano()
+		if last := l.last.Load(); now-last >= int64(acceptWarnEvery) && l.last.CompareAndSwap(last, now) {
+			l.log.Warn("http source: accept failed; retrying with backoff", "err", err)
+		}
+	}
+	return c, err
 }
 
 // ServeHTTP routes a request.
