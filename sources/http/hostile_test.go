@@ -311,3 +311,27 @@ func TestInflightBudget(t *testing.T) {
 		t.Fatalf("after: status %d, %d events: %s", resp.StatusCode, h.emit.Len(), body)
 	}
 }
+
+// TestManyRunsBadJSONStoresNothing: a request too large for one run whose
+// last event is not JSON is refused whole before its first run is stored,
+// as a small one is.
+func TestManyRunsBadJSONStoresNothing(t *testing.T) {
+	for _, tc := range []struct{ name, tail string }{
+		{"bad last event", `,{"event":"t","distinct_id":"u",}]}`},
+		{"missing comma", ` {"event":"t","distinct_id":"u"}]}`},
+		{"bad value after the batch", `,{"event":"t","distinct_id":"u"}],"sent_at":nope}`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := start(t, nil)
+			body := tinyBatch(3 * chunkMaxEvents)
+			body = append(body[:bytes.LastIndexByte(body, ']')], tc.tail...)
+			resp, rb := post(t, h.url+"/batch/", map[string]string{"Content-Encoding": "gzip"}, gz(t, body))
+			if resp.StatusCode != 400 || !bytes.Contains(rb, []byte(`"code":"invalid_json"`)) {
+				t.Fatalf("status %d: %s", resp.StatusCode, rb)
+			}
+			if n := h.emit.Len(); n != 0 {
+				t.Fatalf("%d events stored", n)
+			}
+		})
+	}
+}

@@ -158,6 +158,8 @@ func TestStopClosesListener(t *testing.T) {
 		t.Fatal("the stopped source still accepts connections")
 	}
 	h2 := start(t, func(c *Config) { c.Address = addr })
+	// The client's kept-alive connection was to the stopped source.
+	http.DefaultClient.CloseIdleConnections()
 	resp, body := post(t, h2.url+"/batch/", nil, []byte(oneEvent))
 	if resp.StatusCode != 200 || h2.emit.Len() != 1 {
 		t.Fatalf("rebound source: status %d, %d events: %s", resp.StatusCode, h2.emit.Len(), body)

@@ -377,7 +377,7 @@ func (s *source) handle(w http.ResponseWriter, r *http.Request, endpoint string,
 	var chunkBytes int64
 	var scratch []byte
 	var emitErr error
-	walkErr := p.each(func(i int, it any) error {
+	walkErr := p.each(capture, func(i int, it any) error {
 		var ev *event.Event
 		var rej *rejection
 		if capture {
@@ -403,7 +403,14 @@ func (s *source) handle(w http.ResponseWriter, r *http.Request, endpoint string,
 		}
 		cost := int64(2*len(scratch) + eventCost)
 		if len(chunk) > 0 && (len(chunk) >= chunkMaxEvents || chunkBytes+cost > reserve/2) {
-			ce.single = false
+			if ce.single {
+				// The first of several runs: the rest of the body must be
+				// known good before anything is stored.
+				if err := p.valid(); err != nil {
+					return syntaxError{err}
+				}
+				ce.single = false
+			}
 			if emitErr = ce.emit(chunk); emitErr != nil {
 				return emitErr
 			}
@@ -435,8 +442,8 @@ func (s *source) handle(w http.ResponseWriter, r *http.Request, endpoint string,
 		return
 	}
 	if walkErr != nil {
-		// The body was checked as a whole before: this is a disagreement
-		// between the checker and the item decoder, reported as bad JSON.
+		// Only a syntax error stops the walk, and it does so before
+		// anything was stored (see payload.valid).
 		s.rejectAll(w, endpoint, badRequest("invalid_json", walkErr.Error()))
 		return
 	}
