@@ -583,16 +583,27 @@ func TestValidate(t *testing.T) {
 	c.TLSCertFile = "cert.pem"
 	c.MaxBodyBytes = 0
 	c.MaxConcurrentRequests = 0
+	c.MaxRequestsPerClient = 0
 	c.RetryAfter = 0
 	c.APIKeys = []string{""}
 	err := c.Validate()
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, key := range []string{"address:", "path:", "proxy_upstream:", "tls_cert_file:", "max_body_bytes:", "max_concurrent_requests:", "retry_after:", "api_keys:"} {
+	for _, key := range []string{"address:", "path:", "proxy_upstream:", "tls_cert_file:", "max_body_bytes:", "max_concurrent_requests:", "max_requests_per_client:", "retry_after:", "api_keys:"} {
 		if !strings.Contains(err.Error(), "\n"+key) && !strings.HasPrefix(err.Error(), key) {
 			t.Errorf("missing %s in:\n%v", key, err)
 		}
+	}
+	// The budget must let the largest request through.
+	c = defaultConfig()
+	c.MaxInflightBytes = 2 * c.MaxBodyBytes
+	if err := c.Validate(); err == nil || !strings.HasPrefix(err.Error(), "max_inflight_bytes:") {
+		t.Errorf("budget under two bodies: %v", err)
+	}
+	c.MaxInflightBytes = 2*c.MaxBodyBytes + minEventReserve
+	if err := c.Validate(); err != nil {
+		t.Errorf("smallest budget: %v", err)
 	}
 	c = defaultConfig()
 	c.Path = "/batch/"
