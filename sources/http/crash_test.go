@@ -53,8 +53,7 @@ func crashChild(dir string) {
 	s := src.(*source)
 	go func() {
 		<-s.ready
-		os.WriteFile(filepath.Join(dir, "addr.tmp"), []byte(s.Addr().String()), 0o644)
-		os.Rename(filepath.Join(dir, "addr.tmp"), filepath.Join(dir, "addr"))
+		publishAddr(dir, s.Addr())
 	}()
 	s.Run(context.Background(), bufferEmitter{b})
 	os.Exit(4)
@@ -75,17 +74,7 @@ func TestCrashAfter200(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	var addr []byte
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		var err error
-		if addr, err = os.ReadFile(filepath.Join(dir, "addr")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("child did not start")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	addr := childAddr(t, dir)
 	acked := map[string]bool{}
 	for r := 0; r < 20; r++ {
 		var sb strings.Builder

@@ -19,18 +19,6 @@ import (
 	"github.com/hogtail/hogtail/agent/event"
 )
 
-// waitUntil polls cond every few milliseconds for at most d.
-func waitUntil(t *testing.T, d time.Duration, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(d)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out after %v waiting for %s", d, what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
-}
-
 // runEmitter records the size of every run a source hands over.
 type runEmitter struct {
 	*componenttest.Emitter
@@ -210,7 +198,7 @@ func TestSlowBodiesDoNotStarve(t *testing.T) {
 		stall(t, addr, fmt.Sprintf("127.0.0.%d", 10+i), len(oneEvent), []byte(oneEvent[:5]))
 	}
 	// All slow clients are inside the handler, reading.
-	waitUntil(t, 5*time.Second, "slow clients to be reading", func() bool {
+	componenttest.Eventually(t, 5*time.Second, "slow clients to be reading", func() bool {
 		return h.src.budget.used.Load() > 0 && len(h.src.clients.counts()) == slow
 	})
 	start := time.Now()
@@ -238,7 +226,7 @@ func TestPerClientLimit(t *testing.T) {
 	for range 3 {
 		stall(t, addr, "127.0.0.2", len(oneEvent), []byte(oneEvent[:5]))
 	}
-	waitUntil(t, 5*time.Second, "three slow requests", func() bool {
+	componenttest.Eventually(t, 5*time.Second, "three slow requests", func() bool {
 		return h.src.clients.counts()["127.0.0.2/32"] == 3
 	})
 	c := stall(t, addr, "127.0.0.2", len(oneEvent), []byte(oneEvent[:5]))
@@ -269,7 +257,7 @@ func TestBodyReadTimeout408(t *testing.T) {
 		t.Fatal("stalled request stored events")
 	}
 	// The client limiter and the budget are given back.
-	waitUntil(t, 5*time.Second, "the request to end", func() bool {
+	componenttest.Eventually(t, 5*time.Second, "the request to end", func() bool {
 		return h.src.budget.used.Load() == 0 && len(h.src.clients.counts()) == 0
 	})
 }
@@ -296,7 +284,7 @@ func TestInflightBudget(t *testing.T) {
 		}
 		conns = append(conns, stall(t, addr, fmt.Sprintf("127.0.0.%d", 20+i), limit, big))
 		want := int64(len(conns)) * (limit - 1)
-		waitUntil(t, 5*time.Second, "the body to be read", func() bool { return h.src.budget.used.Load() >= want })
+		componenttest.Eventually(t, 5*time.Second, "the body to be read", func() bool { return h.src.budget.used.Load() >= want })
 	}
 	resp, body := post(t, h.url+"/batch/", nil, append([]byte(oneEvent), big[:limit-len(oneEvent)-1]...))
 	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "3" {
@@ -305,7 +293,7 @@ func TestInflightBudget(t *testing.T) {
 	for _, c := range conns {
 		c.Close()
 	}
-	waitUntil(t, 5*time.Second, "the budget to come back", func() bool { return h.src.budget.used.Load() == 0 })
+	componenttest.Eventually(t, 5*time.Second, "the budget to come back", func() bool { return h.src.budget.used.Load() == 0 })
 	resp, body = post(t, h.url+"/batch/", nil, []byte(oneEvent))
 	if resp.StatusCode != 200 || h.emit.Len() != 1 {
 		t.Fatalf("after: status %d, %d events: %s", resp.StatusCode, h.emit.Len(), body)

@@ -10,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"os/exec"
-	"path/filepath"
 	"strings"
 	"sync"
 	"syscall"
@@ -51,8 +50,7 @@ func emfileChild(dir string) {
 			fmt.Fprintln(os.Stderr, err)
 			os.Exit(3)
 		}
-		os.WriteFile(filepath.Join(dir, "addr.tmp"), []byte(s.Addr().String()), 0o644)
-		os.Rename(filepath.Join(dir, "addr.tmp"), filepath.Join(dir, "addr"))
+		publishAddr(dir, s.Addr())
 	}()
 	s.Run(context.Background(), componenttest.NewEmitter())
 	os.Exit(4)
@@ -93,11 +91,7 @@ func TestAcceptEMFILE(t *testing.T) {
 		defer mu.Unlock()
 		return strings.Contains(log.String(), s)
 	}
-	var addr []byte
-	waitUntil(t, 30*time.Second, "the child to listen", func() bool {
-		addr, err = os.ReadFile(filepath.Join(dir, "addr"))
-		return err == nil
-	})
+	addr := childAddr(t, dir)
 	// Idle connections take the child's last descriptors; the next accept
 	// fails with EMFILE.
 	var idle []net.Conn
@@ -109,7 +103,7 @@ func TestAcceptEMFILE(t *testing.T) {
 		idle = append(idle, c)
 	}
 	// The failure is a warning, not only net/http's debug line.
-	waitUntil(t, 10*time.Second, "accept to fail with EMFILE", func() bool {
+	componenttest.Eventually(t, 10*time.Second, "accept to fail with EMFILE", func() bool {
 		return logged("level=WARN msg=\"http source: accept failed; retrying with backoff\"") && logged("too many open files")
 	})
 	if cmd.ProcessState != nil {
