@@ -458,7 +458,7 @@ func (a *Agent) Reload(ctx context.Context, cfg *config.Config) error {
 
 func (a *Agent) reload(cfg *config.Config) error {
 	old := a.cfg.Load()
-	if cfg.DataDir != old.DataDir || cfg.Buffer != old.Buffer || cfg.API != old.API {
+	if cfg.DataDir != old.DataDir || cfg.Buffer != old.Buffer || !cfg.API.Equal(old.API) {
 		a.log.Warn("data_dir, [buffer] and [api] changes take effect at the next restart")
 		cp := *cfg
 		cp.DataDir, cp.Buffer, cp.API = old.DataDir, old.Buffer, old.API
