@@ -156,13 +156,18 @@ func (a *Agent) Metrics() *prometheus.Registry { return a.metrics }
 
 func (a *Agent) settings(cfg *config.Config, kind, name string) component.Settings {
 	host, _ := os.Hostname()
+	var api string
+	if cfg.API.Enabled {
+		api = cfg.API.Address
+	}
 	return component.Settings{
-		Name:      name,
-		Logger:    a.log.With(kind, name),
-		DataDir:   cfg.DataDir,
-		ConfigDir: cfg.Dir,
-		Hostname:  host,
-		Metrics:   prometheus.WrapRegistererWith(prometheus.Labels{"component": name}, a.metrics),
+		APIAddress: api,
+		Name:       name,
+		Logger:     a.log.With(kind, name),
+		DataDir:    cfg.DataDir,
+		ConfigDir:  cfg.Dir,
+		Hostname:   host,
+		Metrics:    prometheus.WrapRegistererWith(prometheus.Labels{"component": name}, a.metrics),
 	}
 }
 

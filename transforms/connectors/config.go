@@ -39,8 +39,13 @@ type Config struct {
 	PollInterval component.Duration `toml:"poll_interval"`
 	// FetchTimeout bounds one fetch() request.
 	FetchTimeout component.Duration `toml:"fetch_timeout"`
-	// FetchAllowHosts restricts fetch() to these hosts; empty allows all.
+	// FetchAllowHosts restricts fetch() to these hosts, on every redirect
+	// hop; empty allows all.
 	FetchAllowHosts []string `toml:"fetch_allow_hosts"`
+	// FetchAllowNetworks are CIDRs fetch() may connect to although they
+	// are loopback, private, link-local or otherwise internal, which it
+	// refuses by default.
+	FetchAllowNetworks []string `toml:"fetch_allow_networks"`
 	// SetupRetry is the first backoff after a failing setupPlugin.
 	SetupRetry component.Duration `toml:"setup_retry"`
 	// Chain lists the connectors in order.
@@ -105,6 +110,9 @@ func (c *Config) Validate() error {
 		if h == "" || strings.ContainsAny(h, "/: ") {
 			errs = append(errs, fmt.Errorf("fetch_allow_hosts[%d]: %q is not a host name", i, h))
 		}
+	}
+	if _, perrs := parseNetworks(c.FetchAllowNetworks); len(perrs) > 0 {
+		errs = append(errs, perrs...)
 	}
 	if len(c.Chain) == 0 {
 		errs = append(errs, errors.New("chain: needs at least one connector ([[transforms.NAME.chain]] with a path)"))

@@ -251,7 +251,10 @@ func TestFetch(t *testing.T) {
 	}))
 	defer srv.Close()
 	t.Run("ok", func(t *testing.T) {
-		tr := newTestTransform(t, testOpts{mutate: func(c *Config) { c.FetchAllowHosts = []string{"127.0.0.1"} }}, plugin("fetcher", map[string]any{"base": srv.URL}))
+		tr := newTestTransform(t, testOpts{mutate: func(c *Config) {
+			c.FetchAllowHosts = []string{"127.0.0.1"}
+			c.FetchAllowNetworks = []string{"127.0.0.1/32"}
+		}}, plugin("fetcher", map[string]any{"base": srv.URL}))
 		out := applyAll(t, tr, mustEvent(t, `{"event":"e","distinct_id":"u 1"}`))
 		got := string(event.AppendValue(nil, out.Events[0].Properties))
 		want := `{"status":200,"ok":true,"header":"yes","lookup":{"method":"POST","id":"u 1","header":"fetcher","body":{"event":"e"}},"global_fetch":true}`
@@ -260,7 +263,10 @@ func TestFetch(t *testing.T) {
 		}
 	})
 	t.Run("timeout", func(t *testing.T) {
-		tr := newTestTransform(t, testOpts{onError: OnErrorDeadLetter, mutate: func(c *Config) { c.FetchTimeout = component.Duration(50 * time.Millisecond) }}, plugin("fetcher", map[string]any{"base": srv.URL}))
+		tr := newTestTransform(t, testOpts{onError: OnErrorDeadLetter, mutate: func(c *Config) {
+			c.FetchTimeout = component.Duration(50 * time.Millisecond)
+			c.FetchAllowNetworks = []string{"127.0.0.0/8"}
+		}}, plugin("fetcher", map[string]any{"base": srv.URL}))
 		start := time.Now()
 		out := applyAll(t, tr, mustEvent(t, `{"event":"e","distinct_id":"slow"}`))
 		if len(out.DeadLetters) != 1 || !strings.Contains(out.DeadLetters[0].Reason, "timed out") {

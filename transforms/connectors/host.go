@@ -322,7 +322,7 @@ func (in *instance) doFetch(call goja.FunctionCall) (goja.Value, error) {
 	}
 	if !hostAllowed(in.t.cfg.FetchAllowHosts, u.Hostname()) {
 		in.t.metrics.errors.WithLabelValues(in.t.name, in.c.spec.name, "fetch_denied").Inc()
-		return nil, fmt.Errorf("fetch: host %q is not in fetch_allow_hosts", u.Hostname())
+		return nil, fmt.Errorf("fetch: %w: host %q is not in fetch_allow_hosts", errFetchRefused, u.Hostname())
 	}
 	method := "GET"
 	timeout := in.t.cfg.FetchTimeout.D()
@@ -364,7 +364,15 @@ func (in *instance) doFetch(call goja.FunctionCall) (goja.Value, error) {
 		if ctx.Err() != nil {
 			return nil, fmt.Errorf("fetch: %s %s: timed out after %s", method, u.Redacted(), timeout)
 		}
-		return nil, fmt.Errorf("fetch: %w", err)
+		if errors.Is(err, errFetchRefused) {
+			in.t.metrics.errors.WithLabelValues(in.t.name, in.c.spec.name, "fetch_denied").Inc()
+		}
+		// *url.Error repeats the URL, query and all; name it redacted.
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("fetch: %s %s: %w", method, u.Redacted(), err)
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchBody))
@@ -375,7 +383,7 @@ func (in *instance) doFetch(call goja.FunctionCall) (goja.Value, error) {
 	_ = r.Set("status", resp.StatusCode)
 	_ = r.Set("statusText", http.StatusText(resp.StatusCode))
 	_ = r.Set("ok", resp.StatusCode >= 200 && resp.StatusCode < 300)
-	_ = r.Set("url", u.String())
+	_ = r.Set("url", resp.Request.URL.String())
 	h := vm.NewObject()
 	_ = h.Set("get", func(c goja.FunctionCall) goja.Value {
 		v := resp.Header.Values(c.Argument(0).String())

@@ -133,13 +133,17 @@ func New(cfg *Config, set component.Settings) (*Transform, error) {
 	if cfg.configDir == "" {
 		cfg.configDir = set.ConfigDir
 	}
+	nets, errs := parseNetworks(cfg.FetchAllowNetworks)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	t := &Transform{
 		name:     set.Name,
 		cfg:      cfg,
 		set:      set,
 		log:      log,
 		registry: newRegistry(),
-		client:   &http.Client{},
+		client:   newFetchClient(cfg.FetchAllowHosts, newDialGuard(nets, set.APIAddress)),
 		metrics:  newMetrics(set.Metrics),
 		nLanes:   n,
 		lanes:    make(chan *lane, n),
