@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/hogtail/hogtail/agent/component"
 )
@@ -157,6 +158,9 @@ func loadSpec(dir string, e ChainEntry, baseDir, prefix string) (*spec, error) {
 	if name == "" {
 		name = filepath.Base(dir)
 		p.Name = name
+	}
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		return nil, fmt.Errorf("%spath: connector %q: the name must not contain control characters", prefix, name)
 	}
 	main, err := p.mainFile(dir)
 	if err != nil {

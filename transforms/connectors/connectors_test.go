@@ -210,10 +210,10 @@ func TestStoragePersistsAcrossTransforms(t *testing.T) {
 		}()
 	}
 	// Keys are namespaced by connector; teardownPlugin ran at Shutdown.
-	if v, ok, _ := kv.Get("storage/count"); !ok || string(v) != "4" {
+	if v, ok, _ := kv.Get(storageKeyOf("storage", "count")); !ok || string(v) != "4" {
 		t.Errorf("storage/count = %q %v", v, ok)
 	}
-	if v, ok, _ := kv.Get("storage/torn_down"); !ok || string(v) != "true" {
+	if v, ok, _ := kv.Get(storageKeyOf("storage", "torn_down")); !ok || string(v) != "true" {
 		t.Errorf("teardownPlugin did not run: %q %v", v, ok)
 	}
 }
@@ -358,7 +358,7 @@ func TestOnEvent(t *testing.T) {
 	if _, changed := out.Events[0].Properties.Get("changed_in_on_event"); changed {
 		t.Error("onEvent changed the event")
 	}
-	if v, _, _ := kv.Get("on-event/seen:u-1"); string(v) != `["a","string",1,"x@y.z"]` {
+	if v, _, _ := kv.Get(storageKeyOf("on-event", "seen:u-1")); string(v) != `["a","string",1,"x@y.z"]` {
 		t.Errorf("onEvent saw %s", v)
 	}
 	if !strings.Contains(logs.String(), "onEvent failure is only logged") {

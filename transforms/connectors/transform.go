@@ -170,13 +170,22 @@ func (t *Transform) init() error {
 	}
 	conns := make([]*connector, len(t.cfg.Chain))
 	var errs []error
+	specs := make([]*spec, len(t.cfg.Chain))
+	var names []string
 	for i := range t.cfg.Chain {
 		sp, err := t.loadSpec(i)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		sh := &shared{name: sp.name, cache: newCache(), kv: kv}
+		specs[i] = sp
+		names = append(names, sp.name)
+	}
+	for i, sp := range specs {
+		if sp == nil {
+			continue
+		}
+		sh := &shared{name: sp.name, cache: newCache(), kv: kv, peers: names}
 		c, err := t.build(i, sp, sh, false)
 		if err != nil {
 			errs = append(errs, err)
