@@ -131,9 +131,9 @@ func TestAPIToken(t *testing.T) {
 		{name: "host checked before token", path: "/metrics", host: "attacker.example", token: "s3cret", status: 421},
 	})
 
-	a.health.set("sinks.out", errors.New("paused: 401 from https://posthog.example"))
+	a.health.set("sinks.out", errors.New(`paused: Post "https://posthog.example/batch/?api_key=phc_hidden": 401`))
 	runAPICases(t, addr, []apiCase{
 		{name: "unhealthy without token", path: "/health", status: 503, body: `{"status":"unhealthy"}`},
-		{name: "unhealthy with token", path: "/health", token: "s3cret", status: 503, body: "paused: 401"},
+		{name: "unhealthy with token", path: "/health", token: "s3cret", status: 503, body: `https://posthog.example/batch/?api_key=REDACTED`},
 	})
 }

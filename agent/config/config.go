@@ -14,6 +14,7 @@ import (
 
 	"github.com/BurntSushi/toml"
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/redact"
 )
 
 // DefaultPath is where hogtail looks for its config when --config is not
@@ -158,6 +159,11 @@ func Parse(path string, data []byte, reg *component.Registry, lookup func(string
 	}
 	l.loc = newLocator(text)
 	cfg := l.parse(text)
+	// Messages may quote values: secrets must not reach the terminal or
+	// the log of a rejected reload.
+	for i := range l.problems {
+		l.problems[i].Msg = redact.Problem(l.problems[i].Key, l.problems[i].Msg)
+	}
 	if len(l.problems) > 0 {
 		return nil, l.problems.sorted()
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/dop251/goja_nodejs/buffer"
 	"github.com/google/uuid"
 	"github.com/hogtail/hogtail/agent/event"
+	"github.com/hogtail/hogtail/agent/redact"
 )
 
 // maxFetchBody bounds what fetch reads of a response.
@@ -362,17 +363,17 @@ func (in *instance) doFetch(call goja.FunctionCall) (goja.Value, error) {
 	resp, err := in.t.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("fetch: %s %s: timed out after %s", method, u.Redacted(), timeout)
+			return nil, fmt.Errorf("fetch: %s %s: timed out after %s", method, redact.URL(u.String()), timeout)
 		}
 		if errors.Is(err, errFetchRefused) {
 			in.t.metrics.errors.WithLabelValues(in.t.name, in.c.spec.name, "fetch_denied").Inc()
 		}
-		// *url.Error repeats the URL, query and all; name it redacted.
+		// *url.Error repeats the URL, query and all; name it masked.
 		var ue *neturl.Error
 		if errors.As(err, &ue) {
 			err = ue.Err
 		}
-		return nil, fmt.Errorf("fetch: %s %s: %w", method, u.Redacted(), err)
+		return nil, fmt.Errorf("fetch: %s %s: %w", method, redact.URL(u.String()), redact.Error(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchBody))

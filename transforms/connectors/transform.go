@@ -19,6 +19,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
+	"github.com/hogtail/hogtail/agent/redact"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -124,7 +125,7 @@ type Transform struct {
 func New(cfg *Config, set component.Settings) (*Transform, error) {
 	log := set.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{ReplaceAttr: redact.ReplaceAttr}))
 	}
 	n := cfg.Lanes
 	if n <= 0 {
