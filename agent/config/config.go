@@ -552,7 +552,7 @@ func (l *loader) checkAPI(api *APIConfig) {
 		return
 	}
 	if api.AuthToken == "" && !IsLoopbackAddress(api.Address) {
-		l.add("api", "auth_token", fmt.Sprintf("must be set when api.address (%q) is not a loopback address: without it anyone on the network can read metrics and, with api.tap, every event", api.Address))
+		l.add("api", "auth_token", fmt.Sprintf("must be set because api.address %s is not a loopback address: without it anyone on the network can read metrics and, with api.tap, every event", api.Address))
 	}
 	for i, h := range api.AllowedHosts {
 		if h == "" || strings.ContainsAny(h, "/: ") {

@@ -178,7 +178,7 @@ func TestAPITokenOffLoopback(t *testing.T) {
 	}{
 		{"loopback without token", `address = "127.0.0.1:8686"`, ""},
 		{"off loopback with token", "address = \"0.0.0.0:8686\"\nauth_token = \"s3cret\"", ""},
-		{"off loopback without token", `address = "10.1.2.3:8686"`, `api.toml:1: api: auth_token: must be set when api.address ("10.1.2.3:8686")`},
+		{"off loopback without token", `address = "10.1.2.3:8686"`, `api.toml:1: api: auth_token: must be set because api.address 10.1.2.3:8686 is not a loopback address`},
 		{"disabled off loopback", "enabled = false\naddress = \"0.0.0.0:8686\"", ""},
 		{"not host:port", `address = "8686"`, `api: address: must be host:port, got "8686"`},
 	} {
