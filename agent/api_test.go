@@ -137,3 +137,18 @@ func TestAPIToken(t *testing.T) {
 		{name: "unhealthy with token", path: "/health", token: "s3cret", status: 503, body: `https://posthog.example/batch/?api_key=REDACTED`},
 	})
 }
+
+// TestSettingsCarryAPIAddress: components learn the API address (connectors
+// refuse to fetch from it), and nothing when the API is off.
+func TestSettingsCarryAPIAddress(t *testing.T) {
+	a := newAgent(t, "[sources.gen]\ntype = \"demo\"\n[sinks.out]\ntype = \"capture\"\ninputs = [\"gen\"]\n", map[string]*recorder{"out": {}})
+	defer a.Buffer().Close()
+	cfg := *a.cfg.Load()
+	if got := a.settings(&cfg, "transform", "t").APIAddress; got != "" {
+		t.Fatalf("API off, APIAddress = %q", got)
+	}
+	cfg.API = config.APIConfig{Enabled: true, Address: "127.0.0.1:8686"}
+	if got := a.settings(&cfg, "transform", "t").APIAddress; got != "127.0.0.1:8686" {
+		t.Fatalf("APIAddress = %q", got)
+	}
+}
