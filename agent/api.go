@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/config"
-
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -99,10 +98,15 @@ func disabled(what, key string) http.HandlerFunc {
 	}
 }
 
-// tokenOK reports whether r carries "Authorization: Bearer token".
+// tokenOK reports whether r carries "Authorization: Bearer token" (the
+// scheme is case-insensitive, RFC 9110).
 func tokenOK(r *http.Request, token string) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(token)) == 1
+	h := r.Header.Get("Authorization")
+	const scheme = "bearer "
+	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(h[len(scheme):]), []byte(token)) == 1
 }
 
 // hostCheck answers 421 to requests whose Host the API does not expect.

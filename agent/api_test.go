@@ -45,6 +45,7 @@ type apiCase struct {
 	path   string
 	host   string // Host header; "" = the address dialled
 	token  string // bearer token sent; "" = none
+	auth   string // raw Authorization header, instead of token
 	status int
 	body   string // substring of the body
 }
@@ -62,6 +63,9 @@ func runAPICases(t *testing.T, addr string, cases []apiCase) {
 			}
 			if tc.token != "" {
 				req.Header.Set("Authorization", "Bearer "+tc.token)
+			}
+			if tc.auth != "" {
+				req.Header.Set("Authorization", tc.auth)
 			}
 			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
@@ -122,6 +126,9 @@ func TestAPIToken(t *testing.T) {
 		{name: "metrics wrong token", path: "/metrics", token: "s3cret2", status: 401},
 		{name: "metrics prefix of token", path: "/metrics", token: "s3cre", status: 401},
 		{name: "metrics", path: "/metrics", token: "s3cret", status: 200, body: "go_goroutines"},
+		{name: "metrics, scheme in lower case", path: "/metrics", auth: "bearer s3cret", status: 200},
+		{name: "metrics, basic scheme", path: "/metrics", auth: "Basic s3cret", status: 401},
+		{name: "metrics, token alone", path: "/metrics", auth: "s3cret", status: 401},
 		{name: "tap without token", path: "/tap?component=gen", status: 401},
 		{name: "tap", path: "/tap?component=nope", token: "s3cret", status: 404, body: "unknown component"},
 		{name: "pprof without token", path: "/debug/pprof/", status: 401},

@@ -242,3 +242,19 @@ func TestTapDisabled(t *testing.T) {
 		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
 	}
 }
+
+func TestTapDialable(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:8686": "127.0.0.1:8686",
+		":8686":          "127.0.0.1:8686",
+		"0.0.0.0:8686":   "127.0.0.1:8686",
+		"[::]:8686":      "[::1]:8686",
+		"10.0.0.5:8686":  "10.0.0.5:8686",
+		"localhost:8686": "localhost:8686",
+		"not an address": "not an address",
+	} {
+		if got := dialable(in); got != want {
+			t.Errorf("dialable(%q) = %q, want %q", in, got, want)
+		}
+	}
+}
