@@ -465,3 +465,19 @@ func TestRetainedEventReferencesCannotTouchEmittedEvents(t *testing.T) {
 		t.Errorf("returning an earlier event must give a copy with this event's uuid, got %s", got.AppendJSON(nil))
 	}
 }
+
+// TestDeadLetterReasonRedacted: a connector error quoting a URL with a
+// token becomes a dead letter whose reason hides the token.
+func TestDeadLetterReasonRedacted(t *testing.T) {
+	c := writeConnector(t, "leaky", `export function processEvent(event) {
+    throw new Error('cannot reach https://api.example/v1?api_key=sk_live_leak')
+}`)
+	tr := newTestTransform(t, testOpts{onError: OnErrorDeadLetter}, c)
+	out := applyAll(t, tr, mustEvent(t, `{"event":"e","distinct_id":"d"}`))
+	if len(out.DeadLetters) != 1 {
+		t.Fatalf("want one dead letter, got %+v", out)
+	}
+	if r := out.DeadLetters[0].Reason; strings.Contains(r, "sk_live_leak") || !strings.Contains(r, "api_key=REDACTED") {
+		t.Fatalf("reason %q", r)
+	}
+}

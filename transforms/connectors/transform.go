@@ -565,7 +565,7 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 			case OnErrorDeadLetter:
 				out.DeadLetters = append(out.DeadLetters, component.DeadLetter{
 					Component: t.name,
-					Reason:    fmt.Sprintf("connector %q: processEvent: %s", in.c.spec.name, firstLine(jsErrorText(err))),
+					Reason:    redact.Text(fmt.Sprintf("connector %q: processEvent: %s", in.c.spec.name, firstLine(jsErrorText(err)))),
 					Record:    cur.AppendJSON(nil),
 				})
 				alive = false
