@@ -10,7 +10,9 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
 
+	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
 )
 
@@ -125,6 +127,7 @@ func TestFetchRefusesInternalAddresses(t *testing.T) {
 	toTarget, _ := countingServer(t, "127.0.0.1", redirect(target.URL+"/tap?component=x&token=abc"))
 	_, port, _ := net.SplitHostPort(strings.TrimPrefix(target.URL, "http://"))
 	byName, _ := countingServer(t, "127.0.0.1", redirect("http://localhost:"+port+"/"))
+	toMetadata, _ := countingServer(t, "127.0.0.1", redirect("http://169.254.169.254/latest/meta-data/"))
 
 	cases := []struct {
 		name      string
@@ -142,11 +145,18 @@ func TestFetchRefusesInternalAddresses(t *testing.T) {
 		{name: "redirect to a host outside fetch_allow_hosts", base: byName.URL, allowNets: []string{"127.0.0.0/8"}, allowHost: []string{"127.0.0.1"}, want: `redirect to host "localhost"`, wantHits: 0},
 		{name: "redirect to the agent's API", base: toTarget.URL, allowNets: []string{"127.0.0.0/8"}, api: strings.TrimPrefix(target.URL, "http://"), want: "agent's own API", wantHits: 0},
 		{name: "redirect allowed", base: toTarget.URL, allowNets: []string{"127.0.0.0/8"}, wantHits: 1},
+		// Refused before connect(2): no packet leaves the machine.
+		{name: "private address", base: "http://10.255.255.1:9", want: "10.255.255.1 is a private address"},
+		{name: "cloud metadata", base: "http://169.254.169.254", want: "169.254.169.254 is a link-local (cloud metadata) address"},
+		{name: "redirect to cloud metadata", base: toMetadata.URL, allowNets: []string{"127.0.0.1/32"}, want: "169.254.169.254 is a link-local"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			before := targetHits.Load()
 			tr := newTestTransform(t, testOpts{onError: OnErrorDeadLetter, apiAddress: tc.api, mutate: func(c *Config) {
+				// A guard that let a refused address through would
+				// fail on this timeout rather than hang.
+				c.FetchTimeout = component.Duration(2 * time.Second)
 				c.FetchAllowNetworks = tc.allowNets
 				c.FetchAllowHosts = tc.allowHost
 			}}, plugin("fetcher", map[string]any{"base": tc.base}))
