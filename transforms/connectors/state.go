@@ -83,6 +83,10 @@ func (s *shared) storageGet(log *slog.Logger, key string) ([]byte, bool, error) 
 	if v, ok, err := s.kv.Get(s.storageKey(key)); err != nil || ok {
 		return v, ok, err
 	}
+	// Only a key still in the legacy layout needs the lock to move it.
+	if _, ok, err := s.kv.Get(s.legacyKey(key)); err != nil || !ok {
+		return nil, false, err
+	}
 	s.kvMu.Lock()
 	defer s.kvMu.Unlock()
 	return s.getLocked(log, key)
