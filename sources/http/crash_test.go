@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -66,9 +65,7 @@ func TestCrashAfter200(t *testing.T) {
 		crashChild(dir)
 		return
 	}
-	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashAfter200$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+	cmd, dir := childCommand(t, crashChildEnv, "TestCrashAfter200")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)

@@ -9,7 +9,6 @@ import (
 	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"strings"
 	"sync"
 	"syscall"
@@ -65,9 +64,7 @@ func TestAcceptEMFILE(t *testing.T) {
 		emfileChild(dir)
 		return
 	}
-	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestAcceptEMFILE$")
-	cmd.Env = append(os.Environ(), emfileChildEnv+"="+dir)
+	cmd, dir := childCommand(t, emfileChildEnv, "TestAcceptEMFILE")
 	stderr, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
