@@ -36,7 +36,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hogtail_http_source_requests_in_flight",
-			Help: "Requests being handled.",
+			Help: "Requests being decoded and stored (their bodies already read).",
 		}),
 		acceptErrors: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hogtail_http_source_accept_errors_total",
