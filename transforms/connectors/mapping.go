@@ -404,15 +404,9 @@ func fromJSDepth(v goja.Value, depth int) any {
 	case mapObjType:
 		mo := o.Export().(*mapObj)
 		mp := mo.mm()
+		// Drop keys whose value was set to undefined, as JSON.stringify
+		// does (rare: copy only then), before converting the rest.
 		m := *mp
-		for i := range m {
-			if jv, ok := m[i].Value.(goja.Value); ok {
-				m[i].Value = fromJSDepth(jv, depth+1)
-			} else if sub, ok := m[i].Value.(event.Map); ok {
-				materializeMap(sub)
-			}
-		}
-		// Drop keys whose value was set to undefined (rare: copy only then).
 		for i := range m {
 			if jv, ok := m[i].Value.(goja.Value); ok && goja.IsUndefined(jv) {
 				out := make(event.Map, 0, len(m))
@@ -423,7 +417,15 @@ func fromJSDepth(v goja.Value, depth int) any {
 					out = append(out, f)
 				}
 				*mp = out
+				m = out
 				break
+			}
+		}
+		for i := range m {
+			if jv, ok := m[i].Value.(goja.Value); ok {
+				m[i].Value = fromJSDepth(jv, depth+1)
+			} else if sub, ok := m[i].Value.(event.Map); ok {
+				materializeMap(sub)
 			}
 		}
 		if mo.owner != nil && mo.owner.detached {
