@@ -43,6 +43,9 @@ type Config struct {
 	FetchAllowHosts []string `toml:"fetch_allow_hosts"`
 	// SetupRetry is the first backoff after a failing setupPlugin.
 	SetupRetry component.Duration `toml:"setup_retry"`
+	// GeoIPDatabase is the MaxMind City database (.mmdb) behind
+	// meta.geoip, relative to the config file; empty = no meta.geoip.
+	GeoIPDatabase string `toml:"geoip_database"`
 	// Chain lists the connectors in order.
 	Chain []ChainEntry `toml:"chain"`
 
@@ -104,6 +107,11 @@ func (c *Config) Validate() error {
 	for i, h := range c.FetchAllowHosts {
 		if h == "" || strings.ContainsAny(h, "/: ") {
 			errs = append(errs, fmt.Errorf("fetch_allow_hosts[%d]: %q is not a host name", i, h))
+		}
+	}
+	if c.GeoIPDatabase != "" {
+		if err := checkGeoDB(resolvePath(c.configDir, c.GeoIPDatabase)); err != nil {
+			errs = append(errs, err)
 		}
 	}
 	if len(c.Chain) == 0 {

@@ -68,6 +68,7 @@ type metrics struct {
 	webhooks  *prometheus.CounterVec
 	reloads   *prometheus.CounterVec
 	captured  *prometheus.CounterVec
+	geoReload *prometheus.CounterVec
 }
 
 func registerCounter(reg prometheus.Registerer, name, help string, labels ...string) *prometheus.CounterVec {
@@ -85,6 +86,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		webhooks:  registerCounter(reg, "hogtail_connector_webhooks_total", "Webhook requests composed by composeWebhook.", "transform", "connector"),
 		reloads:   registerCounter(reg, "hogtail_connector_reloads_total", "Hot reloads of a connector, by result.", "transform", "connector", "result"),
 		captured:  registerCounter(reg, "hogtail_connector_captured_events_total", "Events created by posthog.capture.", "transform", "connector"),
+		geoReload: registerCounter(reg, "hogtail_connector_geoip_reloads_total", "Reloads of the GeoIP database after its file changed, by result.", "transform", "result"),
 	}
 }
 
@@ -98,6 +100,8 @@ type Transform struct {
 	client   *http.Client
 	metrics  *metrics
 	nLanes   int
+	// geo is the database behind meta.geoip; nil without geoip_database.
+	geo *geoDB
 
 	state    atomic.Pointer[chainState]
 	lanes    chan *lane
@@ -163,6 +167,13 @@ func (t *Transform) init() error {
 	if kv == nil {
 		t.log.Warn("no persistent store given: meta.storage is kept in memory only")
 		kv = newMemKV()
+	}
+	if t.cfg.GeoIPDatabase != "" {
+		g, err := openGeoDB(resolvePath(t.cfg.configDir, t.cfg.GeoIPDatabase))
+		if err != nil {
+			return fmt.Errorf("connectors %q: %w", t.name, err)
+		}
+		t.geo = g
 	}
 	conns := make([]*connector, len(t.cfg.Chain))
 	var errs []error
@@ -277,6 +288,23 @@ func (t *Transform) Start(ctx context.Context) error {
 		defer t.wg.Done()
 		t.schedule(bg)
 	}()
+	if t.geo != nil {
+		poll := t.cfg.PollInterval.D()
+		if poll <= 0 {
+			poll = DefaultConfig().PollInterval.D()
+		}
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			t.geo.watch(bg, t.log.With("transform", t.name), poll, func(ok bool) {
+				result := "ok"
+				if !ok {
+					result = "error"
+				}
+				t.metrics.geoReload.WithLabelValues(t.name, result).Inc()
+			})
+		}()
+	}
 	return nil
 }
 
