@@ -8,7 +8,6 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
-	"sort"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -229,16 +228,7 @@ func cityModel(raw map[string]any, addr netip.Addr, prefix netip.Prefix) event.M
 func geoValue(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		m := make(event.Map, 0, len(keys))
-		for _, k := range keys {
-			m = append(m, event.Field{Key: camelKey(k), Value: geoValue(t[k])})
-		}
-		return m
+		return sortedMap(t, camelKey, geoValue)
 	case []any:
 		out := make([]any, len(t))
 		for i := range t {

@@ -7,7 +7,6 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
-	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/event"
 )
 
@@ -22,19 +21,9 @@ func BenchmarkGeoIPExample(b *testing.B) {
 	for _, conn := range []string{"hello", "geoip"} {
 		for _, lanes := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/lanes=%d", conn, lanes), func(b *testing.B) {
-				cfg := DefaultConfig()
-				cfg.Lanes = lanes
-				cfg.HotReload = false
-				cfg.GeoIPDatabase = "../../examples/geoip/fake-city.mmdb"
-				cfg.Chain = []ChainEntry{{Path: examples + conn}}
-				tr, err := New(cfg, componenttest.Settings("bench", b.TempDir()))
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := tr.Start(context.Background()); err != nil {
-					b.Fatal(err)
-				}
-				defer tr.Shutdown(context.Background())
+				tr := startBenchChain(b, lanes, func(c *Config) {
+					c.GeoIPDatabase = "../../examples/geoip/fake-city.mmdb"
+				}, ChainEntry{Path: examples + conn})
 				evs := benchEvents(batch)
 				for i, ev := range evs {
 					ev.Properties = append(ev.Properties, event.Field{Key: "$ip", Value: ips[i%len(ips)]})
