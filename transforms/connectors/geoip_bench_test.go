@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/dop251/goja"
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
 )
@@ -41,5 +42,37 @@ func BenchmarkGeoIPExample(b *testing.B) {
 				b.ReportMetric(float64((b.N+batch-1)/batch*batch)/time.Since(start).Seconds(), "events/s")
 			})
 		}
+	}
+}
+
+// BenchmarkGeoIPLocate measures one meta.geoip.locate call from JS (lookup,
+// decode, JS object) against a call of a no-op host function.
+//
+//	go test -run '^$' -bench GeoIPLocate ./transforms/connectors/
+func BenchmarkGeoIPLocate(b *testing.B) {
+	tr := startBenchChain(b, 1, func(c *Config) {
+		c.GeoIPDatabase = "../../examples/geoip/fake-city.mmdb"
+	}, ChainEntry{Path: examples + "hello"})
+	st := tr.state.Load()
+	in, err := newInstance(tr, st.conns[0])
+	if err != nil {
+		b.Fatal(err)
+	}
+	_ = in.vm.Set("noop", func(goja.FunctionCall) goja.Value { return goja.Null() })
+	_ = in.vm.Set("geoip", in.meta.Get("geoip"))
+	for _, tc := range []struct{ name, src string }{
+		{"noop", `for (let i = 0; i < 1000; i++) noop('192.0.2.10')`},
+		{"locate", `for (let i = 0; i < 1000; i++) geoip.locate('192.0.2.10')`},
+		{"locate+read", `for (let i = 0; i < 1000; i++) { const r = geoip.locate('192.0.2.10'); r.city.names.en; r.location.latitude }`},
+	} {
+		prog := goja.MustCompile(tc.name, tc.src, false)
+		b.Run(tc.name, func(b *testing.B) {
+			b.ReportAllocs()
+			for n := 0; n < b.N; n += 1000 {
+				if _, err := in.vm.RunProgram(prog); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
 	}
 }
