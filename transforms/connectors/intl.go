@@ -267,11 +267,11 @@ func letters(s string) int {
 
 // dtOptions are the resolved options of a DateTimeFormat.
 type dtOptions struct {
-	weekday, era, year, month, day, hour, minute, second string
-	dateStyle, timeStyle                                 string
-	hour12                                               *bool
-	timeZone                                             string
-	loc                                                  *time.Location
+	weekday, year, month, day, hour, minute, second string
+	dateStyle, timeStyle                            string
+	hour12                                          *bool
+	timeZone                                        string
+	loc                                             *time.Location
 }
 
 // dtFormat formats t with the locale and options, as ICU does for the cases
