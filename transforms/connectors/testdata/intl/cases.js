@@ -36,3 +36,8 @@ cases['bad tz'] = err;
 try { (1).toLocaleString('en', { style: 'currency' }) } catch (e) { err = e.name + ': ' + e.message }
 cases['no currency'] = err;
 cases['no new'] = Intl.DateTimeFormat('en-US', { timeZone: 'UTC' }).format(d);
+cases['subclass'] = String(new (class extends Date {})(86400000).toISOString());
+cases['utc'] = String(Date.UTC(2024, 0, 1));
+cases['constructor'] = String(new Date(0).constructor === Date);
+cases['call'] = typeof Date();
+cases['parse iso'] = String(Date.parse('2024-03-05T14:07:11.987Z'));
