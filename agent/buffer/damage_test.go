@@ -131,29 +131,27 @@ func (f *damageFixture) pages(t *testing.T, typ string) []int {
 // overwrite writes n random bytes at off.
 func (f *damageFixture) overwrite(t *testing.T, off int64, n int) {
 	t.Helper()
-	fh, err := os.OpenFile(f.path, os.O_WRONLY, 0)
-	if err != nil {
-		t.Fatal(err)
-	}
 	junk := make([]byte, n)
 	rand.Read(junk)
-	if _, err := fh.WriteAt(junk, off); err != nil {
-		t.Fatal(err)
-	}
-	fh.Close()
+	f.writeAt(t, off, junk)
 }
 
 // zero writes n zero bytes at off (a block the disk lost).
 func (f *damageFixture) zero(t *testing.T, off int64, n int) {
 	t.Helper()
+	f.writeAt(t, off, make([]byte, n))
+}
+
+func (f *damageFixture) writeAt(t *testing.T, off int64, b []byte) {
+	t.Helper()
 	fh, err := os.OpenFile(f.path, os.O_WRONLY, 0)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if _, err := fh.WriteAt(make([]byte, n), off); err != nil {
+	defer fh.Close()
+	if _, err := fh.WriteAt(b, off); err != nil {
 		t.Fatal(err)
 	}
-	fh.Close()
 }
 
 // chunkOffset finds where the value of chunk seq lies in the file.
