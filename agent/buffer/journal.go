@@ -34,6 +34,10 @@ const JournalSuffix = ".checkpoints"
 // journalMinCompact is the journal size under which it is never rewritten.
 const journalMinCompact = 1 << 20
 
+// journalRetry is how long a checkpoint copy that cannot be written waits
+// before it is tried again.
+const journalRetry = 10 * time.Second
+
 // journalSyncEvery is how often the journal is fsynced (when the buffer
 // syncs): after a power loss the copy is about this far behind at most.
 const journalSyncEvery = time.Second
@@ -52,10 +56,11 @@ type journal struct {
 	dirty atomic.Bool
 	buf   []byte
 	// failed is set once a write failed, so it is logged once; the next
-	// compaction starts a new file.
-	failed bool
-	stop   chan struct{}
-	done   chan struct{}
+	// compaction starts a new file, tried again no sooner than retryAt.
+	failed  bool
+	retryAt time.Time
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // cpState is every source's checkpoints.
@@ -281,7 +286,7 @@ func (j *journal) record(group []*request) (compact bool, err error) {
 		return false, nil
 	}
 	if j.failed {
-		return true, nil
+		return time.Now().After(j.retryAt), nil
 	}
 	n, err := j.f.Write(j.buf)
 	j.size += int64(n)
@@ -365,6 +370,8 @@ func (b *Buffer) journalGroup(group []*request) {
 	var snap cpState
 	b.db.View(func(tx *bolt.Tx) error { snap = snapshotCheckpoints(tx); return nil })
 	if err := b.journal.rewrite(snap); err != nil {
-		b.log.Warn("buffer: cannot rewrite the checkpoint copy", "error", err)
+		// Not at every commit: a rewrite fsyncs.
+		b.journal.failed, b.journal.retryAt = true, time.Now().Add(journalRetry)
+		b.log.Warn("buffer: cannot rewrite the checkpoint copy; trying again later", "error", err, "retry_in", journalRetry)
 	}
 }

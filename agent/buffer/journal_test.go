@@ -1,10 +1,14 @@
 package buffer
 
 import (
+	"bytes"
 	"context"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
+	"strings"
+	"sync"
 	"testing"
 
 	"github.com/hogtail/hogtail/agent/component"
@@ -149,4 +153,50 @@ func BenchmarkCheckpointCopy(b *testing.B) {
 			}
 		}
 	}
+}
+
+// TestCheckpointCopyWriteFailure: a copy that cannot be written does not
+// fail the commit (the buffer file holds the checkpoint); it is logged
+// and the copy is rewritten whole from the buffer.
+func TestCheckpointCopyWriteFailure(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "buffer.db")
+	var logs syncBuffer
+	b, err := Open(path, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	commitCheckpoints(t, b, "a", component.Checkpoint{Key: "k", Value: []byte("1")})
+	b.journal.f.Close() // the next append fails, as on an I/O error
+	commitCheckpoints(t, b, "a", component.Checkpoint{Key: "k", Value: []byte("2")})
+	if !strings.Contains(logs.String(), "cannot update the checkpoint copy") {
+		t.Fatalf("failure not logged:\n%s", logs.String())
+	}
+	b.Close()
+	os.Remove(path)
+	b, err = Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if got := loadCheckpoints(t, b, "a"); got != "map[k:[50]]" {
+		t.Fatalf("restored %s, want k=2", got)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a logger used by the committer.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
