@@ -21,7 +21,7 @@ func TestSystemdUnit(t *testing.T) {
 		"Type=notify", "WatchdogSec=", "ExecReload=/bin/kill -HUP $MAINPID", "StateDirectory=hogtail",
 		"ProtectSystem=strict", "ProtectHome=yes", "NoNewPrivileges=yes", "PrivateTmp=yes",
 		"ReadWritePaths=/var/lib/hogtail", "CapabilityBoundingSet=\n", "DynamicUser=yes",
-		"UMask=0077", "ProtectProc=invisible", "ProcSubset=pid", "SystemCallFilter=@system-service\n",
+		"UMask=0077", "ProtectProc=invisible", "SystemCallFilter=@system-service\n",
 		"SystemCallErrorNumber=EPERM", "LockPersonality=yes", "MemoryDenyWriteExecute=yes",
 		"RestrictAddressFamilies=AF_UNIX AF_INET AF_INET6\n",
 	} {
