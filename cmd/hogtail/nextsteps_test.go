@@ -10,7 +10,6 @@ import (
 	"path/filepath"
 	"regexp"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -150,15 +149,7 @@ func TestExampleNextStepsWork(t *testing.T) {
 	cmd := exec.Command(bin, "run", "--config", "config.example.toml")
 	cmd.Dir, cmd.Env = "../..", env
 	stdout, _ := cmd.StdoutPipe()
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
+	stderr := startAgent(t, cmd)
 	seen := make(chan string, 1)
 	go func() {
 		sc := bufio.NewScanner(stdout)

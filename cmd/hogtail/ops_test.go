@@ -31,6 +31,22 @@ func (l *lockedBuffer) String() string {
 	return l.b.String()
 }
 
+// startAgent starts cmd, a "hogtail run", collecting its stderr, and stops
+// it with SIGTERM when the test ends.
+func startAgent(t *testing.T, cmd *exec.Cmd) *lockedBuffer {
+	t.Helper()
+	stderr := new(lockedBuffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+	return stderr
+}
+
 func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(timeout)
@@ -157,26 +173,12 @@ func TestSystemdNotifyAndReload(t *testing.T) {
 func TestTapCommandAndConfigWatch(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := "127.0.0.1:" + freePort(t, "tcp")
 	cfgPath := filepath.Join(dir, "hogtail.toml")
 	cfg := strings.Replace(opsConfig, "%q", `"`+filepath.Join(dir, "data")+`"`, 1)
 	cfg = strings.Replace(cfg, "enabled = false", "address = \""+addr+"\"", 1)
 	os.WriteFile(cfgPath, []byte(cfg), 0o644)
-	cmd := exec.Command(bin, "run", "--config", cfgPath)
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
+	stderr := startAgent(t, exec.Command(bin, "run", "--config", cfgPath))
 	waitUntil(t, "agent started", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "hogtail started") })
 
 	out, err := exec.Command(bin, "tap", "--api", addr, "--component", "gen", "--limit", "3").Output()
