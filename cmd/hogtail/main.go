@@ -36,7 +36,7 @@ Usage:
                                      inspect, replay or delete dead letters (agent stopped)
   hogtail buffer check [--config FILE]
                                      check the buffer file (agent stopped)
-  hogtail version                    print the version
+  hogtail version                    print version, commit, build date and Go version
 
 Run "hogtail COMMAND --help" for a command's flags.
 The default config is ` + config.DefaultPath + `.

@@ -50,12 +50,12 @@ func TestPackagedConfig(t *testing.T) {
 	if err != nil {
 		t.Fatalf("with the commented options enabled: %v\n%s", err, b.String())
 	}
-	for _, name := range []string{"sources.app_logs", "sinks.posthog"} {
+	for _, name := range []string{"sources.app_logs", "sources.journald", "sinks.posthog"} {
 		if !strings.Contains(b.String(), "["+name+"]") {
 			t.Errorf("uncommented config lacks [%s]", name)
 		}
 	}
-	if len(all.Sources) != 3 || len(all.Sinks) != 2 {
-		t.Errorf("uncommented config: %d sources, %d sinks; want 3 and 2", len(all.Sources), len(all.Sinks))
+	if len(all.Sources) != 4 || len(all.Sinks) != 2 {
+		t.Errorf("uncommented config: %d sources, %d sinks; want 4 and 2", len(all.Sources), len(all.Sinks))
 	}
 }
