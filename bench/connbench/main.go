@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/evanw/esbuild/pkg/api"
+	"github.com/hogtail/hogtail/bench/realworld"
 )
 
 // workload is a chain of connector folders measured as one row.
@@ -75,10 +76,10 @@ func run() error {
 	// process start and compilation cancel out; Node times its loop only.
 	small := max(*n/10, 1)
 	big, little := filepath.Join(tmp, "events.jsonl"), filepath.Join(tmp, "events-small.jsonl")
-	if err := writeEvents(big, *n); err != nil {
+	if err := realworld.WriteEvents(big, *n); err != nil {
 		return err
 	}
-	if err := writeEvents(little, small); err != nil {
+	if err := realworld.WriteEvents(little, small); err != nil {
 		return err
 	}
 	fmt.Printf("Run %s UTC, %d events (%d for hogtail's start-up run), load average at start %s, node %s.\n\n",

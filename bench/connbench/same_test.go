@@ -12,6 +12,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/hogtail/hogtail/bench/realworld"
 	"github.com/hogtail/hogtail/transforms/connectors"
 )
 
@@ -30,7 +31,7 @@ func TestSameOutputAsNode(t *testing.T) {
 	}
 	tmp := t.TempDir()
 	events := filepath.Join(tmp, "events.jsonl")
-	if err := writeEvents(events, 300); err != nil {
+	if err := realworld.WriteEvents(events, 300); err != nil {
 		t.Fatal(err)
 	}
 	for wi, w := range workloads(root) {

@@ -59,7 +59,7 @@ func (h Hogtail) Prepare(env Env) ([]string, error) {
 	var b strings.Builder
 	api := "enabled = false"
 	if env.APIAddr != "" {
-		api = fmt.Sprintf("enabled = true\naddress = %q", env.APIAddr)
+		api = fmt.Sprintf("enabled = true\naddress = %q\npprof = true", env.APIAddr)
 	}
 	fmt.Fprintf(&b, "data_dir = %q\nshutdown_timeout = \"5s\"\nlog_level = \"warn\"\n\n[api]\n%s\n\n[buffer]\nsync = %v\n\n", env.DataDir, api, !h.NoSync)
 	switch env.Input {

@@ -12,6 +12,7 @@ import (
 	"runtime/debug"
 
 	"github.com/hogtail/hogtail/agent/config"
+	"github.com/hogtail/hogtail/agent/redact"
 )
 
 // Build stamps, set by scripts/package.sh with
@@ -162,7 +163,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	for _, w := range cfg.Warnings {
-		fmt.Fprintf(stderr, "%s: warning: %s\n", cfg.File, w)
+		fmt.Fprintf(stderr, "%s: warning: %s\n", cfg.File, redact.Text(w))
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d sources, %d transforms, %d sinks)\n", cfg.File, len(cfg.Sources), len(cfg.Transforms), len(cfg.Sinks))
 	return 0

@@ -28,17 +28,24 @@ func logNextSteps(log *slog.Logger, cfg *config.Config, configPath, apiAddr stri
 
 func nextSteps(cfg *config.Config, configPath, apiAddr string) []any {
 	var attrs []any
-	if cfg.API.Enabled && apiAddr != "" {
-		attrs = append(attrs, "health", "http://"+apiAddr+"/health", "metrics", "http://"+apiAddr+"/metrics")
-		if name := tapTarget(cfg); name != "" {
+	if host, port, ok := reachable(apiAddr); cfg.API.Enabled && ok {
+		base := "http://" + net.JoinHostPort(host, port)
+		metrics := base + "/metrics"
+		if cfg.API.AuthToken != "" {
+			metrics = "curl -H 'Authorization: Bearer <api.auth_token>' " + metrics
+		}
+		attrs = append(attrs, "health", base+"/health", "metrics", metrics)
+		if name := tapTarget(cfg); name != "" && cfg.API.Tap {
 			tap := "hogtail tap --component " + name
-			switch {
-			case apiAddr != cfg.API.Address: // a port chosen by the system
+			if apiAddr != cfg.API.Address { // a port chosen by the system
 				tap += " --api " + apiAddr
-			case configPath != config.DefaultPath:
+			}
+			if configPath != config.DefaultPath {
 				tap += " --config " + configPath
 			}
 			attrs = append(attrs, "tap", tap)
+		} else if name != "" {
+			attrs = append(attrs, "tap", "set [api] tap = true to watch events with hogtail tap")
 		}
 	}
 	for _, name := range slices.Sorted(maps.Keys(cfg.Sources)) {

@@ -25,6 +25,7 @@ func TestNextSteps(t *testing.T) {
 		{"syslog udp and capture", `
 [api]
 address = "127.0.0.1:8686"
+tap = true
 [sources.in]
 type = "syslog"
 address = "0.0.0.0:5514"
@@ -35,7 +36,9 @@ address = "127.0.0.1:8010"
 			`health=http://127.0.0.1:8686/health metrics=http://127.0.0.1:8686/metrics tap="hogtail tap --component in" ` +
 				`send_to.in="logger -n 127.0.0.1 -P 5514 --udp hello from logger" ` +
 				`send_to.web="point posthog-js or posthog-node at http://127.0.0.1:8010 (their api_host)"`},
-		{"tcp, generic endpoint with a token, other config path", `
+		{"tcp, generic endpoint with a token, tap off, API token", `
+[api]
+auth_token = "t0ken"
 [sources.in]
 type = "syslog"
 mode = "tcp"
@@ -46,12 +49,14 @@ address = "127.0.0.1:9000"
 capture = false
 auth_token = "s3cret"
 ` + sink, "/srv/h.toml", "127.0.0.1:8686",
-			`health=http://127.0.0.1:8686/health metrics=http://127.0.0.1:8686/metrics tap="hogtail tap --component in --config /srv/h.toml" ` +
+			`health=http://127.0.0.1:8686/health metrics="curl -H 'Authorization: Bearer <api.auth_token>' http://127.0.0.1:8686/metrics" ` +
+				`tap="set [api] tap = true to watch events with hogtail tap" ` +
 				`send_to.in="logger -n ::1 -P 6514 --tcp hello from logger" ` +
 				`send_to.web="curl -H 'Authorization: Bearer <auth_token>' -d '{\"message\":\"hello\"}' http://127.0.0.1:9000/ingest"`},
-		{"api on a system-chosen port, transform tapped, ports 0 skipped", `
+		{"api on a system-chosen port, other config path, transform tapped, ports 0 skipped", `
 [api]
 address = "127.0.0.1:0"
+tap = true
 [sources.in]
 type = "syslog"
 address = "127.0.0.1:0"
@@ -63,8 +68,8 @@ path = "examples/connectors/hello"
 [sinks.out]
 type = "console"
 inputs = ["chain"]
-`, "/etc/hogtail/hogtail.toml", "127.0.0.1:41234",
-			`health=http://127.0.0.1:41234/health metrics=http://127.0.0.1:41234/metrics tap="hogtail tap --component chain --api 127.0.0.1:41234"`},
+`, "/srv/h.toml", "127.0.0.1:41234",
+			`health=http://127.0.0.1:41234/health metrics=http://127.0.0.1:41234/metrics tap="hogtail tap --component chain --api 127.0.0.1:41234 --config /srv/h.toml"`},
 		{"api off, unix socket relative to the config", `
 [api]
 enabled = false
@@ -135,8 +140,8 @@ func freePort(t *testing.T, network string) string {
 }
 
 // TestExampleNextStepsWork runs the example config, reads the hint line it
-// logs, and runs its logger and tap commands: the message sent with logger
-// must come out on stdout and through tap.
+// logs, and runs its logger command: the message must come out on stdout.
+// (The example leaves /tap off; TestNextSteps covers the tap command.)
 func TestExampleNextStepsWork(t *testing.T) {
 	logger, err := exec.LookPath("logger")
 	if err != nil {
@@ -165,7 +170,7 @@ func TestExampleNextStepsWork(t *testing.T) {
 	line := hint.FindString(stderr.String())
 	for _, want := range []string{
 		"health=http://" + api + "/health",
-		`tap="hogtail tap --component enrich --config config.example.toml"`,
+		`tap="set [api] tap = true to watch events with hogtail tap"`,
 		`send_to.syslog_in="logger -n 127.0.0.1 -P ` + syslogPort + ` --udp hello from logger"`,
 		`send_to.web_events="point posthog-js or posthog-node at http://127.0.0.1:`,
 	} {
@@ -183,13 +188,6 @@ func TestExampleNextStepsWork(t *testing.T) {
 		}
 		return strings.Fields(m[1])
 	}
-
-	// The tap command as logged, run where the example runs.
-	tapArgs := command("tap")
-	tap := exec.Command(bin, append(tapArgs[1:], "--limit", "1")...)
-	tap.Dir, tap.Env = "../..", env
-	tapOut := make(chan []byte, 1)
-	go func() { out, _ := tap.CombinedOutput(); tapOut <- out }()
 
 	// UDP may drop a datagram, so the logged command is repeated until the
 	// message comes out (bounded).
@@ -209,14 +207,5 @@ func TestExampleNextStepsWork(t *testing.T) {
 		case <-deadline:
 			t.Fatalf("the logger message never came out; stderr:\n%s", stderr.String())
 		}
-	}
-	select {
-	case out := <-tapOut:
-		if !strings.Contains(string(out), `"event"`) {
-			t.Errorf("tap printed no event:\n%s", out)
-		}
-	case <-time.After(20 * time.Second):
-		tap.Process.Kill()
-		t.Fatalf("tap returned nothing in 20s; stderr:\n%s", stderr.String())
 	}
 }

@@ -1,4 +1,8 @@
-package main
+// Package realworld holds the connectors and events of hogtail's connector
+// benchmark against Node (bench/connbench and the transforms/connectors
+// benchmarks): connectors written in the style of popular PostHog plugins,
+// and events shaped like real product traffic.
+package realworld
 
 import (
 	"bufio"
@@ -40,9 +44,8 @@ var eventNames = []string{"$pageview", "Order Completed", "signupStarted", "$pag
 
 var paths = []string{"/", "/Pricing/", "/products/Item-42/", "/blog/2026/launch-week", "/checkout/confirm/", "/docs/getting-started/", "/account/settings"}
 
-// writeEvents writes n events as JSON lines: 350 to 650 bytes each, nested
-// properties, URLs with query strings, a user agent, personal data.
-func writeEvents(path string, n int) error {
+// WriteEvents writes n events as JSON lines to path (see AppendEvent).
+func WriteEvents(path string, n int) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
@@ -50,23 +53,7 @@ func writeEvents(path string, n int) error {
 	w := bufio.NewWriterSize(f, 1<<20)
 	var b []byte
 	for i := 0; i < n; i++ {
-		// Skewed: half the events use the first four user agents.
-		ua := userAgents[i%4]
-		if i%2 == 1 {
-			ua = userAgents[(i/2)%len(userAgents)]
-		}
-		user := i % 5000
-		b = b[:0]
-		b = fmt.Appendf(b, `{"uuid":"0193a0b4-0000-7000-8000-%012x","event":%q,"distinct_id":"user-%d","timestamp":"2026-11-27T01:50:%02d.123Z","properties":{`,
-			i, eventNames[i%len(eventNames)], user, i%60)
-		b = fmt.Appendf(b, `"$raw_user_agent":%q,"$current_url":"https://Shop.Example.com%s?utm_source=newsletter&utm_medium=email&ref=abc%d&b=2&a=1#top",`,
-			ua, paths[i%len(paths)], i%97)
-		b = fmt.Appendf(b, `"$referrer":"https://www.google.com/search?q=hogtail&gclid=Cj0K%d","$ip":"203.0.113.%d","$lib":"web","$screen_density":2,`, i%1000, i%250)
-		b = fmt.Appendf(b, `"email":"user%d@example.com","name":"User %d","planName":"pro","cartSize":%d,`, user, user, i%7)
-		b = fmt.Appendf(b, `"customer":{"email":"user%d@example.com","tier":"gold","address":{"city":"Berlin","zip":"10115"}},`, user)
-		b = fmt.Appendf(b, `"order":{"total":%d.9,"currency":"EUR","items":[{"sku":"A-1","qty":2}],"card":{"number":"4111111111111111","brand":"visa"}},`, 10+i%200)
-		b = fmt.Appendf(b, `"$set":{"email":"user%d@example.com","plan":"pro"}}}`, user)
-		b = append(b, '\n')
+		b = AppendEvent(b[:0], i)
 		if _, err := w.Write(b); err != nil {
 			f.Close()
 			return err
@@ -79,3 +66,24 @@ func writeEvents(path string, n int) error {
 	return f.Close()
 }
 
+// AppendEvent appends event i as a JSON line: 350 to 650 bytes, nested
+// properties, URLs with query strings, a user agent, personal data.
+func AppendEvent(b []byte, i int) []byte {
+	// Skewed: half the events use the first four user agents.
+	ua := userAgents[i%4]
+	if i%2 == 1 {
+		ua = userAgents[(i/2)%len(userAgents)]
+	}
+	user := i % 5000
+	b = fmt.Appendf(b, `{"uuid":"0193a0b4-0000-7000-8000-%012x","event":%q,"distinct_id":"user-%d","timestamp":"2026-11-27T01:50:%02d.123Z","properties":{`,
+		i, eventNames[i%len(eventNames)], user, i%60)
+	b = fmt.Appendf(b, `"$raw_user_agent":%q,"$current_url":"https://Shop.Example.com%s?utm_source=newsletter&utm_medium=email&ref=abc%d&b=2&a=1#top",`,
+		ua, paths[i%len(paths)], i%97)
+	b = fmt.Appendf(b, `"$referrer":"https://www.google.com/search?q=hogtail&gclid=Cj0K%d","$ip":"203.0.113.%d","$lib":"web","$screen_density":2,`, i%1000, i%250)
+	b = fmt.Appendf(b, `"email":"user%d@example.com","name":"User %d","planName":"pro","cartSize":%d,`, user, user, i%7)
+	b = fmt.Appendf(b, `"customer":{"email":"user%d@example.com","tier":"gold","address":{"city":"Berlin","zip":"10115"}},`, user)
+	b = fmt.Appendf(b, `"order":{"total":%d.9,"currency":"EUR","items":[{"sku":"A-1","qty":2}],"card":{"number":"4111111111111111","brand":"visa"}},`, 10+i%200)
+	b = fmt.Appendf(b, `"$set":{"email":"user%d@example.com","plan":"pro"}}}`, user)
+	b = append(b, '\n')
+	return b
+}
