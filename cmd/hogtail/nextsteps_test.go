@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/config"
+	"github.com/hogtail/hogtail/agent/redact"
 )
 
 func TestNextSteps(t *testing.T) {
@@ -94,12 +95,13 @@ type = "demo"
 				t.Fatal(err)
 			}
 			var out bytes.Buffer
+			// As newLogger writes it (secrets redacted), without the time.
 			log := slog.New(slog.NewTextHandler(&out, &slog.HandlerOptions{
-				ReplaceAttr: func(_ []string, a slog.Attr) slog.Attr {
+				ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
 					if a.Key == slog.TimeKey {
 						return slog.Attr{}
 					}
-					return a
+					return redact.ReplaceAttr(groups, a)
 				},
 			}))
 			logNextSteps(log, cfg, tc.path, tc.apiAddr)
