@@ -5,7 +5,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
@@ -160,7 +159,7 @@ func TestRunSalvagesDamagedBuffer(t *testing.T) {
 	fh.WriteAt(junk, int64(leaf)*int64(os.Getpagesize()))
 	fh.Close()
 
-	addr := freeAddr(t)
+	addr := "127.0.0.1:" + freePort(t, "tcp")
 	cfgPath := filepath.Join(dir, "hogtail.toml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`data_dir = "data"
 [api]
@@ -173,15 +172,9 @@ type = "console"
 inputs = ["logs"]
 `, addr, filepath.Join(dir, "none", "*.log"))), 0o644)
 	cmd := exec.Command(bin, "run", "--config", cfgPath, "--watch-config=false")
-	var stdout, stderr lockedBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
+	var stdout lockedBuffer
+	cmd.Stdout = &stdout
+	stderr := startAgent(t, cmd)
 	waitUntil(t, "agent started", 30*time.Second, func() bool { return strings.Contains(stderr.String(), "hogtail started") })
 	if !strings.Contains(stderr.String(), "BUFFER FILE DAMAGED") {
 		t.Fatalf("no loud log:\n%s", stderr.String())
@@ -224,17 +217,6 @@ func noSetAside(t *testing.T, file string) {
 	if asides, _ := filepath.Glob(file + ".corrupt-*"); len(asides) != 0 {
 		t.Fatalf("the file was set aside: %v", asides)
 	}
-}
-
-// freeAddr returns a loopback address no one listens on.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
 }
 
 // leafPage returns a leaf page of the queue's tree in a healthy file.
