@@ -8,7 +8,6 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
 	"github.com/hogtail/hogtail/agent/component"
@@ -160,7 +159,7 @@ func BenchmarkCheckpointCopy(b *testing.B) {
 // and the copy is rewritten whole from the buffer.
 func TestCheckpointCopyWriteFailure(t *testing.T) {
 	path := filepath.Join(t.TempDir(), "buffer.db")
-	var logs syncBuffer
+	var logs bytes.Buffer // read once Close has stopped the committer
 	b, err := Open(path, Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)
@@ -168,10 +167,10 @@ func TestCheckpointCopyWriteFailure(t *testing.T) {
 	commitCheckpoints(t, b, "a", component.Checkpoint{Key: "k", Value: []byte("1")})
 	b.journal.f.Close() // the next append fails, as on an I/O error
 	commitCheckpoints(t, b, "a", component.Checkpoint{Key: "k", Value: []byte("2")})
+	b.Close()
 	if !strings.Contains(logs.String(), "cannot update the checkpoint copy") {
 		t.Fatalf("failure not logged:\n%s", logs.String())
 	}
-	b.Close()
 	os.Remove(path)
 	b, err = Open(path, Options{})
 	if err != nil {
@@ -181,22 +180,4 @@ func TestCheckpointCopyWriteFailure(t *testing.T) {
 	if got := loadCheckpoints(t, b, "a"); got != "map[k:[50]]" {
 		t.Fatalf("restored %s, want k=2", got)
 	}
-}
-
-// syncBuffer is a bytes.Buffer safe for a logger used by the committer.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
