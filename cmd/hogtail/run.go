@@ -56,7 +56,11 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	a, err := agent.New(cfg, agent.Options{Logger: log, BufferChild: bufferChild(), BufferWaiting: notifier{log: log}.extendStart})
+	child := bufferChild()
+	if child == nil {
+		log.Warn("cannot find hogtail's own executable: the buffer file is opened without the damage check (a damaged file can crash hogtail)")
+	}
+	a, err := agent.New(cfg, agent.Options{Logger: log, BufferChild: child, BufferWaiting: notifier{log: log}.extendStart})
 	if err != nil {
 		log.Error("cannot start", "error", err)
 		return 1
