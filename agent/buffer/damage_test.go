@@ -552,3 +552,22 @@ func TestOrphanChunksHostilePages(t *testing.T) {
 		t.Fatalf("found %d chunks", len(got))
 	}
 }
+
+// TestCrashLine: the line of a child's stderr that says why it died, even
+// when the stacks after it are long.
+func TestCrashLine(t *testing.T) {
+	stacks := strings.Repeat("goroutine 1 [running]:\nmain.f()\n\t/x.go:1 +0x1\n", 500)
+	cases := []struct{ stderr, want string }{
+		{"panic: assertion failed: Page expected to be: 5\n\n" + stacks, "panic: assertion failed: Page expected to be: 5"},
+		{"unexpected fault address 0x7f00\nfatal error: fault\n" + stacks, "unexpected fault address 0x7f00"},
+		{"salvage: open x: invalid database\n", "salvage: open x: invalid database"},
+		{"", ""},
+	}
+	for _, tc := range cases {
+		w := &headWriter{max: 4096}
+		w.Write([]byte(tc.stderr))
+		if got := crashLine(w.String()); got != tc.want {
+			t.Errorf("crashLine(%.40q) = %q, want %q", tc.stderr, got, tc.want)
+		}
+	}
+}

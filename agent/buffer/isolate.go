@@ -149,7 +149,7 @@ func isFSError(err error) bool {
 // childOutcome is a child's stdout, or why there is none.
 type childOutcome struct {
 	out []byte
-	// crashed describes a child that died or failed (its last stderr).
+	// crashed describes a child that died or failed (from its stderr).
 	crashed string
 }
 
@@ -161,7 +161,7 @@ func runChild(ctx context.Context, child ChildCommand, timeout time.Duration, wa
 	defer cancel()
 	cmd := child(ctx, args...)
 	var stdout bytes.Buffer
-	stderr := &tailWriter{max: 4096}
+	stderr := &headWriter{max: 4096}
 	cmd.Stdout, cmd.Stderr = &stdout, stderr
 	if err := cmd.Start(); err != nil {
 		return childOutcome{}, fmt.Errorf("start %s: %w", cmd.Path, err)
@@ -209,21 +209,21 @@ func crashLine(s string) string {
 	return ""
 }
 
-// tailWriter keeps the last max bytes written to it.
-type tailWriter struct {
+// headWriter keeps the first max bytes written to it: a Go crash says
+// what happened first, then prints the stacks.
+type headWriter struct {
 	max int
 	b   []byte
 }
 
-func (w *tailWriter) Write(p []byte) (int, error) {
-	w.b = append(w.b, p...)
-	if len(w.b) > w.max {
-		w.b = append(w.b[:0], w.b[len(w.b)-w.max:]...)
+func (w *headWriter) Write(p []byte) (int, error) {
+	if room := w.max - len(w.b); room > 0 {
+		w.b = append(w.b, p[:min(room, len(p))]...)
 	}
 	return len(p), nil
 }
 
-func (w *tailWriter) String() string { return string(w.b) }
+func (w *headWriter) String() string { return string(w.b) }
 
 // CheckIsolated is Check run in a child process, so that a file that makes
 // bbolt crash is reported as damaged instead of crashing the caller.
