@@ -284,3 +284,101 @@ exec "$3" run --config "$4" --watch-config=false`
 		t.Fatalf("exit %d:\n%s", code, out)
 	}
 }
+
+// TestBufferDirectorySynced runs the agent under strace: after buffer.db
+// is created, and after a damaged one is set aside and replaced by its
+// salvaged copy, the data directory is fsynced, so a power loss cannot
+// take the new directory entries back.
+func TestBufferDirectorySynced(t *testing.T) {
+	bin := binary(t)
+	strace, err := exec.LookPath("strace")
+	if err != nil {
+		t.Skip("needs strace")
+	}
+	if out, err := exec.Command(strace, "-o", "/dev/null", "true").CombinedOutput(); err != nil {
+		t.Skipf("strace cannot trace here: %v %s", err, out)
+	}
+	// setup writes a buffer and a config whose demo source stops after
+	// 10 events, so the agent exits by itself.
+	setup := func(t *testing.T) string {
+		t.Helper()
+		cfg, file := damagedSetup(t)
+		os.WriteFile(cfg, []byte(`data_dir = "data"
+[api]
+enabled = false
+[sources.gen]
+type = "demo"
+rate = 0.0
+count = 10
+[sinks.out]
+type = "console"
+inputs = ["gen"]
+target = "stderr"
+`), 0o644)
+		return file
+	}
+	trace := func(t *testing.T, file string) []string {
+		t.Helper()
+		cfg := filepath.Join(filepath.Dir(filepath.Dir(file)), "hogtail.toml")
+		log := filepath.Join(t.TempDir(), "strace.log")
+		cmd := exec.Command(strace, "-f", "-qq", "-e", "trace=openat,fsync,rename,renameat,renameat2", "-o", log,
+			bin, "run", "--config", cfg, "--watch-config=false")
+		if out, err := cmd.CombinedOutput(); err != nil {
+			t.Fatalf("run: %v\n%s", err, out)
+		}
+		b, err := os.ReadFile(log)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return strings.Split(string(b), "\n")
+	}
+	// dirSyncedAfter reports whether, after the first line holding event,
+	// the directory is opened and that descriptor fsynced.
+	dirSyncedAfter := func(t *testing.T, lines []string, dir, event string) bool {
+		t.Helper()
+		at := -1
+		for i, l := range lines {
+			if strings.Contains(l, event) {
+				at = i
+				break
+			}
+		}
+		if at < 0 {
+			t.Fatalf("no %q in the trace:\n%s", event, strings.Join(lines, "\n"))
+		}
+		for i := at + 1; i < len(lines); i++ {
+			l := lines[i]
+			if !strings.Contains(l, fmt.Sprintf("openat(AT_FDCWD, %q, ", dir)) {
+				continue
+			}
+			fd := strings.TrimSpace(l[strings.LastIndex(l, "=")+1:])
+			for _, m := range lines[i+1:] {
+				if strings.Contains(m, "fsync("+fd+")") {
+					return true
+				}
+			}
+		}
+		return false
+	}
+
+	t.Run("created", func(t *testing.T) {
+		file := setup(t)
+		os.Remove(file)
+		lines := trace(t, file)
+		if !dirSyncedAfter(t, lines, filepath.Dir(file), fmt.Sprintf("openat(AT_FDCWD, %q, O_RDWR|O_CREAT", file)) {
+			t.Fatalf("data_dir not fsynced after buffer.db was created:\n%s", strings.Join(lines, "\n"))
+		}
+	})
+	t.Run("set aside", func(t *testing.T) {
+		file := setup(t)
+		st, err := os.Stat(file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.Truncate(file, st.Size()/2)
+		lines := trace(t, file)
+		if !dirSyncedAfter(t, lines, filepath.Dir(file), fmt.Sprintf("%q, AT_FDCWD, %q", file+".salvage", file)) {
+			t.Fatalf("data_dir not fsynced after the salvaged copy took buffer.db's place:\n%s", strings.Join(lines, "\n"))
+		}
+	})
+}
