@@ -190,10 +190,10 @@ func trimFrame(b []byte) []byte {
 }
 
 // toEvent parses msg (which is only valid during the call). peer is the
-// sender's address ("" for unix sockets); now gives the arrival time, asked
-// only for a message without a timestamp. It returns nil for an empty
-// message.
-func (p *parser) toEvent(msg []byte, peer string, truncated bool, now func() time.Time) *event.Event {
+// sender's address ("" for unix sockets); fi says whether the framing cut
+// it; now gives the arrival time, asked only for a message without a
+// timestamp. It returns nil for an empty message.
+func (p *parser) toEvent(msg []byte, peer string, fi frameInfo, now func() time.Time) *event.Event {
 	msg = trimFrame(msg)
 	if len(msg) == 0 {
 		return nil
@@ -223,6 +223,9 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now func() tim
 		if err != nil {
 			errText = err.Error()
 		}
+		if fi.cut != "" {
+			errText = fi.cut + "; " + errText
+		}
 		props = append(props, event.Field{Key: "$parse_error", Value: errText})
 		ev.Timestamp = p.times.Format(now())
 	} else {
@@ -245,8 +248,11 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now func() tim
 			ev.Timestamp = p.times.Format(now())
 		}
 		ev.DistinctID = hostname
+		if fi.cut != "" {
+			props = append(props, event.Field{Key: "$parse_error", Value: fi.cut})
+		}
 	}
-	if truncated {
+	if fi.truncated {
 		props = append(props, event.Field{Key: "$truncated", Value: true})
 	}
 	if peer != "" {

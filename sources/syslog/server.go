@@ -123,6 +123,26 @@ func (s *source) runStream(ctx context.Context, emit component.Emitter) error {
 		return fmt.Errorf("syslog source: listen on %s: %w", s.cfg.Address, err)
 	}
 	s.listening(ln.Addr())
+	return s.serveStream(ctx, emit, ln)
+}
+
+// Bounds of the pause after a failed accept, as net/http's Server uses.
+const (
+	minAcceptBackoff = 5 * time.Millisecond
+	maxAcceptBackoff = time.Second
+)
+
+// serveStream accepts connections on ln until ctx is cancelled or ln is
+// closed from elsewhere, and closes ln before it returns, so that a
+// restarted source can bind the address again.
+//
+// A failed accept (EMFILE, ENFILE, ENOBUFS, an aborted connection, ...)
+// does not end the source: connections waiting in the backlog would be
+// accepted by nobody while the listener stays open. Instead the loop pauses
+// (5 ms doubling to 1 s) and tries again, as net/http does; the pause lets
+// connections end and free descriptors.
+func (s *source) serveStream(ctx context.Context, emit component.Emitter, ln net.Listener) error {
+	defer ln.Close()
 	var (
 		mu    sync.Mutex
 		conns = map[net.Conn]struct{}{}
@@ -130,28 +150,32 @@ func (s *source) runStream(ctx context.Context, emit component.Emitter) error {
 	)
 	stop := context.AfterFunc(ctx, func() {
 		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			// Wake the reader; the connection goroutine commits what it
-			// has and closes.
-			c.SetReadDeadline(time.Now())
-		}
-		mu.Unlock()
+		s.closeConns(&mu, conns)
 	})
 	defer stop()
+	var backoff time.Duration
 	for {
 		conn, err := ln.Accept()
 		if err != nil {
 			if ctx.Err() != nil {
 				break
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				// Closed by someone else: nothing more can be accepted.
+				stop()
+				s.closeConns(&mu, conns)
+				wg.Wait()
+				return fmt.Errorf("syslog source: accept: %w", err)
 			}
-			wg.Wait()
-			return fmt.Errorf("syslog source: accept: %w", err)
+			backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
+			s.metrics.acceptErrors.Inc()
+			s.log.Warn("syslog source: accept failed; retrying", "err", err, "retry_in", backoff)
+			if !sleepCtx(ctx, backoff) {
+				break
+			}
+			continue
 		}
+		backoff = 0
 		mu.Lock()
 		if len(conns) >= s.cfg.MaxConnections || ctx.Err() != nil {
 			mu.Unlock()
@@ -189,6 +213,28 @@ func (s *source) runStream(ctx context.Context, emit component.Emitter) error {
 	}
 	wg.Wait()
 	return nil
+}
+
+// closeConns wakes every connection's reader so that it commits what it
+// read and ends.
+func (s *source) closeConns(mu *sync.Mutex, conns map[net.Conn]struct{}) {
+	mu.Lock()
+	defer mu.Unlock()
+	for c := range conns {
+		c.SetReadDeadline(time.Now())
+	}
+}
+
+// sleepCtx waits d; false when ctx ended first.
+func sleepCtx(ctx context.Context, d time.Duration) bool {
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return false
+	case <-t.C:
+		return true
+	}
 }
 
 // idleReader renews the read deadline before every read, so a connection
@@ -269,7 +315,7 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 			}
 			local = make([]*event.Event, 0, 64)
 		}
-		msg, truncated, err := fr.next()
+		msg, fi, err := fr.next()
 		if err != nil {
 			if errors.Is(err, errFraming) {
 				s.metrics.framingError.Inc()
@@ -282,8 +328,12 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 			}
 			return
 		}
-		if ev := p.toEvent(msg, peer, truncated, time.Now); ev != nil {
-			s.count(ev, truncated)
+		if fi.cut != "" {
+			s.metrics.cutFrames.Inc()
+			s.log.Warn("syslog source: connection ended inside a frame; keeping what arrived", "peer", peer, "err", fi.cut)
+		}
+		if ev := p.toEvent(msg, peer, fi, time.Now); ev != nil {
+			s.count(ev, fi.truncated)
 			local = append(local, ev)
 		}
 	}
@@ -483,6 +533,14 @@ func (s *source) runDatagram(ctx context.Context, emit component.Emitter) error 
 		return err
 	}
 	defer cleanup()
+	s.setupPacketConn(pc)
+	s.listening(pc.LocalAddr())
+	return s.serveDatagram(ctx, emit, pc)
+}
+
+// setupPacketConn applies receive_buffer_bytes and, on UDP, asks the
+// kernel for its count of datagrams dropped on a full receive queue.
+func (s *source) setupPacketConn(pc net.PacketConn) {
 	if n := int(s.cfg.ReceiveBufferBytes); n > 0 {
 		if rb, ok := pc.(interface{ SetReadBuffer(int) error }); ok {
 			if err := rb.SetReadBuffer(n); err != nil {
@@ -490,7 +548,17 @@ func (s *source) runDatagram(ctx context.Context, emit component.Emitter) error 
 			}
 		}
 	}
-	s.listening(pc.LocalAddr())
+	if udp, ok := pc.(*net.UDPConn); ok {
+		if err := enableDropCount(udp); err != nil {
+			s.log.Warn("syslog source: kernel drops of udp datagrams will not be counted", "err", err)
+		}
+	}
+}
+
+// serveDatagram reads pc until ctx is cancelled or pc is closed from
+// elsewhere, and closes pc before it returns.
+func (s *source) serveDatagram(ctx context.Context, emit component.Emitter, pc net.PacketConn) error {
+	defer pc.Close()
 	queue := make(chan datagram, s.cfg.UDPQueue)
 	done := make(chan struct{})
 	go func() {
@@ -499,27 +567,36 @@ func (s *source) runDatagram(ctx context.Context, emit component.Emitter) error 
 	}()
 	stop := context.AfterFunc(ctx, func() { pc.Close() })
 	defer stop()
-	err = s.readDatagrams(ctx, pc, queue)
+	err := s.readDatagrams(ctx, pc, queue)
 	close(queue)
 	<-done
 	return err
 }
 
 // readDatagrams never blocks on the buffer: when the queue is full the
-// datagram is dropped and counted, so the socket keeps being drained.
+// datagram is dropped and counted, so the socket keeps being drained. A
+// failed read other than a closed socket (ENOBUFS, ENOMEM, ...) pauses as a
+// failed accept does and goes on.
 func (s *source) readDatagrams(ctx context.Context, pc net.PacketConn, queue chan<- datagram) error {
-	max := int(s.cfg.MaxMessageBytes)
-	buf := make([]byte, max+1)
+	limit := int(s.cfg.MaxMessageBytes)
+	buf := make([]byte, limit+1)
 	udp, _ := pc.(*net.UDPConn)
+	var drops dropCounter
+	oob := make([]byte, oobSize)
+	var backoff time.Duration
 	for {
 		var n int
 		var peer string
 		var err error
 		if udp != nil {
 			var ap netip.AddrPort
-			n, ap, err = udp.ReadFromUDPAddrPort(buf)
+			var oobn int
+			n, oobn, _, ap, err = udp.ReadMsgUDPAddrPort(buf, oob)
 			if err == nil {
 				peer = ap.Addr().Unmap().String()
+				if d := drops.update(oob[:oobn]); d > 0 {
+					s.metrics.kernelDropped.Add(float64(d))
+				}
 			}
 		} else {
 			n, _, err = pc.ReadFrom(buf)
@@ -528,18 +605,24 @@ func (s *source) readDatagrams(ctx context.Context, pc net.PacketConn, queue cha
 			if ctx.Err() != nil {
 				return nil
 			}
-			var ne net.Error
-			if errors.As(err, &ne) && ne.Timeout() {
-				continue
+			if errors.Is(err, net.ErrClosed) {
+				return fmt.Errorf("syslog source: read: %w", err)
 			}
-			return fmt.Errorf("syslog source: read: %w", err)
+			backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
+			s.metrics.acceptErrors.Inc()
+			s.log.Warn("syslog source: read failed; retrying", "err", err, "retry_in", backoff)
+			if !sleepCtx(ctx, backoff) {
+				return nil
+			}
+			continue
 		}
-		d := datagram{peer: peer, truncated: n > max}
-		d.data = append([]byte(nil), buf[:min(n, max)]...)
+		backoff = 0
+		d := datagram{peer: peer, truncated: n > limit}
+		d.data = append([]byte(nil), buf[:min(n, limit)]...)
 		select {
 		case queue <- d:
 		default:
-			s.metrics.udpDropped.Inc()
+			s.metrics.queueDropped.Inc()
 		}
 	}
 }
@@ -550,7 +633,7 @@ func (s *source) processDatagrams(ctx context.Context, emit component.Emitter, q
 	p := newParser(s.cfg, s.host)
 	batch := make([]*event.Event, 0, 64)
 	add := func(d datagram) {
-		if ev := p.toEvent(d.data, d.peer, d.truncated, time.Now); ev != nil {
+		if ev := p.toEvent(d.data, d.peer, frameInfo{truncated: d.truncated}, time.Now); ev != nil {
 			s.count(ev, d.truncated)
 			batch = append(batch, ev)
 		}

@@ -117,7 +117,7 @@ func expected(t *testing.T) (inputs [][]byte, messages []string) {
 		if c.Format != "" {
 			continue
 		}
-		ev := p.toEvent(c.bytes(t), "", false, time.Now)
+		ev := p.toEvent(c.bytes(t), "", frameInfo{}, time.Now)
 		inputs = append(inputs, c.bytes(t))
 		if ev != nil {
 			m, _ := ev.Properties.GetString("message")

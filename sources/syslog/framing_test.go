@@ -1,0 +1,111 @@
+package syslogsource
+
+import (
+	"encoding/json"
+	"errors"
+	"io"
+	"os"
+	"strings"
+	"testing"
+)
+
+type framingCase struct {
+	Name   string `json:"name"`
+	Max    int    `json:"max"`
+	Stream string `json:"stream"`
+	Frames []struct {
+		Msg       string `json:"msg"`
+		Truncated bool   `json:"truncated"`
+		Cut       string `json:"cut"`
+	} `json:"frames"`
+	Error string `json:"error"`
+}
+
+func loadFramingCases(t testing.TB) []framingCase {
+	raw, err := os.ReadFile("testdata/framing.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var cases []framingCase
+	if err := json.Unmarshal(raw, &cases); err != nil {
+		t.Fatal(err)
+	}
+	return cases
+}
+
+// TestFraming runs the stream of each case in testdata/framing.json
+// through the framer, fed one byte per read so that every header and
+// frame is split across reads.
+func TestFraming(t *testing.T) {
+	for _, c := range loadFramingCases(t) {
+		t.Run(c.Name, func(t *testing.T) {
+			max := c.Max
+			if max == 0 {
+				max = 1 << 10
+			}
+			f := newFramer(&oneByteReader{s: c.Stream}, max)
+			var i int
+			for {
+				msg, fi, err := f.next()
+				if err != nil {
+					switch {
+					case c.Error != "":
+						if err.Error() != c.Error || !errors.Is(err, errFraming) {
+							t.Fatalf("error %q, want %q", err, c.Error)
+						}
+					case !errors.Is(err, io.EOF):
+						t.Fatalf("error %v, want io.EOF", err)
+					}
+					break
+				}
+				if i >= len(c.Frames) {
+					t.Fatalf("extra frame %q %+v", msg, fi)
+				}
+				w := c.Frames[i]
+				if string(msg) != w.Msg || fi.truncated != w.Truncated || fi.cut != w.Cut {
+					t.Fatalf("frame %d = %q %+v, want %q truncated=%v cut=%q", i, msg, fi, w.Msg, w.Truncated, w.Cut)
+				}
+				i++
+			}
+			if i != len(c.Frames) {
+				t.Fatalf("%d frames, want %d", i, len(c.Frames))
+			}
+		})
+	}
+}
+
+type oneByteReader struct{ s string }
+
+func (r *oneByteReader) Read(p []byte) (int, error) {
+	if r.s == "" {
+		return 0, io.EOF
+	}
+	if len(p) == 0 {
+		return 0, nil
+	}
+	p[0] = r.s[0]
+	r.s = r.s[1:]
+	return 1, nil
+}
+
+// TestFramingWholeStream: the same cases read in one piece.
+func TestFramingWholeStream(t *testing.T) {
+	for _, c := range loadFramingCases(t) {
+		max := c.Max
+		if max == 0 {
+			max = 1 << 10
+		}
+		f := newFramer(strings.NewReader(c.Stream), max)
+		var got []string
+		for {
+			msg, _, err := f.next()
+			if err != nil {
+				break
+			}
+			got = append(got, string(msg))
+		}
+		if len(got) != len(c.Frames) {
+			t.Errorf("%s: %q, want %d frames", c.Name, got, len(c.Frames))
+		}
+	}
+}
