@@ -32,6 +32,7 @@ type parser struct {
 	peer       string // the last peer, boxed in peerValue
 	peerValue  any
 	blocks     blocks
+	loose      []byte // a message repaired by repairLoose
 }
 
 // blocks hands out events, property slices and boxed strings from blocks
@@ -66,7 +67,7 @@ type block struct {
 
 const (
 	blockEvents = 128
-	maxProps    = 14 // properties of the richest event toEvent builds
+	maxProps    = 15 // properties of the richest event toEvent builds
 	maxBoxes    = 6  // strings toEvent boxes per event
 	maxFree     = 8  // free blocks kept per connection
 )
@@ -202,6 +203,14 @@ func (p *parser) toEvent(msg []byte, peer string, fi frameInfo, now func() time.
 	ev.UUID, ev.Event = p.ids.Next(), p.event
 	props := p.blocks.props()
 	parsed, err := p.m.Parse(msg)
+	if err != nil {
+		if fixed, ok := repairLoose(p.loose[:0], msg); ok {
+			p.loose = fixed
+			if again, err2 := p.m.Parse(fixed); err2 == nil {
+				parsed, err = again, nil
+			}
+		}
+	}
 	var base *syslog.Base
 	var sd *map[string]map[string]string
 	var format any
@@ -223,9 +232,7 @@ func (p *parser) toEvent(msg []byte, peer string, fi frameInfo, now func() time.
 		if err != nil {
 			errText = err.Error()
 		}
-		if fi.cut != "" {
-			errText = fi.cut + "; " + errText
-		}
+		errText = joinFlags(fi.cut, errText)
 		props = append(props, event.Field{Key: "$parse_error", Value: errText})
 		ev.Timestamp = p.times.Format(now())
 	} else {
@@ -240,17 +247,22 @@ func (p *parser) toEvent(msg []byte, peer string, fi frameInfo, now func() time.
 		if sd != nil && len(*sd) > 0 {
 			props = append(props, event.Field{Key: "structured_data", Value: sdMap(*sd)})
 		}
-		props = append(props, event.Field{Key: "message", Value: p.blocks.box(validUTF8(optString(base.Message)))})
+		text := optString(base.Message)
+		props = append(props, event.Field{Key: "message", Value: p.blocks.box(validUTF8(text))})
 		props = append(props, event.Field{Key: "$syslog_format", Value: format})
+		flag := fi.cut
+		if format == format5424 && bomInvalid(text) {
+			flag = joinFlags(flag, bomInvalidError)
+		}
+		if flag != "" {
+			props = append(props, event.Field{Key: "$parse_error", Value: flag})
+		}
 		if base.Timestamp != nil && !base.Timestamp.IsZero() {
 			ev.Timestamp = p.times.Format(*base.Timestamp)
 		} else {
 			ev.Timestamp = p.times.Format(now())
 		}
 		ev.DistinctID = hostname
-		if fi.cut != "" {
-			props = append(props, event.Field{Key: "$parse_error", Value: fi.cut})
-		}
 	}
 	if fi.truncated {
 		props = append(props, event.Field{Key: "$truncated", Value: true})
@@ -322,6 +334,17 @@ func leadingPRI(b []byte) (uint8, []byte, bool) {
 		return 0, nil, false
 	}
 	return uint8(n), b[end+1:], true
+}
+
+// joinFlags joins the reasons a message is flagged with.
+func joinFlags(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
 }
 
 func optString(p *string) string {
