@@ -32,7 +32,8 @@ type parser struct {
 	peer       string // the last peer, boxed in peerValue
 	peerValue  any
 	blocks     blocks
-	loose      []byte // a message repaired by repairLoose
+	loose      []byte    // a message repaired by repairLoose
+	fast       *fastPath // nil: every message goes to go-syslog
 }
 
 // blocks hands out events, property slices and boxed strings from blocks
@@ -174,7 +175,11 @@ func newParser(cfg *Config, host string) *parser {
 	default:
 		m = auto.NewMachine(auto.WithRFC3164Options(opts3164...))
 	}
-	return &parser{m: m, event: cfg.Event, distinctID: cfg.DistinctID, host: host, hostValue: host}
+	p := &parser{m: m, event: cfg.Event, distinctID: cfg.DistinctID, host: host, hostValue: host}
+	if cfg.Format != FormatRFC3164 {
+		p.fast = &fastPath{}
+	}
+	return p
 }
 
 // trimFrame drops the trailer a sender may leave on a message.
@@ -202,25 +207,13 @@ func (p *parser) toEvent(msg []byte, peer string, fi frameInfo, now func() time.
 	ev := p.blocks.event()
 	ev.UUID, ev.Event = p.ids.Next(), p.event
 	props := p.blocks.props()
-	parsed, err := p.m.Parse(msg)
-	if err != nil {
-		if fixed, ok := repairLoose(p.loose[:0], msg); ok {
-			p.loose = fixed
-			if again, err2 := p.m.Parse(fixed); err2 == nil {
-				parsed, err = again, nil
-			}
-		}
+	var f fields
+	var err error
+	ok := p.fast != nil && p.fast.parse(msg, &f)
+	if !ok {
+		ok, err = p.parseGoSyslog(msg, &f)
 	}
-	var base *syslog.Base
-	var sd *map[string]map[string]string
-	var format any
-	switch t := parsed.(type) {
-	case *rfc5424.SyslogMessage:
-		base, sd, format = &t.Base, t.StructuredData, format5424
-	case *rfc3164.SyslogMessage:
-		base, format = &t.Base, format3164
-	}
-	if err != nil || base == nil {
+	if !ok {
 		// Keep what arrived, with the reason, and what the <PRI> says.
 		text := msg
 		if pri, rest, ok := leadingPRI(msg); ok {
@@ -236,33 +229,31 @@ func (p *parser) toEvent(msg []byte, peer string, fi frameInfo, now func() time.
 		props = append(props, event.Field{Key: "$parse_error", Value: errText})
 		ev.Timestamp = p.times.Format(now())
 	} else {
-		if base.Priority != nil {
-			props = appendPRI(props, *base.Priority)
+		if f.hasPri {
+			props = appendPRI(props, f.pri)
 		}
-		hostname := optString(base.Hostname)
-		props = p.appendOpt(props, "hostname", hostname)
-		props = p.appendOpt(props, "appname", optString(base.Appname))
-		props = p.appendOpt(props, "procid", optString(base.ProcID))
-		props = p.appendOpt(props, "msgid", optString(base.MsgID))
-		if sd != nil && len(*sd) > 0 {
-			props = append(props, event.Field{Key: "structured_data", Value: sdMap(*sd)})
+		props = p.appendOpt(props, "hostname", f.hostname)
+		props = p.appendOpt(props, "appname", f.appname)
+		props = p.appendOpt(props, "procid", f.procid)
+		props = p.appendOpt(props, "msgid", f.msgid)
+		if len(f.sd) > 0 {
+			props = append(props, event.Field{Key: "structured_data", Value: sdMap(f.sd)})
 		}
-		text := optString(base.Message)
-		props = append(props, event.Field{Key: "message", Value: p.blocks.box(validUTF8(text))})
-		props = append(props, event.Field{Key: "$syslog_format", Value: format})
+		props = append(props, event.Field{Key: "message", Value: p.blocks.box(validUTF8(f.message))})
+		props = append(props, event.Field{Key: "$syslog_format", Value: f.format})
 		flag := fi.cut
-		if format == format5424 && bomInvalid(text) {
+		if f.format == format5424 && bomInvalid(f.message) {
 			flag = joinFlags(flag, bomInvalidError)
 		}
 		if flag != "" {
 			props = append(props, event.Field{Key: "$parse_error", Value: flag})
 		}
-		if base.Timestamp != nil && !base.Timestamp.IsZero() {
-			ev.Timestamp = p.times.Format(*base.Timestamp)
+		if f.hasTS {
+			ev.Timestamp = p.times.Format(f.ts)
 		} else {
 			ev.Timestamp = p.times.Format(now())
 		}
-		ev.DistinctID = hostname
+		ev.DistinctID = f.hostname
 	}
 	if fi.truncated {
 		props = append(props, event.Field{Key: "$truncated", Value: true})
@@ -285,6 +276,24 @@ func (p *parser) toEvent(msg []byte, peer string, fi frameInfo, now func() time.
 		ev.DistinctID = p.host
 	}
 	return ev
+}
+
+// parseGoSyslog parses msg with go-syslog, trying the loose repairs when
+// it fails. false: no message, with go-syslog's error when it gave one.
+func (p *parser) parseGoSyslog(msg []byte, f *fields) (bool, error) {
+	parsed, err := p.m.Parse(msg)
+	if err != nil {
+		if fixed, ok := repairLoose(p.loose[:0], msg); ok {
+			p.loose = fixed
+			if again, err2 := p.m.Parse(fixed); err2 == nil {
+				parsed, err = again, nil
+			}
+		}
+	}
+	if err != nil {
+		return false, err
+	}
+	return f.fromGoSyslog(parsed), nil
 }
 
 // Property values boxed once: storing a string in an `any` allocates, and
