@@ -1,10 +1,13 @@
 package syslogsource
 
 import (
+	"bufio"
 	"context"
 	"errors"
+	"fmt"
 	"net"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -334,4 +337,89 @@ func counterVecValue(t *testing.T, reg *prometheus.Registry, name, reason string
 		}
 	}
 	return 0
+}
+
+// TestAcceptEMFILE runs the source out of file descriptors for real: a
+// subprocess (this test binary again) runs the source and lowers
+// RLIMIT_NOFILE to what it has open, so that every accept fails with
+// EMFILE; this process connects clients and sends one message each. Once
+// the child has seen accepts fail it raises the limit again and must then
+// receive every client's message.
+func TestAcceptEMFILE(t *testing.T) {
+	if os.Getenv("HOGTAIL_TEST_EMFILE_CHILD") == "1" {
+		emfileChild(t)
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, os.Args[0], "-test.run=^TestAcceptEMFILE$", "-test.v", "-test.count=1")
+	cmd.Env = append(os.Environ(), "HOGTAIL_TEST_EMFILE_CHILD=1")
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stderr strings.Builder
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	var out strings.Builder
+	sc := bufio.NewScanner(stdout)
+	var conns []net.Conn
+	defer func() {
+		for _, c := range conns {
+			c.Close()
+		}
+	}()
+	for sc.Scan() {
+		line := sc.Text()
+		out.WriteString(line + "\n")
+		if addr, ok := strings.CutPrefix(line, "EMFILE-ADDR "); ok {
+			for i := 0; i < emfileClients; i++ {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					t.Fatal(err)
+				}
+				conns = append(conns, c)
+				if _, err := c.Write([]byte("<13>1 - - - - - - client\n")); err != nil {
+					t.Fatal(err)
+				}
+			}
+		}
+	}
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("child: %v\n%s%s", err, out.String(), stderr.String())
+	}
+	if !strings.Contains(out.String(), "EMFILE-OK") {
+		t.Fatalf("child did not run the check:\n%s", out.String())
+	}
+	t.Logf("%s", out.String())
+}
+
+const emfileClients = 6
+
+func emfileChild(t *testing.T) {
+	h := start(t, func(c *Config) { c.Mode = ModeTCP })
+	var old syscall.Rlimit
+	if err := syscall.Getrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	fds, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatalf("no /proc/self/fd: %v", err)
+	}
+	// No descriptor left (ReadDir's own is closed again): accepts fail.
+	lim := syscall.Rlimit{Cur: uint64(len(fds) - 1), Max: old.Max}
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &lim); err != nil {
+		t.Fatalf("setrlimit: %v", err)
+	}
+	fmt.Println("EMFILE-ADDR", h.src.Addr().String())
+	eventually(t, "accepts to fail with EMFILE", func() bool {
+		return metricValue(t, h.reg, "hogtail_syslog_source_accept_errors_total") >= 2
+	})
+	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
+		t.Fatal(err)
+	}
+	h.wait(t, emfileClients)
+	fmt.Println("EMFILE-OK accept errors retried:", metricValue(t, h.reg, "hogtail_syslog_source_accept_errors_total"))
 }
