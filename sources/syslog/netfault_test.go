@@ -36,7 +36,7 @@ func (l *flakyListener) Accept() (net.Conn, error) {
 
 // newBare creates a source without running it, for tests that hand it a
 // wrapped listener or socket.
-func newBare(t *testing.T, mutate func(*Config)) (*source, *prometheus.Registry) {
+func newBare(t testing.TB, mutate func(*Config)) (*source, *prometheus.Registry) {
 	t.Helper()
 	f := NewFactory()
 	cfg := f.NewConfig().(*Config)
@@ -48,21 +48,9 @@ func newBare(t *testing.T, mutate func(*Config)) (*source, *prometheus.Registry)
 	set := componenttest.Settings("syslog_in", t.TempDir())
 	src, err := f.CreateSource(cfg, set)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("CreateSource: %v", err)
 	}
 	return src.(*source), set.Metrics.(*prometheus.Registry)
-}
-
-// eventually polls cond every 5 ms for up to 10 s.
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(5 * time.Millisecond)
-	}
 }
 
 // TestAcceptErrorsBackOffAndContinue: failed accepts (EMFILE, ENFILE,
@@ -133,7 +121,7 @@ func TestListenerClosedElsewhere(t *testing.T) {
 	}
 	defer conn.Close()
 	conn.Write([]byte("<13>1 - - - - - - before the close\n"))
-	eventually(t, "the message", func() bool { return emit.Len() == 1 })
+	componenttest.Eventually(t, "the message", func() bool { return emit.Len() == 1 })
 	ln.Close()
 	select {
 	case err := <-done:
@@ -219,7 +207,7 @@ func TestDatagramReadErrorsBackOffAndContinue(t *testing.T) {
 	}
 	defer conn.Close()
 	conn.Write([]byte("<13>1 - - - - - - after the errors"))
-	eventually(t, "the message", func() bool { return emit.Len() == 1 })
+	componenttest.Eventually(t, "the message", func() bool { return emit.Len() == 1 })
 	if v := metricValue(t, reg, "hogtail_syslog_source_accept_errors_total"); v != 4 {
 		t.Fatalf("accept_errors_total %v, want 4", v)
 	}
@@ -297,7 +285,7 @@ func TestUDPKernelDrops(t *testing.T) {
 	// send one at a time until it is received.
 	sent := burst
 	kernel := func() float64 { return counterVecValue(t, reg, "hogtail_syslog_source_udp_dropped_total", "kernel") }
-	eventually(t, "every datagram received or counted", func() bool {
+	componenttest.Eventually(t, "every datagram received or counted", func() bool {
 		if float64(emit.Len())+kernel() == float64(sent) {
 			return true
 		}
@@ -414,7 +402,7 @@ func emfileChild(t *testing.T) {
 		t.Fatalf("setrlimit: %v", err)
 	}
 	fmt.Println("EMFILE-ADDR", h.src.Addr().String())
-	eventually(t, "accepts to fail with EMFILE", func() bool {
+	componenttest.Eventually(t, "accepts to fail with EMFILE", func() bool {
 		return metricValue(t, h.reg, "hogtail_syslog_source_accept_errors_total") >= 2
 	})
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {

@@ -170,7 +170,7 @@ func (s *source) serveStream(ctx context.Context, emit component.Emitter, ln net
 			backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
 			s.metrics.acceptErrors.Inc()
 			s.log.Warn("syslog source: accept failed; retrying", "err", err, "retry_in", backoff)
-			if !sleepCtx(ctx, backoff) {
+			if !component.Sleep(ctx, backoff) {
 				break
 			}
 			continue
@@ -222,18 +222,6 @@ func (s *source) closeConns(mu *sync.Mutex, conns map[net.Conn]struct{}) {
 	defer mu.Unlock()
 	for c := range conns {
 		c.SetReadDeadline(time.Now())
-	}
-}
-
-// sleepCtx waits d; false when ctx ended first.
-func sleepCtx(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
 	}
 }
 
@@ -632,7 +620,7 @@ func (s *source) readDatagrams(ctx context.Context, pc net.PacketConn, queue cha
 			backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
 			s.metrics.acceptErrors.Inc()
 			s.log.Warn("syslog source: read failed; retrying", "err", err, "retry_in", backoff)
-			if !sleepCtx(ctx, backoff) {
+			if !component.Sleep(ctx, backoff) {
 				return nil
 			}
 			continue
