@@ -142,3 +142,35 @@ func TestFastPathAccepts(t *testing.T) {
 		}
 	}
 }
+
+// BenchmarkToEvent builds events from one message with and without the
+// fast path (same run, so the ratio is what counts): the shape hogbench's
+// syslog-tcp sends, which the fast path takes, and one with structured
+// data, which it declines.
+func BenchmarkToEvent(b *testing.B) {
+	shapes := []struct{ name, msg string }{
+		{"no-sd", `<14>1 2026-11-27T01:50:09.123456Z benchhost app 4242 - - {"seq":123456,"level":"info","msg":"user ada added item 9 to the cart","route":"/cart","status":200,"duration_ms":12}`},
+		{"sd", `<165>1 2026-11-27T01:00:00.003Z web-01.example.com checkout 4242 ID47 [req@32473 id="7" route="/cart"] user ada added item 7 to the cart`},
+	}
+	for _, sh := range shapes {
+		for _, fast := range []bool{true, false} {
+			name := sh.name + "/go-syslog"
+			if fast {
+				name = sh.name + "/fast-path"
+			}
+			b.Run(name, func(b *testing.B) {
+				p := newParser(testConfig(""), "testhost")
+				if !fast {
+					p.fast = nil
+				}
+				msg := []byte(sh.msg)
+				b.ReportAllocs()
+				for b.Loop() {
+					if p.toEvent(msg, "127.0.0.1", frameInfo{}, time.Now) == nil {
+						b.Fatal("no event")
+					}
+				}
+			})
+		}
+	}
+}
