@@ -3,6 +3,7 @@ package syslogsource
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
 	"io"
 	"os"
 	"strings"
@@ -108,4 +109,38 @@ func TestFramingWholeStream(t *testing.T) {
 			t.Errorf("%s: %q, want %d frames", c.Name, got, len(c.Frames))
 		}
 	}
+}
+
+// FuzzFraming: for any stream, the framer splits the same messages
+// whether the bytes come one per read or all at once, never returns a
+// message longer than max, and ends (a framing error or the end of the
+// stream) without panicking.
+func FuzzFraming(f *testing.F) {
+	for _, c := range loadFramingCases(f) {
+		f.Add([]byte(c.Stream), uint16(c.Max))
+	}
+	f.Fuzz(func(t *testing.T, stream []byte, max16 uint16) {
+		max := int(max16%512) + 1
+		split := func(r io.Reader) (msgs []string, infos []frameInfo, err error) {
+			fr := newFramer(r, max)
+			for {
+				msg, fi, err := fr.next()
+				if err != nil {
+					return msgs, infos, err
+				}
+				if len(msg) > max {
+					t.Fatalf("message of %d bytes, max %d", len(msg), max)
+				}
+				msgs, infos = append(msgs, string(msg)), append(infos, fi)
+			}
+		}
+		m1, i1, e1 := split(&oneByteReader{s: string(stream)})
+		m2, i2, e2 := split(strings.NewReader(string(stream)))
+		if fmt.Sprint(m1, i1) != fmt.Sprint(m2, i2) || errors.Is(e1, errFraming) != errors.Is(e2, errFraming) {
+			t.Fatalf("one byte per read: %q %v %v\nwhole stream: %q %v %v", m1, i1, e1, m2, i2, e2)
+		}
+		if e1 != nil && !errors.Is(e1, io.EOF) && !errors.Is(e1, errFraming) {
+			t.Fatalf("unexpected error %v", e1)
+		}
+	})
 }
