@@ -3,6 +3,8 @@ package agent
 import (
 	"sort"
 	"sync"
+
+	"github.com/hogtail/hogtail/agent/redact"
 )
 
 // health tracks the last error of each component; a component is healthy
@@ -45,7 +47,7 @@ func (h *health) problems() map[string]string {
 	out := map[string]string{}
 	for c, err := range h.errs {
 		if err != nil {
-			out[c] = err.Error()
+			out[c] = redact.Text(err.Error())
 		}
 	}
 	return out

@@ -157,18 +157,22 @@ func syslogMessage(b []byte, seq int) []byte {
 }
 
 // SyslogLoad sends n RFC 5424 messages over TCP with RFC 6587 octet
-// counting, or as one UDP datagram each, rate per second (0 = flat out).
-// With Conns > 1, TCP messages are spread over that many connections, each
-// sending a contiguous range of seqs at the same time.
+// counting (or newline framing), or as one UDP datagram each, rate per
+// second (0 = flat out). With Conns > 1, TCP messages are spread over that
+// many connections, each sending a contiguous range of seqs at the same
+// time.
 type SyslogLoad struct {
-	Addr  string
-	UDP   bool
-	N     int
-	Rate  int
-	Conns int
-	From  int // first seq
-	Sent  int
-	Error error
+	Addr string
+	UDP  bool
+	// Newline frames TCP messages with a newline instead of octet counting
+	// (for a receiver without RFC 6587 octet counting).
+	Newline bool
+	N       int
+	Rate    int
+	Conns   int
+	From    int // first seq
+	Sent    int
+	Error   error
 }
 
 // Run sends the messages; it stops early when ctx ends.
@@ -186,7 +190,7 @@ func (l *SyslogLoad) runConns(ctx context.Context) error {
 	var wg sync.WaitGroup
 	for k := range parts {
 		from, to := l.From+l.N*k/l.Conns, l.From+l.N*(k+1)/l.Conns
-		parts[k] = &SyslogLoad{Addr: l.Addr, N: to - from, From: from, Rate: l.Rate / l.Conns}
+		parts[k] = &SyslogLoad{Addr: l.Addr, Newline: l.Newline, N: to - from, From: from, Rate: l.Rate / l.Conns}
 		if l.Rate > 0 && parts[k].Rate == 0 {
 			parts[k].Rate = 1
 		}
@@ -237,9 +241,13 @@ func (l *SyslogLoad) run(ctx context.Context) error {
 				continue
 			}
 		} else {
-			frame = strconv.AppendInt(frame[:0], int64(len(msg)), 10)
-			frame = append(frame, ' ')
-			frame = append(frame, msg...)
+			if l.Newline {
+				frame = append(append(frame[:0], msg...), '\n')
+			} else {
+				frame = strconv.AppendInt(frame[:0], int64(len(msg)), 10)
+				frame = append(frame, ' ')
+				frame = append(frame, msg...)
+			}
 			if _, err := w.Write(frame); err != nil {
 				return fmt.Errorf("syslog load: after %d: %w", seq, err)
 			}
