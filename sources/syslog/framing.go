@@ -25,6 +25,7 @@ type framer struct {
 	octet   bool
 	decided bool
 	scratch []byte
+	err     error // what ended the stream inside the last (cut) frame
 }
 
 // errFraming means the stream cannot be split any further.
@@ -32,6 +33,11 @@ var errFraming = errors.New("invalid octet-counting frame")
 
 // errHeaderCut: the connection ended inside a frame's length.
 var errHeaderCut = errors.New("connection ended inside an octet-counted frame's length")
+
+// headerCut carries the read error that ended the stream inside a length.
+type headerCut struct{ err error }
+
+func (h headerCut) Error() string { return errHeaderCut.Error() + ": " + h.err.Error() }
 
 func newFramer(r io.Reader, max int) *framer {
 	return &framer{br: bufio.NewReaderSize(r, 64<<10), max: max}
@@ -70,6 +76,9 @@ type frameInfo struct {
 // next returns the next message, valid until the following call, and how
 // it was framed.
 func (f *framer) next() ([]byte, frameInfo, error) {
+	if f.err != nil {
+		return nil, frameInfo{}, f.err
+	}
 	if err := f.decide(); err != nil {
 		return nil, frameInfo{}, err
 	}
@@ -120,8 +129,9 @@ func (f *framer) nextOctet() ([]byte, frameInfo, error) {
 	for {
 		var err error
 		if n, err = f.octetHeader(); err != nil {
-			if errors.Is(err, errHeaderCut) {
-				return nil, frameInfo{truncated: true, cut: err.Error()}, nil
+			var hc headerCut
+			if errors.As(err, &hc) {
+				return nil, f.cut(hc.err, 0, -1), nil
 			}
 			return nil, frameInfo{}, err
 		}
@@ -132,11 +142,8 @@ func (f *framer) nextOctet() ([]byte, frameInfo, error) {
 	if n <= f.max && n <= f.br.Size() {
 		b, err := f.br.Peek(n)
 		if err != nil {
-			if errors.Is(err, io.EOF) {
-				f.br.Discard(len(b))
-				return b, cutFrame(len(b), n), nil
-			}
-			return nil, frameInfo{}, err
+			f.br.Discard(len(b))
+			return b, f.cut(err, len(b), n), nil
 		}
 		f.br.Discard(n) // b stays valid: nothing is read until the next call
 		return b, frameInfo{}, nil
@@ -147,27 +154,35 @@ func (f *framer) nextOctet() ([]byte, frameInfo, error) {
 	}
 	f.scratch = f.scratch[:keep]
 	if got, err := io.ReadFull(f.br, f.scratch); err != nil {
-		if errors.Is(err, io.ErrUnexpectedEOF) || errors.Is(err, io.EOF) {
-			return f.scratch[:got], cutFrame(got, n), nil
-		}
-		return nil, frameInfo{}, err
+		return f.scratch[:got], f.cut(err, got, n), nil
 	}
 	if n > keep {
 		if skipped, err := f.br.Discard(n - keep); err != nil {
-			if errors.Is(err, io.EOF) {
-				return f.scratch, cutFrame(keep+skipped, n), nil
-			}
-			return nil, frameInfo{}, err
+			return f.scratch, f.cut(err, keep+skipped, n), nil
 		}
 	}
 	return f.scratch, frameInfo{truncated: n > keep}, nil
+}
+
+// cut describes a frame of want bytes of which got arrived before the
+// stream ended with err. Whatever err is (the end of the stream, the idle
+// timeout, a shutdown), the part that arrived is kept; an error other than
+// the end of the stream is returned by the next call.
+func (f *framer) cut(err error, got, want int) frameInfo {
+	if !errors.Is(err, io.EOF) && !errors.Is(err, io.ErrUnexpectedEOF) {
+		f.err = err
+	}
+	if want < 0 {
+		return frameInfo{truncated: true, cut: errHeaderCut.Error()}
+	}
+	return frameInfo{truncated: true, cut: fmt.Sprintf("connection ended inside an octet-counted frame: %d of %d bytes arrived", got, want)}
 }
 
 // octetHeader reads "<len> " and returns len, or -1 for a zero-length
 // frame ("0 "), which carries nothing and is skipped. A connection that
 // ends inside a header gives a cut frame of length 0 (next returns it as
 // an empty message, which makes no event, and the end of the stream
-// after it): errHeaderCut.
+// after it): a headerCut error.
 func (f *framer) octetHeader() (int, error) {
 	// Skip the newlines some senders put between frames.
 	for {
@@ -184,8 +199,8 @@ func (f *framer) octetHeader() (int, error) {
 	for digits := 0; ; digits++ {
 		c, err := f.br.ReadByte()
 		if err != nil {
-			if errors.Is(err, io.EOF) && digits > 0 {
-				return 0, errHeaderCut
+			if digits > 0 {
+				return 0, headerCut{err}
 			}
 			return 0, err
 		}
@@ -200,12 +215,6 @@ func (f *framer) octetHeader() (int, error) {
 		}
 		n = n*10 + int(c-'0')
 	}
-}
-
-// cutFrame describes a frame of want bytes of which got arrived before
-// the end of the connection.
-func cutFrame(got, want int) frameInfo {
-	return frameInfo{truncated: true, cut: fmt.Sprintf("connection ended inside an octet-counted frame: %d of %d bytes arrived", got, want)}
 }
 
 // complete reports whether a whole message is already buffered, so that

@@ -144,3 +144,42 @@ func FuzzFraming(f *testing.F) {
 		}
 	})
 }
+
+// errAfterReader returns s, then err for ever.
+type errAfterReader struct {
+	s   string
+	err error
+}
+
+func (r *errAfterReader) Read(p []byte) (int, error) {
+	if r.s == "" {
+		return 0, r.err
+	}
+	n := copy(p, r.s)
+	r.s = r.s[n:]
+	return n, nil
+}
+
+// TestFramingCutByError: a frame cut by an error other than the end of
+// the stream (the idle timeout, a shutdown) keeps what arrived too, and
+// the error is returned next, so the connection ends instead of reading
+// the rest of the frame as a new one.
+func TestFramingCutByError(t *testing.T) {
+	stop := errors.New("read deadline")
+	for _, c := range []struct{ stream, msg, cut string }{
+		{"3 abc10 <13>1", "<13>1", "connection ended inside an octet-counted frame: 5 of 10 bytes arrived"},
+		{"3 abc10", "", "connection ended inside an octet-counted frame's length"},
+	} {
+		f := newFramer(&errAfterReader{s: c.stream, err: stop}, 100)
+		if msg, _, err := f.next(); err != nil || string(msg) != "abc" {
+			t.Fatalf("%q: first frame %q %v", c.stream, msg, err)
+		}
+		msg, fi, err := f.next()
+		if err != nil || string(msg) != c.msg || fi.cut != c.cut || !fi.truncated {
+			t.Fatalf("%q: cut frame %q %+v %v", c.stream, msg, fi, err)
+		}
+		if _, _, err := f.next(); !errors.Is(err, stop) {
+			t.Fatalf("%q: after the cut frame: %v, want the read error", c.stream, err)
+		}
+	}
+}
