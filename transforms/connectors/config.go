@@ -49,6 +49,9 @@ type Config struct {
 	FetchAllowNetworks []string `toml:"fetch_allow_networks"`
 	// SetupRetry is the first backoff after a failing setupPlugin.
 	SetupRetry component.Duration `toml:"setup_retry"`
+	// GeoIPDatabase is the MaxMind City database (.mmdb) behind
+	// meta.geoip, relative to the config file; empty = no meta.geoip.
+	GeoIPDatabase string `toml:"geoip_database"`
 	// Chain lists the connectors in order.
 	Chain []ChainEntry `toml:"chain"`
 
@@ -114,6 +117,11 @@ func (c *Config) Validate() error {
 	}
 	if _, perrs := parseNetworks(c.FetchAllowNetworks); len(perrs) > 0 {
 		errs = append(errs, perrs...)
+	}
+	if c.GeoIPDatabase != "" {
+		if err := checkGeoDB(resolvePath(c.configDir, c.GeoIPDatabase)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(c.Chain) == 0 {
 		errs = append(errs, errors.New("chain: needs at least one connector ([[transforms.NAME.chain]] with a path)"))
