@@ -141,8 +141,13 @@ const (
 // accepted by nobody while the listener stays open. Instead the loop pauses
 // (5 ms doubling to 1 s) and tries again, as net/http does; the pause lets
 // connections end and free descriptors.
-func (s *source) serveStream(ctx context.Context, emit component.Emitter, ln net.Listener) error {
+func (s *source) serveStream(parent context.Context, emit component.Emitter, ln net.Listener) error {
 	defer ln.Close()
+	// Cancelled also when ln is closed under the source, so that the
+	// connections end as at a shutdown.
+	ctx, cancel := context.WithCancel(parent)
+	defer cancel()
+	var closedErr error
 	var (
 		mu    sync.Mutex
 		conns = map[net.Conn]struct{}{}
@@ -162,10 +167,9 @@ func (s *source) serveStream(ctx context.Context, emit component.Emitter, ln net
 			}
 			if errors.Is(err, net.ErrClosed) {
 				// Closed by someone else: nothing more can be accepted.
-				stop()
-				s.closeConns(&mu, conns)
-				wg.Wait()
-				return fmt.Errorf("syslog source: accept: %w", err)
+				closedErr = fmt.Errorf("syslog source: accept: %w", err)
+				cancel()
+				break
 			}
 			backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
 			s.metrics.acceptErrors.Inc()
@@ -212,7 +216,7 @@ func (s *source) serveStream(ctx context.Context, emit component.Emitter, ln net
 		}()
 	}
 	wg.Wait()
-	return nil
+	return closedErr
 }
 
 // closeConns wakes every connection's reader so that it commits what it
@@ -331,9 +335,9 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 // AsyncEmitter, up to commitDepth batches are queued at once, each chained
 // after the one before: while one is written and fsynced the next is
 // encoded and waits, and the buffer writes what waits in one transaction
-// (group commit). A
-// batch that fails (and those chained after it) is stored again
-// synchronously, with retries and in order, before anything newer.
+// (group commit). A batch that fails (and those chained after it) is
+// stored again synchronously, with retries and in order, before anything
+// newer.
 type streamCommitter struct {
 	s        *source
 	ctx      context.Context
