@@ -102,8 +102,7 @@ func (fp *fastPath) parse(b []byte, f *fields) bool {
 	}
 	hasTS := false
 	var ts time.Time
-	if sp-i == 1 && b[i] == '-' {
-	} else {
+	if sp-i != 1 || b[i] != '-' { // "-" is no timestamp
 		var ok bool
 		if ts, ok = fp.timestamp(b[i:sp]); !ok {
 			return false
