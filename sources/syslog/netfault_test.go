@@ -121,7 +121,7 @@ func TestListenerClosedElsewhere(t *testing.T) {
 	}
 	defer conn.Close()
 	conn.Write([]byte("<13>1 - - - - - - before the close\n"))
-	componenttest.Eventually(t, "the message", func() bool { return emit.Len() == 1 })
+	componenttest.Eventually(t, 10*time.Second, "the message", func() bool { return emit.Len() == 1 })
 	ln.Close()
 	select {
 	case err := <-done:
@@ -207,7 +207,7 @@ func TestDatagramReadErrorsBackOffAndContinue(t *testing.T) {
 	}
 	defer conn.Close()
 	conn.Write([]byte("<13>1 - - - - - - after the errors"))
-	componenttest.Eventually(t, "the message", func() bool { return emit.Len() == 1 })
+	componenttest.Eventually(t, 10*time.Second, "the message", func() bool { return emit.Len() == 1 })
 	if v := metricValue(t, reg, "hogtail_syslog_source_accept_errors_total"); v != 4 {
 		t.Fatalf("accept_errors_total %v, want 4", v)
 	}
@@ -285,7 +285,7 @@ func TestUDPKernelDrops(t *testing.T) {
 	// send one at a time until it is received.
 	sent := burst
 	kernel := func() float64 { return counterVecValue(t, reg, "hogtail_syslog_source_udp_dropped_total", "kernel") }
-	componenttest.Eventually(t, "every datagram received or counted", func() bool {
+	componenttest.Eventually(t, 10*time.Second, "every datagram received or counted", func() bool {
 		if float64(emit.Len())+kernel() == float64(sent) {
 			return true
 		}
@@ -402,7 +402,7 @@ func emfileChild(t *testing.T) {
 		t.Fatalf("setrlimit: %v", err)
 	}
 	fmt.Println("EMFILE-ADDR", h.src.Addr().String())
-	componenttest.Eventually(t, "accepts to fail with EMFILE", func() bool {
+	componenttest.Eventually(t, 10*time.Second, "accepts to fail with EMFILE", func() bool {
 		return metricValue(t, h.reg, "hogtail_syslog_source_accept_errors_total") >= 2
 	})
 	if err := syscall.Setrlimit(syscall.RLIMIT_NOFILE, &old); err != nil {
