@@ -302,22 +302,23 @@ var (
 	format5424 any = FormatRFC5424
 	format3164 any = FormatRFC3164
 
-	facilityNames [24]any
-	severityNames [8]any
-)
-
-func init() {
-	for f := range facilityNames {
-		name, ok := common.FacilityKeywords[uint8(f)]
-		if !ok {
-			name = strconv.Itoa(f)
+	facilityNames = func() (names [24]any) {
+		for f := range names {
+			name, ok := common.FacilityKeywords[uint8(f)]
+			if !ok {
+				name = strconv.Itoa(f)
+			}
+			names[f] = name
 		}
-		facilityNames[f] = name
-	}
-	for s := range severityNames {
-		severityNames[s] = common.SeverityLevelsShort[uint8(s)]
-	}
-}
+		return names
+	}()
+	severityNames = func() (names [8]any) {
+		for s := range names {
+			names[s] = common.SeverityLevelsShort[uint8(s)]
+		}
+		return names
+	}()
+)
 
 func appendPRI(props event.Map, pri uint8) event.Map {
 	fac, sev := pri/8, pri%8 // pri <= 191, so fac < 24
