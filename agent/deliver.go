@@ -89,7 +89,7 @@ func (a *Agent) deliver(ctx context.Context, s *runningSink, recs [][]byte) bool
 		case de.Paused:
 			a.health.set("sinks."+s.name, fmt.Errorf("paused: %w", err))
 			a.log.Error("sink paused: the receiver needs an operator (credentials, permissions, a wrong address or a missing topic); records are kept and retried", "sink", s.name, "error", err, "retry_in", s.delivery.Retry.MaxInterval.D())
-			if !sleep(ctx, s.delivery.Retry.MaxInterval.D()) {
+			if !component.Sleep(ctx, s.delivery.Retry.MaxInterval.D()) {
 				return false
 			}
 			continue
@@ -104,7 +104,7 @@ func (a *Agent) deliver(ctx context.Context, s *runningSink, recs [][]byte) bool
 		}
 		a.m.retries.WithLabelValues(s.name).Inc()
 		a.log.Warn("delivery failed; retrying", "sink", s.name, "records", len(recs), "error", err, "retry_in", wait)
-		if !sleep(ctx, wait) {
+		if !component.Sleep(ctx, wait) {
 			return false
 		}
 	}
@@ -123,21 +123,10 @@ func (a *Agent) deadLetter(ctx context.Context, s *runningSink, recs [][]byte, c
 			break
 		}
 		a.log.Error("cannot store dead letters; retrying", "sink", s.name, "error", err)
-		if !sleep(ctx, time.Second) {
+		if !component.Sleep(ctx, time.Second) {
 			return
 		}
 	}
 	a.m.deadLetters.WithLabelValues(s.name).Add(float64(len(recs)))
 	a.log.Error("records moved to dead letters", "sink", s.name, "records", len(recs), "reason", cause)
-}
-
-func sleep(ctx context.Context, d time.Duration) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	}
 }
