@@ -281,7 +281,17 @@ type Commit struct {
 	Source      string
 	Checkpoints []component.Checkpoint
 	DeadLetters []component.DeadLetter
+	// DeleteDeadLetters names stored dead letters deleted in the same
+	// transaction (a replay into a live queue). If one of them is gone by
+	// then, nothing of the commit is written and it fails with
+	// ErrDeadLetterGone, so a record is never both replayed and kept, nor
+	// replayed twice.
+	DeleteDeadLetters []uint64
 }
+
+// ErrDeadLetterGone fails a commit whose DeleteDeadLetters names a dead
+// letter that no longer exists (replayed or purged meanwhile).
+var ErrDeadLetterGone = errors.New("dead letter no longer exists (replayed or purged meanwhile)")
 
 // chunkWrite is one chunk of a request. Start frames the records into
 // body; the committer seals (compresses) it into data just before writing,
@@ -303,6 +313,7 @@ type request struct {
 	source      string
 	checkpoints []component.Checkpoint
 	deadLetters []component.DeadLetter
+	dlDeletes   []uint64
 	deletes     []deleteOp
 	// after, when set, is an earlier request of the same producer: if it
 	// failed, this one is not written (see Start).
@@ -377,11 +388,11 @@ func (b *Buffer) Start(ctx context.Context, c *Commit, after *Pending) (*Pending
 		b.dropBodies(writes)
 		return nil, err
 	}
-	req := &request{writes: writes, source: c.Source, checkpoints: c.Checkpoints, deadLetters: c.DeadLetters, done: make(chan struct{})}
+	req := &request{writes: writes, source: c.Source, checkpoints: c.Checkpoints, deadLetters: c.DeadLetters, dlDeletes: c.DeleteDeadLetters, done: make(chan struct{})}
 	if after != nil {
 		req.after = after.req
 	}
-	if len(req.writes) == 0 && len(req.checkpoints) == 0 && len(req.deadLetters) == 0 {
+	if len(req.writes) == 0 && len(req.checkpoints) == 0 && len(req.deadLetters) == 0 && len(req.dlDeletes) == 0 {
 		return &Pending{}, nil
 	}
 	select {
@@ -594,7 +605,7 @@ func resetTimer(t *time.Timer, d time.Duration) *time.Timer {
 // delivered records.
 func deleteOnly(group []*request) bool {
 	for _, r := range group {
-		if r.done != nil || len(r.writes) > 0 || len(r.checkpoints) > 0 || len(r.deadLetters) > 0 {
+		if r.done != nil || len(r.writes) > 0 || len(r.checkpoints) > 0 || len(r.deadLetters) > 0 || len(r.dlDeletes) > 0 {
 			return false
 		}
 	}
@@ -811,6 +822,17 @@ func (b *Buffer) write(group []*request) error {
 			if len(r.deadLetters) > 0 {
 				if err := putDeadLetters(tx, r.deadLetters); err != nil {
 					return err
+				}
+			}
+			if len(r.dlDeletes) > 0 {
+				dlb := tx.Bucket(bucketDeadLetters)
+				for _, id := range r.dlDeletes {
+					if dlb.Get(seqKey(id)) == nil {
+						return fmt.Errorf("dead letter %d: %w", id, ErrDeadLetterGone)
+					}
+					if err := dlb.Delete(seqKey(id)); err != nil {
+						return fmt.Errorf("dead letter %d: %w", id, err)
+					}
 				}
 			}
 		}

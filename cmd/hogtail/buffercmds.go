@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"flag"
@@ -176,7 +177,7 @@ func cmdDeadLetters(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	case "replay":
-		res, err := b.ReplayDeadLetters(buffer.Replay{IDs: ids, Queue: *sink})
+		res, err := b.ReplayDeadLetters(context.Background(), buffer.Replay{IDs: ids, Queue: *sink})
 		if err != nil {
 			fmt.Fprintln(stderr, "hogtail dead-letters replay:", err)
 			return 1
