@@ -34,9 +34,9 @@ type Replay struct {
 // ReplayResult tells what a replay did.
 type ReplayResult struct {
 	// Replayed counts records appended, per queue.
-	Replayed map[string]int
+	Replayed map[string]int `json:"replayed"`
 	// Skipped lists dead letters left in place, with the reason.
-	Skipped map[uint64]string
+	Skipped map[uint64]string `json:"skipped"`
 }
 
 // replayChunk is the most records written under one queue key by a replay.
