@@ -54,8 +54,8 @@ func (l localAdmin) replay(ids []uint64, sink string) (buffer.ReplayResult, erro
 }
 
 func (l localAdmin) purge(ids []uint64) (int, error) { return l.b.PurgeDeadLetters(ids) }
-func (l localAdmin) check() (*buffer.Report, error) { return l.b.Check() }
-func (l localAdmin) close() error                   { return l.b.Close() }
+func (l localAdmin) check() (*buffer.Report, error)  { return l.b.Check() }
+func (l localAdmin) close() error                    { return l.b.Close() }
 
 // remoteAdmin sends the commands to a running agent's API.
 type remoteAdmin struct {
