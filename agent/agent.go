@@ -35,6 +35,9 @@ type Agent struct {
 	m       *metrics
 	health  *health
 	taps    *taps
+	// storeDeadLetters stores the dead letters of sinks (the buffer's
+	// AddDeadLetters; a test makes it fail as a full disk does).
+	storeDeadLetters func([]component.DeadLetter) error
 	// arenas recycles the buffers events are encoded into.
 	arenas bufpool.Pool
 
@@ -90,6 +93,10 @@ type runningSink struct {
 	sink     component.Sink
 	delivery component.DeliveryConfig
 	reader   *buffer.Reader
+	status   *sinkStatus
+	// stopRead ends the drain: no new batch, no more waiting in backoff;
+	// cancel also cuts the requests in flight.
+	stopRead context.CancelFunc
 	cancel   context.CancelFunc
 	done     chan struct{}
 }
@@ -131,6 +138,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		reloadReqs: make(chan reloadRequest),
 		started:    make(chan struct{}),
 	}
+	a.storeDeadLetters = buf.AddDeadLetters
 	a.cfg.Store(cfg)
 	if err := a.apply(cfg); err != nil {
 		buf.Close()
@@ -207,7 +215,7 @@ func (a *Agent) apply(cfg *config.Config) error {
 			errs = append(errs, fmt.Errorf("sinks.%s: %w", name, err))
 			continue
 		}
-		newK[name] = &runningSink{name: name, fp: fp, spec: s, sink: sink, delivery: *s.Delivery}
+		newK[name] = &runningSink{name: name, fp: fp, spec: s, sink: sink, delivery: *s.Delivery, status: newSinkStatus()}
 	}
 	newS := map[string]*runningSource{}
 	for name, s := range cfg.Sources {
@@ -412,21 +420,24 @@ func (a *Agent) startSink(s *runningSink) {
 		}
 	}
 	ctx, cancel := context.WithCancel(a.sinkCtx)
-	s.cancel, s.done = cancel, make(chan struct{})
+	drain, stopRead := context.WithCancel(ctx)
+	s.cancel, s.stopRead, s.done = cancel, stopRead, make(chan struct{})
 	a.sinkWG.Add(1)
 	go func() {
 		defer a.sinkWG.Done()
 		defer close(s.done)
-		a.runSink(ctx, s)
+		a.runSink(ctx, drain, s)
 	}()
 }
 
+// stopSink stops a sink replaced or removed by a reload: the requests in
+// flight finish (within shutdown_timeout) and are acknowledged, and what
+// was not delivered stays in the queue for the sink that follows.
 func (a *Agent) stopSink(s *runningSink) {
 	if s.cancel == nil {
 		return
 	}
-	s.cancel()
-	<-s.done
+	a.finishDeliveries(time.Now().Add(a.cfg.Load().ShutdownTimeout), s)
 	a.health.forget("sinks." + s.name)
 	if lc, ok := s.sink.(component.Lifecycle); ok {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -524,16 +535,26 @@ wait:
 
 	a.runMu.Lock()
 	defer a.runMu.Unlock()
-	deadline := time.Now().Add(a.cfg.Load().ShutdownTimeout)
+	timeout := a.cfg.Load().ShutdownTimeout
+	deadline := time.Now().Add(timeout)
+	// The last quarter of shutdown_timeout is for the requests in flight
+	// when the drain ends: they finish and are acknowledged, so a clean
+	// stop redelivers nothing.
+	drainEnd := deadline.Add(-timeout / 4)
 	stopSources()
 	srcStopped := make(chan struct{})
 	go func() { a.srcWG.Wait(); close(srcStopped) }()
 	select {
 	case <-srcStopped:
-	case <-time.After(time.Until(deadline)):
+	case <-time.After(time.Until(drainEnd)):
 		a.log.Warn("sources did not stop in time")
 	}
-	a.drain(deadline)
+	a.drain(drainEnd)
+	sinks := make([]*runningSink, 0, len(a.sinks))
+	for _, s := range a.sinks {
+		sinks = append(sinks, s)
+	}
+	a.finishDeliveries(deadline, sinks...)
 	stopSinks()
 	a.sinkWG.Wait()
 	for _, s := range a.sinks {
@@ -550,6 +571,36 @@ wait:
 	}
 	a.log.Info("hogtail stopped")
 	return errors.Join(errs...)
+}
+
+// finishDeliveries stops the sinks' reading, lets the requests in flight
+// finish until deadline (then cuts them: those may be delivered again
+// after a restart, as after a crash), and trims the chunks the sinks
+// delivered in part, so that the next start delivers exactly what is
+// left.
+func (a *Agent) finishDeliveries(deadline time.Time, sinks ...*runningSink) {
+	for _, s := range sinks {
+		if s.stopRead != nil {
+			s.stopRead()
+		}
+	}
+	for _, s := range sinks {
+		if s.done == nil {
+			continue
+		}
+		select {
+		case <-s.done:
+		case <-time.After(time.Until(deadline)):
+			a.log.Warn("shutdown_timeout reached with deliveries in flight; they are cut and delivered again at the next start", "sink", s.name)
+		}
+		s.cancel()
+		<-s.done
+		if n, err := s.reader.Trim(); err != nil {
+			a.log.Error("cannot trim delivered records from the queue; they are delivered again at the next start", "sink", s.name, "error", err)
+		} else if n > 0 {
+			a.log.Debug("trimmed delivered records from partly delivered chunks", "sink", s.name, "records", n)
+		}
+	}
 }
 
 // drain waits until every sink queue is empty or the deadline passes. What
