@@ -48,6 +48,8 @@ type Agent struct {
 	// removed transform is never in use when it is shut down.
 	topo   atomic.Pointer[topology]
 	flowMu sync.RWMutex
+	// live is what health looks at (see publishLive).
+	live atomic.Pointer[liveSet]
 
 	// Guarded by runMu (Run and Reload).
 	runMu      sync.Mutex
@@ -94,6 +96,8 @@ type runningSink struct {
 	delivery component.DeliveryConfig
 	reader   *buffer.Reader
 	status   *sinkStatus
+	// stopping is set once the sink is being stopped.
+	stopping atomic.Bool
 	// stopRead ends the drain: no new batch, no more waiting in backoff;
 	// cancel also cuts the requests in flight.
 	stopRead context.CancelFunc
@@ -150,8 +154,8 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 // Started is closed once Run has started every component.
 func (a *Agent) Started() <-chan struct{} { return a.started }
 
-// Healthy reports whether every component is running without error.
-func (a *Agent) Healthy() bool { return a.health.healthy() }
+// Healthy reports whether /health has nothing to report (see Problems).
+func (a *Agent) Healthy() bool { return len(a.Problems()) == 0 }
 
 // Config returns the config in force.
 func (a *Agent) Config() *config.Config { return a.cfg.Load() }
@@ -296,6 +300,7 @@ func (a *Agent) apply(cfg *config.Config) error {
 	prevSources := a.sources
 	a.sources = newS
 	a.cfg.Store(cfg)
+	a.publishLive()
 	if running {
 		for _, s := range newK {
 			if s.done == nil {
@@ -580,6 +585,7 @@ wait:
 // left.
 func (a *Agent) finishDeliveries(deadline time.Time, sinks ...*runningSink) {
 	for _, s := range sinks {
+		s.stopping.Store(true)
 		if s.stopRead != nil {
 			s.stopRead()
 		}

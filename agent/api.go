@@ -54,7 +54,7 @@ func (a *Agent) ServeAPI(ctx context.Context) (addr string, done <-chan error, e
 // serveHealth answers 200 when every component is healthy, 503 with the
 // reasons otherwise.
 func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request) {
-	probs := a.health.problems()
+	probs := a.Problems()
 	w.Header().Set("Content-Type", "application/json")
 	if len(probs) == 0 {
 		w.Write([]byte(`{"status":"ok"}` + "\n"))

@@ -81,7 +81,6 @@ func (a *Agent) deliver(ctx, drain context.Context, s *runningSink, recs [][]byt
 		if err == nil {
 			a.m.eventsDelivered.WithLabelValues(s.name).Add(float64(len(recs)))
 			s.status.succeeded()
-			a.health.set("sinks."+s.name, nil)
 			return true
 		}
 		if ctx.Err() != nil {
@@ -102,7 +101,6 @@ func (a *Agent) deliver(ctx, drain context.Context, s *runningSink, recs [][]byt
 			return a.deliver(ctx, drain, s, recs[:half]) && a.deliver(ctx, drain, s, recs[half:])
 		case de.Paused:
 			s.status.failed(err, true)
-			a.health.set("sinks."+s.name, fmt.Errorf("paused: %w", err))
 			a.log.Error("sink paused: the receiver needs an operator (credentials, permissions, a wrong address or a missing topic); records are kept and retried", "sink", s.name, "error", err, "retry_in", s.delivery.Retry.MaxInterval.D())
 			if !sleep(drain, s.delivery.Retry.MaxInterval.D(), wake) {
 				return false

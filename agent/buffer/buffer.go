@@ -61,6 +61,9 @@ type Buffer struct {
 	corrupt uint64
 	// dropped counts records refused by drop_newest queues, per queue.
 	dropped map[string]uint64
+	// writeErr is the error of the last write transaction when it failed
+	// (a full disk), nil once one succeeds again.
+	writeErr error
 
 	// chunks recycles the large buffers of chunks: framed bodies, sealed
 	// chunks, and what readers load and decompress chunks into.
@@ -315,6 +318,8 @@ type request struct {
 	deadLetters []component.DeadLetter
 	dlDeletes   []uint64
 	deletes     []deleteOp
+	// ping asks only for an answer from the committer (see Ping).
+	ping bool
 	// after, when set, is an earlier request of the same producer: if it
 	// failed, this one is not written (see Start).
 	after *request
@@ -548,7 +553,9 @@ func (b *Buffer) committer() {
 			for {
 				select {
 				case r := <-b.reqs:
-					b.commit([]*request{r})
+					if answerPings([]*request{r}) != nil {
+						b.commit([]*request{r})
+					}
 				default:
 					return
 				}
@@ -563,6 +570,9 @@ func (b *Buffer) committer() {
 			default:
 				break fill
 			}
+		}
+		if group = answerPings(group); len(group) == 0 {
+			continue
 		}
 		if deleteOnly(group) {
 			deferred = append(deferred, group...)
@@ -591,6 +601,49 @@ func (b *Buffer) committer() {
 			}
 		}
 	}
+}
+
+// answerPings answers the pings of group and returns the other requests,
+// compacted in place.
+func answerPings(group []*request) []*request {
+	n := 0
+	for _, r := range group {
+		if r.ping {
+			close(r.done)
+			continue
+		}
+		group[n] = r
+		n++
+	}
+	return group[:n]
+}
+
+// Ping returns nil once the committer, which writes every commit, has
+// taken a request: the buffer is not wedged. It fails when ctx ends first
+// (a commit that hangs, as on a stuck disk) or the buffer is closed.
+func (b *Buffer) Ping(ctx context.Context) error {
+	req := &request{ping: true, done: make(chan struct{})}
+	select {
+	case b.reqs <- req:
+	case <-b.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("buffer: the committer takes no request: %w", ctx.Err())
+	}
+	select {
+	case <-req.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("buffer: the committer does not answer: %w", ctx.Err())
+	}
+}
+
+// WriteError returns the error of the last write when it failed (a full
+// disk, an I/O error), nil once a write succeeds again.
+func (b *Buffer) WriteError() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.writeErr
 }
 
 func resetTimer(t *time.Timer, d time.Duration) *time.Timer {
@@ -706,6 +759,9 @@ func (b *Buffer) apply(group []*request) {
 		return
 	}
 	b.mu.Lock()
+	if !errors.Is(err, ErrDeadLetterGone) { // that one is the request's fault, not the disk's
+		b.writeErr = err
+	}
 	for _, r := range group {
 		r.err = err
 		r.after = nil // decided: do not keep the chain of predecessors alive

@@ -196,8 +196,11 @@ func (n notifier) notify(state string) {
 	}
 }
 
-// watchdog pings systemd at half the WatchdogSec interval, only while the
-// pipeline is healthy, so systemd restarts a wedged agent.
+// watchdog pings systemd at half the WatchdogSec interval while hogtail's
+// own machinery runs (agent.Alive: the buffer commits, the delivery loops
+// run), so systemd restarts a wedged agent. Receivers that refuse or fail
+// never withhold the ping: /health reports them, and a restart would not
+// fix them.
 func (n notifier) watchdog(ctx context.Context, a *agent.Agent) {
 	interval, err := daemon.SdWatchdogEnabled(false)
 	if err != nil || interval <= 0 {
@@ -210,10 +213,13 @@ func (n notifier) watchdog(ctx context.Context, a *agent.Agent) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if a.Healthy() {
+			check, cancel := context.WithTimeout(ctx, interval/2)
+			err := a.Alive(check)
+			cancel()
+			if err == nil {
 				n.notify(daemon.SdNotifyWatchdog)
-			} else {
-				n.log.Warn("pipeline unhealthy; withholding the systemd watchdog ping")
+			} else if ctx.Err() == nil {
+				n.log.Error("hogtail's machinery is stuck; withholding the systemd watchdog ping", "error", err)
 			}
 		}
 	}

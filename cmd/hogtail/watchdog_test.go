@@ -1,0 +1,158 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"testing"
+	"time"
+
+	"github.com/hogtail/hogtail/sinks/sinktest"
+)
+
+// notifySocket is a fake systemd NOTIFY_SOCKET counting what it receives.
+type notifySocket struct {
+	path string
+	mu   sync.Mutex
+	msgs []string
+}
+
+func newNotifySocket(t *testing.T) *notifySocket {
+	t.Helper()
+	ns := &notifySocket{path: filepath.Join(t.TempDir(), "notify.sock")}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: ns.path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := conn.ReadFromUnix(buf)
+			if err != nil {
+				return
+			}
+			ns.mu.Lock()
+			ns.msgs = append(ns.msgs, string(buf[:n]))
+			ns.mu.Unlock()
+		}
+	}()
+	return ns
+}
+
+func (ns *notifySocket) count(prefix string) int {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	n := 0
+	for _, m := range ns.msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// TestWatchdogKeepsPingingWhileReceiverRefuses runs the binary under a fake
+// systemd watchdog (pings every 100 ms) towards a receiver that answers 401
+// for a while, then 503, then accepts. The watchdog pings never stop (a
+// refused or failing receiver is not a wedged agent), while /health reports
+// the paused sink, then the sink failing for longer than
+// health.sink_failing_after, then nothing.
+func TestWatchdogKeepsPingingWhileReceiverRefuses(t *testing.T) {
+	var status atomic.Int64
+	status.Store(401)
+	rcv := sinktest.NewReceiver(func(*sinktest.Request) sinktest.Answer {
+		return sinktest.Answer{Status: int(status.Load())}
+	})
+	defer rcv.Close()
+	ns := newNotifySocket(t)
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "hogtail.toml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`data_dir = "data"
+shutdown_timeout = "2s"
+[api]
+address = %q
+[health]
+sink_failing_after = "1s"
+[sources.gen]
+type = "demo"
+rate = 50.0
+[sinks.ph]
+type = "posthog"
+inputs = ["gen"]
+host = %q
+api_key = "phc_test"
+batch_timeout = "50ms"
+retry.initial_interval = "50ms"
+retry.max_interval = "200ms"
+`, addr, rcv.URL)), 0o644)
+	cmd := exec.Command(binary(t), "run", "--config", cfgPath, "--watch-config=false")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.path, "WATCHDOG_USEC=200000")
+	var stderr lockedBuffer
+	cmd.Stderr = &stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer cmd.Process.Kill()
+	health := func() (int, string) {
+		resp, err := http.Get("http://" + addr + "/health")
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	// pingsGoOn waits for 10 more pings (about a second), checking /health
+	// with want all along.
+	pingsGoOn := func(phase string, want func(int, string) bool) {
+		t.Helper()
+		start := ns.count("WATCHDOG=1")
+		waitUntil(t, "10 watchdog pings "+phase, 10*time.Second, func() bool {
+			if code, body := health(); !want(code, body) {
+				t.Fatalf("%s: /health %d %s", phase, code, body)
+			}
+			return ns.count("WATCHDOG=1") >= start+10
+		})
+	}
+	waitUntil(t, "READY=1", 10*time.Second, func() bool { return ns.count("READY=1") == 1 })
+
+	paused := func(code int, body string) bool {
+		return code == 503 && strings.Contains(body, "sinks.ph") && strings.Contains(body, "paused") && strings.Contains(body, "401")
+	}
+	waitUntil(t, "/health reports the paused sink", 10*time.Second, func() bool { return paused(health()) })
+	pingsGoOn("while the receiver answers 401", paused)
+
+	status.Store(503)
+	failing := func(code int, body string) bool {
+		return code == 503 && strings.Contains(body, "sinks.ph") && strings.Contains(body, "deliveries failing for") && strings.Contains(body, "503")
+	}
+	waitUntil(t, "/health reports the failing sink", 10*time.Second, func() bool { return failing(health()) })
+	pingsGoOn("while the receiver answers 503", failing)
+
+	status.Store(200)
+	waitUntil(t, "/health ok once the receiver accepts", 10*time.Second, func() bool { code, _ := health(); return code == 200 })
+	pingsGoOn("once the receiver accepts", func(code int, _ string) bool { return code == 200 })
+
+	cmd.Process.Signal(syscall.SIGTERM)
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("exit: %v\n%s", err, stderr.String())
+	}
+	if strings.Contains(stderr.String(), "withholding") {
+		t.Fatalf("the watchdog ping was withheld:\n%s", stderr.String())
+	}
+}
