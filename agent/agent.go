@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -126,13 +127,20 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var regErr error
+	component.RegisterInto(reg, collectors.NewGoCollector(), &regErr)
+	component.RegisterInto(reg, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &regErr)
+	m, err := newMetrics(reg, buf)
+	if err = errors.Join(regErr, err); err != nil {
+		buf.Close()
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	a := &Agent{
 		log:        log,
 		buf:        buf,
 		arenas:     bufpool.Pool{Max: 2, MaxCap: 16 << 20},
 		metrics:    reg,
-		m:          newMetrics(reg, buf),
+		m:          m,
 		health:     newHealth(),
 		taps:       newTaps(),
 		sources:    map[string]*runningSource{},
@@ -301,6 +309,15 @@ func (a *Agent) apply(cfg *config.Config) error {
 	a.sources = newS
 	a.cfg.Store(cfg)
 	a.publishLive()
+	for name := range newS {
+		a.m.start("source", name)
+	}
+	for name := range newT {
+		a.m.start("transform", name)
+	}
+	for name := range newK {
+		a.m.start("sink", name)
+	}
 	if running {
 		for _, s := range newK {
 			if s.done == nil {
@@ -481,11 +498,88 @@ func (a *Agent) reload(cfg *config.Config) error {
 		cfg = &cp
 	}
 	a.m.reloads.Inc()
+	d := a.diff(cfg)
 	if err := a.apply(cfg); err != nil {
 		a.m.reloadFailures.Inc()
 		return err
 	}
+	a.log.Info("config applied", "started", d.started, "stopped", d.stopped, "changed", d.changed, "kept", d.kept)
 	return nil
+}
+
+// reloadDiff names the components ("sources.NAME") a reload starts, stops,
+// replaces (changed options) and keeps running.
+type reloadDiff struct {
+	started, stopped, changed, kept []string
+}
+
+// diff compares cfg with the running components as apply does.
+func (a *Agent) diff(cfg *config.Config) reloadDiff {
+	var d reloadDiff
+	add := func(kind, name, fp, oldFP string, running bool) {
+		switch n := kind + "." + name; {
+		case !running:
+			d.started = append(d.started, n)
+		case fp == oldFP:
+			d.kept = append(d.kept, n)
+		default:
+			d.changed = append(d.changed, n)
+		}
+	}
+	seen := map[string]bool{}
+	for name, s := range cfg.Sources {
+		old, ok := a.sources[name]
+		add("sources", name, fingerprint(s.Type, s.Config), fpOf(ok, old), ok)
+		seen["sources."+name] = true
+	}
+	for name, t := range cfg.Transforms {
+		old, ok := a.transforms[name]
+		add("transforms", name, fingerprint(t.Type, t.Config), fpOf(ok, old), ok)
+		seen["transforms."+name] = true
+	}
+	for name, s := range allSinks(cfg) {
+		old, ok := a.sinks[name]
+		add("sinks", name, fingerprint(s.Type, s.Config), fpOf(ok, old), ok)
+		seen["sinks."+name] = true
+	}
+	for name := range a.sources {
+		if !seen["sources."+name] {
+			d.stopped = append(d.stopped, "sources."+name)
+		}
+	}
+	for name := range a.transforms {
+		if !seen["transforms."+name] {
+			d.stopped = append(d.stopped, "transforms."+name)
+		}
+	}
+	for name := range a.sinks {
+		if !seen["sinks."+name] {
+			d.stopped = append(d.stopped, "sinks."+name)
+		}
+	}
+	for _, l := range [][]string{d.started, d.stopped, d.changed, d.kept} {
+		sort.Strings(l)
+	}
+	return d
+}
+
+// fpOf returns the fingerprint of a running component, "" for none.
+func fpOf[C interface{ fingerprint() string }](ok bool, c C) string {
+	if !ok {
+		return ""
+	}
+	return c.fingerprint()
+}
+
+func (s *runningSource) fingerprint() string    { return s.fp }
+func (t *runningTransform) fingerprint() string { return t.fp }
+func (s *runningSink) fingerprint() string      { return s.fp }
+
+// ReloadRejected counts a reload whose config the loader rejected before
+// it reached Reload: the old config keeps running.
+func (a *Agent) ReloadRejected() {
+	a.m.reloads.Inc()
+	a.m.reloadFailures.Inc()
 }
 
 // Run starts every component, runs until ctx is cancelled or every source

@@ -101,6 +101,10 @@ func New(c *Config, set component.Settings) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka: key: %w", err)
 	}
+	m, err := newMetrics(set.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: metrics: %w", err)
+	}
 	s := &Sink{
 		cfg:       *c,
 		log:       log,
@@ -111,7 +115,7 @@ func New(c *Config, set component.Settings) (*Sink, error) {
 		tokenJSON: event.AppendString(nil, c.Token),
 		ingestion: c.Encoding == EncodingPostHogIngestion,
 		maxRecord: int(c.MaxMessageBytes) - recordOverhead,
-		metrics:   newMetrics(set.Metrics),
+		metrics:   m,
 		now:       time.Now,
 		seed:      maphash.MakeSeed(),
 	}
