@@ -37,11 +37,13 @@ type PurgeResponse struct {
 	Purged int `json:"purged"`
 }
 
-func (a *Agent) adminRoutes(mux *http.ServeMux) {
-	mux.HandleFunc("GET /dead-letters", a.serveDeadLetters)
-	mux.HandleFunc("POST /dead-letters/replay", a.serveReplay)
-	mux.HandleFunc("POST /dead-letters/purge", a.servePurge)
-	mux.HandleFunc("GET /buffer/check", a.serveBufferCheck)
+// adminRoutes adds the admin endpoints to mux, each wrapped by guard (the
+// API's access check).
+func (a *Agent) adminRoutes(mux *http.ServeMux, guard func(http.Handler) http.Handler) {
+	mux.Handle("GET /dead-letters", guard(http.HandlerFunc(a.serveDeadLetters)))
+	mux.Handle("POST /dead-letters/replay", guard(http.HandlerFunc(a.serveReplay)))
+	mux.Handle("POST /dead-letters/purge", guard(http.HandlerFunc(a.servePurge)))
+	mux.Handle("GET /buffer/check", guard(http.HandlerFunc(a.serveBufferCheck)))
 }
 
 // serveDeadLetters streams dead letters as JSON lines, filtered by

@@ -26,7 +26,7 @@ func (a *Agent) ServeAPI(ctx context.Context) (addr string, done <-chan error, e
 	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
 	mux.HandleFunc("GET /health", a.serveHealth)
 	mux.HandleFunc("GET /tap", a.serveTap)
-	a.adminRoutes(mux)
+	a.adminRoutes(mux, func(h http.Handler) http.Handler { return h })
 	// Profiles for diagnosing CPU or memory use in the field; the API
 	// listens on localhost by default.
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
