@@ -34,7 +34,7 @@ func documentedMetrics(t *testing.T) map[string][]string {
 	t.Helper()
 	// Metric names start with these; other hogtail_ words (the Kafka
 	// topic hogtail_events) are not metrics.
-	re := regexp.MustCompile(`hogtail_(?:component|sink|buffer|config|file_source|http_source|syslog_source|connector)_[a-z0-9_]*[a-z0-9]`)
+	re := regexp.MustCompile(`hogtail_(?:component|sink|buffer|config|file_source|http_source|syslog_source|journald_source|connector)_[a-z0-9_]*[a-z0-9]`)
 	out := map[string][]string{}
 	err := filepath.WalkDir(repoRoot, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -115,9 +115,11 @@ address = %q
 type = "syslog"
 mode = "udp"
 address = %q
+[sources.journal]
+type = "journald"
 [transforms.chain]
 type = "connectors"
-inputs = ["files", "web", "sys"]
+inputs = ["files", "web", "sys", "journal"]
 [[transforms.chain.chain]]
 path = %q
 config = { greeting = "hi" }
