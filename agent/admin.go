@@ -60,25 +60,11 @@ func (a *Agent) serveDeadLetters(w http.ResponseWriter, r *http.Request) {
 		limit = n
 	}
 	w.Header().Set("Content-Type", "application/x-ndjson")
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	n := 0
-	var werr error
-	err := a.buf.DeadLetters(func(dl buffer.DeadLetter) bool {
-		if component != "" && dl.Component != component {
-			return true
-		}
-		if werr = enc.Encode(dl); werr != nil {
-			return false
-		}
-		n++
-		return limit <= 0 || n < limit
-	})
-	if err != nil {
+	if err := a.buf.WriteDeadLetters(w, component, limit); err != nil {
 		// Headers may be sent already; a trailing line the client can
 		// recognise says the listing is incomplete.
 		a.log.Error("api: listing dead letters", "error", err)
-		enc.Encode(map[string]string{"error": err.Error()})
+		json.NewEncoder(w).Encode(map[string]string{"error": err.Error()})
 	}
 }
 

@@ -1,35 +1,17 @@
 package agent
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/config"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
-
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
 
 // TestReloadLogsWhatChanged: a reload that adds, removes, changes and
 // keeps components says which, in one line.
@@ -45,7 +27,7 @@ func TestReloadLogsWhatChanged(t *testing.T) {
 		}
 		return cfg
 	}
-	var logs syncBuffer
+	var logs componenttest.SyncBuffer
 	before := `
 [sources.gen]
 type = "demo"
@@ -61,21 +43,7 @@ inputs = ["tag"]
 type = "capture"
 inputs = ["gen"]
 `
-	after := `
-[sources.gen]
-type = "demo"
-rate = 100.0
-[transforms.tag]
-type = "tagger"
-inputs = ["gen"]
-tag = "two"
-[sinks.a]
-type = "capture"
-inputs = ["tag"]
-[sinks.c]
-type = "capture"
-inputs = ["gen"]
-`
+	after := strings.NewReplacer(`tag = "one"`, `tag = "two"`, "[sinks.b]", "[sinks.c]").Replace(before)
 	a, err := New(parse(before), Options{Logger: slog.New(slog.NewTextHandler(&logs, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -11,7 +11,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
@@ -152,7 +154,7 @@ func (b *Buffer) ReplayDeadLetters(ctx context.Context, r Replay) (ReplayResult,
 	}
 	live.Appends = mergeAppends(live.Appends)
 	if err := b.Commit(ctx, live); err != nil {
-		return res, fmt.Errorf("replay into running queues %v (the other queues were replayed): %w", sortedKeys(liveCount), err)
+		return res, fmt.Errorf("replay into running queues %v (the other queues were replayed): %w", slices.Sorted(maps.Keys(liveCount)), err)
 	}
 	for q, n := range liveCount {
 		res.Replayed[q] += n
@@ -180,15 +182,6 @@ func mergeAppends(in []Append) []Append {
 			recs = recs[n:]
 		}
 	}
-	return out
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
 	return out
 }
 

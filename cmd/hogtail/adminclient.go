@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -32,21 +31,7 @@ type bufferAdmin interface {
 type localAdmin struct{ b *buffer.Buffer }
 
 func (l localAdmin) list(w io.Writer, component string, limit int) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	n := 0
-	var werr error
-	err := l.b.DeadLetters(func(dl buffer.DeadLetter) bool {
-		if component != "" && dl.Component != component {
-			return true
-		}
-		if werr = enc.Encode(dl); werr != nil {
-			return false
-		}
-		n++
-		return limit <= 0 || n < limit
-	})
-	return errors.Join(err, werr)
+	return l.b.WriteDeadLetters(w, component, limit)
 }
 
 func (l localAdmin) replay(ids []uint64, sink string) (buffer.ReplayResult, error) {

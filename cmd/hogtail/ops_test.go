@@ -11,25 +11,12 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 )
 
 // lockedBuffer collects a subprocess's stderr safely.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = componenttest.SyncBuffer
 
 func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
 	t.Helper()
@@ -39,6 +26,73 @@ func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() boo
 			t.Fatalf("timed out waiting for %s", what)
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// notifySocket is a fake systemd NOTIFY_SOCKET counting what it receives.
+type notifySocket struct {
+	path string
+	mu   sync.Mutex
+	msgs []string
+}
+
+func newNotifySocket(t *testing.T) *notifySocket {
+	t.Helper()
+	ns := &notifySocket{path: filepath.Join(t.TempDir(), "notify.sock")}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: ns.path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := conn.ReadFromUnix(buf)
+			if err != nil {
+				return
+			}
+			ns.mu.Lock()
+			ns.msgs = append(ns.msgs, string(buf[:n]))
+			ns.mu.Unlock()
+		}
+	}()
+	return ns
+}
+
+// messages returns what was received so far, in order.
+func (ns *notifySocket) messages() []string {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	return append([]string(nil), ns.msgs...)
+}
+
+// count returns how many messages start with prefix.
+func (ns *notifySocket) count(prefix string) int {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	n := 0
+	for _, m := range ns.msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// stopCleanly sends SIGTERM to cmd and expects it to exit with status 0
+// within timeout.
+func stopCleanly(t *testing.T, cmd *exec.Cmd, stderr *lockedBuffer, timeout time.Duration) {
+	t.Helper()
+	cmd.Process.Signal(syscall.SIGTERM)
+	errc := make(chan error, 1)
+	go func() { errc <- cmd.Wait() }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(timeout):
+		t.Fatalf("no exit after SIGTERM:\n%s", stderr.String())
 	}
 }
 
@@ -60,43 +114,14 @@ target = "stderr"
 func TestSystemdNotifyAndReload(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
-	sock := filepath.Join(dir, "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var mu sync.Mutex
-	var msgs []string
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, _, err := conn.ReadFromUnix(buf)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			msgs = append(msgs, string(buf[:n]))
-			mu.Unlock()
-		}
-	}()
-	seen := func(prefix string) int {
-		mu.Lock()
-		defer mu.Unlock()
-		n := 0
-		for _, m := range msgs {
-			if strings.HasPrefix(m, prefix) {
-				n++
-			}
-		}
-		return n
-	}
+	ns := newNotifySocket(t)
+	seen := ns.count
 
 	cfgPath := filepath.Join(dir, "hogtail.toml")
 	good := []byte(strings.Replace(opsConfig, "%q", `"`+filepath.Join(dir, "data")+`"`, 1))
 	os.WriteFile(cfgPath, good, 0o644)
 	cmd := exec.Command(bin, "run", "--config", cfgPath, "--watch-config=false")
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=200000")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.path, "WATCHDOG_USEC=200000")
 	var stderr lockedBuffer
 	cmd.Stderr = &stderr
 	if err := cmd.Start(); err != nil {
@@ -123,28 +148,16 @@ func TestSystemdNotifyAndReload(t *testing.T) {
 	waitUntil(t, "reload applied", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "config reloaded") })
 	waitUntil(t, "READY=1 after the reload", 5*time.Second, func() bool { return seen("READY=1") == 3 })
 
-	cmd.Process.Signal(syscall.SIGTERM)
-	errc := make(chan error, 1)
-	go func() { errc <- cmd.Wait() }()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no exit after SIGTERM:\n%s", stderr.String())
-	}
+	stopCleanly(t, cmd, &stderr, 30*time.Second)
 	waitUntil(t, "STOPPING=1", 2*time.Second, func() bool { return seen("STOPPING=1") == 1 })
 
 	// Order: READY, RELOADING, READY, RELOADING, READY, STOPPING (watchdog pings anywhere).
-	mu.Lock()
 	var order []string
-	for _, m := range msgs {
+	for _, m := range ns.messages() {
 		if !strings.HasPrefix(m, "WATCHDOG") {
 			order = append(order, strings.SplitN(m, "\n", 2)[0])
 		}
 	}
-	mu.Unlock()
 	want := "READY=1 RELOADING=1 READY=1 RELOADING=1 READY=1 STOPPING=1"
 	if got := strings.Join(order, " "); got != want {
 		t.Fatalf("notify order:\n got %s\nwant %s", got, want)
@@ -157,12 +170,7 @@ func TestSystemdNotifyAndReload(t *testing.T) {
 func TestTapCommandAndConfigWatch(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freePort(t, "tcp")
 	cfgPath := filepath.Join(dir, "hogtail.toml")
 	cfg := strings.Replace(opsConfig, "%q", `"`+filepath.Join(dir, "data")+`"`, 1)
 	cfg = strings.Replace(cfg, "enabled = false", "address = \""+addr+"\"", 1)

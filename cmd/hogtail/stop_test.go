@@ -6,7 +6,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -79,17 +78,7 @@ concurrency = 2
 		}
 		defer cmd.Process.Kill()
 		waitUntil(t, "the moment to stop", 60*time.Second, stopWhen)
-		cmd.Process.Signal(syscall.SIGTERM)
-		errc := make(chan error, 1)
-		go func() { errc <- cmd.Wait() }()
-		select {
-		case err := <-errc:
-			if err != nil {
-				t.Fatalf("exit: %v\n%s", err, stderr.String())
-			}
-		case <-time.After(20 * time.Second):
-			t.Fatalf("no exit after SIGTERM:\n%s", stderr.String())
-		}
+		stopCleanly(t, cmd, &stderr, 20*time.Second)
 		return stderr.String()
 	}
 	// First run: stop with most of the file still to deliver.

@@ -3,62 +3,17 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"sync/atomic"
-	"syscall"
 	"testing"
 	"time"
 
 	"github.com/hogtail/hogtail/sinks/sinktest"
 )
-
-// notifySocket is a fake systemd NOTIFY_SOCKET counting what it receives.
-type notifySocket struct {
-	path string
-	mu   sync.Mutex
-	msgs []string
-}
-
-func newNotifySocket(t *testing.T) *notifySocket {
-	t.Helper()
-	ns := &notifySocket{path: filepath.Join(t.TempDir(), "notify.sock")}
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: ns.path, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { conn.Close() })
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, _, err := conn.ReadFromUnix(buf)
-			if err != nil {
-				return
-			}
-			ns.mu.Lock()
-			ns.msgs = append(ns.msgs, string(buf[:n]))
-			ns.mu.Unlock()
-		}
-	}()
-	return ns
-}
-
-func (ns *notifySocket) count(prefix string) int {
-	ns.mu.Lock()
-	defer ns.mu.Unlock()
-	n := 0
-	for _, m := range ns.msgs {
-		if strings.HasPrefix(m, prefix) {
-			n++
-		}
-	}
-	return n
-}
 
 // TestWatchdogKeepsPingingWhileReceiverRefuses runs the binary under a fake
 // systemd watchdog (pings every 100 ms) towards a receiver that answers 401
@@ -74,12 +29,7 @@ func TestWatchdogKeepsPingingWhileReceiverRefuses(t *testing.T) {
 	})
 	defer rcv.Close()
 	ns := newNotifySocket(t)
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := freePort(t, "tcp")
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "hogtail.toml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`data_dir = "data"
@@ -148,10 +98,7 @@ retry.max_interval = "200ms"
 	waitUntil(t, "/health ok once the receiver accepts", 10*time.Second, func() bool { code, _ := health(); return code == 200 })
 	pingsGoOn("once the receiver accepts", func(code int, _ string) bool { return code == 200 })
 
-	cmd.Process.Signal(syscall.SIGTERM)
-	if err := cmd.Wait(); err != nil {
-		t.Fatalf("exit: %v\n%s", err, stderr.String())
-	}
+	stopCleanly(t, cmd, &stderr, 20*time.Second)
 	if strings.Contains(stderr.String(), "withholding") {
 		t.Fatalf("the watchdog ping was withheld:\n%s", stderr.String())
 	}
