@@ -45,6 +45,9 @@ type connector struct {
 	// spare holds ready instances (already set up when they come from a
 	// reload) for lanes to take when they switch to this version.
 	spare chan *instance
+	// processTime and composeTime observe the duration of processEvent
+	// and composeWebhook calls (looked up once, not per event).
+	processTime, composeTime prometheus.Observer
 }
 
 // chainState is the current version of the whole chain; lanes compare gen
@@ -238,7 +241,9 @@ func (t *Transform) build(i int, sp *spec, sh *shared, setup bool) (*connector, 
 	if err != nil {
 		return nil, fmt.Errorf("chain[%d].path: connector %q: %w", i, sp.name, err)
 	}
-	c := &connector{idx: i, spec: sp, prog: comp.Program, fp: fp, sh: sh, spare: make(chan *instance, t.nLanes+1)}
+	c := &connector{idx: i, spec: sp, prog: comp.Program, fp: fp, sh: sh, spare: make(chan *instance, t.nLanes+1),
+		processTime: t.metrics.duration.WithLabelValues(t.name, sp.name, "processEvent"),
+		composeTime: t.metrics.duration.WithLabelValues(t.name, sp.name, "composeWebhook")}
 	n := 1
 	if setup {
 		n = t.nLanes
@@ -543,7 +548,7 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 			eo := newEventObj(in.vm, cur)
 			start := time.Now()
 			v, err = in.call(fn, eo.obj, in.meta)
-			t.metrics.duration.WithLabelValues(t.name, in.c.spec.name, "processEvent").Observe(time.Since(start).Seconds())
+			in.c.processTime.Observe(time.Since(start).Seconds())
 			eo.materialize()
 			var next *event.Event
 			keep := true
@@ -754,7 +759,7 @@ func (t *Transform) composeWebhook(in *instance, fn goja.Callable, ev *event.Eve
 	}
 	start := time.Now()
 	v, err := in.callSync(fn, posthogEvent(in.vm, ev), in.meta)
-	t.metrics.duration.WithLabelValues(t.name, in.c.spec.name, "composeWebhook").Observe(time.Since(start).Seconds())
+	in.c.composeTime.Observe(time.Since(start).Seconds())
 	if err != nil {
 		fail(errors.New(jsErrorText(err)))
 		return
