@@ -8,6 +8,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/redact"
 )
 
 // runSink reads the sink's queue and delivers it with up to Concurrency
@@ -129,8 +130,10 @@ func (a *Agent) deliver(ctx, drain context.Context, s *runningSink, recs [][]byt
 // ctx ended first, and then the records must not be acknowledged.
 func (a *Agent) deadLetter(ctx context.Context, s *runningSink, recs [][]byte, cause error) bool {
 	dls := make([]component.DeadLetter, len(recs))
+	// The reason is shown by dead-letters list; it must not carry secrets.
+	reason := redact.Text(cause.Error())
 	for i, r := range recs {
-		dls[i] = component.DeadLetter{Component: s.name, Reason: cause.Error(), Record: r}
+		dls[i] = component.DeadLetter{Component: s.name, Reason: reason, Record: r}
 	}
 	for {
 		err := a.storeDeadLetters(dls)

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/redact"
 )
 
 // health tracks the last error of each component; a component is healthy
@@ -40,7 +41,7 @@ func (h *health) problems() map[string]string {
 	out := map[string]string{}
 	for c, err := range h.errs {
 		if err != nil {
-			out[c] = err.Error()
+			out[c] = redact.Text(err.Error())
 		}
 	}
 	return out
@@ -119,6 +120,9 @@ func (a *Agent) Problems() map[string]string {
 		} else if free := int64(st.Bavail) * int64(st.Bsize); free < min {
 			out["data_dir"] = fmt.Sprintf("disk nearly full: %d bytes free under %s, below health.min_free_disk (%d)", free, cfg.DataDir, min)
 		}
+	}
+	for k, v := range out {
+		out[k] = redact.Text(v) // receivers' errors may quote URLs with credentials
 	}
 	return out
 }

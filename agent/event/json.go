@@ -22,7 +22,11 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = AppendString(dst, e.Event)
 	dst = append(dst, `,"distinct_id":`...)
 	dst = AppendString(dst, e.DistinctID)
-	if e.Timestamp != "" {
+	switch {
+	case e.Timestamp != "" && e.TimestampIsNumber:
+		dst = append(dst, `,"timestamp":`...)
+		dst = append(dst, e.Timestamp...)
+	case e.Timestamp != "":
 		dst = append(dst, `,"timestamp":`...)
 		dst = AppendString(dst, e.Timestamp)
 	}
@@ -392,6 +396,10 @@ func (e *Event) FromMap(m Map) error {
 			e.DistinctID = stringOf(f.Value)
 		case "timestamp":
 			e.Timestamp = stringOf(f.Value)
+			switch f.Value.(type) {
+			case int64, float64:
+				e.TimestampIsNumber = true
+			}
 		case "properties":
 			switch p := f.Value.(type) {
 			case Map:

@@ -6,6 +6,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os"
 	"path/filepath"
 	"sort"
 	"strconv"
@@ -71,7 +72,7 @@ func (l *idList) Set(v string) error {
 
 // bufferFlags are the flags every buffer command has.
 type bufferFlags struct {
-	config, dataDir, api *string
+	config, dataDir, api, token *string
 }
 
 // offlineFlags adds the flags every buffer command has.
@@ -82,6 +83,7 @@ func offlineFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, bufferFl
 		config:  fs.String("config", config.DefaultPath, "path of the TOML config file"),
 		dataDir: fs.String("data-dir", "", "data directory holding "+agent.BufferFile+" (default: the config's data_dir)"),
 		api:     fs.String("api", "", "API address of the running agent (default: [api] address of --config)"),
+		token:   fs.String("token", "", "API bearer token of the running agent (default: $"+tokenEnv+", else [api] auth_token of --config)"),
 	}
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
@@ -125,21 +127,29 @@ func openAdmin(f bufferFlags) (bufferAdmin, error) {
 // buffer's lock (locked is that error), after one cheap call that tells
 // whether the agent answers.
 func remoteFor(f bufferFlags, cfg *config.Config, locked error) (bufferAdmin, error) {
-	addr := *f.api
-	if addr == "" {
-		if cfg == nil {
-			c, err := config.Load(*f.config, components())
-			if err != nil {
-				return nil, fmt.Errorf("%w; give --api ADDR (or a valid --config) to ask the running agent", locked)
-			}
-			cfg = c
-		}
-		if !cfg.API.Enabled {
-			return nil, fmt.Errorf("%w, and its API is disabled ([api] enabled = false)", locked)
-		}
-		addr = cfg.API.Address
+	addr, tok := *f.api, *f.token
+	if tok == "" {
+		tok = os.Getenv(tokenEnv)
 	}
-	r := newRemoteAdmin(addr, apiToken(cfg))
+	if (addr == "" || tok == "") && cfg == nil {
+		c, err := config.Load(*f.config, components())
+		if err != nil && addr == "" {
+			return nil, fmt.Errorf("%w; give --api ADDR (or a valid --config) to ask the running agent", locked)
+		}
+		cfg = c
+	}
+	if cfg != nil {
+		if addr == "" {
+			if !cfg.API.Enabled {
+				return nil, fmt.Errorf("%w, and its API is disabled ([api] enabled = false)", locked)
+			}
+			addr = cfg.API.Address
+		}
+		if tok == "" {
+			tok = cfg.API.AuthToken
+		}
+	}
+	r := newRemoteAdmin(dialable(addr), tok)
 	resp, err := r.do("GET", "/health", nil, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%w, and %v", locked, err)
@@ -147,9 +157,6 @@ func remoteFor(f bufferFlags, cfg *config.Config, locked error) (bufferAdmin, er
 	resp.Body.Close()
 	return r, nil
 }
-
-// apiToken is the bearer token the CLI sends to the agent's API.
-func apiToken(*config.Config) string { return "" }
 
 // openOffline opens the buffer file for the dead-letter commands. It probes
 // the file read-only first, so a locked file is reported as such and a

@@ -155,6 +155,7 @@ func TestDeadLettersWhileRunning(t *testing.T) {
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`data_dir = "data"
 [api]
 address = "127.0.0.1:0"
+auth_token = "s3cret"
 [sources.in]
 type = "http"
 address = "127.0.0.1:0"
@@ -201,7 +202,12 @@ batch_timeout = "10ms"
 	}()
 	<-a.Started()
 
-	code, out, errs := runOffline(cmdDeadLetters, "list", "--config", cfgPath, "--api", addr)
+	// The token comes from the config; a wrong one is refused.
+	code, out, errs := runOffline(cmdDeadLetters, "list", "--config", cfgPath, "--api", addr, "--token", "wrong")
+	if code != 1 || !strings.Contains(errs, "401") {
+		t.Fatalf("list with a wrong token: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = runOffline(cmdDeadLetters, "list", "--config", cfgPath, "--api", addr)
 	if code != 0 || strings.Count(out, "\n") != 4 {
 		t.Fatalf("list: exit %d\n%s%s", code, out, errs)
 	}

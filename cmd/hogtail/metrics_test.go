@@ -99,6 +99,7 @@ func TestDocumentedMetricsAreExported(t *testing.T) {
 	logFile := filepath.Join(dir, "app.log")
 	os.WriteFile(logFile, []byte("one\ntwo\n"), 0o644)
 	hello, _ := filepath.Abs(filepath.Join(repoRoot, "examples/connectors/hello"))
+	geoip, _ := filepath.Abs(filepath.Join(repoRoot, "examples/geoip/fake-city.mmdb"))
 	httpAddr, syslogAddr := freePort(t, "tcp"), freePort(t, "udp")
 	cfgPath := filepath.Join(dir, "hogtail.toml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`data_dir = "data"
@@ -120,6 +121,7 @@ type = "journald"
 [transforms.chain]
 type = "connectors"
 inputs = ["files", "web", "sys", "journal"]
+geoip_database = %q
 [[transforms.chain.chain]]
 path = %q
 config = { greeting = "hi" }
@@ -139,7 +141,7 @@ type = "kafka"
 inputs = ["chain"]
 brokers = [%q]
 batch_timeout = "10ms"
-`, logFile, httpAddr, syslogAddr, hello, rcv.URL, rcv.URL, kc.ListenAddrs()[0])), 0o644)
+`, logFile, httpAddr, syslogAddr, geoip, hello, rcv.URL, rcv.URL, kc.ListenAddrs()[0])), 0o644)
 	cfg, err := config.Load(cfgPath, components())
 	if err != nil {
 		t.Fatal(err)

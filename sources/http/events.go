@@ -156,26 +156,6 @@ func fixUUID(ev *event.Event) bool {
 	return false
 }
 
-// fixTimestamp turns PostHog's offset (ms before now) into a timestamp when
-// the event has none, as capture does.
-func fixTimestamp(ev *event.Event, now time.Time) {
-	if ev.Timestamp != "" {
-		return
-	}
-	if v, ok := ev.Extra.Get("offset"); ok {
-		var ms int64
-		switch n := v.(type) {
-		case int64:
-			ms = n
-		case float64:
-			ms = int64(n)
-		}
-		if ms > 0 {
-			ev.Timestamp = event.FormatTime(now.Add(-time.Duration(ms) * time.Millisecond))
-		}
-	}
-}
-
 // finish applies what every accepted event gets: batch-level fields, the
 // receive time, the client address and its identity.
 func (s *source) finish(ev *event.Event, b *batchInfo, now time.Time) {
@@ -201,7 +181,8 @@ func (s *source) finish(ev *event.Event, b *batchInfo, now time.Time) {
 	if ev.Properties == nil {
 		ev.Properties = event.Map{}
 	}
-	fixTimestamp(ev, now)
+	// An event with an offset keeps no timestamp until it is written (see
+	// event.EnsureIdentity), so connectors see it as PostHog plugins do.
 	ev.EnsureIdentity(now)
 }
 

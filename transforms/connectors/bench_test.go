@@ -71,18 +71,7 @@ func BenchmarkChain(b *testing.B) {
 	// Two sources calling Apply concurrently on a 2-lane chain: each batch
 	// stays on one lane (no split).
 	b.Run("lanes=2,sources=2", func(b *testing.B) {
-		cfg := DefaultConfig()
-		cfg.Lanes = 2
-		cfg.HotReload = false
-		cfg.Chain = []ChainEntry{{Path: "testdata/bench/add-property"}}
-		tr, err := New(cfg, componenttest.Settings("bench", b.TempDir()))
-		if err != nil {
-			b.Fatal(err)
-		}
-		if err := tr.Start(context.Background()); err != nil {
-			b.Fatal(err)
-		}
-		defer tr.Shutdown(context.Background())
+		tr := startBenchChain(b, 2, nil, ChainEntry{Path: "testdata/bench/add-property"})
 		b.ReportAllocs()
 		b.ResetTimer()
 		start := time.Now()
@@ -109,21 +98,32 @@ func BenchmarkChain(b *testing.B) {
 	})
 	for _, lanes := range []int{1, 2} {
 		b.Run(fmt.Sprintf("lanes=%d", lanes), func(b *testing.B) {
-			cfg := DefaultConfig()
-			cfg.Lanes = lanes
-			cfg.HotReload = false
-			cfg.Chain = []ChainEntry{{Path: "testdata/bench/add-property"}}
-			tr, err := New(cfg, componenttest.Settings("bench", b.TempDir()))
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := tr.Start(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			defer tr.Shutdown(context.Background())
+			tr := startBenchChain(b, lanes, nil, ChainEntry{Path: "testdata/bench/add-property"})
 			run(b, tr)
 		})
 	}
+}
+
+// startBenchChain starts a transform over chain with lanes lanes, shut down
+// when the benchmark ends.
+func startBenchChain(b *testing.B, lanes int, mutate func(*Config), chain ...ChainEntry) *Transform {
+	b.Helper()
+	cfg := DefaultConfig()
+	cfg.Lanes = lanes
+	cfg.HotReload = false
+	cfg.Chain = chain
+	if mutate != nil {
+		mutate(cfg)
+	}
+	tr, err := New(cfg, componenttest.Settings("bench", b.TempDir()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := tr.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { tr.Shutdown(context.Background()) })
+	return tr
 }
 
 // BenchmarkMapping compares ways of handing an event to processEvent on one

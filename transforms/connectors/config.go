@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/hogtail/hogtail/agent/component"
 )
@@ -39,10 +40,18 @@ type Config struct {
 	PollInterval component.Duration `toml:"poll_interval"`
 	// FetchTimeout bounds one fetch() request.
 	FetchTimeout component.Duration `toml:"fetch_timeout"`
-	// FetchAllowHosts restricts fetch() to these hosts; empty allows all.
+	// FetchAllowHosts restricts fetch() to these hosts, on every redirect
+	// hop; empty allows all.
 	FetchAllowHosts []string `toml:"fetch_allow_hosts"`
+	// FetchAllowNetworks are CIDRs fetch() may connect to although they
+	// are loopback, private, link-local or otherwise internal, which it
+	// refuses by default.
+	FetchAllowNetworks []string `toml:"fetch_allow_networks"`
 	// SetupRetry is the first backoff after a failing setupPlugin.
 	SetupRetry component.Duration `toml:"setup_retry"`
+	// GeoIPDatabase is the MaxMind City database (.mmdb) behind
+	// meta.geoip, relative to the config file; empty = no meta.geoip.
+	GeoIPDatabase string `toml:"geoip_database"`
 	// Chain lists the connectors in order.
 	Chain []ChainEntry `toml:"chain"`
 
@@ -106,6 +115,14 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("fetch_allow_hosts[%d]: %q is not a host name", i, h))
 		}
 	}
+	if _, perrs := parseNetworks(c.FetchAllowNetworks); len(perrs) > 0 {
+		errs = append(errs, perrs...)
+	}
+	if c.GeoIPDatabase != "" {
+		if err := checkGeoDB(resolvePath(c.configDir, c.GeoIPDatabase)); err != nil {
+			errs = append(errs, err)
+		}
+	}
 	if len(c.Chain) == 0 {
 		errs = append(errs, errors.New("chain: needs at least one connector ([[transforms.NAME.chain]] with a path)"))
 	}
@@ -149,6 +166,9 @@ func loadSpec(dir string, e ChainEntry, baseDir, prefix string) (*spec, error) {
 	if name == "" {
 		name = filepath.Base(dir)
 		p.Name = name
+	}
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		return nil, fmt.Errorf("%spath: connector %q: the name must not contain control characters", prefix, name)
 	}
 	main, err := p.mainFile(dir)
 	if err != nil {

@@ -19,6 +19,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
+	"github.com/hogtail/hogtail/agent/redact"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -72,10 +73,11 @@ type metrics struct {
 	reloads   *prometheus.CounterVec
 	captured  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
+	geoReload *prometheus.CounterVec
 }
 
 // errorKinds are the kind label values of hogtail_connector_errors_total.
-var errorKinds = []string{"error", "timeout", "interrupted", "setup", "on_event", "compose_webhook", "fetch_denied", "scheduled"}
+var errorKinds = []string{"error", "timeout", "interrupted", "setup", "on_event", "compose_webhook", "fetch_denied", "scheduled", "invalid_uuid"}
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
@@ -91,6 +93,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		webhooks:  counter("hogtail_connector_webhooks_total", "Webhook requests composed by composeWebhook.", "transform", "connector"),
 		reloads:   counter("hogtail_connector_reloads_total", "Hot reloads of a connector, by result.", "transform", "connector", "result"),
 		captured:  counter("hogtail_connector_captured_events_total", "Events created by posthog.capture.", "transform", "connector"),
+		geoReload: counter("hogtail_connector_geoip_reloads_total", "Reloads of the GeoIP database after its file changed, by result.", "transform", "result"),
 		duration: component.RegisterInto(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hogtail_connector_duration_seconds",
 			Help:    "Duration of one call into a connector, by function (processEvent, composeWebhook).",
@@ -123,6 +126,8 @@ type Transform struct {
 	client   *http.Client
 	metrics  *metrics
 	nLanes   int
+	// geo is the database behind meta.geoip; nil without geoip_database.
+	geo *geoDB
 
 	state    atomic.Pointer[chainState]
 	lanes    chan *lane
@@ -149,7 +154,7 @@ type Transform struct {
 func New(cfg *Config, set component.Settings) (*Transform, error) {
 	log := set.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{ReplaceAttr: redact.ReplaceAttr}))
 	}
 	n := cfg.Lanes
 	if n <= 0 {
@@ -162,13 +167,17 @@ func New(cfg *Config, set component.Settings) (*Transform, error) {
 	if err != nil {
 		return nil, fmt.Errorf("connectors metrics: %w", err)
 	}
+	nets, errs := parseNetworks(cfg.FetchAllowNetworks)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	t := &Transform{
 		name:     set.Name,
 		cfg:      cfg,
 		set:      set,
 		log:      log,
 		registry: newRegistry(),
-		client:   &http.Client{},
+		client:   newFetchClient(cfg.FetchAllowHosts, newDialGuard(nets, set.APIAddress)),
 		metrics:  m,
 		nLanes:   n,
 		lanes:    make(chan *lane, n),
@@ -193,15 +202,31 @@ func (t *Transform) init() error {
 		t.log.Warn("no persistent store given: meta.storage is kept in memory only")
 		kv = newMemKV()
 	}
+	if t.cfg.GeoIPDatabase != "" {
+		g, err := openGeoDB(resolvePath(t.cfg.configDir, t.cfg.GeoIPDatabase))
+		if err != nil {
+			return fmt.Errorf("connectors %q: %w", t.name, err)
+		}
+		t.geo = g
+	}
 	conns := make([]*connector, len(t.cfg.Chain))
 	var errs []error
+	specs := make([]*spec, len(t.cfg.Chain))
+	var names []string
 	for i := range t.cfg.Chain {
 		sp, err := t.loadSpec(i)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		sh := &shared{name: sp.name, cache: newCache(), kv: kv}
+		specs[i] = sp
+		names = append(names, sp.name)
+	}
+	for i, sp := range specs {
+		if sp == nil {
+			continue
+		}
+		sh := &shared{name: sp.name, cache: newCache(), kv: kv, peers: names}
 		c, err := t.build(i, sp, sh, false)
 		if err != nil {
 			errs = append(errs, err)
@@ -309,6 +334,25 @@ func (t *Transform) Start(ctx context.Context) error {
 		defer t.wg.Done()
 		t.schedule(bg)
 	}()
+	if t.geo != nil {
+		t.metrics.geoReload.WithLabelValues(t.name, "ok")
+		t.metrics.geoReload.WithLabelValues(t.name, "error")
+		poll := t.cfg.PollInterval.D()
+		if poll <= 0 {
+			poll = DefaultConfig().PollInterval.D()
+		}
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			t.geo.watch(bg, t.log.With("transform", t.name), poll, func(ok bool) {
+				result := "ok"
+				if !ok {
+					result = "error"
+				}
+				t.metrics.geoReload.WithLabelValues(t.name, result).Inc()
+			})
+		}()
+	}
 	return nil
 }
 
@@ -556,6 +600,10 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 				next, keep, err = t.result(cur, eo, v)
 			}
 			eo.detach()
+			if eo.badUUID != "" {
+				t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, "invalid_uuid").Inc()
+				in.c.sh.logError(t.log, "processEvent set an invalid uuid; keeping the event's uuid", fmt.Errorf("not a UUID: %q", eo.badUUID), "uuid", cur.UUID)
+			}
 			switch {
 			case err != nil:
 			case !keep:
@@ -585,7 +633,7 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 			case OnErrorDeadLetter:
 				out.DeadLetters = append(out.DeadLetters, component.DeadLetter{
 					Component: t.name,
-					Reason:    fmt.Sprintf("connector %q: processEvent: %s", in.c.spec.name, firstLine(jsErrorText(err))),
+					Reason:    redact.Text(fmt.Sprintf("connector %q: processEvent: %s", in.c.spec.name, firstLine(jsErrorText(err)))),
 					Record:    cur.AppendJSON(nil),
 				})
 				alive = false
@@ -651,6 +699,9 @@ func (t *Transform) result(cur *event.Event, eo *eventObj, v goja.Value) (*event
 		// The view of another (earlier) event the plugin kept: use a copy.
 		other := o.Export().(*eventObj)
 		next = other.event().Clone()
+		// Not a new identity for this event: sending two events with one
+		// uuid would make PostHog drop one of them.
+		next.UUID = cur.UUID
 	} else {
 		m, ok := fromJS(o).(event.Map)
 		if !ok {
@@ -662,10 +713,18 @@ func (t *Transform) result(cur *event.Event, eo *eventObj, v goja.Value) (*event
 		}
 	}
 	if next != cur {
-		// uuid and team_id never change (dedup at PostHog; team_id as
-		// PostHog enforces).
-		next.UUID = cur.UUID
+		// team_id never changes, as PostHog enforces. A returned copy may
+		// carry a new uuid (PostHog allows it); one that is not a UUID is
+		// refused like an in-place write.
 		next.TeamID = cur.TeamID
+		if next.UUID != cur.UUID {
+			if id, ok := validUUID(next.UUID); ok {
+				next.UUID = id
+			} else {
+				eo.badUUID = next.UUID
+				next.UUID = cur.UUID
+			}
+		}
 	}
 	return next, true, nil
 }
@@ -686,29 +745,31 @@ func posthogEvent(vm *goja.Runtime, ev *event.Event) goja.Value {
 		if props == nil {
 			props = event.Map{}
 		}
-		if ev.Set != nil {
-			if _, has := props.Get("$set"); !has {
-				props.Set("$set", ev.Set)
-			}
-		}
-		if ev.SetOnce != nil {
-			if _, has := props.Get("$set_once"); !has {
-				props.Set("$set_once", ev.SetOnce)
-			}
-		}
+		mergePersonProps(&props, "$set", ev.Set)
+		mergePersonProps(&props, "$set_once", ev.SetOnce)
 	}
 	_ = o.Set("properties", toJS(vm, orEmpty(props)))
-	ts := time.Now()
-	if ev.Timestamp != "" {
-		if p, err := time.Parse(time.RFC3339Nano, ev.Timestamp); err == nil {
-			ts = p
-		}
-	}
-	d, err := vm.New(vm.Get("Date"), vm.ToValue(ts.UnixMilli()))
-	if err == nil {
-		_ = o.Set("timestamp", d)
-	}
+	_ = o.Set("timestamp", jsDate(vm, ev))
 	return o
+}
+
+// mergePersonProps sets props[key] = {...props[key], ...top} as PostHog's
+// ingestion does with top-level $set/$set_once: a key in both takes the
+// top-level value (in the place it had), keys only inside properties stay.
+func mergePersonProps(props *event.Map, key string, top event.Map) {
+	if top == nil {
+		return
+	}
+	inner, _ := props.Get(key)
+	merged, _ := inner.(event.Map)
+	merged = merged.Clone()
+	if merged == nil {
+		merged = make(event.Map, 0, len(top))
+	}
+	for _, f := range top {
+		merged.Set(f.Key, f.Value)
+	}
+	props.Set(key, merged)
 }
 
 func orEmpty(m event.Map) event.Map {
@@ -732,7 +793,7 @@ func processedEvent(vm *goja.Runtime, ev *event.Event) goja.Value {
 	}
 	_ = o.Set("event", ev.Event)
 	_ = o.Set("properties", toJS(vm, orEmpty(ev.Properties)))
-	_ = o.Set("timestamp", ev.Timestamp)
+	_ = o.Set("timestamp", isoTimestamp(ev))
 	set, setOnce := ev.Set, ev.SetOnce
 	if set == nil {
 		if v, ok := ev.Properties.Get("$set"); ok {
