@@ -84,6 +84,22 @@ func (ns *notifySocket) count(prefix string) int {
 	return n
 }
 
+// startNotified starts `hogtail run` on cfgPath under the fake systemd
+// notify socket ns, with a 200 ms watchdog; the process is killed at the
+// end of the test if still running.
+func startNotified(t *testing.T, bin, cfgPath string, ns *notifySocket) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	cmd := exec.Command(bin, "run", "--config", cfgPath, "--watch-config=false")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.path, "WATCHDOG_USEC=200000")
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, stderr
+}
+
 // stopCleanly sends SIGTERM to cmd and expects it to exit with status 0
 // within timeout.
 func stopCleanly(t *testing.T, cmd *exec.Cmd, stderr *lockedBuffer, timeout time.Duration) {
@@ -125,14 +141,7 @@ func TestSystemdNotifyAndReload(t *testing.T) {
 	cfgPath := filepath.Join(dir, "hogtail.toml")
 	good := []byte(strings.Replace(opsConfig, "%q", `"`+filepath.Join(dir, "data")+`"`, 1))
 	os.WriteFile(cfgPath, good, 0o644)
-	cmd := exec.Command(bin, "run", "--config", cfgPath, "--watch-config=false")
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.path, "WATCHDOG_USEC=200000")
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, stderr := startNotified(t, bin, cfgPath, ns)
 	waitUntil(t, "READY=1", 10*time.Second, func() bool { return seen("READY=1") == 1 })
 	waitUntil(t, "WATCHDOG=1", 5*time.Second, func() bool { return seen("WATCHDOG=1") > 0 })
 
@@ -153,7 +162,7 @@ func TestSystemdNotifyAndReload(t *testing.T) {
 	waitUntil(t, "reload applied", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "config reloaded") })
 	waitUntil(t, "READY=1 after the reload", 5*time.Second, func() bool { return seen("READY=1") == 3 })
 
-	stopCleanly(t, cmd, &stderr, 30*time.Second)
+	stopCleanly(t, cmd, stderr, 30*time.Second)
 	waitUntil(t, "STOPPING=1", 2*time.Second, func() bool { return seen("STOPPING=1") == 1 })
 
 	// Order: READY, RELOADING, READY, RELOADING, READY, STOPPING (watchdog pings anywhere).

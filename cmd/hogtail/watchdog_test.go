@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"sync/atomic"
@@ -50,14 +49,7 @@ batch_timeout = "50ms"
 retry.initial_interval = "50ms"
 retry.max_interval = "200ms"
 `, addr, rcv.URL)), 0o644)
-	cmd := exec.Command(binary(t), "run", "--config", cfgPath, "--watch-config=false")
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.path, "WATCHDOG_USEC=200000")
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, stderr := startNotified(t, binary(t), cfgPath, ns)
 	health := func() (int, string) {
 		resp, err := http.Get("http://" + addr + "/health")
 		if err != nil {
@@ -98,7 +90,7 @@ retry.max_interval = "200ms"
 	waitUntil(t, "/health ok once the receiver accepts", 10*time.Second, func() bool { code, _ := health(); return code == 200 })
 	pingsGoOn("once the receiver accepts", func(code int, _ string) bool { return code == 200 })
 
-	stopCleanly(t, cmd, &stderr, 20*time.Second)
+	stopCleanly(t, cmd, stderr, 20*time.Second)
 	if strings.Contains(stderr.String(), "withholding") {
 		t.Fatalf("the watchdog ping was withheld:\n%s", stderr.String())
 	}
