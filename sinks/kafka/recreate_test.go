@@ -8,37 +8,17 @@ import (
 
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/twmb/franz-go/pkg/kfake"
-	"github.com/twmb/franz-go/pkg/kgo"
-	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // recreateTopic deletes topic and creates it again with a new topic ID, as
 // an operator resetting it does.
-func recreateTopic(t *testing.T, c *kfake.Cluster, topic string, partitions int32) {
+func recreateTopic(t testing.TB, c *kfake.Cluster, topic string, partitions int32) {
 	t.Helper()
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...))
-	if err != nil {
-		t.Fatal(err)
+	if err := c.DeleteTopic(topic); err != nil {
+		t.Fatalf("delete topic: %v", err)
 	}
-	defer cl.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	del := kmsg.NewPtrDeleteTopicsRequest()
-	dt := kmsg.NewDeleteTopicsRequestTopic()
-	dt.Topic = kmsg.StringPtr(topic)
-	del.Topics = append(del.Topics, dt)
-	del.TopicNames = append(del.TopicNames, topic)
-	dresp, err := del.RequestWith(ctx, cl)
-	if err != nil || len(dresp.Topics) != 1 || dresp.Topics[0].ErrorCode != 0 {
-		t.Fatalf("delete topic: %v %+v", err, dresp)
-	}
-	cr := kmsg.NewPtrCreateTopicsRequest()
-	ct := kmsg.NewCreateTopicsRequestTopic()
-	ct.Topic, ct.NumPartitions, ct.ReplicationFactor = topic, partitions, 1
-	cr.Topics = append(cr.Topics, ct)
-	cresp, err := cr.RequestWith(ctx, cl)
-	if err != nil || len(cresp.Topics) != 1 || cresp.Topics[0].ErrorCode != 0 {
-		t.Fatalf("create topic: %v %+v", err, cresp)
+	if err := c.CreateTopic(topic, partitions, nil); err != nil {
+		t.Fatalf("create topic: %v", err)
 	}
 }
 
