@@ -13,7 +13,8 @@ import (
 )
 
 // TestCleanStopRedeliversNothing runs the real binary on a file with a
-// backlog towards two slow receivers (the posthog and http sinks), stops it
+// backlog towards slow receivers (the posthog and http sinks, and a
+// connector's webhooks through the webhook sink), stops it
 // with SIGTERM in the middle, restarts it and lets it finish: every line
 // arrives at each receiver exactly once. A clean stop lets the requests in
 // flight finish and trims what was delivered, so nothing is sent twice.
@@ -27,6 +28,9 @@ func TestCleanStopRedeliversNothing(t *testing.T) {
 	defer ph.Close()
 	web := sinktest.NewReceiver(slow)
 	defer web.Close()
+	hooks := sinktest.NewReceiver(func(*sinktest.Request) sinktest.Answer { return sinktest.Answer{Delay: 5 * time.Millisecond} })
+	defer hooks.Close()
+	hook, _ := filepath.Abs("testdata/hook")
 
 	dir := t.TempDir()
 	logFile := filepath.Join(dir, "app.log")
@@ -64,7 +68,21 @@ url = %q
 batch_max_events = 50
 batch_timeout = "20ms"
 concurrency = 2
-`, logFile, ph.URL, web.URL)), 0o644)
+
+[transforms.chain]
+type = "connectors"
+inputs = ["app"]
+[[transforms.chain.chain]]
+path = %q
+config = { url = %q }
+
+[sinks.hooks]
+type = "webhook"
+inputs = ["chain"]
+batch_max_events = 20
+batch_timeout = "20ms"
+concurrency = 4
+`, logFile, ph.URL, web.URL, hook, hooks.URL)), 0o644)
 
 	bin := binary(t)
 	run := func(stopWhen func() bool) string {
@@ -82,14 +100,14 @@ concurrency = 2
 		return stderr.String()
 	}
 	// First run: stop with most of the file still to deliver.
-	log1 := run(func() bool { return ph.Unique() >= 200 && web.Unique() >= 200 })
-	if ph.Unique() >= n || web.Unique() >= n {
-		t.Fatalf("no backlog at the stop (posthog %d, http %d of %d): the test proves nothing", ph.Unique(), web.Unique(), n)
+	log1 := run(func() bool { return ph.Unique() >= 200 && web.Unique() >= 200 && hooks.Unique() >= 200 })
+	if ph.Unique() >= n || web.Unique() >= n || hooks.Unique() >= n {
+		t.Fatalf("no backlog at the stop (posthog %d, http %d, webhooks %d of %d): the test proves nothing", ph.Unique(), web.Unique(), hooks.Unique(), n)
 	}
-	t.Logf("at the stop: posthog %d, http %d of %d", ph.Unique(), web.Unique(), n)
+	t.Logf("at the stop: posthog %d, http %d, webhooks %d of %d", ph.Unique(), web.Unique(), hooks.Unique(), n)
 	// Second run: to the end.
-	run(func() bool { return ph.Unique() >= n && web.Unique() >= n })
-	for name, rcv := range map[string]*sinktest.Receiver{"posthog": ph, "http": web} {
+	run(func() bool { return ph.Unique() >= n && web.Unique() >= n && hooks.Unique() >= n })
+	for name, rcv := range map[string]*sinktest.Receiver{"posthog": ph, "http": web, "webhook": hooks} {
 		dups := 0
 		for _, c := range rcv.Counts() {
 			if c > 1 {
