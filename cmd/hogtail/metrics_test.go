@@ -64,24 +64,6 @@ func documentedMetrics(t *testing.T) map[string][]string {
 	return out
 }
 
-func freePort(t *testing.T, network string) string {
-	t.Helper()
-	if network == "udp" {
-		c, err := net.ListenPacket("udp", "127.0.0.1:0")
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer c.Close()
-		return c.LocalAddr().String()
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
-
 // TestDocumentedMetricsAreExported runs an agent with every kind of
 // component, sends a little traffic through each, and scrapes /metrics:
 // every metric a README or sample names must be there.
@@ -100,7 +82,7 @@ func TestDocumentedMetricsAreExported(t *testing.T) {
 	os.WriteFile(logFile, []byte("one\ntwo\n"), 0o644)
 	hello, _ := filepath.Abs(filepath.Join(repoRoot, "examples/connectors/hello"))
 	geoip, _ := filepath.Abs(filepath.Join(repoRoot, "examples/geoip/fake-city.mmdb"))
-	httpAddr, syslogAddr := freePort(t, "tcp"), freePort(t, "udp")
+	httpAddr, syslogAddr := "127.0.0.1:"+freePort(t, "tcp"), "127.0.0.1:"+freePort(t, "udp")
 	cfgPath := filepath.Join(dir, "hogtail.toml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`data_dir = "data"
 shutdown_timeout = "2s"

@@ -28,7 +28,7 @@ func TestWatchdogKeepsPingingWhileReceiverRefuses(t *testing.T) {
 	})
 	defer rcv.Close()
 	ns := newNotifySocket(t)
-	addr := freePort(t, "tcp")
+	addr := "127.0.0.1:" + freePort(t, "tcp")
 	dir := t.TempDir()
 	cfgPath := filepath.Join(dir, "hogtail.toml")
 	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`data_dir = "data"
