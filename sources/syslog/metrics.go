@@ -1,8 +1,6 @@
 package syslogsource
 
 import (
-	"errors"
-
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -43,25 +41,17 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 			Name: "hogtail_syslog_source_connections", Help: "Open tcp/tls connections."}),
 	}
 	var err error
-	m.received = register(reg, m.received, &err)
-	m.parseErrors = register(reg, m.parseErrors, &err)
-	m.truncated = register(reg, m.truncated, &err)
-	m.udpDropped = register(reg, m.udpDropped, &err)
-	m.lost = register(reg, m.lost, &err)
-	m.refused = register(reg, m.refused, &err)
-	m.framingError = register(reg, m.framingError, &err)
-	m.acceptErrors = register(reg, m.acceptErrors, &err)
-	m.cutFrames = register(reg, m.cutFrames, &err)
+	m.received = component.RegisterInto(reg, m.received, &err)
+	m.parseErrors = component.RegisterInto(reg, m.parseErrors, &err)
+	m.truncated = component.RegisterInto(reg, m.truncated, &err)
+	m.udpDropped = component.RegisterInto(reg, m.udpDropped, &err)
+	m.lost = component.RegisterInto(reg, m.lost, &err)
+	m.refused = component.RegisterInto(reg, m.refused, &err)
+	m.framingError = component.RegisterInto(reg, m.framingError, &err)
+	m.acceptErrors = component.RegisterInto(reg, m.acceptErrors, &err)
+	m.cutFrames = component.RegisterInto(reg, m.cutFrames, &err)
 	m.queueDropped = m.udpDropped.WithLabelValues("queue")
 	m.kernelDropped = m.udpDropped.WithLabelValues("kernel")
-	m.connections = register(reg, m.connections, &err)
+	m.connections = component.RegisterInto(reg, m.connections, &err)
 	return m, err
-}
-
-// register adds c to reg (reusing the collector of the instance a reload
-// replaced) and collects registration errors into *errp.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
-	c, err := component.Register(reg, c)
-	*errp = errors.Join(*errp, err)
-	return c
 }
