@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"sort"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -35,6 +36,9 @@ type Agent struct {
 	m       *metrics
 	health  *health
 	taps    *taps
+	// storeDeadLetters stores the dead letters of sinks (the buffer's
+	// AddDeadLetters; a test makes it fail as a full disk does).
+	storeDeadLetters func([]component.DeadLetter) error
 	// arenas recycles the buffers events are encoded into.
 	arenas bufpool.Pool
 
@@ -45,6 +49,8 @@ type Agent struct {
 	// removed transform is never in use when it is shut down.
 	topo   atomic.Pointer[topology]
 	flowMu sync.RWMutex
+	// live is what health looks at (see publishLive).
+	live atomic.Pointer[liveSet]
 
 	// Guarded by runMu (Run and Reload).
 	runMu      sync.Mutex
@@ -90,6 +96,12 @@ type runningSink struct {
 	sink     component.Sink
 	delivery component.DeliveryConfig
 	reader   *buffer.Reader
+	status   *sinkStatus
+	// stopping is set once the sink is being stopped.
+	stopping atomic.Bool
+	// stopRead ends the drain: no new batch, no more waiting in backoff;
+	// cancel also cuts the requests in flight.
+	stopRead context.CancelFunc
 	cancel   context.CancelFunc
 	done     chan struct{}
 }
@@ -121,13 +133,20 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		return nil, err
 	}
 	reg := prometheus.NewRegistry()
-	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	var regErr error
+	component.RegisterInto(reg, collectors.NewGoCollector(), &regErr)
+	component.RegisterInto(reg, collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}), &regErr)
+	m, err := newMetrics(reg, buf)
+	if err = errors.Join(regErr, err); err != nil {
+		buf.Close()
+		return nil, fmt.Errorf("metrics: %w", err)
+	}
 	a := &Agent{
 		log:        log,
 		buf:        buf,
 		arenas:     bufpool.Pool{Max: 2, MaxCap: 16 << 20},
 		metrics:    reg,
-		m:          newMetrics(reg, buf),
+		m:          m,
 		health:     newHealth(),
 		taps:       newTaps(),
 		sources:    map[string]*runningSource{},
@@ -137,6 +156,7 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 		reloadReqs: make(chan reloadRequest),
 		started:    make(chan struct{}),
 	}
+	a.storeDeadLetters = buf.AddDeadLetters
 	a.cfg.Store(cfg)
 	if err := a.apply(cfg); err != nil {
 		buf.Close()
@@ -148,8 +168,8 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 // Started is closed once Run has started every component.
 func (a *Agent) Started() <-chan struct{} { return a.started }
 
-// Healthy reports whether every component is running without error.
-func (a *Agent) Healthy() bool { return a.health.healthy() }
+// Healthy reports whether /health has nothing to report (see Problems).
+func (a *Agent) Healthy() bool { return len(a.Problems()) == 0 }
 
 // Config returns the config in force.
 func (a *Agent) Config() *config.Config { return a.cfg.Load() }
@@ -218,7 +238,7 @@ func (a *Agent) apply(cfg *config.Config) error {
 			errs = append(errs, fmt.Errorf("sinks.%s: %w", name, err))
 			continue
 		}
-		newK[name] = &runningSink{name: name, fp: fp, spec: s, sink: sink, delivery: *s.Delivery}
+		newK[name] = &runningSink{name: name, fp: fp, spec: s, sink: sink, delivery: *s.Delivery, status: newSinkStatus()}
 	}
 	newS := map[string]*runningSource{}
 	for name, s := range cfg.Sources {
@@ -299,6 +319,16 @@ func (a *Agent) apply(cfg *config.Config) error {
 	prevSources := a.sources
 	a.sources = newS
 	a.cfg.Store(cfg)
+	a.publishLive()
+	for name := range newS {
+		a.m.start("source", name)
+	}
+	for name := range newT {
+		a.m.start("transform", name)
+	}
+	for name := range newK {
+		a.m.start("sink", name)
+	}
 	if running {
 		for _, s := range newK {
 			if s.done == nil {
@@ -423,21 +453,24 @@ func (a *Agent) startSink(s *runningSink) {
 		}
 	}
 	ctx, cancel := context.WithCancel(a.sinkCtx)
-	s.cancel, s.done = cancel, make(chan struct{})
+	drain, stopRead := context.WithCancel(ctx)
+	s.cancel, s.stopRead, s.done = cancel, stopRead, make(chan struct{})
 	a.sinkWG.Add(1)
 	go func() {
 		defer a.sinkWG.Done()
 		defer close(s.done)
-		a.runSink(ctx, s)
+		a.runSink(ctx, drain, s)
 	}()
 }
 
+// stopSink stops a sink replaced or removed by a reload: the requests in
+// flight finish (within shutdown_timeout) and are acknowledged, and what
+// was not delivered stays in the queue for the sink that follows.
 func (a *Agent) stopSink(s *runningSink) {
 	if s.cancel == nil {
 		return
 	}
-	s.cancel()
-	<-s.done
+	a.finishDeliveries(time.Now().Add(a.cfg.Load().ShutdownTimeout), s)
 	a.health.forget("sinks." + s.name)
 	if lc, ok := s.sink.(component.Lifecycle); ok {
 		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -476,11 +509,88 @@ func (a *Agent) reload(cfg *config.Config) error {
 		cfg = &cp
 	}
 	a.m.reloads.Inc()
+	d := a.diff(cfg)
 	if err := a.apply(cfg); err != nil {
 		a.m.reloadFailures.Inc()
 		return err
 	}
+	a.log.Info("config applied", "started", d.started, "stopped", d.stopped, "changed", d.changed, "kept", d.kept)
 	return nil
+}
+
+// reloadDiff names the components ("sources.NAME") a reload starts, stops,
+// replaces (changed options) and keeps running.
+type reloadDiff struct {
+	started, stopped, changed, kept []string
+}
+
+// diff compares cfg with the running components as apply does.
+func (a *Agent) diff(cfg *config.Config) reloadDiff {
+	var d reloadDiff
+	add := func(kind, name, fp, oldFP string, running bool) {
+		switch n := kind + "." + name; {
+		case !running:
+			d.started = append(d.started, n)
+		case fp == oldFP:
+			d.kept = append(d.kept, n)
+		default:
+			d.changed = append(d.changed, n)
+		}
+	}
+	seen := map[string]bool{}
+	for name, s := range cfg.Sources {
+		old, ok := a.sources[name]
+		add("sources", name, fingerprint(s.Type, s.Config), fpOf(ok, old), ok)
+		seen["sources."+name] = true
+	}
+	for name, t := range cfg.Transforms {
+		old, ok := a.transforms[name]
+		add("transforms", name, fingerprint(t.Type, t.Config), fpOf(ok, old), ok)
+		seen["transforms."+name] = true
+	}
+	for name, s := range allSinks(cfg) {
+		old, ok := a.sinks[name]
+		add("sinks", name, fingerprint(s.Type, s.Config), fpOf(ok, old), ok)
+		seen["sinks."+name] = true
+	}
+	for name := range a.sources {
+		if !seen["sources."+name] {
+			d.stopped = append(d.stopped, "sources."+name)
+		}
+	}
+	for name := range a.transforms {
+		if !seen["transforms."+name] {
+			d.stopped = append(d.stopped, "transforms."+name)
+		}
+	}
+	for name := range a.sinks {
+		if !seen["sinks."+name] {
+			d.stopped = append(d.stopped, "sinks."+name)
+		}
+	}
+	for _, l := range [][]string{d.started, d.stopped, d.changed, d.kept} {
+		sort.Strings(l)
+	}
+	return d
+}
+
+// fpOf returns the fingerprint of a running component, "" for none.
+func fpOf[C interface{ fingerprint() string }](ok bool, c C) string {
+	if !ok {
+		return ""
+	}
+	return c.fingerprint()
+}
+
+func (s *runningSource) fingerprint() string    { return s.fp }
+func (t *runningTransform) fingerprint() string { return t.fp }
+func (s *runningSink) fingerprint() string      { return s.fp }
+
+// ReloadRejected counts a reload whose config the loader rejected before
+// it reached Reload: the old config keeps running.
+func (a *Agent) ReloadRejected() {
+	a.m.reloads.Inc()
+	a.m.reloadFailures.Inc()
 }
 
 // Run starts every component, runs until ctx is cancelled or every source
@@ -535,16 +645,26 @@ wait:
 
 	a.runMu.Lock()
 	defer a.runMu.Unlock()
-	deadline := time.Now().Add(a.cfg.Load().ShutdownTimeout)
+	timeout := a.cfg.Load().ShutdownTimeout
+	deadline := time.Now().Add(timeout)
+	// The last quarter of shutdown_timeout is for the requests in flight
+	// when the drain ends: they finish and are acknowledged, so a clean
+	// stop redelivers nothing.
+	drainEnd := deadline.Add(-timeout / 4)
 	stopSources()
 	srcStopped := make(chan struct{})
 	go func() { a.srcWG.Wait(); close(srcStopped) }()
 	select {
 	case <-srcStopped:
-	case <-time.After(time.Until(deadline)):
+	case <-time.After(time.Until(drainEnd)):
 		a.log.Warn("sources did not stop in time")
 	}
-	a.drain(deadline)
+	a.drain(drainEnd)
+	sinks := make([]*runningSink, 0, len(a.sinks))
+	for _, s := range a.sinks {
+		sinks = append(sinks, s)
+	}
+	a.finishDeliveries(deadline, sinks...)
 	stopSinks()
 	a.sinkWG.Wait()
 	for _, s := range a.sinks {
@@ -561,6 +681,37 @@ wait:
 	}
 	a.log.Info("hogtail stopped")
 	return errors.Join(errs...)
+}
+
+// finishDeliveries stops the sinks' reading, lets the requests in flight
+// finish until deadline (then cuts them: those may be delivered again
+// after a restart, as after a crash), and trims the chunks the sinks
+// delivered in part, so that the next start delivers exactly what is
+// left.
+func (a *Agent) finishDeliveries(deadline time.Time, sinks ...*runningSink) {
+	for _, s := range sinks {
+		s.stopping.Store(true)
+		if s.stopRead != nil {
+			s.stopRead()
+		}
+	}
+	for _, s := range sinks {
+		if s.done == nil {
+			continue
+		}
+		select {
+		case <-s.done:
+		case <-time.After(time.Until(deadline)):
+			a.log.Warn("shutdown_timeout reached with deliveries in flight; they are cut and delivered again at the next start", "sink", s.name)
+		}
+		s.cancel()
+		<-s.done
+		if n, err := s.reader.Trim(); err != nil {
+			a.log.Error("cannot trim delivered records from the queue; they are delivered again at the next start", "sink", s.name, "error", err)
+		} else if n > 0 {
+			a.log.Debug("trimmed delivered records from partly delivered chunks", "sink", s.name, "records", n)
+		}
+	}
 }
 
 // drain waits until every sink queue is empty or the deadline passes. What

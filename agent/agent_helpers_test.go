@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 
 	"github.com/hogtail/hogtail/agent/buffer"
+	"github.com/hogtail/hogtail/agent/component"
 )
 
 type bufferDeadLetter = buffer.DeadLetter
@@ -15,3 +16,7 @@ func openBuffer(dataDir string) (*buffer.Buffer, error) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+func bufferQueueConfig() buffer.QueueConfig {
+	return buffer.QueueConfig{MaxSize: 1 << 30, WhenFull: component.WhenFullBlock}
+}

@@ -72,6 +72,7 @@ func (a *Agent) apiHandler(cfg config.APIConfig) http.Handler {
 	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
 		a.serveHealth(w, r, cfg.AuthToken == "" || tokenOK(r, cfg.AuthToken))
 	})
+	a.adminRoutes(mux, authed)
 	if cfg.Tap {
 		mux.Handle("GET /tap", authed(http.HandlerFunc(a.serveTap)))
 	} else {
@@ -154,7 +155,7 @@ func hostAllowed(cfg config.APIConfig, hostport string) bool {
 // serveHealth answers 200 when every component is healthy, 503 otherwise,
 // with the reasons when details is true.
 func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request, details bool) {
-	probs := a.health.problems()
+	probs := a.Problems()
 	w.Header().Set("Content-Type", "application/json")
 	if len(probs) == 0 {
 		w.Write([]byte(`{"status":"ok"}` + "\n"))

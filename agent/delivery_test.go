@@ -70,16 +70,7 @@ func deliveryRegistry() *component.Registry {
 // queues drained, and returns its data dir.
 func runDelivery(t *testing.T, toml string) string {
 	t.Helper()
-	dir := t.TempDir()
-	text := fmt.Sprintf("data_dir = %q\nshutdown_timeout = \"20s\"\n[api]\nenabled = false\n%s", dir, toml)
-	cfg, err := config.Parse(filepath.Join(dir, "hogtail.toml"), []byte(text), deliveryRegistry(), func(string) (string, bool) { return "", false })
-	if err != nil {
-		t.Fatal(err)
-	}
-	a, err := New(cfg, Options{Logger: discard()})
-	if err != nil {
-		t.Fatal(err)
-	}
+	a, dir := newDeliveryAgent(t, "20s", toml)
 	ctx, cancel := context.WithTimeout(context.Background(), 40*time.Second)
 	defer cancel()
 	if err := a.Run(ctx); err != nil {

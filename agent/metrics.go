@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/buffer"
+	"github.com/hogtail/hogtail/agent/component"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -19,7 +20,7 @@ type metrics struct {
 	reloadFailures  prometheus.Counter
 }
 
-func newMetrics(reg prometheus.Registerer, buf *buffer.Buffer) *metrics {
+func newMetrics(reg prometheus.Registerer, buf *buffer.Buffer) (*metrics, error) {
 	m := &metrics{
 		eventsIn: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hogtail_component_received_events_total", Help: "Events received by a transform.",
@@ -46,10 +47,30 @@ func newMetrics(reg prometheus.Registerer, buf *buffer.Buffer) *metrics {
 	}
 	m.reloads = prometheus.NewCounter(prometheus.CounterOpts{Name: "hogtail_config_reloads_total", Help: "Config reloads attempted."})
 	m.reloadFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "hogtail_config_reload_failures_total", Help: "Config reloads rejected (the old config kept running)."})
-	reg.MustRegister(m.reloads, m.reloadFailures)
-	reg.MustRegister(m.eventsIn, m.eventsOut, m.eventsDiscarded, m.eventsDelivered, m.deadLetters, m.retries, m.deliveryLatency)
-	reg.MustRegister(&bufferCollector{buf: buf})
-	return m
+	var err error
+	for _, c := range []prometheus.Collector{m.reloads, m.reloadFailures, m.eventsIn, m.eventsOut, m.eventsDiscarded,
+		m.eventsDelivered, m.deadLetters, m.retries, m.deliveryLatency, &bufferCollector{buf: buf}} {
+		component.RegisterInto(reg, c, &err)
+	}
+	return m, err
+}
+
+// start makes the series of a component exist at 0 from its start on, so
+// that rate() and increase() see its first event, retry or dead letter.
+func (m *metrics) start(kind, name string) {
+	switch kind {
+	case "source":
+		m.eventsOut.WithLabelValues(name)
+	case "transform":
+		m.eventsIn.WithLabelValues(name)
+		m.eventsOut.WithLabelValues(name)
+		m.eventsDiscarded.WithLabelValues(name)
+	case "sink":
+		m.eventsDelivered.WithLabelValues(name)
+		m.deadLetters.WithLabelValues(name)
+		m.retries.WithLabelValues(name)
+		m.deliveryLatency.WithLabelValues(name)
+	}
 }
 
 // bufferCollector reports queue depths from the buffer at scrape time.

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/config"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
@@ -57,17 +58,6 @@ func startAgent(t testing.TB, a *Agent) (stop func()) {
 		if err := <-done; err != nil {
 			t.Error(err)
 		}
-	}
-}
-
-func eventually(t *testing.T, what string, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(10 * time.Millisecond)
 	}
 }
 
@@ -130,12 +120,12 @@ inputs = ["gen"]
 		b, _ := io.ReadAll(resp.Body)
 		return resp.StatusCode, string(b)
 	}
-	eventually(t, "health 503 while paused", func() bool {
+	componenttest.Eventually(t, 10*time.Second, "health 503 while paused", func() bool {
 		code, body := health()
 		return code == 503 && strings.Contains(body, "sinks.out") && strings.Contains(body, "401")
 	})
 	p.setPaused(false)
-	eventually(t, "health 200 after the receiver accepts again", func() bool {
+	componenttest.Eventually(t, 10*time.Second, "health 200 after the receiver accepts again", func() bool {
 		code, _ := health()
 		return code == 200
 	})
@@ -203,7 +193,7 @@ inputs = ["tag"]
 	if resp, _ := http.Get("http://" + addr + "/tap?component=nope"); resp.StatusCode != 404 {
 		t.Fatalf("unknown component: %d", resp.StatusCode)
 	}
-	eventually(t, "tap removed", func() bool { return a.taps.active.Load() == 0 })
+	componenttest.Eventually(t, 10*time.Second, "tap removed", func() bool { return a.taps.active.Load() == 0 })
 }
 
 // TestReloadAddsAndRemovesSinksUnderLoad: events flow all along; a reload
@@ -233,12 +223,12 @@ batch_size = 20
 			t.Fatal(err)
 		}
 	}
-	eventually(t, "a receives", func() bool { return sinks["a"].len() > 200 })
+	componenttest.Eventually(t, 10*time.Second, "a receives", func() bool { return sinks["a"].len() > 200 })
 	reload(head + sinkA + sinkB)
-	eventually(t, "b receives", func() bool { return sinks["b"].len() > 200 })
+	componenttest.Eventually(t, 10*time.Second, "b receives", func() bool { return sinks["b"].len() > 200 })
 	reload(head + sinkB)
 	nA := sinks["a"].len()
-	eventually(t, "b keeps receiving", func() bool { return sinks["b"].len() > nA+200 })
+	componenttest.Eventually(t, 10*time.Second, "b keeps receiving", func() bool { return sinks["b"].len() > nA+200 })
 	stop()
 
 	cps, err := reopenCheckpoints(a, "gen")
@@ -292,5 +282,5 @@ inputs = ["gen"]
 		t.Fatal("config replaced despite the failed reload")
 	}
 	n := sinks["out"].len()
-	eventually(t, "old pipeline keeps running", func() bool { return sinks["out"].len() > n+100 })
+	componenttest.Eventually(t, 10*time.Second, "old pipeline keeps running", func() bool { return sinks["out"].len() > n+100 })
 }

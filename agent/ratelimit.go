@@ -43,9 +43,19 @@ func (h *RateLimitedHandler) Enabled(ctx context.Context, l slog.Level) bool {
 	return h.next.Enabled(ctx, l)
 }
 
+// noLimitKey marks a context whose records are never rate limited.
+type noLimitKey struct{}
+
+// NoRateLimit returns a context whose log records RateLimitedHandler never
+// suppresses: for messages an operator must see in full, such as every
+// problem of a rejected config.
+func NoRateLimit(ctx context.Context) context.Context {
+	return context.WithValue(ctx, noLimitKey{}, true)
+}
+
 // Handle implements slog.Handler.
 func (h *RateLimitedHandler) Handle(ctx context.Context, r slog.Record) error {
-	if r.Level < slog.LevelInfo {
+	if r.Level < slog.LevelInfo || ctx.Value(noLimitKey{}) != nil {
 		return h.next.Handle(ctx, r)
 	}
 	key := h.scope + "\x00" + r.Message

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
 	"strings"
 	"testing"
@@ -34,5 +35,26 @@ func TestRateLimitedHandler(t *testing.T) {
 	a.Error("delivery failed")
 	if !strings.Contains(buf.String(), "suppressed_before=7") {
 		t.Fatalf("after the window: %s", buf.String())
+	}
+}
+
+// TestNoRateLimit: records logged with a NoRateLimit context all pass, and
+// do not use up the budget of the limited ones.
+func TestNoRateLimit(t *testing.T) {
+	var buf bytes.Buffer
+	log := slog.New(NewRateLimitedHandler(slog.NewTextHandler(&buf, nil), 2, time.Minute))
+	full := NoRateLimit(context.Background())
+	for i := 0; i < 7; i++ {
+		log.ErrorContext(full, "config rejected", "problem", i)
+	}
+	if n := strings.Count(buf.String(), "config rejected"); n != 7 {
+		t.Fatalf("logged %d of 7 problems:\n%s", n, buf.String())
+	}
+	buf.Reset()
+	for i := 0; i < 3; i++ {
+		log.Error("config rejected")
+	}
+	if n := strings.Count(buf.String(), "config rejected"); n != 2 {
+		t.Fatalf("limited records: %d logged, want 2", n)
 	}
 }

@@ -69,6 +69,9 @@ type Buffer struct {
 	corrupt uint64
 	// dropped counts records refused by drop_newest queues, per queue.
 	dropped map[string]uint64
+	// writeErr is the error of the last write transaction when it failed
+	// (a full disk), nil once one succeeds again.
+	writeErr error
 
 	// chunks recycles the large buffers of chunks: framed bodies, sealed
 	// chunks, and what readers load and decompress chunks into.
@@ -323,7 +326,17 @@ type Commit struct {
 	Source      string
 	Checkpoints []component.Checkpoint
 	DeadLetters []component.DeadLetter
+	// DeleteDeadLetters names stored dead letters deleted in the same
+	// transaction (a replay into a live queue). If one of them is gone by
+	// then, nothing of the commit is written and it fails with
+	// ErrDeadLetterGone, so a record is never both replayed and kept, nor
+	// replayed twice.
+	DeleteDeadLetters []uint64
 }
+
+// ErrDeadLetterGone fails a commit whose DeleteDeadLetters names a dead
+// letter that no longer exists (replayed or purged meanwhile).
+var ErrDeadLetterGone = errors.New("dead letter no longer exists (replayed or purged meanwhile)")
 
 // chunkWrite is one chunk of a request. Start frames the records into
 // body; the committer seals (compresses) it into data just before writing,
@@ -345,8 +358,11 @@ type request struct {
 	source      string
 	checkpoints []component.Checkpoint
 	deadLetters []component.DeadLetter
+	dlDeletes   []uint64
 	deletes     []deleteOp
 	replaces    []replaceOp
+	// ping asks only for an answer from the committer (see Ping).
+	ping bool
 	// after, when set, is an earlier request of the same producer: if it
 	// failed, this one is not written (see Start).
 	after *request
@@ -430,11 +446,11 @@ func (b *Buffer) Start(ctx context.Context, c *Commit, after *Pending) (*Pending
 		b.dropBodies(writes)
 		return nil, err
 	}
-	req := &request{writes: writes, source: c.Source, checkpoints: c.Checkpoints, deadLetters: c.DeadLetters, done: make(chan struct{})}
+	req := &request{writes: writes, source: c.Source, checkpoints: c.Checkpoints, deadLetters: c.DeadLetters, dlDeletes: c.DeleteDeadLetters, done: make(chan struct{})}
 	if after != nil {
 		req.after = after.req
 	}
-	if len(req.writes) == 0 && len(req.checkpoints) == 0 && len(req.deadLetters) == 0 {
+	if len(req.writes) == 0 && len(req.checkpoints) == 0 && len(req.deadLetters) == 0 && len(req.dlDeletes) == 0 {
 		return &Pending{}, nil
 	}
 	select {
@@ -590,7 +606,9 @@ func (b *Buffer) committer() {
 			for {
 				select {
 				case r := <-b.reqs:
-					b.commit([]*request{r})
+					if answerPings([]*request{r}) != nil {
+						b.commit([]*request{r})
+					}
 				default:
 					return
 				}
@@ -605,6 +623,9 @@ func (b *Buffer) committer() {
 			default:
 				break fill
 			}
+		}
+		if group = answerPings(group); len(group) == 0 {
+			continue
 		}
 		if deleteOnly(group) {
 			deferred = append(deferred, group...)
@@ -635,6 +656,49 @@ func (b *Buffer) committer() {
 	}
 }
 
+// answerPings answers the pings of group and returns the other requests,
+// compacted in place.
+func answerPings(group []*request) []*request {
+	n := 0
+	for _, r := range group {
+		if r.ping {
+			close(r.done)
+			continue
+		}
+		group[n] = r
+		n++
+	}
+	return group[:n]
+}
+
+// Ping returns nil once the committer, which writes every commit, has
+// taken a request: the buffer is not wedged. It fails when ctx ends first
+// (a commit that hangs, as on a stuck disk) or the buffer is closed.
+func (b *Buffer) Ping(ctx context.Context) error {
+	req := &request{ping: true, done: make(chan struct{})}
+	select {
+	case b.reqs <- req:
+	case <-b.stop:
+		return ErrClosed
+	case <-ctx.Done():
+		return fmt.Errorf("buffer: the committer takes no request: %w", ctx.Err())
+	}
+	select {
+	case <-req.done:
+		return nil
+	case <-ctx.Done():
+		return fmt.Errorf("buffer: the committer does not answer: %w", ctx.Err())
+	}
+}
+
+// WriteError returns the error of the last write when it failed (a full
+// disk, an I/O error), nil once a write succeeds again.
+func (b *Buffer) WriteError() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.writeErr
+}
+
 func resetTimer(t *time.Timer, d time.Duration) *time.Timer {
 	if t == nil {
 		return time.NewTimer(d)
@@ -647,7 +711,7 @@ func resetTimer(t *time.Timer, d time.Duration) *time.Timer {
 // delivered records.
 func deleteOnly(group []*request) bool {
 	for _, r := range group {
-		if r.done != nil || len(r.writes) > 0 || len(r.checkpoints) > 0 || len(r.deadLetters) > 0 {
+		if r.done != nil || len(r.writes) > 0 || len(r.checkpoints) > 0 || len(r.deadLetters) > 0 || len(r.dlDeletes) > 0 {
 			return false
 		}
 	}
@@ -748,6 +812,9 @@ func (b *Buffer) apply(group []*request) {
 		return
 	}
 	b.mu.Lock()
+	if !errors.Is(err, ErrDeadLetterGone) { // that one is the request's fault, not the disk's
+		b.writeErr = err
+	}
 	for _, r := range group {
 		r.err = err
 		r.after = nil // decided: do not keep the chain of predecessors alive
@@ -883,6 +950,17 @@ func (b *Buffer) write(group []*request) error {
 			if len(r.deadLetters) > 0 {
 				if err := putDeadLetters(tx, r.deadLetters); err != nil {
 					return err
+				}
+			}
+			if len(r.dlDeletes) > 0 {
+				dlb := tx.Bucket(bucketDeadLetters)
+				for _, id := range r.dlDeletes {
+					if dlb.Get(seqKey(id)) == nil {
+						return fmt.Errorf("dead letter %d: %w", id, ErrDeadLetterGone)
+					}
+					if err := dlb.Delete(seqKey(id)); err != nil {
+						return fmt.Errorf("dead letter %d: %w", id, err)
+					}
 				}
 			}
 		}

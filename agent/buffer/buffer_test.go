@@ -320,3 +320,54 @@ func randomBytes(n int) []byte {
 	rand.Read(b)
 	return b
 }
+
+// TestTrimPartlyAcknowledgedChunk acknowledges part of a chunk, leaves a
+// lease unacknowledged (a delivery cut short) and trims: after a restart
+// exactly the unacknowledged records are read again.
+func TestTrimPartlyAcknowledgedChunk(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "buf.db")
+	b := open(t, path)
+	qc := QueueConfig{MaxSize: 1 << 20, WhenFull: component.WhenFullBlock}
+	b.Queue("s", qc)
+	ctx := context.Background()
+	if err := b.Commit(ctx, &Commit{Appends: []Append{{Queue: "s", Records: recs("r", 10)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(ctx, &Commit{Appends: []Append{{Queue: "s", Records: recs("z", 2)}}}); err != nil {
+		t.Fatal(err)
+	}
+	r, _ := b.Reader("s")
+	first, err := r.Next(ctx, 3, 1<<20, 0) // r0..r2: delivered
+	if err != nil {
+		t.Fatal(err)
+	}
+	cut, err := r.Next(ctx, 2, 1<<20, 0) // r3, r4: cut short
+	if err != nil {
+		t.Fatal(err)
+	}
+	third, err := r.Next(ctx, 2, 1<<20, 0) // r5, r6: delivered
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Ack(first)
+	r.Ack(third)
+	_ = cut
+	n, err := r.Trim()
+	if err != nil || n != 5 {
+		t.Fatalf("trim removed %d, %v; want 5", n, err)
+	}
+	if st, _ := b.Stats("s"); st.Records != 7 {
+		t.Fatalf("queue accounts %d records after trim, want 7", st.Records)
+	}
+	b.Close()
+
+	b = open(t, path)
+	defer b.Close()
+	b.Queue("s", qc)
+	r, _ = b.Reader("s")
+	got := readAll(t, r, 7)
+	want := []string{`{"r":3}`, `{"r":4}`, `{"r":7}`, `{"r":8}`, `{"r":9}`, `{"z":0}`, `{"z":1}`}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("after restart read %v, want %v", got, want)
+	}
+}

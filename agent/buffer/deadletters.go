@@ -2,7 +2,9 @@ package buffer
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
@@ -70,6 +72,26 @@ func (b *Buffer) DeadLetters(fn func(DeadLetter) bool) error {
 		}
 		return nil
 	})
+}
+
+// WriteDeadLetters writes the dead letters of component (all when empty),
+// oldest first, as JSON lines to w, at most limit of them (0: all).
+func (b *Buffer) WriteDeadLetters(w io.Writer, component string, limit int) error {
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	n := 0
+	var werr error
+	err := b.DeadLetters(func(dl DeadLetter) bool {
+		if component != "" && dl.Component != component {
+			return true
+		}
+		if werr = enc.Encode(dl); werr != nil {
+			return false
+		}
+		n++
+		return limit <= 0 || n < limit
+	})
+	return errors.Join(err, werr)
 }
 
 // DeleteDeadLetters removes the dead letters with the given ids.

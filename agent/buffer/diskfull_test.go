@@ -70,6 +70,12 @@ func TestDiskFull(t *testing.T) {
 	if err := b.Commit(ctx, &Commit{Appends: []Append{{Queue: "q", Records: batch}}}); err == nil {
 		t.Fatal("commit succeeded on a full disk")
 	}
+	if err := b.WriteError(); err == nil || !strings.Contains(err.Error(), "no space left") {
+		t.Fatalf("WriteError on a full disk = %v", err)
+	}
+	if err := b.Ping(ctx); err != nil { // full, not wedged
+		t.Fatalf("ping on a full disk: %v", err)
+	}
 	if st, _ := b.Stats("q"); st.Records != int64(committed) {
 		t.Fatalf("stats count %d records, %d were committed", st.Records, committed)
 	}
@@ -89,6 +95,9 @@ func TestDiskFull(t *testing.T) {
 	committed -= len(l.Records)
 	if err := b.Commit(ctx, &Commit{Appends: []Append{{Queue: "q", Records: batch}}}); err != nil {
 		t.Fatalf("commit after space returned: %v", err)
+	}
+	if err := b.WriteError(); err != nil {
+		t.Fatalf("WriteError once space returned = %v", err)
 	}
 	committed += len(batch)
 	closed = true

@@ -100,6 +100,7 @@ type Reader struct {
 	loadSeq uint64   // next chunk key to load
 	cur     [][]byte // undelivered records of the loaded chunk
 	curSeq  uint64
+	curOff  int // index in its chunk of cur[0]
 
 	mu     sync.Mutex
 	states map[uint64]*chunkState
@@ -113,6 +114,9 @@ type chunkState struct {
 	// buffer's chunk pool once every record is acknowledged: the sinks are
 	// done with them by then (Ack follows a successful Deliver).
 	backing []byte
+	// acked marks the records acknowledged while others of the chunk are
+	// not (nil until then), for Trim.
+	acked []bool
 }
 
 // Lease is a run of records handed to a consumer; Ack it after delivery.
@@ -124,6 +128,7 @@ type Lease struct {
 
 type part struct {
 	seq uint64
+	off int // index in the chunk of the part's first record
 	n   int
 }
 
@@ -206,8 +211,9 @@ func (r *Reader) fill(lease *Lease, maxRecords, maxBytes int) error {
 		if n := len(lease.parts); n > 0 && lease.parts[n-1].seq == r.curSeq {
 			lease.parts[n-1].n++
 		} else {
-			lease.parts = append(lease.parts, part{seq: r.curSeq, n: 1})
+			lease.parts = append(lease.parts, part{seq: r.curSeq, off: r.curOff, n: 1})
 		}
+		r.curOff++
 	}
 	return nil
 }
@@ -295,7 +301,7 @@ func (r *Reader) begin(seq uint64, records [][]byte, size int64, backing []byte)
 	r.mu.Lock()
 	r.states[seq] = &chunkState{remaining: len(records), count: int64(len(records)), bytes: size, backing: backing}
 	r.mu.Unlock()
-	r.cur, r.curSeq = records, seq
+	r.cur, r.curSeq, r.curOff = records, seq, 0
 }
 
 // dropHot gives back the bodies in queue.hot the reader has passed (read
@@ -356,6 +362,14 @@ func (r *Reader) Ack(l *Lease) {
 			continue
 		}
 		st.remaining -= p.n
+		if st.remaining > 0 {
+			if st.acked == nil {
+				st.acked = make([]bool, st.count)
+			}
+			for i := p.off; i < p.off+p.n && i < len(st.acked); i++ {
+				st.acked[i] = true
+			}
+		}
 		if st.remaining <= 0 {
 			delete(r.states, p.seq)
 			r.b.chunks.put(st.backing)
@@ -375,4 +389,69 @@ func (r *Reader) submit(req *request) {
 	case r.b.reqs <- req:
 	case <-r.b.stop:
 	}
+}
+
+// Trim rewrites every chunk of which some records were acknowledged and
+// others not, so that it holds only the unacknowledged ones, and returns
+// how many acknowledged records it removed. Without it the whole chunk
+// would be delivered again after a restart. Call it on a clean stop, once
+// no delivery of the reader's leases is running; the reader must not be
+// used afterwards.
+func (r *Reader) Trim() (int, error) {
+	r.mu.Lock()
+	type trim struct {
+		seq   uint64
+		acked []bool
+	}
+	var todo []trim
+	for seq, st := range r.states {
+		if st.acked != nil && st.remaining > 0 {
+			todo = append(todo, trim{seq, st.acked})
+		}
+	}
+	r.mu.Unlock()
+	if len(todo) == 0 {
+		return 0, nil
+	}
+	removed := 0
+	var dBytes int64
+	err := r.b.db.Update(func(tx *bolt.Tx) error {
+		qb := tx.Bucket(bucketQueues).Bucket([]byte(r.q.name))
+		if qb == nil {
+			return fmt.Errorf("queue %q missing from buffer file", r.q.name)
+		}
+		for _, t := range todo {
+			v := qb.Get(seqKey(t.seq))
+			if v == nil {
+				continue
+			}
+			recs, err := decodeChunk(v)
+			if err != nil || len(recs) != len(t.acked) {
+				continue // leave a chunk we cannot account for as it is
+			}
+			keep := make([][]byte, 0, len(recs))
+			for i, rec := range recs {
+				if !t.acked[i] {
+					keep = append(keep, rec)
+				}
+			}
+			nv := encodeChunk(nil, keep, chunkTime(v))
+			oldLen := int64(len(v)) // v is invalid after Put
+			if err := qb.Put(seqKey(t.seq), nv); err != nil {
+				return fmt.Errorf("trim chunk %d of queue %q: %w", t.seq, r.q.name, err)
+			}
+			removed += len(recs) - len(keep)
+			dBytes += int64(len(nv)) - oldLen
+		}
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	r.b.mu.Lock()
+	r.q.count -= int64(removed)
+	r.q.bytes += dBytes
+	r.q.signalSpace()
+	r.b.mu.Unlock()
+	return removed, nil
 }

@@ -1,14 +1,19 @@
 package buffer
 
-// Offline tools for the hogtail CLI: replaying and purging dead letters,
-// and checking a buffer file. They are meant for a buffer opened while the
-// agent is stopped (bbolt's file lock keeps a second process out).
+// Tools behind the hogtail CLI: replaying and purging dead letters, and
+// checking a buffer file. They work on the buffer of a running agent (the
+// agent's API calls them) and on a file opened while the agent is stopped
+// (bbolt's file lock keeps a second process out).
 
 import (
+	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
 	"os"
+	"slices"
 	"sort"
 	"time"
 
@@ -31,36 +36,42 @@ type Replay struct {
 // ReplayResult tells what a replay did.
 type ReplayResult struct {
 	// Replayed counts records appended, per queue.
-	Replayed map[string]int
+	Replayed map[string]int `json:"replayed"`
 	// Skipped lists dead letters left in place, with the reason.
-	Skipped map[uint64]string
+	Skipped map[uint64]string `json:"skipped"`
 }
 
 // replayChunk is the most records written under one queue key by a replay.
 const replayChunk = 1000
 
 // ReplayDeadLetters appends the selected dead letters' records to the end
-// of their queue and deletes them from dead letters, in one transaction. A
-// dead letter whose queue does not exist in the file (its component was a
-// transform, or the sink was removed) or whose record is not JSON (a
-// damaged chunk) is skipped and reported. The target queues must not be
-// registered with this Buffer: replay is for a buffer that no agent runs.
-func (b *Buffer) ReplayDeadLetters(r Replay) (ReplayResult, error) {
+// of their queue and deletes them from dead letters. A dead letter whose
+// queue does not exist in the file (its component was a transform, or the
+// sink was removed) or whose record is not JSON (a damaged chunk) is
+// skipped and reported.
+//
+// It works on a buffer a running agent uses: records for a queue
+// registered with this Buffer go through the committer like any producer's
+// (in one transaction with the deletion of their dead letters, waiting for
+// room in a full "block" queue until ctx ends), so the queue's reader sees
+// them. Records for queues nobody reads are written directly, also in one
+// transaction with their deletion.
+func (b *Buffer) ReplayDeadLetters(ctx context.Context, r Replay) (ReplayResult, error) {
 	res := ReplayResult{Replayed: map[string]int{}, Skipped: map[uint64]string{}}
 	b.mu.Lock()
-	defer b.mu.Unlock()
 	if b.closed {
+		b.mu.Unlock()
 		return res, ErrClosed
 	}
-	if r.Queue != "" {
-		if _, open := b.queues[r.Queue]; open {
-			return res, fmt.Errorf("replay: queue %q is in use by a running agent", r.Queue)
-		}
-	}
+	// all is decided once: want empties as ids are found, and an empty
+	// want must not then select every later dead letter.
+	all := len(r.IDs) == 0
 	want := map[uint64]bool{}
 	for _, id := range r.IDs {
 		want[id] = true
 	}
+	live := &Commit{}
+	liveCount := map[string]int{}
 	err := b.db.Update(func(tx *bolt.Tx) error {
 		dlb := tx.Bucket(bucketDeadLetters)
 		queues := tx.Bucket(bucketQueues)
@@ -73,7 +84,7 @@ func (b *Buffer) ReplayDeadLetters(r Replay) (ReplayResult, error) {
 		c := dlb.Cursor()
 		for k, v := c.First(); k != nil; k, v = c.Next() {
 			id := keySeq(k)
-			if len(want) > 0 && !want[id] {
+			if !all && !want[id] {
 				continue
 			}
 			delete(want, id)
@@ -90,11 +101,14 @@ func (b *Buffer) ReplayDeadLetters(r Replay) (ReplayResult, error) {
 			if q == "" {
 				q = s.Component
 			}
-			if _, open := b.queues[q]; open {
-				return fmt.Errorf("replay: queue %q is in use by a running agent", q)
-			}
 			if queues.Bucket([]byte(q)) == nil {
 				res.Skipped[id] = fmt.Sprintf("no queue %q in the buffer; choose one with --sink", q)
+				continue
+			}
+			if _, open := b.queues[q]; open {
+				live.Appends = append(live.Appends, Append{Queue: q, Records: [][]byte{bytes.Clone(s.Record)}})
+				live.DeleteDeadLetters = append(live.DeleteDeadLetters, id)
+				liveCount[q]++
 				continue
 			}
 			if _, seen := recs[q]; !seen {
@@ -131,10 +145,44 @@ func (b *Buffer) ReplayDeadLetters(r Replay) (ReplayResult, error) {
 		}
 		return nil
 	})
+	b.mu.Unlock()
 	if err != nil {
 		return ReplayResult{Replayed: map[string]int{}, Skipped: map[uint64]string{}}, err
 	}
+	if len(live.Appends) == 0 {
+		return res, nil
+	}
+	live.Appends = mergeAppends(live.Appends)
+	if err := b.Commit(ctx, live); err != nil {
+		return res, fmt.Errorf("replay into running queues %v (the other queues were replayed): %w", slices.Sorted(maps.Keys(liveCount)), err)
+	}
+	for q, n := range liveCount {
+		res.Replayed[q] += n
+	}
 	return res, nil
+}
+
+// mergeAppends groups one-record appends by queue, in order of first
+// appearance, and cuts them into runs of at most replayChunk records.
+func mergeAppends(in []Append) []Append {
+	byQ := map[string][][]byte{}
+	var order []string
+	for _, a := range in {
+		if _, ok := byQ[a.Queue]; !ok {
+			order = append(order, a.Queue)
+		}
+		byQ[a.Queue] = append(byQ[a.Queue], a.Records...)
+	}
+	var out []Append
+	for _, q := range order {
+		recs := byQ[q]
+		for len(recs) > 0 {
+			n := min(len(recs), replayChunk)
+			out = append(out, Append{Queue: q, Records: recs[:n]})
+			recs = recs[n:]
+		}
+	}
+	return out
 }
 
 // PurgeDeadLetters deletes the dead letters with the given ids, or all of
@@ -218,57 +266,82 @@ func Check(path string, timeout time.Duration) (*Report, error) {
 		return nil, err
 	}
 	defer db.Close()
-	rep := &Report{Path: path, FileBytes: st.Size(), Checkpoints: map[string]int{}, KV: map[string]int{}, Queues: []QueueReport{}, Damage: []string{}}
-	err = db.View(func(tx *bolt.Tx) error {
-		for cerr := range tx.Check() {
-			rep.Damage = append(rep.Damage, "bbolt: "+cerr.Error())
-		}
-		for _, name := range [][]byte{bucketQueues, bucketCheckpoints, bucketDeadLetters, bucketKV} {
-			if tx.Bucket(name) == nil {
-				rep.Damage = append(rep.Damage, fmt.Sprintf("bucket %q is missing (not a hogtail buffer, or never opened by hogtail)", name))
-			}
-		}
-		if qs := tx.Bucket(bucketQueues); qs != nil {
-			qs.ForEachBucket(func(name []byte) error {
-				qr := QueueReport{Name: string(name)}
-				qs.Bucket(name).ForEach(func(k, v []byte) error {
-					qr.Chunks++
-					qr.Bytes += int64(len(v))
-					recs, err := decodeChunk(v)
-					if err != nil {
-						good, bad := salvageChunk(v)
-						qr.Corrupt = append(qr.Corrupt, keySeq(k))
-						qr.Records += int64(len(good))
-						rep.Damage = append(rep.Damage, fmt.Sprintf("queue %q: chunk %d (%d bytes) fails its checksum: %d records readable, %d unreadable pieces; "+
-							"the agent keeps the readable records and moves the rest to dead letters when it reaches it", name, keySeq(k), len(v), len(good), len(bad)))
-						return nil
-					}
-					qr.Records += int64(len(recs))
-					return nil
-				})
-				rep.Queues = append(rep.Queues, qr)
-				return nil
-			})
-		}
-		if dlb := tx.Bucket(bucketDeadLetters); dlb != nil {
-			dlb.ForEach(func(k, v []byte) error {
-				rep.DeadLetters++
-				var s storedDeadLetter
-				if json.Unmarshal(v, &s) != nil {
-					rep.Damage = append(rep.Damage, fmt.Sprintf("dead letter %d cannot be decoded", keySeq(k)))
-				}
-				return nil
-			})
-		}
-		countNested(tx.Bucket(bucketCheckpoints), rep.Checkpoints)
-		countNested(tx.Bucket(bucketKV), rep.KV)
+	rep := newReport(path, st.Size())
+	if err := db.View(func(tx *bolt.Tx) error { checkTx(tx, rep); return nil }); err != nil {
+		return nil, fmt.Errorf("check %s: %w", path, err)
+	}
+	sortReport(rep)
+	return rep, nil
+}
+
+// Check reports the contents and any damage of the open buffer, as the
+// function Check does for a file, from one read transaction: a running
+// agent keeps writing meanwhile.
+func (b *Buffer) Check() (*Report, error) {
+	rep := newReport(b.path, 0)
+	err := b.db.View(func(tx *bolt.Tx) error {
+		rep.FileBytes = tx.Size()
+		checkTx(tx, rep)
 		return nil
 	})
 	if err != nil {
-		return nil, fmt.Errorf("check %s: %w", path, err)
+		return nil, fmt.Errorf("check %s: %w", b.path, err)
 	}
-	sort.Slice(rep.Queues, func(i, j int) bool { return rep.Queues[i].Name < rep.Queues[j].Name })
+	sortReport(rep)
 	return rep, nil
+}
+
+func newReport(path string, size int64) *Report {
+	return &Report{Path: path, FileBytes: size, Checkpoints: map[string]int{}, KV: map[string]int{}, Queues: []QueueReport{}, Damage: []string{}}
+}
+
+func sortReport(rep *Report) {
+	sort.Slice(rep.Queues, func(i, j int) bool { return rep.Queues[i].Name < rep.Queues[j].Name })
+}
+
+func checkTx(tx *bolt.Tx, rep *Report) {
+	for cerr := range tx.Check() {
+		rep.Damage = append(rep.Damage, "bbolt: "+cerr.Error())
+	}
+	for _, name := range [][]byte{bucketQueues, bucketCheckpoints, bucketDeadLetters, bucketKV} {
+		if tx.Bucket(name) == nil {
+			rep.Damage = append(rep.Damage, fmt.Sprintf("bucket %q is missing (not a hogtail buffer, or never opened by hogtail)", name))
+		}
+	}
+	if qs := tx.Bucket(bucketQueues); qs != nil {
+		qs.ForEachBucket(func(name []byte) error {
+			qr := QueueReport{Name: string(name)}
+			qs.Bucket(name).ForEach(func(k, v []byte) error {
+				qr.Chunks++
+				qr.Bytes += int64(len(v))
+				recs, err := decodeChunk(v)
+				if err != nil {
+					good, bad := salvageChunk(v)
+					qr.Corrupt = append(qr.Corrupt, keySeq(k))
+					qr.Records += int64(len(good))
+					rep.Damage = append(rep.Damage, fmt.Sprintf("queue %q: chunk %d (%d bytes) fails its checksum: %d records readable, %d unreadable pieces; "+
+						"the agent keeps the readable records and moves the rest to dead letters when it reaches it", name, keySeq(k), len(v), len(good), len(bad)))
+					return nil
+				}
+				qr.Records += int64(len(recs))
+				return nil
+			})
+			rep.Queues = append(rep.Queues, qr)
+			return nil
+		})
+	}
+	if dlb := tx.Bucket(bucketDeadLetters); dlb != nil {
+		dlb.ForEach(func(k, v []byte) error {
+			rep.DeadLetters++
+			var s storedDeadLetter
+			if json.Unmarshal(v, &s) != nil {
+				rep.Damage = append(rep.Damage, fmt.Sprintf("dead letter %d cannot be decoded", keySeq(k)))
+			}
+			return nil
+		})
+	}
+	countNested(tx.Bucket(bucketCheckpoints), rep.Checkpoints)
+	countNested(tx.Bucket(bucketKV), rep.KV)
 }
 
 func countNested(b *bolt.Bucket, out map[string]int) {

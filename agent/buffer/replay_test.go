@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -39,14 +40,10 @@ func TestReplayDeadLetters(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A registered queue belongs to a running agent: replay refuses it.
-	if _, err := b.ReplayDeadLetters(Replay{}); err == nil || !strings.Contains(err.Error(), "in use") {
-		t.Fatalf("replay into a registered queue: %v", err)
-	}
 	b.Close()
 
 	b = open(t, path)
-	res, err := b.ReplayDeadLetters(Replay{IDs: []uint64{1, 2, 3, 4, 99}})
+	res, err := b.ReplayDeadLetters(context.Background(), Replay{IDs: []uint64{1, 2, 3, 4, 99}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -60,11 +57,11 @@ func TestReplayDeadLetters(t *testing.T) {
 	if len(left) != 2 || left[2].Component != "chain" || left[3].Component != "s" {
 		t.Fatalf("left %v", left)
 	}
-	if _, err := b.ReplayDeadLetters(Replay{Queue: "nope"}); err == nil || !strings.Contains(err.Error(), `no queue "nope"`) {
+	if _, err := b.ReplayDeadLetters(context.Background(), Replay{Queue: "nope"}); err == nil || !strings.Contains(err.Error(), `no queue "nope"`) {
 		t.Fatalf("unknown queue: %v", err)
 	}
 	// --sink: the transform's dead letter into queue s.
-	res, err = b.ReplayDeadLetters(Replay{IDs: []uint64{2}, Queue: "s"})
+	res, err = b.ReplayDeadLetters(context.Background(), Replay{IDs: []uint64{2}, Queue: "s"})
 	if err != nil || res.Replayed["s"] != 1 {
 		t.Fatalf("replay to s: %v %v", res, err)
 	}
@@ -89,6 +86,115 @@ func TestReplayDeadLetters(t *testing.T) {
 	}
 	if got := readAll(t, r, 1); got[0] != `{"new":0}` {
 		t.Fatalf("after replay: %v", got)
+	}
+}
+
+// TestReplayOnlyRequestedIDs replays one id in the middle of several dead
+// letters: exactly that one moves, the later ones stay.
+func TestReplayOnlyRequestedIDs(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "buf.db")
+	b := open(t, path)
+	b.Queue("s", QueueConfig{MaxSize: 1 << 20, WhenFull: component.WhenFullBlock})
+	var dls []component.DeadLetter
+	for i := range 5 {
+		dls = append(dls, component.DeadLetter{Component: "s", Reason: "HTTP 400", Record: []byte(fmt.Sprintf(`{"n":%d}`, i))})
+	}
+	if err := b.AddDeadLetters(dls); err != nil {
+		t.Fatal(err)
+	}
+	b.Close()
+	for _, tc := range []struct {
+		name string
+		ids  []uint64
+		left []uint64
+	}{
+		{"middle", []uint64{2}, []uint64{1, 3, 4, 5}},
+		{"first", []uint64{1}, []uint64{3, 4, 5}},
+		{"two", []uint64{3, 5}, []uint64{4}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			b := open(t, path)
+			defer b.Close()
+			res, err := b.ReplayDeadLetters(context.Background(), Replay{IDs: tc.ids})
+			if err != nil || res.Replayed["s"] != len(tc.ids) || len(res.Skipped) != 0 {
+				t.Fatalf("replay %v: %v %v", tc.ids, res, err)
+			}
+			var left []uint64
+			for id := range deadLetterIDs(t, b) {
+				left = append(left, id)
+			}
+			slices.Sort(left)
+			if !slices.Equal(left, tc.left) {
+				t.Fatalf("left %v, want %v", left, tc.left)
+			}
+		})
+	}
+}
+
+// TestReplayIntoRunningQueue replays while the queue is registered and
+// read, as in a running agent: the reader gets the records after what was
+// already queued, and the dead letters are gone.
+func TestReplayIntoRunningQueue(t *testing.T) {
+	b := open(t, filepath.Join(t.TempDir(), "buf.db"))
+	defer b.Close()
+	b.Queue("s", QueueConfig{MaxSize: 1 << 20, WhenFull: component.WhenFullBlock})
+	r, err := b.Reader("s")
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := b.Commit(ctx, &Commit{Appends: []Append{{Queue: "s", Records: recs("old", 1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	b.AddDeadLetters([]component.DeadLetter{
+		{Component: "s", Reason: "HTTP 400", Record: []byte(`{"a":1}`)},
+		{Component: "s", Reason: "HTTP 400", Record: []byte(`{"a":2}`)},
+		{Component: "s", Reason: "HTTP 400", Record: []byte(`{"a":3}`)},
+	})
+	res, err := b.ReplayDeadLetters(ctx, Replay{IDs: []uint64{1, 3}})
+	if err != nil || res.Replayed["s"] != 2 {
+		t.Fatalf("replay: %v %v", res, err)
+	}
+	if st, _ := b.Stats("s"); st.Records != 3 {
+		t.Fatalf("queue accounts %d records, want 3", st.Records)
+	}
+	got := readAll(t, r, 3)
+	if want := []string{`{"old":0}`, `{"a":1}`, `{"a":3}`}; fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Fatalf("reader got %v, want %v", got, want)
+	}
+	if left := deadLetterIDs(t, b); len(left) != 1 || left[2].Reason != "HTTP 400" {
+		t.Fatalf("left %v", left)
+	}
+	// A dead letter purged between selection and commit fails the whole
+	// commit: nothing is appended.
+	err = b.Commit(ctx, &Commit{Appends: []Append{{Queue: "s", Records: recs("x", 1)}}, DeleteDeadLetters: []uint64{2, 77}})
+	if !errors.Is(err, ErrDeadLetterGone) {
+		t.Fatalf("commit deleting a missing dead letter: %v", err)
+	}
+	if left := deadLetterIDs(t, b); len(left) != 1 {
+		t.Fatalf("dead letter 2 deleted by a failed commit: %v", left)
+	}
+	if err := b.Commit(ctx, &Commit{Appends: []Append{{Queue: "s", Records: recs("y", 1)}}}); err != nil {
+		t.Fatal(err)
+	}
+	if got := readAll(t, r, 1); got[0] != `{"y":0}` {
+		t.Fatalf("after the failed commit the reader got %v", got)
+	}
+}
+
+// TestCheckRunningBuffer checks the open buffer in place.
+func TestCheckRunningBuffer(t *testing.T) {
+	b := open(t, filepath.Join(t.TempDir(), "buf.db"))
+	defer b.Close()
+	b.Queue("s", QueueConfig{MaxSize: 1 << 20, WhenFull: component.WhenFullBlock})
+	b.Commit(context.Background(), &Commit{Appends: []Append{{Queue: "s", Records: recs("a", 3)}}})
+	b.AddDeadLetters([]component.DeadLetter{{Component: "s", Reason: "x", Record: []byte(`1`)}})
+	rep, err := b.Check()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rep.Queues) != 1 || rep.Queues[0].Records != 3 || rep.DeadLetters != 1 || len(rep.Damage) != 0 || rep.FileBytes == 0 {
+		t.Fatalf("report %+v", rep)
 	}
 }
 

@@ -25,3 +25,14 @@ func Register[C prometheus.Collector](reg prometheus.Registerer, c C) (C, error)
 	}
 	return c, nil
 }
+
+// RegisterInto is Register for a constructor that registers several
+// collectors: it returns the collector to use and joins a registration
+// error into *errp, which the constructor returns. Every component
+// registers through Register or RegisterInto, and no error is dropped: a
+// collector that failed to register would never be exported.
+func RegisterInto[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
+	c, err := Register(reg, c)
+	*errp = errors.Join(*errp, err)
+	return c
+}

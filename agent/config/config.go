@@ -34,6 +34,7 @@ type Config struct {
 	ShutdownTimeout time.Duration
 	API             APIConfig
 	Buffer          BufferConfig
+	Health          HealthConfig
 
 	Sources    map[string]*Source
 	Transforms map[string]*Transform
@@ -84,6 +85,18 @@ func IsLoopbackAddress(addr string) bool {
 	return err == nil && ip.Unmap().IsLoopback()
 }
 
+// HealthConfig is the [health] table: when /health reports a problem that
+// is not an outright failure. None of these stops the systemd watchdog
+// pings, which only mean that hogtail's own machinery runs.
+type HealthConfig struct {
+	// SinkFailingAfter is how long a sink's deliveries may keep failing
+	// (network errors, timeouts, 5xx) before /health reports it.
+	SinkFailingAfter component.Duration `toml:"sink_failing_after"`
+	// MinFreeDisk is the free space under data_dir below which /health
+	// reports the disk as full.
+	MinFreeDisk component.ByteSize `toml:"min_free_disk"`
+}
+
 // BufferConfig is the [buffer] table: settings of the whole bbolt file.
 type BufferConfig struct {
 	// Sync fsyncs every commit. Turning it off trades durability against a
@@ -128,6 +141,7 @@ type rawFile struct {
 	ShutdownTimeout component.Duration        `toml:"shutdown_timeout"`
 	API             APIConfig                 `toml:"api"`
 	Buffer          BufferConfig              `toml:"buffer"`
+	Health          HealthConfig              `toml:"health"`
 	Sources         map[string]toml.Primitive `toml:"sources"`
 	Transforms      map[string]toml.Primitive `toml:"transforms"`
 	Sinks           map[string]toml.Primitive `toml:"sinks"`
@@ -201,6 +215,7 @@ func (l *loader) topLevel(md toml.MetaData, top map[string]toml.Primitive, raw *
 		"shutdown_timeout": &raw.ShutdownTimeout,
 		"api":              &raw.API,
 		"buffer":           &raw.Buffer,
+		"health":           &raw.Health,
 		"sources":          &raw.Sources,
 		"transforms":       &raw.Transforms,
 		"sinks":            &raw.Sinks,
@@ -224,6 +239,7 @@ func (l *loader) parse(text string) *Config {
 		ShutdownTimeout: component.Duration(30 * time.Second),
 		API:             APIConfig{Enabled: true, Address: "127.0.0.1:8686"},
 		Buffer:          BufferConfig{Sync: true},
+		Health:          HealthConfig{SinkFailingAfter: component.Duration(5 * time.Minute), MinFreeDisk: 64 << 20},
 	}
 	var top map[string]toml.Primitive
 	md, err := toml.Decode(text, &top)
@@ -243,6 +259,7 @@ func (l *loader) parse(text string) *Config {
 		ShutdownTimeout: raw.ShutdownTimeout.D(),
 		API:             raw.API,
 		Buffer:          raw.Buffer,
+		Health:          raw.Health,
 		Sources:         map[string]*Source{},
 		Transforms:      map[string]*Transform{},
 		Sinks:           map[string]*Sink{},
@@ -274,6 +291,12 @@ func (l *loader) parse(text string) *Config {
 	case "text", "json":
 	default:
 		l.add("", "log_format", fmt.Sprintf("must be text or json, got %q", cfg.LogFormat))
+	}
+	if cfg.Health.SinkFailingAfter < 0 {
+		l.add("health", "sink_failing_after", "must not be negative")
+	}
+	if cfg.Health.MinFreeDisk < 0 {
+		l.add("health", "min_free_disk", "must not be negative")
 	}
 	l.checkAPI(&cfg.API)
 

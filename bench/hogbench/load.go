@@ -3,12 +3,14 @@ package main
 import (
 	"bufio"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync"
 	"time"
 )
 
@@ -154,9 +156,11 @@ func syslogMessage(b []byte, seq int) []byte {
 	return b[:len(b)-1] // no newline inside the message
 }
 
-// SyslogLoad sends n RFC 5424 messages over one TCP connection with RFC 6587
-// octet counting (or newline framing), or as one UDP datagram each, rate per
-// second (0 = flat out).
+// SyslogLoad sends n RFC 5424 messages over TCP with RFC 6587 octet
+// counting (or newline framing), or as one UDP datagram each, rate per
+// second (0 = flat out). With Conns > 1, TCP messages are spread over that
+// many connections, each sending a contiguous range of seqs at the same
+// time.
 type SyslogLoad struct {
 	Addr string
 	UDP  bool
@@ -165,12 +169,47 @@ type SyslogLoad struct {
 	Newline bool
 	N       int
 	Rate    int
+	Conns   int
+	From    int // first seq
 	Sent    int
 	Error   error
 }
 
 // Run sends the messages; it stops early when ctx ends.
 func (l *SyslogLoad) Run(ctx context.Context) error {
+	if l.Conns > 1 && !l.UDP {
+		return l.runConns(ctx)
+	}
+	return l.run(ctx)
+}
+
+// runConns runs Conns single-connection loads side by side.
+func (l *SyslogLoad) runConns(ctx context.Context) error {
+	parts := make([]*SyslogLoad, l.Conns)
+	errs := make([]error, l.Conns)
+	var wg sync.WaitGroup
+	for k := range parts {
+		from, to := l.From+l.N*k/l.Conns, l.From+l.N*(k+1)/l.Conns
+		parts[k] = &SyslogLoad{Addr: l.Addr, Newline: l.Newline, N: to - from, From: from, Rate: l.Rate / l.Conns}
+		if l.Rate > 0 && parts[k].Rate == 0 {
+			parts[k].Rate = 1
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs[k] = parts[k].run(ctx)
+		}()
+	}
+	wg.Wait()
+	l.Sent = 0
+	for _, p := range parts {
+		l.Sent += p.Sent
+	}
+	return errors.Join(errs...)
+}
+
+// run sends over one connection.
+func (l *SyslogLoad) run(ctx context.Context) error {
 	network := "tcp"
 	if l.UDP {
 		network = "udp"
@@ -192,7 +231,8 @@ func (l *SyslogLoad) Run(ctx context.Context) error {
 	if l.Rate > 0 && perTick == 0 {
 		perTick = 1
 	}
-	for seq := 0; seq < l.N; seq++ {
+	for i := 0; i < l.N; i++ {
+		seq := l.From + i
 		msg = syslogMessage(msg[:0], seq)
 		if l.UDP {
 			if _, err := c.Write(msg); err != nil {
@@ -212,14 +252,14 @@ func (l *SyslogLoad) Run(ctx context.Context) error {
 				return fmt.Errorf("syslog load: after %d: %w", seq, err)
 			}
 		}
-		l.Sent = seq + 1
-		if l.Rate > 0 && (seq+1)%perTick == 0 {
+		l.Sent = i + 1
+		if l.Rate > 0 && (i+1)%perTick == 0 {
 			if w != nil {
 				if err := w.Flush(); err != nil {
 					return fmt.Errorf("syslog load: %w", err)
 				}
 			}
-			due := start.Add(time.Duration(float64(seq+1) / float64(l.Rate) * float64(time.Second)))
+			due := start.Add(time.Duration(float64(i+1) / float64(l.Rate) * float64(time.Second)))
 			if d := time.Until(due); d > 0 {
 				select {
 				case <-ctx.Done():
@@ -227,7 +267,7 @@ func (l *SyslogLoad) Run(ctx context.Context) error {
 				case <-time.After(d):
 				}
 			}
-		} else if seq%4096 == 0 && ctx.Err() != nil {
+		} else if i%4096 == 0 && ctx.Err() != nil {
 			return ctx.Err()
 		}
 	}

@@ -25,6 +25,7 @@ import (
 // the full run's defaults.
 type Sizes struct {
 	N            int // tail, tail-js, syslog-tcp
+	TCPConns     int // connections of syslog-tcp
 	RotateN      int
 	RotateEvery  int
 	CopyN        int
@@ -56,7 +57,7 @@ type Sizes struct {
 // FullSizes are the sizes.
 func FullSizes() Sizes {
 	return Sizes{
-		N: 1_000_000, RotateN: 1_000_000, RotateEvery: 100_000,
+		N: 1_000_000, TCPConns: 1, RotateN: 1_000_000, RotateEvery: 100_000,
 		CopyN: 1_000_000, CopyRate: 50_000, CopyEvery: 100_000,
 		UDPN: 500_000, UDPRate: 50_000,
 		FailN: 400_000, FailRate: 20_000, FailFor: 10 * time.Second,
@@ -73,7 +74,7 @@ func FullSizes() Sizes {
 // well under two minutes for hogtail alone.
 func SmokeSizes() Sizes {
 	return Sizes{
-		N: 30_000, RotateN: 60_000, RotateEvery: 10_000,
+		N: 30_000, TCPConns: 1, RotateN: 60_000, RotateEvery: 10_000,
 		CopyN: 30_000, CopyRate: 20_000, CopyEvery: 10_000,
 		UDPN: 10_000, UDPRate: 10_000,
 		FailN: 20_000, FailRate: 10_000, FailFor: 1500 * time.Millisecond,
@@ -93,7 +94,7 @@ func Scenarios(s Sizes) []Scenario {
 		{Name: "tail-js", Input: "file", N: s.N, Prewrite: true, JS: true},
 		{Name: "rotate", Input: "file", N: s.RotateN, Rotation: RenameRotation, RotateEvery: s.RotateEvery},
 		{Name: "copytruncate", Input: "file", N: s.CopyN, Rate: s.CopyRate, Rotation: CopyTruncate, RotateEvery: s.CopyEvery},
-		{Name: "syslog-tcp", Input: "tcp", N: s.N},
+		{Name: "syslog-tcp", Input: "tcp", N: s.N, Conns: s.TCPConns},
 		{Name: "syslog-udp", Input: "udp", N: s.UDPN, Rate: s.UDPRate, LossOK: true},
 		{Name: "receiver-503", Input: "file", N: s.FailN, Rate: s.FailRate, Fail503: 0.5, FailAt: s.ChaosStartAt, FailFor: s.FailFor},
 		{Name: "outage", Input: "file", N: s.OutageN, Rate: s.OutageRate, DownAt: s.ChaosStartAt, DownFor: s.OutageFor},
@@ -163,6 +164,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.BoolVar(&o.KeepTemp, "keep", false, "keep each run's temp dir (configs, shipper logs) for inspection")
 	s := &o.Sizes
 	fs.IntVar(&s.N, "n", full.N, "events of tail, tail-js and syslog-tcp")
+	fs.IntVar(&s.TCPConns, "tcp-conns", full.TCPConns, "TCP connections of syslog-tcp, sending side by side (the messages are split among them)")
 	fs.IntVar(&s.RotateN, "rotate-n", full.RotateN, "lines of rotate")
 	fs.IntVar(&s.RotateEvery, "rotate-every", full.RotateEvery, "rename rotation every this many lines")
 	fs.IntVar(&s.CopyN, "copy-n", full.CopyN, "lines of copytruncate")
@@ -255,6 +257,7 @@ func mergeSizes(base, flags Sizes, set map[string]bool) Sizes {
 		}
 	}
 	pick("n", &base.N, &flags.N)
+	pick("tcp-conns", &base.TCPConns, &flags.TCPConns)
 	pick("rotate-n", &base.RotateN, &flags.RotateN)
 	pick("rotate-every", &base.RotateEvery, &flags.RotateEvery)
 	pick("copy-n", &base.CopyN, &flags.CopyN)

@@ -22,6 +22,7 @@ type Scenario struct {
 	N           int
 	Prewrite    bool // the file is written before the shipper starts
 	Rate        int  // lines or messages per second, 0 = flat out
+	Conns       int  // syslog-tcp: connections sending side by side (0 or 1: one)
 	Rotation    Rotation
 	RotateEvery int
 	JS          bool
@@ -254,7 +255,7 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 			case "http":
 				finishLoad(capture.Run(chaosCtx))
 			default:
-				l := &SyslogLoad{Addr: env.ListenAddr, UDP: sc.Input == "udp", N: sc.N, Rate: sc.Rate}
+				l := &SyslogLoad{Addr: env.ListenAddr, UDP: sc.Input == "udp", N: sc.N, Rate: sc.Rate, Conns: sc.Conns}
 				if f, ok := sh.(framer); ok && f.NewlineFraming() {
 					l.Newline = true
 				}

@@ -32,23 +32,26 @@ const deadLettersUsage = `Usage:
 Dead letters are records a sink gave up on (a 4xx answer, an event over
 the size limit, retry.max_elapsed reached) or that a transform could not
 process. They stay in the buffer file under data_dir until replayed or
-purged. These commands open that file, so hogtail must not be running
-(the running agent holds its lock).
+purged. When hogtail is stopped these commands open that file; when it
+runs (it holds the file's lock) they ask the running agent through its
+API ([api] address of --config, or --api).
 
   list    prints one JSON object per dead letter: id, time, component,
           reason, record.
   replay  appends the records to the end of the queue of the sink they
           came from (or of --sink NAME) and deletes them from dead
-          letters, in one transaction; the agent delivers them on its
-          next start. Without --id, every dead letter is replayed.
+          letters, in one transaction; the agent delivers them (at once
+          when it runs, else at its next start). Without --id, every dead
+          letter is replayed; with --id, exactly the given ones.
   purge   deletes dead letters: --all, or the given --id values.
 `
 
 const bufferUsage = `Usage:
   hogtail buffer check [--config FILE] [--json]
 
-Checks the buffer file under data_dir while hogtail is stopped: bbolt's
-page-level consistency check, then every queue chunk's checksum. Prints
+Checks the buffer file under data_dir: bbolt's page-level consistency
+check, then every queue chunk's checksum (through the running agent's API
+when hogtail runs, else on the file itself). Prints
 queue depths, sizes and chunk counts, the dead letter count and the
 checkpoint namespaces. Exits 1 when it finds damage. The check runs in a
 child process, so a file that makes bbolt crash is reported as damaged.
@@ -72,30 +75,92 @@ func (l *idList) Set(v string) error {
 	return nil
 }
 
-// offlineFlags adds the flags every offline command has.
-func offlineFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, *string, *string) {
+// bufferFlags are the flags every buffer command has.
+type bufferFlags struct {
+	config, dataDir, api, token *string
+}
+
+// offlineFlags adds the flags every buffer command has.
+func offlineFlags(name, usage string, stderr io.Writer) (*flag.FlagSet, bufferFlags) {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	path := fs.String("config", config.DefaultPath, "path of the TOML config file")
-	dataDir := fs.String("data-dir", "", "data directory holding "+agent.BufferFile+" (default: the config's data_dir)")
+	f := bufferFlags{
+		config:  fs.String("config", config.DefaultPath, "path of the TOML config file"),
+		dataDir: fs.String("data-dir", "", "data directory holding "+agent.BufferFile+" (default: the config's data_dir)"),
+		api:     fs.String("api", "", "API address of the running agent (default: [api] address of --config)"),
+		token:   fs.String("token", "", "API bearer token of the running agent (default: $"+tokenEnv+", else [api] auth_token of --config)"),
+	}
 	fs.Usage = func() {
 		fmt.Fprint(stderr, usage)
 		fmt.Fprint(stderr, "\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	return fs, path, dataDir
+	return fs, f
 }
 
-// bufferPath returns the buffer file of the config, or of --data-dir.
-func bufferPath(path, dataDir string) (string, error) {
-	if dataDir != "" {
-		return filepath.Join(dataDir, agent.BufferFile), nil
+// bufferFile returns the buffer file of --data-dir, or of the config (then
+// also returned).
+func bufferFile(f bufferFlags) (string, *config.Config, error) {
+	if *f.dataDir != "" {
+		return filepath.Join(*f.dataDir, agent.BufferFile), nil, nil
 	}
-	cfg, err := config.Load(path, components())
+	c, err := config.Load(*f.config, components())
 	if err != nil {
-		return "", fmt.Errorf("%w\n(use --data-dir to point at the buffer without a valid config)", err)
+		return "", nil, fmt.Errorf("%w\n(use --data-dir to point at the buffer without a valid config)", err)
 	}
-	return filepath.Join(cfg.DataDir, agent.BufferFile), nil
+	return filepath.Join(c.DataDir, agent.BufferFile), c, nil
+}
+
+// openAdmin opens the buffer file; when a running agent holds its lock, it
+// returns a client of that agent's API instead.
+func openAdmin(f bufferFlags) (bufferAdmin, error) {
+	file, cfg, err := bufferFile(f)
+	if err != nil {
+		return nil, err
+	}
+	b, err := openOffline(file)
+	if err == nil {
+		return localAdmin{b}, nil
+	}
+	if !errors.Is(err, buffer.ErrLocked) {
+		return nil, err
+	}
+	return remoteFor(f, cfg, err)
+}
+
+// remoteFor returns a client of the API of the agent that holds the
+// buffer's lock (locked is that error), after one cheap call that tells
+// whether the agent answers.
+func remoteFor(f bufferFlags, cfg *config.Config, locked error) (bufferAdmin, error) {
+	addr, tok := *f.api, *f.token
+	if tok == "" {
+		tok = os.Getenv(tokenEnv)
+	}
+	if (addr == "" || tok == "") && cfg == nil {
+		c, err := config.Load(*f.config, components())
+		if err != nil && addr == "" {
+			return nil, fmt.Errorf("%w; give --api ADDR (or a valid --config) to ask the running agent", locked)
+		}
+		cfg = c
+	}
+	if cfg != nil {
+		if addr == "" {
+			if !cfg.API.Enabled {
+				return nil, fmt.Errorf("%w, and its API is disabled ([api] enabled = false)", locked)
+			}
+			addr = cfg.API.Address
+		}
+		if tok == "" {
+			tok = cfg.API.AuthToken
+		}
+	}
+	r := newRemoteAdmin(dialable(addr), tok)
+	resp, err := r.do("GET", "/health", nil, nil)
+	if err != nil {
+		return nil, fmt.Errorf("%w, and %v", locked, err)
+	}
+	resp.Body.Close()
+	return r, nil
 }
 
 // bufferChildCommand is the hidden subcommand that runs buffer.ChildMain.
@@ -149,7 +214,7 @@ func cmdDeadLetters(args []string, stdout, stderr io.Writer) int {
 		return 2
 	}
 	sub, rest := args[0], args[1:]
-	fs, path, dataDir := offlineFlags("dead-letters "+sub, deadLettersUsage, stderr)
+	fs, bf := offlineFlags("dead-letters "+sub, deadLettersUsage, stderr)
 	var ids idList
 	var component, sink *string
 	var limit *int
@@ -179,41 +244,22 @@ func cmdDeadLetters(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "hogtail dead-letters purge: give either --all or --id N")
 		return 2
 	}
-	file, err := bufferPath(*path, *dataDir)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	b, err := openOffline(file)
+	b, err := openAdmin(bf)
 	if err != nil {
 		fmt.Fprintln(stderr, "hogtail dead-letters:", err)
 		return 1
 	}
-	defer b.Close()
+	defer b.close()
 
 	switch sub {
 	case "list":
-		enc := json.NewEncoder(stdout)
-		enc.SetEscapeHTML(false)
-		n := 0
-		var werr error
-		err = b.DeadLetters(func(dl buffer.DeadLetter) bool {
-			if *component != "" && dl.Component != *component {
-				return true
-			}
-			if werr = enc.Encode(dl); werr != nil {
-				return false
-			}
-			n++
-			return *limit <= 0 || n < *limit
-		})
-		if err = errors.Join(err, werr); err != nil {
+		if err := b.list(stdout, *component, *limit); err != nil {
 			fmt.Fprintln(stderr, "hogtail dead-letters list:", err)
 			return 1
 		}
 		return 0
 	case "replay":
-		res, err := b.ReplayDeadLetters(buffer.Replay{IDs: ids, Queue: *sink})
+		res, err := b.replay(ids, *sink)
 		if err != nil {
 			fmt.Fprintln(stderr, "hogtail dead-letters replay:", err)
 			return 1
@@ -239,7 +285,7 @@ func cmdDeadLetters(args []string, stdout, stderr io.Writer) int {
 		}
 		return 0
 	default: // purge
-		n, err := b.PurgeDeadLetters(ids)
+		n, err := b.purge(ids)
 		if err != nil {
 			fmt.Fprintln(stderr, "hogtail dead-letters purge:", err)
 			return 1
@@ -262,22 +308,12 @@ func cmdBuffer(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(stderr, bufferUsage)
 		return 2
 	}
-	fs, path, dataDir := offlineFlags("buffer check", bufferUsage, stderr)
+	fs, bf := offlineFlags("buffer check", bufferUsage, stderr)
 	asJSON := fs.Bool("json", false, "print the report as JSON")
 	if code := parseFlags(fs, args[1:]); code >= 0 {
 		return code
 	}
-	file, err := bufferPath(*path, *dataDir)
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
-	}
-	var rep *buffer.Report
-	if child := bufferChild(); child != nil {
-		rep, err = buffer.CheckIsolated(context.Background(), file, lockTimeout, child)
-	} else {
-		rep, err = buffer.Check(file, lockTimeout)
-	}
+	rep, err := checkBuffer(bf)
 	if err != nil {
 		fmt.Fprintln(stderr, "hogtail buffer check:", err)
 		return 1
@@ -293,6 +329,30 @@ func cmdBuffer(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	return 0
+}
+
+// checkBuffer checks the file read-only while hogtail is stopped (a
+// damaged file is reported, never set aside), or asks the running agent.
+func checkBuffer(f bufferFlags) (*buffer.Report, error) {
+	file, cfg, err := bufferFile(f)
+	if err != nil {
+		return nil, err
+	}
+	var rep *buffer.Report
+	if child := bufferChild(); child != nil {
+		// In a child process: a file that makes bbolt crash is reported.
+		rep, err = buffer.CheckIsolated(context.Background(), file, lockTimeout, child)
+	} else {
+		rep, err = buffer.Check(file, lockTimeout)
+	}
+	if !errors.Is(err, buffer.ErrLocked) {
+		return rep, err
+	}
+	r, err := remoteFor(f, cfg, err)
+	if err != nil {
+		return nil, err
+	}
+	return r.check()
 }
 
 func printReport(w io.Writer, rep *buffer.Report) {

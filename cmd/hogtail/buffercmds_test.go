@@ -4,15 +4,20 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hogtail/hogtail/agent"
 	"github.com/hogtail/hogtail/agent/buffer"
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/config"
+	"github.com/hogtail/hogtail/sinks/sinktest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -126,15 +131,116 @@ func TestOfflineCommandsRefuseLockedBuffer(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer b.Close()
+	// Port 1 on loopback refuses: the holder of the lock has no API there.
 	for _, args := range [][]string{{"list"}, {"replay"}, {"purge", "--all"}} {
-		code, _, errs := runOffline(cmdDeadLetters, append(args, "--config", cfg)...)
-		if code != 1 || !strings.Contains(errs, "locked by another process") || !strings.Contains(errs, "stop hogtail first") {
+		code, _, errs := runOffline(cmdDeadLetters, append(args, "--config", cfg, "--api", "127.0.0.1:1")...)
+		if code != 1 || !strings.Contains(errs, "locked by another process") || !strings.Contains(errs, "127.0.0.1:1") {
 			t.Fatalf("%v on a locked buffer: exit %d %s", args, code, errs)
 		}
 	}
-	code, _, errs := runOffline(cmdBuffer, "check", "--config", cfg)
+	code, _, errs := runOffline(cmdBuffer, "check", "--config", cfg, "--api", "127.0.0.1:1")
 	if code != 1 || !strings.Contains(errs, "locked by another process") {
 		t.Fatalf("check on a locked buffer: exit %d %s", code, errs)
+	}
+}
+
+// TestDeadLettersWhileRunning runs an agent in this process (it holds the
+// buffer's lock) and drives list, replay --id, purge and buffer check
+// through its API: the replayed record reaches the receiver, and only it.
+func TestDeadLettersWhileRunning(t *testing.T) {
+	rcv := sinktest.NewReceiver(nil)
+	defer rcv.Close()
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "hogtail.toml")
+	os.WriteFile(cfgPath, []byte(fmt.Sprintf(`data_dir = "data"
+[api]
+address = "127.0.0.1:0"
+auth_token = "s3cret"
+[sources.in]
+type = "http"
+address = "127.0.0.1:0"
+[sinks.out]
+type = "http"
+inputs = ["in"]
+url = %q
+batch_timeout = "10ms"
+`, rcv.URL)), 0o644)
+	cfg, err := config.Load(cfgPath, components())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Dead letters from an earlier run.
+	file := filepath.Join(dir, "data", agent.BufferFile)
+	os.MkdirAll(filepath.Dir(file), 0o700)
+	b, err := buffer.Open(file, buffer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dls []component.DeadLetter
+	for i := range 4 {
+		dls = append(dls, component.DeadLetter{Component: "out", Reason: "permanent: HTTP 400", Record: []byte(fmt.Sprintf(`{"uuid":"u%d","event":"e","properties":{"seq":%d}}`, i+1, i+1))})
+	}
+	b.AddDeadLetters(dls)
+	b.Close()
+
+	a, err := agent.New(cfg, agent.Options{Logger: slog.New(slog.DiscardHandler)})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	addr, _, err := a.ServeAPI(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Error(err)
+		}
+	}()
+	<-a.Started()
+
+	// The token comes from the config; a wrong one is refused.
+	code, out, errs := runOffline(cmdDeadLetters, "list", "--config", cfgPath, "--api", addr, "--token", "wrong")
+	if code != 1 || !strings.Contains(errs, "401") {
+		t.Fatalf("list with a wrong token: exit %d\n%s%s", code, out, errs)
+	}
+	code, out, errs = runOffline(cmdDeadLetters, "list", "--config", cfgPath, "--api", addr)
+	if code != 0 || strings.Count(out, "\n") != 4 {
+		t.Fatalf("list: exit %d\n%s%s", code, out, errs)
+	}
+	if _, out, _ := runOffline(cmdDeadLetters, "list", "--config", cfgPath, "--api", addr, "--limit", "1"); strings.Count(out, "\n") != 1 {
+		t.Fatalf("list --limit 1:\n%s", out)
+	}
+	code, out, errs = runOffline(cmdDeadLetters, "replay", "--config", cfgPath, "--api", addr, "--id", "2")
+	if code != 0 || !strings.Contains(out, `replayed 1 records into the queue of sink "out"`) {
+		t.Fatalf("replay --id 2: exit %d\n%s%s", code, out, errs)
+	}
+	if !rcv.WaitUnique(1, 10*time.Second) {
+		t.Fatal("the replayed record did not reach the receiver")
+	}
+	if got := rcv.Accepted(); len(got) != 1 || got[0].UUID != "u2" {
+		t.Fatalf("receiver got %+v, want only u2", got)
+	}
+	code, out, errs = runOffline(cmdDeadLetters, "purge", "--config", cfgPath, "--api", addr, "--id", "3")
+	if code != 0 || out != "purged 1 dead letters\n" {
+		t.Fatalf("purge --id 3: exit %d %q %s", code, out, errs)
+	}
+	code, out, errs = runOffline(cmdBuffer, "check", "--config", cfgPath, "--api", addr, "--json")
+	var rep buffer.Report
+	if err := json.Unmarshal([]byte(out), &rep); code != 0 || err != nil {
+		t.Fatalf("check: exit %d %v\n%s%s", code, err, out, errs)
+	}
+	if rep.DeadLetters != 2 || len(rep.Damage) != 0 || len(rep.Queues) != 1 || rep.Queues[0].Name != "out" {
+		t.Fatalf("check report %+v", rep)
+	}
+	// A config with [api] address finds the agent without --api.
+	cfgText, _ := os.ReadFile(cfgPath)
+	os.WriteFile(cfgPath, []byte(strings.Replace(string(cfgText), "127.0.0.1:0", addr, 1)), 0o644)
+	if code, out, errs := runOffline(cmdDeadLetters, "list", "--config", cfgPath); code != 0 || strings.Count(out, "\n") != 2 {
+		t.Fatalf("list through the config's API address: exit %d\n%s%s", code, out, errs)
 	}
 }
 

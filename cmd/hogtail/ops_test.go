@@ -17,26 +17,12 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/config"
 )
 
 // lockedBuffer collects a subprocess's stderr safely.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
+type lockedBuffer = componenttest.SyncBuffer
 
 // startAgent starts cmd, a "hogtail run", collecting its stderr, and stops
 // it with SIGTERM when the test ends.
@@ -65,6 +51,89 @@ func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() boo
 	}
 }
 
+// notifySocket is a fake systemd NOTIFY_SOCKET counting what it receives.
+type notifySocket struct {
+	path string
+	mu   sync.Mutex
+	msgs []string
+}
+
+func newNotifySocket(t *testing.T) *notifySocket {
+	t.Helper()
+	ns := &notifySocket{path: filepath.Join(t.TempDir(), "notify.sock")}
+	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: ns.path, Net: "unixgram"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	go func() {
+		buf := make([]byte, 4096)
+		for {
+			n, _, err := conn.ReadFromUnix(buf)
+			if err != nil {
+				return
+			}
+			ns.mu.Lock()
+			ns.msgs = append(ns.msgs, string(buf[:n]))
+			ns.mu.Unlock()
+		}
+	}()
+	return ns
+}
+
+// messages returns what was received so far, in order.
+func (ns *notifySocket) messages() []string {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	return append([]string(nil), ns.msgs...)
+}
+
+// count returns how many messages start with prefix.
+func (ns *notifySocket) count(prefix string) int {
+	ns.mu.Lock()
+	defer ns.mu.Unlock()
+	n := 0
+	for _, m := range ns.msgs {
+		if strings.HasPrefix(m, prefix) {
+			n++
+		}
+	}
+	return n
+}
+
+// startNotified starts `hogtail run` on cfgPath under the fake systemd
+// notify socket ns, with a 200 ms watchdog; the process is killed at the
+// end of the test if still running.
+func startNotified(t *testing.T, bin, cfgPath string, ns *notifySocket) (*exec.Cmd, *lockedBuffer) {
+	t.Helper()
+	cmd := exec.Command(bin, "run", "--config", cfgPath, "--watch-config=false")
+	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+ns.path, "WATCHDOG_USEC=200000")
+	stderr := &lockedBuffer{}
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill() })
+	return cmd, stderr
+}
+
+// stopCleanly sends SIGTERM to cmd and expects it to exit with status 0
+// within timeout.
+func stopCleanly(t *testing.T, cmd *exec.Cmd, stderr *lockedBuffer, timeout time.Duration) {
+	t.Helper()
+	cmd.Process.Signal(syscall.SIGTERM)
+	errc := make(chan error, 1)
+	go func() { errc <- cmd.Wait() }()
+	select {
+	case err := <-errc:
+		if err != nil {
+			t.Fatalf("exit: %v\n%s", err, stderr.String())
+		}
+	case <-time.After(timeout):
+		t.Fatalf("no exit after SIGTERM:\n%s", stderr.String())
+	}
+}
+
 const opsConfig = `data_dir = %q
 [api]
 enabled = false
@@ -83,49 +152,13 @@ target = "stderr"
 func TestSystemdNotifyAndReload(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
-	sock := filepath.Join(dir, "notify.sock")
-	conn, err := net.ListenUnixgram("unixgram", &net.UnixAddr{Name: sock, Net: "unixgram"})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
-	var mu sync.Mutex
-	var msgs []string
-	go func() {
-		buf := make([]byte, 4096)
-		for {
-			n, _, err := conn.ReadFromUnix(buf)
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			msgs = append(msgs, string(buf[:n]))
-			mu.Unlock()
-		}
-	}()
-	seen := func(prefix string) int {
-		mu.Lock()
-		defer mu.Unlock()
-		n := 0
-		for _, m := range msgs {
-			if strings.HasPrefix(m, prefix) {
-				n++
-			}
-		}
-		return n
-	}
+	ns := newNotifySocket(t)
+	seen := ns.count
 
 	cfgPath := filepath.Join(dir, "hogtail.toml")
 	good := []byte(strings.Replace(opsConfig, "%q", `"`+filepath.Join(dir, "data")+`"`, 1))
 	os.WriteFile(cfgPath, good, 0o644)
-	cmd := exec.Command(bin, "run", "--config", cfgPath, "--watch-config=false")
-	cmd.Env = append(os.Environ(), "NOTIFY_SOCKET="+sock, "WATCHDOG_USEC=200000")
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer cmd.Process.Kill()
+	cmd, stderr := startNotified(t, bin, cfgPath, ns)
 	waitUntil(t, "READY=1", 10*time.Second, func() bool { return seen("READY=1") == 1 })
 	waitUntil(t, "WATCHDOG=1", 5*time.Second, func() bool { return seen("WATCHDOG=1") > 0 })
 
@@ -146,28 +179,16 @@ func TestSystemdNotifyAndReload(t *testing.T) {
 	waitUntil(t, "reload applied", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "config reloaded") })
 	waitUntil(t, "READY=1 after the reload", 5*time.Second, func() bool { return seen("READY=1") == 3 })
 
-	cmd.Process.Signal(syscall.SIGTERM)
-	errc := make(chan error, 1)
-	go func() { errc <- cmd.Wait() }()
-	select {
-	case err := <-errc:
-		if err != nil {
-			t.Fatalf("exit: %v\n%s", err, stderr.String())
-		}
-	case <-time.After(30 * time.Second):
-		t.Fatalf("no exit after SIGTERM:\n%s", stderr.String())
-	}
+	stopCleanly(t, cmd, stderr, 30*time.Second)
 	waitUntil(t, "STOPPING=1", 2*time.Second, func() bool { return seen("STOPPING=1") == 1 })
 
 	// Order: READY, RELOADING, READY, RELOADING, READY, STOPPING (watchdog pings anywhere).
-	mu.Lock()
 	var order []string
-	for _, m := range msgs {
+	for _, m := range ns.messages() {
 		if !strings.HasPrefix(m, "WATCHDOG") {
 			order = append(order, strings.SplitN(m, "\n", 2)[0])
 		}
 	}
-	mu.Unlock()
 	want := "READY=1 RELOADING=1 READY=1 RELOADING=1 READY=1 STOPPING=1"
 	if got := strings.Join(order, " "); got != want {
 		t.Fatalf("notify order:\n got %s\nwant %s", got, want)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -135,25 +136,35 @@ func trigger(ch chan string, why string) {
 }
 
 // reload validates the config file and applies it; on any error the
-// running config is kept and every problem is logged.
+// running config is kept and every problem is logged, past the log rate
+// limiter: a rejected reload must say all that is wrong, every time.
 func reload(ctx context.Context, log *slog.Logger, level *slog.LevelVar, a *agent.Agent, path, why string) {
 	log.Info("reloading config", "trigger", why, "config", path)
+	full := agent.NoRateLimit(ctx)
 	cfg, err := config.Load(path, components())
 	if err != nil {
-		if errs, ok := err.(config.Errors); ok {
+		a.ReloadRejected()
+		var errs config.Errors
+		if errors.As(err, &errs) {
 			for _, p := range errs {
-				log.Error("config rejected; keeping the running config", "problem", p.String())
+				log.ErrorContext(full, "config rejected; keeping the running config", "problem", p.String())
 			}
 		} else {
-			log.Error("config rejected; keeping the running config", "error", err)
+			log.ErrorContext(full, "config rejected; keeping the running config", "error", err)
 		}
 		return
 	}
 	for _, w := range cfg.Warnings {
-		log.Warn(w)
+		log.WarnContext(full, w)
 	}
 	if err := a.Reload(ctx, cfg); err != nil {
-		log.Error("reload failed; keeping the running config", "error", err)
+		errs := []error{err}
+		if j, ok := err.(interface{ Unwrap() []error }); ok {
+			errs = j.Unwrap()
+		}
+		for _, e := range errs {
+			log.ErrorContext(full, "reload failed; keeping the running config", "error", e)
+		}
 		return
 	}
 	setLevel(level, cfg.LogLevel)
@@ -211,8 +222,11 @@ func (n notifier) extendStart() {
 	n.notify("EXTEND_TIMEOUT_USEC=30000000")
 }
 
-// watchdog pings systemd at half the WatchdogSec interval, only while the
-// pipeline is healthy, so systemd restarts a wedged agent.
+// watchdog pings systemd at half the WatchdogSec interval while hogtail's
+// own machinery runs (agent.Alive: the buffer commits, the delivery loops
+// run), so systemd restarts a wedged agent. Receivers that refuse or fail
+// never withhold the ping: /health reports them, and a restart would not
+// fix them.
 func (n notifier) watchdog(ctx context.Context, a *agent.Agent) {
 	interval, err := daemon.SdWatchdogEnabled(false)
 	if err != nil || interval <= 0 {
@@ -225,10 +239,13 @@ func (n notifier) watchdog(ctx context.Context, a *agent.Agent) {
 		case <-ctx.Done():
 			return
 		case <-t.C:
-			if a.Healthy() {
+			check, cancel := context.WithTimeout(ctx, interval/2)
+			err := a.Alive(check)
+			cancel()
+			if err == nil {
 				n.notify(daemon.SdNotifyWatchdog)
-			} else {
-				n.log.Warn("pipeline unhealthy; withholding the systemd watchdog ping")
+			} else if ctx.Err() == nil {
+				n.log.Error("hogtail's machinery is stuck; withholding the systemd watchdog ping", "error", err)
 			}
 		}
 	}

@@ -125,7 +125,7 @@ func (c *Config) Validate() error {
 func NewFactory() component.SinkFactory {
 	return component.NewSinkFactory("http", component.KindEvents, sample, defaultConfig,
 		func(c *Config, set component.Settings) (component.Sink, error) {
-			return New(c, set), nil
+			return New(c, set)
 		})
 }
 
@@ -144,13 +144,17 @@ type Sink struct {
 }
 
 // New returns a sink for a validated config.
-func New(c *Config, set component.Settings) *Sink {
+func New(c *Config, set component.Settings) (*Sink, error) {
+	m, err := httpx.NewMetrics(set.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("http sink metrics: %w", err)
+	}
 	s := &Sink{
 		cfg:     *c,
 		header:  http.Header{},
 		client:  httpx.NewClient(c.Timeout.D(), c.Concurrency),
 		log:     set.Logger,
-		metrics: httpx.NewMetrics(set.Metrics),
+		metrics: m,
 		gz:      httpx.NewGzipPool(c.GzipLevel),
 	}
 	if s.log == nil {
@@ -179,7 +183,7 @@ func New(c *Config, set component.Settings) *Sink {
 		r.SetBasicAuth(c.Auth.User, c.Auth.Password)
 		s.header.Set("Authorization", r.Header.Get("Authorization"))
 	}
-	return s
+	return s, nil
 }
 
 // Deliver implements component.Sink.

@@ -41,7 +41,10 @@ func newSink(t *testing.T, url string, mod func(*Config)) *Sink {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	s := New(c, componenttest.Settings("out", t.TempDir()))
+	s, err := New(c, componenttest.Settings("out", t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { s.Shutdown(context.Background()) })
 	return s
 }

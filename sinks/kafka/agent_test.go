@@ -201,6 +201,57 @@ func TestAgentPausesUntilTopicExists(t *testing.T) {
 	checkSeqs(t, consumeSeqs(t, c, "late", count), count)
 }
 
+// TestAgentTopicRecreated: the topic is deleted and created again (new
+// topic ID) while events flow. The sink recovers by itself: the run drains
+// its queue and ends, and the new topic receives every event produced after
+// the recreation (those produced before it went with the old topic).
+func TestAgentTopicRecreated(t *testing.T) {
+	const count = 3000
+	c, err := kfake.NewCluster(kfake.NumBrokers(1), kfake.SeedTopics(2, "hogtail_events"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	runAgent(t, c, "", count, 1000, "", func(func()) {
+		if got := consumeSeqs(t, c, "hogtail_events", 200); len(got) < 200 {
+			t.Errorf("only %d events before the recreation", len(got))
+		}
+		if err := c.DeleteTopic("hogtail_events"); err != nil {
+			t.Error(err)
+		}
+		if err := c.CreateTopic("hogtail_events", 2, nil); err != nil {
+			t.Error(err)
+		}
+	})
+	cl, err := kgo.NewClient(kgo.SeedBrokers(c.ListenAddrs()...), kgo.ConsumeTopics("hogtail_events"), kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
+	defer cancel()
+	first, last, n := int64(-1), int64(-1), 0
+	for last != count-1 && ctx.Err() == nil {
+		cl.PollFetches(ctx).EachRecord(func(r *kgo.Record) {
+			var e event.Event
+			if err := e.UnmarshalJSON(r.Value); err != nil {
+				t.Errorf("record is not an event: %v", err)
+				return
+			}
+			v, _ := e.Properties.Get("seq")
+			seq, _ := v.(int64)
+			if first < 0 || seq < first {
+				first = seq
+			}
+			last = max(last, seq)
+			n++
+		})
+	}
+	if last != count-1 || int64(n) < last-first+1 {
+		t.Fatalf("the recreated topic holds %d events, seqs %d..%d: want every seq up to %d", n, first, last, count-1)
+	}
+}
+
 // TestAgentStopAndRestart: the agent is stopped (as by SIGTERM) while
 // events flow, and started again on the same data directory: every event
 // arrives, those the first run had not confirmed at most once more.

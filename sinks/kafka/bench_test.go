@@ -88,7 +88,10 @@ func BenchmarkSinks(b *testing.B) {
 			hc := httpsink.NewFactory().NewConfig().(*httpsink.Config)
 			hc.URL = srv.URL
 			hc.Concurrency = inflight
-			s := httpsink.New(hc, component.Settings{})
+			s, err := httpsink.New(hc, component.Settings{})
+			if err != nil {
+				b.Fatal(err)
+			}
 			defer s.Shutdown(context.Background())
 			run(b, s, recs, inflight)
 		})

@@ -101,6 +101,10 @@ func New(c *Config, set component.Settings) (*Sink, error) {
 	if err != nil {
 		return nil, fmt.Errorf("kafka: key: %w", err)
 	}
+	m, err := newMetrics(set.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("kafka: metrics: %w", err)
+	}
 	s := &Sink{
 		cfg:       *c,
 		log:       log,
@@ -111,7 +115,7 @@ func New(c *Config, set component.Settings) (*Sink, error) {
 		tokenJSON: event.AppendString(nil, c.Token),
 		ingestion: c.Encoding == EncodingPostHogIngestion,
 		maxRecord: int(c.MaxMessageBytes) - recordOverhead,
-		metrics:   newMetrics(set.Metrics),
+		metrics:   m,
 		now:       time.Now,
 		seed:      maphash.MakeSeed(),
 	}
@@ -247,6 +251,40 @@ func (s *Sink) Start(context.Context) error {
 	return nil
 }
 
+// renewClient replaces the client after an UNKNOWN_TOPIC_ID answer: the
+// topic was deleted and created again under a new ID, and a client keeps
+// the ID it learnt (refreshing its metadata does not help), so only a new
+// client produces to the new topic. The agent retries the failed records
+// with it. The old client is closed once the deliveries using it have
+// their outcome; Shutdown waits for that. It reports whether a client
+// other than old is in place.
+func (s *Sink) renewClient(old *kgo.Client) bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.client == nil {
+		return false // shut down
+	}
+	if s.client != old {
+		return true // renewed by another Deliver
+	}
+	cl, err := kgo.NewClient(s.opts...)
+	if err != nil {
+		s.log.Error("kafka: cannot renew the client after UNKNOWN_TOPIC_ID; keeping the old one", "error", err)
+		return false
+	}
+	s.client = cl
+	s.log.Warn("kafka: a topic was recreated (UNKNOWN_TOPIC_ID); producing through a new client")
+	s.waits.Add(1)
+	go func() {
+		defer s.waits.Done()
+		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.RequestTimeout.D())
+		defer cancel()
+		old.AbortBufferedRecords(ctx) // their deliveries fail and are retried
+		old.Close()
+	}()
+	return true
+}
+
 // Shutdown implements component.Lifecycle. The agent calls it once no
 // Deliver is waiting any more, so the records the client still buffers
 // belong to deliveries that gave up (cancelled at shutdown): the agent
@@ -328,6 +366,9 @@ func (s *Sink) putBatch(b *batch) {
 //   - unknown topic, authorization or SASL failure, a compression the
 //     broker refuses: Paused (the records stay buffered, the sink is
 //     unhealthy and retried at retry.max_interval);
+//   - UNKNOWN_TOPIC_ID (the topic was deleted and created again): the
+//     client, which keeps the old ID, is replaced and the batch retried
+//     with backoff;
 //   - anything else (brokers down, leader moves, timeouts): a plain error
 //     the agent retries with backoff.
 func (s *Sink) Deliver(ctx context.Context, in component.Batch) error {
@@ -388,6 +429,15 @@ func (s *Sink) Deliver(ctx context.Context, in component.Batch) error {
 	err := s.results(b, in.Records, res)
 	if err == nil {
 		s.forgetAcked(b.skipped)
+	}
+	if errors.Is(err, kerr.UnknownTopicID) && s.renewClient(cl) {
+		// Not paused: the new client may well succeed, so the agent
+		// retries with its short backoff rather than at max_interval.
+		retry := fmt.Errorf("kafka: topic recreated under a new ID; retrying through a new client (%s)", err)
+		if n := component.AsDeliveryError(err).Delivered; n > 0 {
+			return component.Partial(n, retry)
+		}
+		return retry
 	}
 	s.putBatch(b)
 	if err != nil {

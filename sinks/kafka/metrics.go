@@ -14,30 +14,30 @@ type metrics struct {
 	errors  *prometheus.CounterVec
 }
 
-func newMetrics(reg prometheus.Registerer) *metrics {
-	return &metrics{
-		records: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	var err error
+	m := &metrics{
+		records: component.RegisterInto(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hogtail_sink_kafka_records_total",
 			Help: "Records Kafka acknowledged.",
-		})),
-		bytes: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		}), &err),
+		bytes: component.RegisterInto(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hogtail_sink_kafka_record_bytes_total",
 			Help: "Key and value bytes of the records Kafka acknowledged, before compression.",
-		})),
-		skipped: register(reg, prometheus.NewCounter(prometheus.CounterOpts{
+		}), &err),
+		skipped: component.RegisterInto(reg, prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "hogtail_sink_kafka_retry_skipped_records_total",
 			Help: "Records of a retried batch not produced again because Kafka had acknowledged them on an earlier try.",
-		})),
-		errors: register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
+		}), &err),
+		errors: component.RegisterInto(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hogtail_sink_kafka_record_errors_total",
 			Help: "Records that failed to produce, by Kafka error code (or record_timeout, canceled, other).",
-		}, []string{"error"})),
+		}, []string{"error"}), &err),
 	}
-}
-
-// register registers c, or returns the collector already registered under
-// its name (a sink rebuilt on reload finds its collectors registered).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	c, _ = component.Register(reg, c)
-	return c
+	// The errors that are not Kafka codes start at 0, so that increase()
+	// alerts on them work from the first one.
+	for _, e := range []string{"record_timeout", "canceled", "other"} {
+		m.errors.WithLabelValues(e)
+	}
+	return m, err
 }

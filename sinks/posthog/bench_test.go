@@ -95,7 +95,10 @@ func BenchmarkPostHogSink(b *testing.B) {
 		b.Run(tc.name, func(b *testing.B) {
 			c := defaultConfig()
 			c.Host, c.APIKey, c.Gzip, c.GzipLevel = srv.URL, "phc_bench", tc.gzip, tc.level
-			s := New(c, component.Settings{})
+			s, err := New(c, component.Settings{})
+			if err != nil {
+				b.Fatal(err)
+			}
 			b.SetBytes(int64(component.Batch{Records: recs}.Bytes()))
 			b.ReportAllocs()
 			b.ResetTimer()
@@ -117,7 +120,10 @@ func BenchmarkEncode(b *testing.B) {
 		b.Run(fmt.Sprintf("gzip%d", level), func(b *testing.B) {
 			c := defaultConfig()
 			c.APIKey, c.Gzip, c.GzipLevel = "phc_bench", level > 0, max(level, 1)
-			s := New(c, component.Settings{})
+			s, err := New(c, component.Settings{})
+			if err != nil {
+				b.Fatal(err)
+			}
 			var buf bytes.Buffer
 			b.SetBytes(int64(component.Batch{Records: recs}.Bytes()))
 			b.ReportAllocs()

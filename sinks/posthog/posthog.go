@@ -111,7 +111,7 @@ func (c *Config) Validate() error {
 func NewFactory() component.SinkFactory {
 	return component.NewSinkFactory("posthog", component.KindEvents, sample, defaultConfig,
 		func(c *Config, set component.Settings) (component.Sink, error) {
-			return New(c, set), nil
+			return New(c, set)
 		})
 }
 
@@ -135,7 +135,7 @@ type Sink struct {
 }
 
 // New returns a sink for a validated config.
-func New(c *Config, set component.Settings) *Sink {
+func New(c *Config, set component.Settings) (*Sink, error) {
 	prefix := []byte(`{"api_key":`)
 	prefix = event.AppendString(prefix, c.APIKey)
 	histPrefix := append(append([]byte(nil), prefix...), `,"historical_migration":true,"sent_at":"`...)
@@ -147,6 +147,10 @@ func New(c *Config, set component.Settings) *Sink {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	m, err := httpx.NewMetrics(set.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("posthog sink metrics: %w", err)
+	}
 	return &Sink{
 		url:           strings.TrimRight(c.Host, "/") + "/batch/",
 		prefix:        prefix,
@@ -156,10 +160,10 @@ func New(c *Config, set component.Settings) *Sink {
 		gzip:          c.Gzip,
 		client:        httpx.NewClient(c.Timeout.D(), c.Concurrency),
 		log:           log,
-		metrics:       httpx.NewMetrics(set.Metrics),
+		metrics:       m,
 		gz:            httpx.NewGzipPool(c.GzipLevel),
 		now:           time.Now,
-	}
+	}, nil
 }
 
 // Deliver implements component.Sink. A batch holding an event over

@@ -60,7 +60,7 @@ func (c *Config) Validate() error {
 func NewFactory() component.SinkFactory {
 	return component.NewSinkFactory("webhook", component.KindWebhooks, sample, defaultConfig,
 		func(c *Config, set component.Settings) (component.Sink, error) {
-			return New(c, set), nil
+			return New(c, set)
 		})
 }
 
@@ -72,16 +72,20 @@ type Sink struct {
 }
 
 // New returns a sink for a validated config.
-func New(c *Config, set component.Settings) *Sink {
+func New(c *Config, set component.Settings) (*Sink, error) {
 	log := set.Logger
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
+	m, err := httpx.NewMetrics(set.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("webhook sink metrics: %w", err)
+	}
 	return &Sink{
 		client:  httpx.NewClient(c.Timeout.D(), c.Concurrency),
 		log:     log,
-		metrics: httpx.NewMetrics(set.Metrics),
-	}
+		metrics: m,
+	}, nil
 }
 
 // Deliver implements component.Sink: the requests of the batch are sent in

@@ -23,7 +23,10 @@ func newSink(t *testing.T, mod func(*Config)) *Sink {
 	if err := c.Validate(); err != nil {
 		t.Fatal(err)
 	}
-	s := New(c, componenttest.Settings("hooks", t.TempDir()))
+	s, err := New(c, componenttest.Settings("hooks", t.TempDir()))
+	if err != nil {
+		t.Fatal(err)
+	}
 	t.Cleanup(func() { s.Shutdown(context.Background()) })
 	return s
 }

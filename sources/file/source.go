@@ -94,11 +94,13 @@ type metrics struct {
 	open                                                                  prometheus.Gauge
 }
 
-func newMetrics(reg prometheus.Registerer, name string) *metrics {
-	cl := prometheus.Labels{"component": name}
+// newMetrics registers the source's collectors on reg, which labels them
+// with the component name.
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	var err error
 	c := func(n, help string) prometheus.Counter {
-		return register(reg, prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hogtail_file_source_" + n, Help: help, ConstLabels: cl}))
+		return component.RegisterInto(reg, prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hogtail_file_source_" + n, Help: help}), &err)
 	}
 	m := &metrics{
 		lines:       c("lines_total", "Lines read (one per event)."),
@@ -109,16 +111,9 @@ func newMetrics(reg prometheus.Registerer, name string) *metrics {
 		rotations:   c("rotations_total", "Files closed after they were rotated away or deleted."),
 		truncations: c("truncations_total", "Files read again from 0 after truncation."),
 	}
-	m.open = register(reg, prometheus.NewGauge(prometheus.GaugeOpts{
-		Name: "hogtail_file_source_open_files", Help: "Files currently open.", ConstLabels: cl}))
-	return m
-}
-
-// register registers c, or returns the collector already registered under
-// the same description (a restarted source reuses its counters).
-func register[C prometheus.Collector](reg prometheus.Registerer, c C) C {
-	c, _ = component.Register(reg, c)
-	return c
+	m.open = component.RegisterInto(reg, prometheus.NewGauge(prometheus.GaugeOpts{
+		Name: "hogtail_file_source_open_files", Help: "Files currently open."}), &err)
+	return m, err
 }
 
 func newSource(cfg *Config, set component.Settings) (component.Source, error) {
@@ -147,7 +142,11 @@ func newSource(cfg *Config, set component.Settings) (component.Source, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	s.metrics = newMetrics(reg, set.Name)
+	m, err := newMetrics(reg)
+	if err != nil {
+		return nil, fmt.Errorf("file source metrics: %w", err)
+	}
+	s.metrics = m
 	resolve := func(p string) string {
 		if !filepath.IsAbs(p) && set.ConfigDir != "" {
 			p = filepath.Join(set.ConfigDir, p)

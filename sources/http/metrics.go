@@ -1,8 +1,6 @@
 package httpsource
 
 import (
-	"errors"
-
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -44,19 +42,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 	}
 	var err error
-	m.requests = register(reg, m.requests, &err)
-	m.accepted = register(reg, m.accepted, &err)
-	m.rejected = register(reg, m.rejected, &err)
-	m.uuidReplaced = register(reg, m.uuidReplaced, &err)
-	m.inFlight = register(reg, m.inFlight, &err)
-	m.acceptErrors = register(reg, m.acceptErrors, &err)
+	m.requests = component.RegisterInto(reg, m.requests, &err)
+	m.accepted = component.RegisterInto(reg, m.accepted, &err)
+	m.rejected = component.RegisterInto(reg, m.rejected, &err)
+	m.uuidReplaced = component.RegisterInto(reg, m.uuidReplaced, &err)
+	m.inFlight = component.RegisterInto(reg, m.inFlight, &err)
+	m.acceptErrors = component.RegisterInto(reg, m.acceptErrors, &err)
 	return m, err
-}
-
-// register adds c to reg (reusing the collector of the instance a reload
-// replaced) and collects registration errors into *errp.
-func register[C prometheus.Collector](reg prometheus.Registerer, c C, errp *error) C {
-	c, err := component.Register(reg, c)
-	*errp = errors.Join(*errp, err)
-	return c
 }

@@ -1,8 +1,6 @@
 package journald
 
 import (
-	"errors"
-
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -29,17 +27,12 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		running: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hogtail_journald_source_journalctl_running", Help: "1 while journalctl runs."}),
 	}
-	var errs []error
-	reg1 := func(col prometheus.Collector) prometheus.Collector {
-		got, err := component.Register(reg, col)
-		errs = append(errs, err)
-		return got
-	}
-	m.entries = reg1(m.entries).(prometheus.Counter)
-	m.excluded = reg1(m.excluded).(prometheus.Counter)
-	m.parseErrors = reg1(m.parseErrors).(prometheus.Counter)
-	m.restarts = reg1(m.restarts).(prometheus.Counter)
-	m.gaps = reg1(m.gaps).(prometheus.Counter)
-	m.running = reg1(m.running).(prometheus.Gauge)
-	return m, errors.Join(errs...)
+	var err error
+	m.entries = component.RegisterInto(reg, m.entries, &err)
+	m.excluded = component.RegisterInto(reg, m.excluded, &err)
+	m.parseErrors = component.RegisterInto(reg, m.parseErrors, &err)
+	m.restarts = component.RegisterInto(reg, m.restarts, &err)
+	m.gaps = component.RegisterInto(reg, m.gaps, &err)
+	m.running = component.RegisterInto(reg, m.running, &err)
+	return m, err
 }

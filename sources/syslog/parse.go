@@ -32,6 +32,8 @@ type parser struct {
 	peer       string // the last peer, boxed in peerValue
 	peerValue  any
 	blocks     blocks
+	loose      []byte    // a message repaired by repairLoose
+	fast       *fastPath // nil: every message goes to go-syslog
 }
 
 // blocks hands out events, property slices and boxed strings from blocks
@@ -66,7 +68,7 @@ type block struct {
 
 const (
 	blockEvents = 128
-	maxProps    = 14 // properties of the richest event toEvent builds
+	maxProps    = 15 // properties of the richest event toEvent builds
 	maxBoxes    = 6  // strings toEvent boxes per event
 	maxFree     = 8  // free blocks kept per connection
 )
@@ -173,7 +175,11 @@ func newParser(cfg *Config, host string) *parser {
 	default:
 		m = auto.NewMachine(auto.WithRFC3164Options(opts3164...))
 	}
-	return &parser{m: m, event: cfg.Event, distinctID: cfg.DistinctID, host: host, hostValue: host}
+	p := &parser{m: m, event: cfg.Event, distinctID: cfg.DistinctID, host: host, hostValue: host}
+	if cfg.Format != FormatRFC3164 {
+		p.fast = &fastPath{}
+	}
+	return p
 }
 
 // trimFrame drops the trailer a sender may leave on a message.
@@ -190,10 +196,10 @@ func trimFrame(b []byte) []byte {
 }
 
 // toEvent parses msg (which is only valid during the call). peer is the
-// sender's address ("" for unix sockets); now gives the arrival time, asked
-// only for a message without a timestamp. It returns nil for an empty
-// message.
-func (p *parser) toEvent(msg []byte, peer string, truncated bool, now func() time.Time) *event.Event {
+// sender's address ("" for unix sockets); fi says whether the framing cut
+// it; now gives the arrival time, asked only for a message without a
+// timestamp. It returns nil for an empty message.
+func (p *parser) toEvent(msg []byte, peer string, fi frameInfo, now func() time.Time) *event.Event {
 	msg = trimFrame(msg)
 	if len(msg) == 0 {
 		return nil
@@ -201,17 +207,13 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now func() tim
 	ev := p.blocks.event()
 	ev.UUID, ev.Event = p.ids.Next(), p.event
 	props := p.blocks.props()
-	parsed, err := p.m.Parse(msg)
-	var base *syslog.Base
-	var sd *map[string]map[string]string
-	var format any
-	switch t := parsed.(type) {
-	case *rfc5424.SyslogMessage:
-		base, sd, format = &t.Base, t.StructuredData, format5424
-	case *rfc3164.SyslogMessage:
-		base, format = &t.Base, format3164
+	var f fields
+	var err error
+	ok := p.fast != nil && p.fast.parse(msg, &f)
+	if !ok {
+		ok, err = p.parseGoSyslog(msg, &f)
 	}
-	if err != nil || base == nil {
+	if !ok {
 		// Keep what arrived, with the reason, and what the <PRI> says.
 		text := msg
 		if pri, rest, ok := leadingPRI(msg); ok {
@@ -223,30 +225,37 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now func() tim
 		if err != nil {
 			errText = err.Error()
 		}
+		errText = joinFlags(fi.cut, errText)
 		props = append(props, event.Field{Key: "$parse_error", Value: errText})
 		ev.Timestamp = p.times.Format(now())
 	} else {
-		if base.Priority != nil {
-			props = appendPRI(props, *base.Priority)
+		if f.hasPri {
+			props = appendPRI(props, f.pri)
 		}
-		hostname := optString(base.Hostname)
-		props = p.appendOpt(props, "hostname", hostname)
-		props = p.appendOpt(props, "appname", optString(base.Appname))
-		props = p.appendOpt(props, "procid", optString(base.ProcID))
-		props = p.appendOpt(props, "msgid", optString(base.MsgID))
-		if sd != nil && len(*sd) > 0 {
-			props = append(props, event.Field{Key: "structured_data", Value: sdMap(*sd)})
+		props = p.appendOpt(props, "hostname", f.hostname)
+		props = p.appendOpt(props, "appname", f.appname)
+		props = p.appendOpt(props, "procid", f.procid)
+		props = p.appendOpt(props, "msgid", f.msgid)
+		if len(f.sd) > 0 {
+			props = append(props, event.Field{Key: "structured_data", Value: sdMap(f.sd)})
 		}
-		props = append(props, event.Field{Key: "message", Value: p.blocks.box(validUTF8(optString(base.Message)))})
-		props = append(props, event.Field{Key: "$syslog_format", Value: format})
-		if base.Timestamp != nil && !base.Timestamp.IsZero() {
-			ev.Timestamp = p.times.Format(*base.Timestamp)
+		props = append(props, event.Field{Key: "message", Value: p.blocks.box(validUTF8(f.message))})
+		props = append(props, event.Field{Key: "$syslog_format", Value: f.format})
+		flag := fi.cut
+		if f.format == format5424 && bomInvalid(f.message) {
+			flag = joinFlags(flag, bomInvalidError)
+		}
+		if flag != "" {
+			props = append(props, event.Field{Key: "$parse_error", Value: flag})
+		}
+		if f.hasTS {
+			ev.Timestamp = p.times.Format(f.ts)
 		} else {
 			ev.Timestamp = p.times.Format(now())
 		}
-		ev.DistinctID = hostname
+		ev.DistinctID = f.hostname
 	}
-	if truncated {
+	if fi.truncated {
 		props = append(props, event.Field{Key: "$truncated", Value: true})
 	}
 	if peer != "" {
@@ -269,28 +278,47 @@ func (p *parser) toEvent(msg []byte, peer string, truncated bool, now func() tim
 	return ev
 }
 
+// parseGoSyslog parses msg with go-syslog, trying the loose repairs when
+// it fails. false: no message, with go-syslog's error when it gave one.
+func (p *parser) parseGoSyslog(msg []byte, f *fields) (bool, error) {
+	parsed, err := p.m.Parse(msg)
+	if err != nil {
+		if fixed, ok := repairLoose(p.loose[:0], msg); ok {
+			p.loose = fixed
+			if again, err2 := p.m.Parse(fixed); err2 == nil {
+				parsed, err = again, nil
+			}
+		}
+	}
+	if err != nil {
+		return false, err
+	}
+	return f.fromGoSyslog(parsed), nil
+}
+
 // Property values boxed once: storing a string in an `any` allocates, and
 // these repeat on every message.
 var (
 	format5424 any = FormatRFC5424
 	format3164 any = FormatRFC3164
 
-	facilityNames [24]any
-	severityNames [8]any
-)
-
-func init() {
-	for f := range facilityNames {
-		name, ok := common.FacilityKeywords[uint8(f)]
-		if !ok {
-			name = strconv.Itoa(f)
+	facilityNames = func() (names [24]any) {
+		for f := range names {
+			name, ok := common.FacilityKeywords[uint8(f)]
+			if !ok {
+				name = strconv.Itoa(f)
+			}
+			names[f] = name
 		}
-		facilityNames[f] = name
-	}
-	for s := range severityNames {
-		severityNames[s] = common.SeverityLevelsShort[uint8(s)]
-	}
-}
+		return names
+	}()
+	severityNames = func() (names [8]any) {
+		for s := range names {
+			names[s] = common.SeverityLevelsShort[uint8(s)]
+		}
+		return names
+	}()
+)
 
 func appendPRI(props event.Map, pri uint8) event.Map {
 	fac, sev := pri/8, pri%8 // pri <= 191, so fac < 24
@@ -316,6 +344,17 @@ func leadingPRI(b []byte) (uint8, []byte, bool) {
 		return 0, nil, false
 	}
 	return uint8(n), b[end+1:], true
+}
+
+// joinFlags joins the reasons a message is flagged with.
+func joinFlags(a, b string) string {
+	switch {
+	case a == "":
+		return b
+	case b == "":
+		return a
+	}
+	return a + "; " + b
 }
 
 func optString(p *string) string {

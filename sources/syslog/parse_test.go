@@ -127,7 +127,7 @@ func TestParseMessages(t *testing.T) {
 	for _, c := range loadMsgCases(t) {
 		t.Run(c.Name, func(t *testing.T) {
 			p := newParser(testConfig(c.Format), "testhost")
-			ev := p.toEvent(c.bytes(t), "192.0.2.7", false, time.Now)
+			ev := p.toEvent(c.bytes(t), "192.0.2.7", frameInfo{}, time.Now)
 			if c.Skip {
 				if ev != nil {
 					t.Fatalf("want no event, got %s", ev.AppendJSON(nil))

@@ -57,21 +57,9 @@ func start(t testing.TB, mutate func(*Config)) *harness {
 
 func startWith(t testing.TB, emit component.Emitter, mutate func(*Config)) *harness {
 	t.Helper()
-	f := NewFactory()
-	cfg := f.NewConfig().(*Config)
-	cfg.Address = "127.0.0.1:0"
-	cfg.Timezone = "UTC"
-	if mutate != nil {
-		mutate(cfg)
-	}
-	set := componenttest.Settings("syslog_in", t.TempDir())
-	src, err := f.CreateSource(cfg, set)
-	if err != nil {
-		t.Fatalf("CreateSource: %v", err)
-	}
-	s := src.(*source)
+	s, reg := newBare(t, mutate)
 	stop := componenttest.StartSource(t, s, emit, s.ready)
-	h := &harness{src: s, reg: set.Metrics.(*prometheus.Registry), stop: stop}
+	h := &harness{src: s, reg: reg, stop: stop}
 	switch e := emit.(type) {
 	case *componenttest.Emitter:
 		h.emit = e
@@ -117,7 +105,7 @@ func expected(t *testing.T) (inputs [][]byte, messages []string) {
 		if c.Format != "" {
 			continue
 		}
-		ev := p.toEvent(c.bytes(t), "", false, time.Now)
+		ev := p.toEvent(c.bytes(t), "", frameInfo{}, time.Now)
 		inputs = append(inputs, c.bytes(t))
 		if ev != nil {
 			m, _ := ev.Properties.GetString("message")

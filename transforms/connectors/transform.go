@@ -46,6 +46,9 @@ type connector struct {
 	// spare holds ready instances (already set up when they come from a
 	// reload) for lanes to take when they switch to this version.
 	spare chan *instance
+	// processTime and composeTime observe the duration of processEvent
+	// and composeWebhook calls (looked up once, not per event).
+	processTime, composeTime prometheus.Observer
 }
 
 // chainState is the current version of the whole chain; lanes compare gen
@@ -69,26 +72,48 @@ type metrics struct {
 	webhooks  *prometheus.CounterVec
 	reloads   *prometheus.CounterVec
 	captured  *prometheus.CounterVec
+	duration  *prometheus.HistogramVec
 	geoReload *prometheus.CounterVec
 }
 
-func registerCounter(reg prometheus.Registerer, name, help string, labels ...string) *prometheus.CounterVec {
-	c, _ := component.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels))
-	return c
-}
+// errorKinds are the kind label values of hogtail_connector_errors_total.
+var errorKinds = []string{"error", "timeout", "interrupted", "setup", "on_event", "compose_webhook", "fetch_denied", "scheduled", "invalid_uuid"}
 
-func newMetrics(reg prometheus.Registerer) *metrics {
+func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
 		reg = prometheus.NewRegistry()
 	}
-	return &metrics{
-		errors:    registerCounter(reg, "hogtail_connector_errors_total", "Connector calls that threw, rejected or timed out, by kind.", "transform", "connector", "kind"),
-		discarded: registerCounter(reg, "hogtail_connector_events_discarded_total", "Events a connector discarded (falsy processEvent result) or on_error dropped.", "transform", "connector"),
-		webhooks:  registerCounter(reg, "hogtail_connector_webhooks_total", "Webhook requests composed by composeWebhook.", "transform", "connector"),
-		reloads:   registerCounter(reg, "hogtail_connector_reloads_total", "Hot reloads of a connector, by result.", "transform", "connector", "result"),
-		captured:  registerCounter(reg, "hogtail_connector_captured_events_total", "Events created by posthog.capture.", "transform", "connector"),
-		geoReload: registerCounter(reg, "hogtail_connector_geoip_reloads_total", "Reloads of the GeoIP database after its file changed, by result.", "transform", "result"),
+	var err error
+	counter := func(name, help string, labels ...string) *prometheus.CounterVec {
+		return component.RegisterInto(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels), &err)
 	}
+	m := &metrics{
+		errors:    counter("hogtail_connector_errors_total", "Connector calls that threw, rejected or timed out, by kind.", "transform", "connector", "kind"),
+		discarded: counter("hogtail_connector_events_discarded_total", "Events a connector discarded (falsy processEvent result) or on_error dropped.", "transform", "connector"),
+		webhooks:  counter("hogtail_connector_webhooks_total", "Webhook requests composed by composeWebhook.", "transform", "connector"),
+		reloads:   counter("hogtail_connector_reloads_total", "Hot reloads of a connector, by result.", "transform", "connector", "result"),
+		captured:  counter("hogtail_connector_captured_events_total", "Events created by posthog.capture.", "transform", "connector"),
+		geoReload: counter("hogtail_connector_geoip_reloads_total", "Reloads of the GeoIP database after its file changed, by result.", "transform", "result"),
+		duration: component.RegisterInto(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "hogtail_connector_duration_seconds",
+			Help:    "Duration of one call into a connector, by function (processEvent, composeWebhook).",
+			Buckets: prometheus.ExponentialBuckets(1e-6, 4, 12),
+		}, []string{"transform", "connector", "function"}), &err),
+	}
+	return m, err
+}
+
+// start makes the series of a connector exist at 0 from its load on, so
+// that rate() and increase() see its first error.
+func (m *metrics) start(transform, connector string) {
+	for _, k := range errorKinds {
+		m.errors.WithLabelValues(transform, connector, k)
+	}
+	m.discarded.WithLabelValues(transform, connector)
+	m.webhooks.WithLabelValues(transform, connector)
+	m.captured.WithLabelValues(transform, connector)
+	m.reloads.WithLabelValues(transform, connector, "ok")
+	m.reloads.WithLabelValues(transform, connector, "error")
 }
 
 // Transform runs events through a chain of PostHog connectors.
@@ -138,6 +163,10 @@ func New(cfg *Config, set component.Settings) (*Transform, error) {
 	if cfg.configDir == "" {
 		cfg.configDir = set.ConfigDir
 	}
+	m, err := newMetrics(set.Metrics)
+	if err != nil {
+		return nil, fmt.Errorf("connectors metrics: %w", err)
+	}
 	nets, errs := parseNetworks(cfg.FetchAllowNetworks)
 	if len(errs) > 0 {
 		return nil, errors.Join(errs...)
@@ -149,7 +178,7 @@ func New(cfg *Config, set component.Settings) (*Transform, error) {
 		log:      log,
 		registry: newRegistry(),
 		client:   newFetchClient(cfg.FetchAllowHosts, newDialGuard(nets, set.APIAddress)),
-		metrics:  newMetrics(set.Metrics),
+		metrics:  m,
 		nLanes:   n,
 		lanes:    make(chan *lane, n),
 		failedFP: map[int]string{},
@@ -204,6 +233,7 @@ func (t *Transform) init() error {
 			continue
 		}
 		conns[i] = c
+		t.metrics.start(t.name, sp.name)
 	}
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("connectors %q: %w", t.name, err)
@@ -236,7 +266,9 @@ func (t *Transform) build(i int, sp *spec, sh *shared, setup bool) (*connector, 
 	if err != nil {
 		return nil, fmt.Errorf("chain[%d].path: connector %q: %w", i, sp.name, err)
 	}
-	c := &connector{idx: i, spec: sp, prog: comp.Program, fp: fp, sh: sh, spare: make(chan *instance, t.nLanes+1)}
+	c := &connector{idx: i, spec: sp, prog: comp.Program, fp: fp, sh: sh, spare: make(chan *instance, t.nLanes+1),
+		processTime: t.metrics.duration.WithLabelValues(t.name, sp.name, "processEvent"),
+		composeTime: t.metrics.duration.WithLabelValues(t.name, sp.name, "composeWebhook")}
 	n := 1
 	if setup {
 		n = t.nLanes
@@ -303,6 +335,8 @@ func (t *Transform) Start(ctx context.Context) error {
 		t.schedule(bg)
 	}()
 	if t.geo != nil {
+		t.metrics.geoReload.WithLabelValues(t.name, "ok")
+		t.metrics.geoReload.WithLabelValues(t.name, "error")
 		poll := t.cfg.PollInterval.D()
 		if poll <= 0 {
 			poll = DefaultConfig().PollInterval.D()
@@ -556,7 +590,9 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 		err := in.setup() // after a replaced runtime; normally a no-op
 		if err == nil {
 			eo := newEventObj(in.vm, cur)
+			start := time.Now()
 			v, err = in.call(fn, eo.obj, in.meta)
+			in.c.processTime.Observe(time.Since(start).Seconds())
 			eo.materialize()
 			var next *event.Event
 			keep := true
@@ -782,7 +818,9 @@ func (t *Transform) composeWebhook(in *instance, fn goja.Callable, ev *event.Eve
 		t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, "compose_webhook").Inc()
 		in.c.sh.logError(t.log, "composeWebhook failed", err, "uuid", ev.UUID)
 	}
+	start := time.Now()
 	v, err := in.callSync(fn, posthogEvent(in.vm, ev), in.meta)
+	in.c.composeTime.Observe(time.Since(start).Seconds())
 	if err != nil {
 		fail(errors.New(jsErrorText(err)))
 		return

@@ -2,6 +2,7 @@
 package componenttest
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -275,6 +276,27 @@ func StartSource(t testing.TB, src component.Source, emit component.Emitter, rea
 	}
 	t.Cleanup(stop)
 	return stop
+}
+
+// SyncBuffer is a bytes.Buffer safe for concurrent use: a log written by
+// several goroutines that a test reads.
+type SyncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write implements io.Writer.
+func (s *SyncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+// String returns what was written so far.
+func (s *SyncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // Eventually polls cond every few milliseconds until it holds, failing the

@@ -229,7 +229,7 @@ type Metrics struct {
 
 // NewMetrics registers the request metrics of one sink on reg (the agent
 // labels them with the component name).
-func NewMetrics(reg prometheus.Registerer) *Metrics {
+func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
 	m := &Metrics{
 		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "hogtail_sink_http_requests_total",
@@ -241,9 +241,10 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 		}),
 	}
 	// A sink rebuilt on reload finds its collectors registered: reuse them.
-	m.requests, _ = component.Register(reg, m.requests)
-	m.bytes, _ = component.Register(reg, m.bytes)
-	return m
+	var err error
+	m.requests = component.RegisterInto(reg, m.requests, &err)
+	m.bytes = component.RegisterInto(reg, m.bytes, &err)
+	return m, err
 }
 
 func (m *Metrics) observe(status string) {

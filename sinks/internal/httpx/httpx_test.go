@@ -105,7 +105,11 @@ func TestDoErrorNamesURLOnce(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	err = Do(context.Background(), NewClient(2*time.Second, 1), req, NewMetrics(prometheus.NewRegistry()))
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Do(context.Background(), NewClient(2*time.Second, 1), req, m)
 	if err == nil {
 		t.Fatal("no error from a closed port")
 	}
@@ -136,7 +140,10 @@ func TestDoMasksURLSecrets(t *testing.T) {
 	}))
 	defer slow.Close()
 	defer close(stop)
-	m := NewMetrics(prometheus.NewRegistry())
+	m, err := NewMetrics(prometheus.NewRegistry())
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, tc := range []struct {
 		name    string
 		path    string
