@@ -306,6 +306,11 @@ func TestDamagedBufferIsSalvaged(t *testing.T) {
 				if !f.records[string(dl.Record)] || got[string(dl.Record)] {
 					t.Fatalf("orphaned dead letter never written, or also in the queue: %.80q", dl.Record)
 				}
+				// The queue is named when the salvage found it (not when
+				// even the root page was lost).
+				if want := map[bool]string{true: "q", false: ""}[len(got) > 0]; dl.Component != want {
+					t.Fatalf("orphaned dead letter of component %q, want %q", dl.Component, want)
+				}
 				orphans++
 				return true
 			})

@@ -12,8 +12,8 @@ package buffer
 // An unreachable page may also be a freed one, holding chunks delivered
 // long ago (the free list is not stored: NoFreelistSync). So the records of
 // orphaned chunks are not put back into a queue, which would send them
-// again; they become dead letters, for the operator to replay (with
-// --sink, as their queue is not known) or purge.
+// again; they become dead letters, for the operator to replay or purge.
+// Their queue is known only when the file had a single one.
 
 import (
 	"crypto/sha256"
@@ -34,7 +34,7 @@ const (
 
 // reasonOrphaned is the dead-letter reason of a record found in a page the
 // damaged file's tree no longer reaches.
-const reasonOrphaned = "salvaged from a page of a damaged buffer that was no longer reachable: it may have been delivered already; replay it with --sink, or purge it"
+const reasonOrphaned = "salvaged from a page of a damaged buffer that was no longer reachable: it may have been delivered already; replay it (with --sink when its component is empty: the file had several queues) or purge it"
 
 // orphanChunks reads every leaf page of the file at path and returns the
 // chunks (8-byte sequence keys, valid checksums) whose content is not in

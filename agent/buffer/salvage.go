@@ -57,7 +57,7 @@ func salvage(src, dst string) (*SalvageReport, error) {
 		return nil, fmt.Errorf("salvage: create %s: %w", dst, err)
 	}
 	defer out.Close()
-	s := &salvager{out: out, rep: &SalvageReport{Records: map[string]int64{}, Damage: []string{}}, seen: map[[32]byte]bool{}}
+	s := &salvager{out: out, rep: &SalvageReport{Records: map[string]int64{}, Damage: []string{}}, seen: map[[32]byte]bool{}, queues: map[string]bool{}}
 	if err := s.flush(); err != nil { // the top buckets, even if nothing else can be read
 		return nil, err
 	}
@@ -73,10 +73,18 @@ func salvage(src, dst string) (*SalvageReport, error) {
 		if err != nil {
 			s.rep.Damage = append(s.rep.Damage, "reading unreachable pages: "+err.Error())
 		}
+		// With a single queue in the file, the records are its own: a
+		// replay then needs no --sink.
+		owner := ""
+		if len(s.queues) == 1 {
+			for q := range s.queues {
+				owner = q
+			}
+		}
 		for _, c := range chunks {
 			recs, _ := decodeChunk(c)
 			for _, r := range recs {
-				s.dls = append(s.dls, component.DeadLetter{Reason: reasonOrphaned, Record: r})
+				s.dls = append(s.dls, component.DeadLetter{Component: owner, Reason: reasonOrphaned, Record: r})
 				if len(s.dls) >= salvageBatch {
 					if err := s.flush(); err != nil {
 						return nil, fmt.Errorf("salvage: %w", err)
@@ -115,6 +123,8 @@ type salvager struct {
 	// seen holds the hashes of the queue chunks copied whole, so the scan
 	// for orphaned chunks skips their stale copies.
 	seen map[[32]byte]bool
+	// queues holds the names of the queues found.
+	queues map[string]bool
 }
 
 type salvagePut struct {
@@ -239,6 +249,9 @@ func (s *salvager) walk(b bucketLike, path [][]byte) {
 
 // bucket copies the nested bucket key of b.
 func (s *salvager) bucket(b bucketLike, path [][]byte, key []byte) {
+	if len(path) == 1 && bytes.Equal(path[0], bucketQueues) {
+		s.queues[string(key)] = true
+	}
 	var nb *bolt.Bucket
 	var seq uint64
 	if err := try(func() {
