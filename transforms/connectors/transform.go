@@ -207,7 +207,7 @@ func (t *Transform) build(i int, sp *spec, sh *shared, setup bool) (*connector, 
 	if err != nil {
 		return nil, fmt.Errorf("chain[%d].path: connector %q: %w", i, sp.name, err)
 	}
-	comp, err := compile(sp.main)
+	comp, err := compile(sp.dir, sp.main)
 	if err != nil {
 		return nil, fmt.Errorf("chain[%d].path: connector %q: %w", i, sp.name, err)
 	}
