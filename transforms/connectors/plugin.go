@@ -336,9 +336,9 @@ func compile(dir, mainFile string) (*compiled, error) {
 		Platform:    api.PlatformNeutral,
 		Target:      api.ES2017,
 		// PostHog transpiles every file with the TypeScript preset.
-		Loader:    map[string]api.Loader{".js": api.LoaderTS, ".mjs": api.LoaderTS, ".cjs": api.LoaderTS},
-		LogLevel:  api.LogLevelSilent,
-		Plugins:   []api.Plugin{importPlugin},
+		Loader:         map[string]api.Loader{".js": api.LoaderTS, ".mjs": api.LoaderTS, ".cjs": api.LoaderTS},
+		LogLevel:       api.LogLevelSilent,
+		Plugins:        []api.Plugin{importPlugin},
 		Sourcemap:      api.SourceMapInline,
 		SourcesContent: api.SourcesContentExclude,
 		AbsWorkingDir:  dir,
