@@ -48,6 +48,9 @@ type Config struct {
 
 	// configDir resolves relative paths during Validate (see SetConfigDir).
 	configDir string
+	// setupFailFast makes a throwing setupPlugin an error at once instead
+	// of a retry with backoff (hogtail test).
+	setupFailFast bool
 }
 
 // ChainEntry is one connector of the chain.

@@ -472,6 +472,9 @@ func (t *Transform) waitSetup(ctx context.Context, l *lane, i int) error {
 			return nil
 		}
 		t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, "setup").Inc()
+		if t.cfg.setupFailFast {
+			return err
+		}
 		in.c.sh.logError(t.log, "setupPlugin failed; retrying", err, "retry_in", delay)
 		if in.broken {
 			t.replace(l, i)
