@@ -81,7 +81,8 @@ func DefaultConfig() *Config {
 func (c *Config) SetConfigDir(dir string) { c.configDir = dir }
 
 // Validate reports every problem, loading each connector's plugin.json to
-// check required keys and choices.
+// check required keys, choices and attachments, and bundling, compiling and
+// running each connector's top-level code.
 func (c *Config) Validate() error {
 	var errs []error
 	switch c.OnError {
@@ -129,6 +130,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("chain[%d].path: connector %q is already chain[%d]; a connector may appear once per chain", i, spec.name, j))
 		}
 		names[spec.name] = i
+		if err := c.checkRuns(i, spec); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

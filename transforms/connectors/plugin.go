@@ -353,7 +353,9 @@ func compile(dir, mainFile string) (*compiled, error) {
 		for _, m := range res.Errors {
 			text := m.Text
 			if m.Location != nil {
-				text = fmt.Sprintf("%s:%d:%d: %s", m.Location.File, m.Location.Line, m.Location.Column+1, text)
+				// Locations are relative to dir; the full path is one an
+				// operator can open.
+				text = fmt.Sprintf("%s:%d:%d: %s", filepath.Join(dir, m.Location.File), m.Location.Line, m.Location.Column+1, text)
 			}
 			msgs = append(msgs, text)
 		}

@@ -1,0 +1,72 @@
+package connectors
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/hogtail/hogtail/agent/component"
+)
+
+// writeConnector makes a connector folder with a plugin.json and index.js.
+func writeConnector(t *testing.T, name, code string) string {
+	t.Helper()
+	dir := filepath.Join(t.TempDir(), name)
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	files := map[string]string{"plugin.json": `{"name": "` + name + `"}`, "index.js": code}
+	for f, body := range files {
+		if err := os.WriteFile(filepath.Join(dir, f), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return dir
+}
+
+// TestValidateCompilesConnectors: Validate bundles, compiles and runs the
+// top-level code of every connector, so that what would fail the start of
+// the agent fails validation, naming the chain entry, connector and file.
+func TestValidateCompilesConnectors(t *testing.T) {
+	syntax := writeConnector(t, "syntax", "export function processEvent(event) {\n    return event\n")
+	throws := writeConnector(t, "top-throws", "const table = null\nconst first = table.rows[0]\nexport function processEvent(e) { return e }\n")
+	imports := writeConnector(t, "imports", "import _ from 'lodash'\nexport function processEvent(e) { return e }\n")
+	loops := writeConnector(t, "top-loop", "while (true) {}\n")
+	setup := writeConnector(t, "setup-throws", "export function setupPlugin() { throw new Error('no') }\n")
+	cases := []struct {
+		name string
+		dir  string
+		want []string // empty = valid
+	}{
+		{"syntax error", syntax, []string{`chain[0].path: connector "syntax": ` + filepath.Join(syntax, "index.js") + `:3:1: Unexpected end of file`}},
+		{"top-level throw", throws, []string{`chain[0].path: connector "top-throws": running ` + filepath.Join(throws, "index.js") + `: TypeError: Cannot read property 'rows' of`, "at index.js:2:"}},
+		{"unsupported import", imports, []string{`chain[0].path: connector "imports": ` + filepath.Join(imports, "index.js") + `:1:15: Cannot import 'lodash'! This package is not provided by PostHog in plugins.`}},
+		{"top-level loop", loops, []string{`chain[0].path: connector "top-loop": running`, "script execution timed out after 200ms"}},
+		// setupPlugin is retried by the agent, so it is not run here.
+		{"throwing setupPlugin is valid", setup, nil},
+	}
+	for _, tc := range cases {
+		t.Run(tc.name, func(t *testing.T) {
+			c := DefaultConfig()
+			c.Timeout = component.Duration(200 * time.Millisecond)
+			c.Chain = []ChainEntry{{Path: tc.dir}}
+			err := c.Validate()
+			if len(tc.want) == 0 {
+				if err != nil {
+					t.Fatalf("unexpected error: %v", err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
