@@ -51,9 +51,14 @@ func (a *Agent) ServeAPI(ctx context.Context) (addr string, done <-chan error, e
 }
 
 // serveHealth answers 200 when every component is healthy, 503 with the
-// reasons otherwise.
+// reasons otherwise: the errors the agent saw (a source that failed, a sink
+// that cannot deliver) and the problems components report themselves
+// (component.HealthReporter).
 func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request) {
 	probs := a.health.problems()
+	for k, v := range a.topo.Load().componentProblems() {
+		probs[k] = v
+	}
 	w.Header().Set("Content-Type", "application/json")
 	if len(probs) == 0 {
 		w.Write([]byte(`{"status":"ok"}` + "\n"))

@@ -3,6 +3,8 @@ package agent
 import (
 	"sort"
 	"sync"
+
+	"github.com/hogtail/hogtail/agent/component"
 )
 
 // health tracks the last error of each component; a component is healthy
@@ -57,5 +59,52 @@ func sortedNames(m map[string]string) []string {
 		out = append(out, k)
 	}
 	sort.Strings(out)
+	return out
+}
+
+// componentProblems asks every transform and sink of the topology in force
+// that implements component.HealthReporter for its problems, keyed like
+// health.problems ("transforms.NAME" or "transforms.NAME/SUBJECT").
+func (t *topology) componentProblems() map[string]string {
+	out := map[string]string{}
+	if t == nil {
+		return out
+	}
+	add := func(prefix string, c any) {
+		hr, ok := c.(component.HealthReporter)
+		if !ok {
+			return
+		}
+		for _, p := range hr.Health() {
+			key := prefix
+			if p.Subject != "" {
+				key += "/" + p.Subject
+			}
+			if prev, dup := out[key]; dup {
+				p.Message = prev + "; " + p.Message
+			}
+			out[key] = p.Message
+		}
+	}
+	seenT := map[*runningTransform]bool{}
+	for _, ts := range t.nextT {
+		for _, rt := range ts {
+			if !seenT[rt] {
+				seenT[rt] = true
+				add("transforms."+rt.name, rt.tr)
+			}
+		}
+	}
+	seenK := map[*runningSink]bool{}
+	for _, m := range []map[string][]*runningSink{t.eventSinks, t.webhookSinks} {
+		for _, ks := range m {
+			for _, rk := range ks {
+				if !seenK[rk] {
+					seenK[rk] = true
+					add("sinks."+rk.name, rk.sink)
+				}
+			}
+		}
+	}
 	return out
 }

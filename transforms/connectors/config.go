@@ -43,6 +43,12 @@ type Config struct {
 	FetchAllowHosts []string `toml:"fetch_allow_hosts"`
 	// SetupRetry is the first backoff after a failing setupPlugin.
 	SetupRetry component.Duration `toml:"setup_retry"`
+	// BreakerThreshold switches a connector off after this many consecutive
+	// events it failed (threw, timed out, ran out of memory); 0 never does.
+	BreakerThreshold int `toml:"breaker_threshold"`
+	// BreakerRetry is how long a switched-off connector waits before one
+	// event probes it again.
+	BreakerRetry component.Duration `toml:"breaker_retry"`
 	// Chain lists the connectors in order.
 	Chain []ChainEntry `toml:"chain"`
 
@@ -66,12 +72,14 @@ type ChainEntry struct {
 // DefaultConfig returns a config with every default.
 func DefaultConfig() *Config {
 	return &Config{
-		OnError:      OnErrorPass,
-		Timeout:      component.Duration(5 * time.Second),
-		HotReload:    true,
-		PollInterval: component.Duration(2 * time.Second),
-		FetchTimeout: component.Duration(3 * time.Second),
-		SetupRetry:   component.Duration(5 * time.Second),
+		OnError:          OnErrorPass,
+		Timeout:          component.Duration(5 * time.Second),
+		HotReload:        true,
+		PollInterval:     component.Duration(2 * time.Second),
+		FetchTimeout:     component.Duration(3 * time.Second),
+		SetupRetry:       component.Duration(5 * time.Second),
+		BreakerThreshold: 10,
+		BreakerRetry:     component.Duration(time.Minute),
 	}
 }
 
@@ -104,6 +112,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SetupRetry <= 0 {
 		errs = append(errs, errors.New("setup_retry: must be positive"))
+	}
+	if c.BreakerThreshold < 0 {
+		errs = append(errs, fmt.Errorf("breaker_threshold: must be 0 (never switch a connector off) or more, got %d", c.BreakerThreshold))
+	}
+	if c.BreakerRetry <= 0 {
+		errs = append(errs, errors.New("breaker_retry: must be positive"))
 	}
 	for i, h := range c.FetchAllowHosts {
 		if h == "" || strings.ContainsAny(h, "/: ") {

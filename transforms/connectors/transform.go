@@ -42,6 +42,8 @@ type connector struct {
 	fp           string
 	sh           *shared
 	hasScheduled bool
+	// breaker switches the connector off when it keeps failing.
+	breaker *breaker
 	// spare holds ready instances (already set up when they come from a
 	// reload) for lanes to take when they switch to this version.
 	spare chan *instance
@@ -60,6 +62,10 @@ type lane struct {
 	idx   int
 	gen   uint64
 	insts []*instance
+	// Per event being processed, by connector: the breaker's decision and
+	// the first error of an admitted connector (see settleBreakers).
+	admits []admission
+	failed []string
 }
 
 type metrics struct {
@@ -68,11 +74,18 @@ type metrics struct {
 	webhooks  *prometheus.CounterVec
 	reloads   *prometheus.CounterVec
 	captured  *prometheus.CounterVec
+	bypassed  *prometheus.CounterVec
+	tripped   *prometheus.GaugeVec
 }
 
 func registerCounter(reg prometheus.Registerer, name, help string, labels ...string) *prometheus.CounterVec {
 	c, _ := component.Register(reg, prometheus.NewCounterVec(prometheus.CounterOpts{Name: name, Help: help}, labels))
 	return c
+}
+
+func registerGauge(reg prometheus.Registerer, name, help string, labels ...string) *prometheus.GaugeVec {
+	g, _ := component.Register(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{Name: name, Help: help}, labels))
+	return g
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -85,6 +98,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		webhooks:  registerCounter(reg, "hogtail_connector_webhooks_total", "Webhook requests composed by composeWebhook.", "transform", "connector"),
 		reloads:   registerCounter(reg, "hogtail_connector_reloads_total", "Hot reloads of a connector, by result.", "transform", "connector", "result"),
 		captured:  registerCounter(reg, "hogtail_connector_captured_events_total", "Events created by posthog.capture.", "transform", "connector"),
+		bypassed:  registerCounter(reg, "hogtail_connector_bypassed_events_total", "Events a switched-off connector (breaker open) was not called for; they followed on_error.", "transform", "connector"),
+		tripped:   registerGauge(reg, "hogtail_connector_switched_off", "1 while a connector is switched off by its breaker after consecutive failed events.", "transform", "connector"),
 	}
 }
 
@@ -185,7 +200,7 @@ func (t *Transform) init() error {
 	}
 	t.state.Store(&chainState{gen: 1, conns: conns})
 	for i := 0; i < t.nLanes; i++ {
-		l := &lane{idx: i, insts: make([]*instance, len(conns))}
+		l := &lane{idx: i, insts: make([]*instance, len(conns)), admits: make([]admission, len(conns)), failed: make([]string, len(conns))}
 		t.allLanes = append(t.allLanes, l)
 		t.lanes <- l
 	}
@@ -211,7 +226,8 @@ func (t *Transform) build(i int, sp *spec, sh *shared, setup bool) (*connector, 
 	if err != nil {
 		return nil, fmt.Errorf("chain[%d].path: connector %q: %w", i, sp.name, err)
 	}
-	c := &connector{idx: i, spec: sp, prog: comp.Program, fp: fp, sh: sh, spare: make(chan *instance, t.nLanes+1)}
+	c := &connector{idx: i, spec: sp, prog: comp.Program, fp: fp, sh: sh, spare: make(chan *instance, t.nLanes+1),
+		breaker: newBreaker(t.cfg.BreakerThreshold, t.cfg.BreakerRetry.D())}
 	n := 1
 	if setup {
 		n = t.nLanes
@@ -504,6 +520,7 @@ func (t *Transform) replace(l *lane, i int) {
 // processOne runs one event through the lane's chain, then composeWebhook
 // and onEvent of every connector.
 func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) {
+	defer t.settleBreakers(l)
 	cur := ev
 	var captured []*event.Event
 	alive := true
@@ -513,40 +530,52 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 		if fn == nil {
 			continue
 		}
-		var v goja.Value
-		err := in.setup() // after a replaced runtime; normally a no-op
-		if err == nil {
-			eo := newEventObj(in.vm, cur)
-			v, err = in.call(fn, eo.obj, in.meta)
-			eo.materialize()
-			var next *event.Event
-			keep := true
+		var err error
+		bypassed := l.admit(i) == admitBypass
+		if bypassed {
+			err = errBypassed{in.c.spec.name}
+			t.metrics.bypassed.WithLabelValues(t.name, in.c.spec.name).Inc()
+		} else {
+			err = in.setup() // after a replaced runtime; normally a no-op
 			if err == nil {
-				next, keep, err = t.result(cur, eo, v)
+				var v goja.Value
+				eo := newEventObj(in.vm, cur)
+				v, err = in.call(fn, eo.obj, in.meta)
+				eo.materialize()
+				var next *event.Event
+				keep := true
+				if err == nil {
+					next, keep, err = t.result(cur, eo, v)
+				}
+				eo.detach()
+				switch {
+				case err != nil:
+				case !keep:
+					alive = false
+				default:
+					cur = next
+				}
 			}
-			eo.detach()
-			switch {
-			case err != nil:
-			case !keep:
-				alive = false
-			default:
-				cur = next
+			if in.broken {
+				t.replace(l, i)
 			}
-		}
-		if in.broken {
-			t.replace(l, i)
-		}
-		if c := in.takeCaptured(); len(c) > 0 {
-			captured = append(captured, c...)
-			t.metrics.captured.WithLabelValues(t.name, in.c.spec.name).Add(float64(len(c)))
+			if c := in.takeCaptured(); len(c) > 0 {
+				captured = append(captured, c...)
+				t.metrics.captured.WithLabelValues(t.name, in.c.spec.name).Add(float64(len(c)))
+			}
 		}
 		if err == nil && !alive {
 			t.metrics.discarded.WithLabelValues(t.name, in.c.spec.name).Inc()
 			break
 		}
 		if err != nil {
-			t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, errKind(err)).Inc()
-			in.c.sh.logError(t.log, "processEvent failed", errors.New(jsErrorText(err)), "on_error", t.cfg.OnError, "uuid", cur.UUID)
+			text := err.Error()
+			if !bypassed {
+				text = jsErrorText(err)
+				l.failed[i] = text
+				t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, errKind(err)).Inc()
+				in.c.sh.logError(t.log, "processEvent failed", errors.New(text), "on_error", t.cfg.OnError, "uuid", cur.UUID)
+			}
 			switch t.cfg.OnError {
 			case OnErrorDrop:
 				t.metrics.discarded.WithLabelValues(t.name, in.c.spec.name).Inc()
@@ -554,7 +583,7 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 			case OnErrorDeadLetter:
 				out.DeadLetters = append(out.DeadLetters, component.DeadLetter{
 					Component: t.name,
-					Reason:    fmt.Sprintf("connector %q: processEvent: %s", in.c.spec.name, firstLine(jsErrorText(err))),
+					Reason:    fmt.Sprintf("connector %q: processEvent: %s", in.c.spec.name, firstLine(text)),
 					Record:    cur.AppendJSON(nil),
 				})
 				alive = false
@@ -577,13 +606,27 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 		if !in.setupDone {
 			continue
 		}
-		if fn := in.fns["composeWebhook"]; fn != nil {
-			t.composeWebhook(in, fn, cur, out)
+		compose, onEvent := in.fns["composeWebhook"], in.fns["onEvent"]
+		if compose == nil && onEvent == nil {
+			continue
 		}
-		if fn := in.fns["onEvent"]; fn != nil {
-			if _, err := in.call(fn, processedEvent(in.vm, cur), in.meta); err != nil {
+		if l.admit(i) == admitBypass {
+			t.metrics.bypassed.WithLabelValues(t.name, in.c.spec.name).Inc()
+			continue
+		}
+		if compose != nil {
+			if err := t.composeWebhook(in, compose, cur, out); err != nil && l.failed[i] == "" {
+				l.failed[i] = err.Error()
+			}
+		}
+		if onEvent != nil {
+			if _, err := in.call(onEvent, processedEvent(in.vm, cur), in.meta); err != nil {
+				text := jsErrorText(err)
+				if l.failed[i] == "" {
+					l.failed[i] = text
+				}
 				t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, "on_event").Inc()
-				in.c.sh.logError(t.log, "onEvent failed", errors.New(jsErrorText(err)))
+				in.c.sh.logError(t.log, "onEvent failed", errors.New(text))
 			}
 			if c := in.takeCaptured(); len(c) > 0 {
 				out.Events = append(out.Events, c...)
@@ -720,9 +763,11 @@ func processedEvent(vm *goja.Runtime, ev *event.Event) goja.Value {
 }
 
 // composeWebhook calls composeWebhook synchronously, as PostHog does, and
-// turns a non-null result into a component.Webhook.
-func (t *Transform) composeWebhook(in *instance, fn goja.Callable, ev *event.Event, out *component.Output) {
+// turns a non-null result into a component.Webhook. It returns the error it
+// logged and counted, if any.
+func (t *Transform) composeWebhook(in *instance, fn goja.Callable, ev *event.Event, out *component.Output) (ferr error) {
 	fail := func(err error) {
+		ferr = err
 		t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, "compose_webhook").Inc()
 		in.c.sh.logError(t.log, "composeWebhook failed", err, "uuid", ev.UUID)
 	}
@@ -774,6 +819,7 @@ func (t *Transform) composeWebhook(in *instance, fn goja.Callable, ev *event.Eve
 	}
 	t.metrics.webhooks.WithLabelValues(t.name, in.c.spec.name).Inc()
 	out.Webhooks = append(out.Webhooks, wh)
+	return nil
 }
 
 // ---- scheduler ----
@@ -958,6 +1004,9 @@ func (t *Transform) reload(i int, fp string) error {
 	conns := append([]*connector(nil), st.conns...)
 	conns[i] = c
 	t.state.Store(&chainState{gen: st.gen + 1, conns: conns})
+	// The new version starts switched on: a reload is how an operator
+	// brings a fixed connector back at once.
+	t.metrics.tripped.WithLabelValues(t.name, c.spec.name).Set(0)
 	old.retire()
 	return nil
 }

@@ -1,0 +1,112 @@
+package agent
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+
+	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/config"
+)
+
+// degradable is a pass-through transform that reports the problems it is
+// told to (component.HealthReporter).
+type degradable struct {
+	mu    sync.Mutex
+	probs []component.Problem
+}
+
+func (d *degradable) Apply(_ context.Context, in component.Input, out *component.Output) error {
+	out.Events = append(out.Events, in.Events...)
+	return nil
+}
+
+func (d *degradable) Health() []component.Problem {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]component.Problem(nil), d.probs...)
+}
+
+func (d *degradable) set(p ...component.Problem) {
+	d.mu.Lock()
+	d.probs = p
+	d.mu.Unlock()
+}
+
+// TestHealthAsksComponents: /health includes the problems a transform
+// reports through component.HealthReporter, keyed by transform and subject,
+// and turns ok again when they are gone; the systemd watchdog (Healthy) is
+// not withheld for them.
+func TestHealthAsksComponents(t *testing.T) {
+	d := &degradable{}
+	reg := testRegistry(map[string]*recorder{"out": {}})
+	reg.AddTransform(component.NewTransformFactory("degradable", "",
+		func() *taggerConfig { return &taggerConfig{} },
+		func(*taggerConfig, component.Settings) (component.Transform, error) { return d, nil }))
+	dir := t.TempDir()
+	text := fmt.Sprintf(`data_dir = %q
+[api]
+address = "127.0.0.1:0"
+[sources.gen]
+type = "demo"
+rate = 0.0
+count = 1
+[transforms.chain]
+type = "degradable"
+inputs = ["gen"]
+[sinks.out]
+type = "capture"
+inputs = ["chain"]
+`, dir)
+	cfg, err := config.Parse(filepath.Join(dir, "h.toml"), []byte(text), reg, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := New(cfg, Options{Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, _, err := a.ServeAPI(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	<-a.Started()
+	health := func() (int, string) {
+		resp, err := http.Get("http://" + addr + "/health")
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	if code, body := health(); code != 200 {
+		t.Fatalf("health %d %s", code, body)
+	}
+	d.set(component.Problem{Subject: "flaky", Message: "switched off"}, component.Problem{Message: "degraded"})
+	code, body := health()
+	if code != 503 || !strings.Contains(body, `{"component":"transforms.chain","error":"degraded"}`) ||
+		!strings.Contains(body, `{"component":"transforms.chain/flaky","error":"switched off"}`) {
+		t.Fatalf("health %d %s", code, body)
+	}
+	if !a.Healthy() {
+		t.Error("a component's own problem withheld the watchdog")
+	}
+	d.set()
+	if code, body := health(); code != 200 {
+		t.Fatalf("health after recovery %d %s", code, body)
+	}
+}
