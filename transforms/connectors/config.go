@@ -43,6 +43,9 @@ type Config struct {
 	FetchAllowHosts []string `toml:"fetch_allow_hosts"`
 	// SetupRetry is the first backoff after a failing setupPlugin.
 	SetupRetry component.Duration `toml:"setup_retry"`
+	// MaxMemory is how much the heap may grow during one call into a
+	// connector before the call is stopped; 0 = no limit.
+	MaxMemory component.ByteSize `toml:"max_memory"`
 	// BreakerThreshold switches a connector off after this many consecutive
 	// events it failed (threw, timed out, ran out of memory); 0 never does.
 	BreakerThreshold int `toml:"breaker_threshold"`
@@ -78,6 +81,7 @@ func DefaultConfig() *Config {
 		PollInterval:     component.Duration(2 * time.Second),
 		FetchTimeout:     component.Duration(3 * time.Second),
 		SetupRetry:       component.Duration(5 * time.Second),
+		MaxMemory:        256 << 20,
 		BreakerThreshold: 10,
 		BreakerRetry:     component.Duration(time.Minute),
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -113,6 +114,7 @@ type Transform struct {
 	client   *http.Client
 	metrics  *metrics
 	nLanes   int
+	guard    *memGuard
 
 	state    atomic.Pointer[chainState]
 	lanes    chan *lane
@@ -157,6 +159,7 @@ func New(cfg *Config, set component.Settings) (*Transform, error) {
 		client:   &http.Client{},
 		metrics:  newMetrics(set.Metrics),
 		nLanes:   n,
+		guard:    newMemGuard(uint64(cfg.MaxMemory)),
 		lanes:    make(chan *lane, n),
 		failedFP: map[int]string{},
 		sched:    map[int]*instance{},
@@ -308,6 +311,7 @@ func (t *Transform) Shutdown(ctx context.Context) error {
 	inited := t.inited
 	cancel := t.cancel
 	t.initMu.Unlock()
+	defer t.guard.close()
 	if cancel != nil {
 		cancel()
 	}
@@ -515,6 +519,12 @@ func (t *Transform) replace(l *lane, i int) {
 	}
 	old.teardown()
 	l.insts[i] = fresh
+	if old.outOfMemory {
+		// The old runtime held what it allocated (a huge string): hand
+		// it back to the OS now rather than at the next GC, which the
+		// grown heap would put far away.
+		debug.FreeOSMemory()
+	}
 }
 
 // processOne runs one event through the lane's chain, then composeWebhook
