@@ -47,6 +47,7 @@ type Sizes struct {
 	DiskDownFor  time.Duration
 	ReloadN      int
 	ReloadRate   int
+	JournalN     int
 	Stall        time.Duration
 	ChaosStartAt time.Duration
 }
@@ -62,7 +63,8 @@ func FullSizes() Sizes {
 		KillN: 1_000_000, KillRate: 50_000, Kills: 10,
 		DiskN: 300_000, DiskRate: 30_000, DiskSize: "24m", DiskDownFor: 10 * time.Second,
 		ReloadN: 300_000, ReloadRate: 20_000,
-		Stall: 15 * time.Second, ChaosStartAt: 2 * time.Second,
+		JournalN: 500_000,
+		Stall:    15 * time.Second, ChaosStartAt: 2 * time.Second,
 	}
 }
 
@@ -78,7 +80,8 @@ func SmokeSizes() Sizes {
 		KillN: 60_000, KillRate: 10_000, Kills: 3,
 		DiskN: 40_000, DiskRate: 20_000, DiskSize: "4m", DiskDownFor: 2 * time.Second,
 		ReloadN: 20_000, ReloadRate: 8_000,
-		Stall: 10 * time.Second, ChaosStartAt: 500 * time.Millisecond,
+		JournalN: 20_000,
+		Stall:    10 * time.Second, ChaosStartAt: 500 * time.Millisecond,
 	}
 }
 
@@ -98,6 +101,7 @@ func Scenarios(s Sizes) []Scenario {
 		{Name: "kill9-copytruncate", Input: "file", N: s.KillN, Rate: s.KillRate, Rotation: CopyTruncate, RotateEvery: max(1, s.KillN/10), Kills: s.Kills, KillMin: time.Second, KillMax: 3 * time.Second},
 		{Name: "disk-full", Input: "file", N: s.DiskN, Rate: s.DiskRate, DiskFull: true, DiskSize: s.DiskSize, DownAt: s.ChaosStartAt, DownFor: s.DiskDownFor},
 		{Name: "reload", Input: "file", N: s.ReloadN, Rate: s.ReloadRate, JS: true, Reload: true},
+		{Name: "journald", Input: "journal", N: s.JournalN, Prewrite: true},
 	}
 }
 
@@ -176,6 +180,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.DurationVar(&s.DiskDownFor, "disk-down-for", full.DiskDownFor, "how long the receiver is down in disk-full")
 	fs.IntVar(&s.ReloadN, "reload-n", full.ReloadN, "lines of reload")
 	fs.IntVar(&s.ReloadRate, "reload-rate", full.ReloadRate, "lines/s of reload")
+	fs.IntVar(&s.JournalN, "journal-n", full.JournalN, "entries of journald")
 	fs.DurationVar(&s.Stall, "stall", full.Stall, "give up on a run after no new event for this long")
 	s.ChaosStartAt = full.ChaosStartAt
 	var rechart string
@@ -250,6 +255,7 @@ func mergeSizes(base, flags Sizes, set map[string]bool) Sizes {
 	pick("disk-rate", &base.DiskRate, &flags.DiskRate)
 	pick("reload-n", &base.ReloadN, &flags.ReloadN)
 	pick("reload-rate", &base.ReloadRate, &flags.ReloadRate)
+	pick("journal-n", &base.JournalN, &flags.JournalN)
 	if set["fail-for"] {
 		base.FailFor = flags.FailFor
 	}
@@ -444,6 +450,10 @@ func Markdown(results []Result, o Options) string {
 		}
 		if r.LossAllowed && r.Lost > 0 {
 			notes = append(notes, "loss allowed (UDP)")
+		}
+		if r.ReadLimitPerSec > 0 {
+			notes = append(notes, fmt.Sprintf("`journalctl -o json > /dev/null` on the same files: %.0f/s, %.2f CPU s; hogtail at %.2f× of it",
+				r.ReadLimitPerSec, r.ReadLimitCPU, r.EventsPerSec/r.ReadLimitPerSec))
 		}
 		if r.Notes != "" {
 			notes = append(notes, r.Notes)

@@ -18,7 +18,7 @@ import (
 // Scenario is one workload with its chaos.
 type Scenario struct {
 	Name        string
-	Input       string // file, tcp, udp
+	Input       string // file, tcp, udp, journal
 	N           int
 	Prewrite    bool // the file is written before the shipper starts
 	Rate        int  // lines or messages per second, 0 = flat out
@@ -63,6 +63,10 @@ type Result struct {
 	Skipped       string  `json:"skipped,omitempty"`
 	Notes         string  `json:"notes,omitempty"`
 	StallTimedOut bool    `json:"stalled"`
+	// ReadLimitPerSec and ReadLimitCPU are `journalctl -o json > /dev/null`
+	// on the journald scenario's files: the most a journalctl reader gets.
+	ReadLimitPerSec float64 `json:"journalctl_read_per_second,omitempty"`
+	ReadLimitCPU    float64 `json:"journalctl_read_cpu_seconds,omitempty"`
 }
 
 // Failed reports a hogtail result that breaks a promise of the design.
@@ -104,7 +108,7 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 		defer os.RemoveAll(dir)
 	}
 	env := Env{Dir: dir, DataDir: filepath.Join(dir, "data"), LogFile: logPath(dir), Input: sc.Input,
-		JS: sc.JS, HotReload: sc.Reload, SmallQueue: sc.DiskFull}
+		JS: sc.JS, HotReload: sc.Reload, SmallQueue: sc.DiskFull, JournalDir: filepath.Join(dir, "journal")}
 	for _, d := range []string{env.DataDir, filepath.Dir(env.LogFile)} {
 		if err := os.MkdirAll(d, 0o755); err != nil {
 			return res, err
@@ -137,7 +141,7 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 		rcv.Marker = []byte(`"version":`)
 	}
 	env.HTTPURL, env.TCPAddr = "http://"+rcv.HTTPAddr, rcv.TCPAddr
-	if sc.Input != "file" {
+	if sc.Input == "tcp" || sc.Input == "udp" {
 		port, err := freePort(sc.Input)
 		if err != nil {
 			return res, err
@@ -156,7 +160,17 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 	if err != nil {
 		return res, err
 	}
-	if sc.Prewrite {
+	if sc.Prewrite && sc.Input == "journal" {
+		if err := (JournalLoad{Dir: env.JournalDir, N: sc.N}).Run(ctx); err != nil {
+			return res, err
+		}
+		// The reading limit, measured on the same files in the same run.
+		perSec, cpu, err := readingLimit(ctx, env.JournalDir, sc.N)
+		if err != nil {
+			return res, err
+		}
+		res.ReadLimitPerSec, res.ReadLimitCPU = perSec, cpu
+	} else if sc.Prewrite {
 		if err := (FileLoad{Path: env.LogFile, N: sc.N}).Run(ctx); err != nil {
 			return res, err
 		}

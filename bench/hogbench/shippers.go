@@ -21,6 +21,7 @@ type Env struct {
 	SmallQueue bool   // a small queue, so the buffer fills (disk-full)
 	HotReload  bool
 	APIAddr    string // hogtail's API (pprof) address ("" = API off)
+	JournalDir string // journal files (journal input)
 }
 
 // Shipper generates a config and a command line for one log shipper.
@@ -46,7 +47,12 @@ type Hogtail struct {
 func (Hogtail) Name() string { return "hogtail" }
 
 // Skip implements Shipper.
-func (Hogtail) Skip(Scenario) string { return "" }
+func (Hogtail) Skip(sc Scenario) string {
+	if sc.Input == "journal" {
+		return journalSkip()
+	}
+	return ""
+}
 
 // Prepare implements Shipper.
 func (h Hogtail) Prepare(env Env) ([]string, error) {
@@ -73,6 +79,8 @@ func (h Hogtail) Prepare(env Env) ([]string, error) {
 		fmt.Fprintf(&b, "[sources.in]\ntype = \"file\"\ninclude = [%q]\ncodec = %q\nread_from = \"beginning\"\n%s\n\n", env.LogFile+"*", codec, h.SourceExtra)
 	case "tcp", "udp":
 		fmt.Fprintf(&b, "[sources.in]\ntype = \"syslog\"\nmode = %q\naddress = %q\nreceive_buffer_bytes = 4194304\n%s\n\n", env.Input, env.ListenAddr, h.SourceExtra)
+	case "journal":
+		fmt.Fprintf(&b, "[sources.in]\ntype = \"journald\"\njournal_directory = %q\n%s\n\n", env.JournalDir, h.SourceExtra)
 	default:
 		return nil, fmt.Errorf("hogtail: input %q", env.Input)
 	}
@@ -122,6 +130,8 @@ func (SyslogNG) Name() string { return "syslog-ng" }
 // Skip implements Shipper.
 func (SyslogNG) Skip(sc Scenario) string {
 	switch {
+	case sc.Input == "journal":
+		return "its systemd-journal() source reads only the system journal, not a directory of journal files"
 	case sc.Reload:
 		return "no connector to edit (hogtail-only scenario)"
 	case sc.DiskFull:
@@ -195,6 +205,8 @@ func (Rsyslog) Name() string { return "rsyslog" }
 // Skip implements Shipper.
 func (Rsyslog) Skip(sc Scenario) string {
 	switch {
+	case sc.Input == "journal":
+		return "its imjournal module reads only the system journal, not a directory of journal files"
 	case sc.Reload:
 		return "no connector to edit (hogtail-only scenario)"
 	case sc.DiskFull:

@@ -10,6 +10,7 @@ import (
 	"github.com/hogtail/hogtail/sources/demo"
 	"github.com/hogtail/hogtail/sources/file"
 	httpsource "github.com/hogtail/hogtail/sources/http"
+	"github.com/hogtail/hogtail/sources/journald"
 	"github.com/hogtail/hogtail/sources/stdin"
 	syslogsource "github.com/hogtail/hogtail/sources/syslog"
 	"github.com/hogtail/hogtail/transforms/connectors"
@@ -21,6 +22,7 @@ func components() *component.Registry {
 		AddSource(demo.NewFactory()).
 		AddSource(file.NewFactory()).
 		AddSource(httpsource.NewFactory()).
+		AddSource(journald.NewFactory()).
 		AddSource(stdin.NewFactory()).
 		AddSource(syslogsource.NewFactory()).
 		AddTransform(connectors.NewFactory()).

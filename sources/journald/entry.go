@@ -1,0 +1,271 @@
+package journald
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/hogtail/hogtail/agent/event"
+)
+
+// Fields journalctl adds to every entry that are not journal data: the
+// cursor becomes the checkpoint and the uuid, the realtime stamp the event
+// timestamp.
+const (
+	fieldCursor    = "__CURSOR"
+	fieldRealtime  = "__REALTIME_TIMESTAMP"
+	fieldMonotonic = "__MONOTONIC_TIMESTAMP"
+)
+
+var facilityNames = [24]string{"kern", "user", "mail", "daemon", "auth", "syslog", "lpr", "news",
+	"uucp", "cron", "authpriv", "ftp", "ntp", "security", "console", "solaris-cron",
+	"local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"}
+
+// entry is one parsed journal entry.
+type entry struct {
+	cursor string
+	fields event.Map
+	// realtime is __REALTIME_TIMESTAMP in microseconds, 0 when absent.
+	realtime int64
+	// parseErr is set when the line was not a JSON object; fields then
+	// holds only the raw line as message.
+	parseErr string
+}
+
+// parseEntry decodes one line of `journalctl -o json`.
+func parseEntry(line []byte) entry {
+	v, err := event.ParseValue(line)
+	m, ok := v.(event.Map)
+	if err != nil || !ok {
+		reason := "not a JSON object"
+		if err != nil {
+			reason = err.Error()
+		}
+		raw := strings.TrimRight(string(line), "\r\n")
+		return entry{fields: event.Map{{Key: "MESSAGE", Value: raw}}, parseErr: reason}
+	}
+	e := entry{fields: m}
+	if c, ok := m.GetString(fieldCursor); ok {
+		e.cursor = c
+	}
+	if rt, ok := m.GetString(fieldRealtime); ok {
+		e.realtime, _ = strconv.ParseInt(rt, 10, 64)
+	}
+	return e
+}
+
+// mapper turns entries into events.
+type mapper struct {
+	event, distinctID, host string
+	excludeUnits            map[string]bool
+	excludeMatches          map[string]map[string]bool
+}
+
+func newMapper(c *Config, host string) *mapper {
+	m := &mapper{event: c.Event, distinctID: c.DistinctID, host: host}
+	if m.distinctID == "" {
+		m.distinctID = host
+	}
+	if len(c.ExcludeUnits) > 0 {
+		m.excludeUnits = map[string]bool{}
+		for _, u := range c.ExcludeUnits {
+			m.excludeUnits[unitName(u)] = true
+		}
+	}
+	if len(c.ExcludeMatches) > 0 {
+		m.excludeMatches = map[string]map[string]bool{}
+		for field, values := range c.ExcludeMatches {
+			set := map[string]bool{}
+			for _, v := range values {
+				set[v] = true
+			}
+			m.excludeMatches[field] = set
+		}
+	}
+	return m
+}
+
+// excluded reports whether exclude_units or exclude_matches skip e.
+func (m *mapper) excluded(e *entry) bool {
+	if m.excludeUnits != nil {
+		if u, ok := e.fields.GetString("_SYSTEMD_UNIT"); ok && m.excludeUnits[u] {
+			return true
+		}
+	}
+	for field, set := range m.excludeMatches {
+		v, ok := e.fields.Get(field)
+		if !ok {
+			continue
+		}
+		switch t := v.(type) {
+		case string:
+			if set[t] {
+				return true
+			}
+		case []any:
+			for _, x := range t {
+				if s, ok := x.(string); ok && set[s] {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// toEvent maps an entry to an event. Properties: message (MESSAGE), severity
+// and severity_code (from PRIORITY), facility and facility_code (from
+// SYSLOG_FACILITY), then every journal field under its own name, then
+// $host. Binary values are decoded as UTF-8 when valid, else kept as base64
+// and named in $base64_fields.
+func (m *mapper) toEvent(e *entry, now time.Time) *event.Event {
+	ev := &event.Event{Event: m.event, DistinctID: m.distinctID}
+	ts := now
+	if e.realtime > 0 {
+		ts = time.UnixMicro(e.realtime)
+	}
+	ev.Timestamp = event.FormatTime(ts)
+	ev.UUID = entryUUID(e.cursor, ts)
+
+	// message and the names derived from PRIORITY and SYSLOG_FACILITY
+	// come first, then the journal's fields in journalctl's order.
+	props := make(event.Map, 1, len(e.fields)+7)
+	props[0] = event.Field{Key: "message", Value: ""}
+	rest := make(event.Map, 0, len(e.fields))
+	var base64Fields []any
+	value := func(key string, v any) any {
+		s, isB64 := decodeValue(v)
+		if isB64 {
+			base64Fields = append(base64Fields, key)
+		}
+		return s
+	}
+	for _, f := range e.fields {
+		switch f.Key {
+		case fieldCursor, fieldRealtime, fieldMonotonic:
+			continue
+		case "MESSAGE":
+			props[0].Value = value(f.Key, f.Value)
+			continue
+		case "PRIORITY":
+			if n, ok := smallInt(f.Value, len(priorityNames)); ok {
+				props = append(props, event.Field{Key: "severity", Value: priorityNames[n]},
+					event.Field{Key: "severity_code", Value: int64(n)})
+			}
+		case "SYSLOG_FACILITY":
+			if n, ok := smallInt(f.Value, len(facilityNames)); ok {
+				props = append(props, event.Field{Key: "facility", Value: facilityNames[n]},
+					event.Field{Key: "facility_code", Value: int64(n)})
+			}
+		}
+		rest = append(rest, event.Field{Key: f.Key, Value: value(f.Key, f.Value)})
+	}
+	props = append(props, rest...)
+	if e.parseErr != "" {
+		props = append(props, event.Field{Key: "$parse_error", Value: e.parseErr})
+	}
+	if len(base64Fields) > 0 {
+		props = append(props, event.Field{Key: "$base64_fields", Value: base64Fields})
+	}
+	props = append(props, event.Field{Key: "$host", Value: m.host})
+	ev.Properties = props
+	return ev
+}
+
+// smallInt reads a journal field holding a number in [0, n).
+func smallInt(v any, n int) (int, bool) {
+	s, ok := v.(string)
+	if !ok {
+		return 0, false
+	}
+	i, err := strconv.Atoi(s)
+	return i, err == nil && i >= 0 && i < n
+}
+
+// decodeValue turns a journalctl JSON field value into a property value:
+// strings stay, a binary value (an array of byte numbers) becomes a string
+// when it is valid UTF-8 and base64 otherwise, and a field with several
+// values becomes an array of those. isB64 reports a base64 value.
+func decodeValue(v any) (out any, isB64 bool) {
+	arr, ok := v.([]any)
+	if !ok {
+		return v, false
+	}
+	if b, ok := bytesOf(arr); ok {
+		if utf8.Valid(b) {
+			return string(b), false
+		}
+		return base64.StdEncoding.EncodeToString(b), true
+	}
+	// Several values: each a string or a binary value.
+	vals := make([]any, len(arr))
+	for i, x := range arr {
+		var b64 bool
+		vals[i], b64 = decodeValue(x)
+		isB64 = isB64 || b64
+	}
+	return vals, isB64
+}
+
+// bytesOf reads an array of numbers 0-255 (journalctl's form of a binary
+// value). An empty array is not binary.
+func bytesOf(arr []any) ([]byte, bool) {
+	if len(arr) == 0 {
+		return nil, false
+	}
+	b := make([]byte, len(arr))
+	for i, x := range arr {
+		n, ok := x.(int64)
+		if !ok || n < 0 || n > 255 {
+			return nil, false
+		}
+		b[i] = byte(n)
+	}
+	return b, true
+}
+
+// entryUUID derives the event uuid from the entry's cursor, so that an
+// entry read again (after its checkpoint was lost with the buffer) gets the
+// same uuid and PostHog deduplicates it. The value has the UUIDv7 layout:
+// the entry's time in milliseconds, then 74 bits of the cursor's SHA-256
+// in place of random bits. An entry without a cursor gets a random v7.
+func entryUUID(cursor string, ts time.Time) string {
+	if cursor == "" {
+		return event.NewUUID()
+	}
+	sum := sha256.Sum256([]byte(cursor))
+	var u [16]byte
+	ms := uint64(ts.UnixMilli())
+	for i := 0; i < 6; i++ {
+		u[i] = byte(ms >> (40 - 8*i))
+	}
+	u[6] = 0x70 | sum[0]&0x0f
+	u[7] = sum[1]
+	u[8] = 0x80 | sum[2]&0x3f
+	copy(u[9:], sum[3:10])
+	var s [36]byte
+	hex.Encode(s[0:8], u[0:4])
+	s[8] = '-'
+	hex.Encode(s[9:13], u[4:6])
+	s[13] = '-'
+	hex.Encode(s[14:18], u[6:8])
+	s[18] = '-'
+	hex.Encode(s[19:23], u[8:10])
+	s[23] = '-'
+	hex.Encode(s[24:], u[10:])
+	return string(s[:])
+}
+
+func sortedKeys(m map[string][]string) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	return keys
+}
