@@ -34,9 +34,11 @@ func (e errMemory) Error() string {
 // on_error and its runtime is replaced, which frees what it held.
 //
 // The heap is the process's, not the runtime's (Go cannot tell which
-// goroutine allocated what), so growth is measured from the first sample
-// that saw the call running: a call that started after the growth began is
-// measured from a higher base and is not blamed for it.
+// goroutine allocated what), so growth is measured from a sample taken
+// while the call runs: a call that started after the growth began is
+// measured from a higher base and is not blamed for it. Calls take
+// microseconds, so the heap is read only for a call that a tick finds
+// still running after the previous one: the steady state reads no metric.
 type memGuard struct {
 	limit uint64
 
@@ -49,8 +51,9 @@ type memGuard struct {
 
 // memWatch is what the guard knows of one instance's current call.
 type memWatch struct {
-	seq  uint64 // the call (instance.callSeq) the base belongs to
-	base uint64 // heap bytes when the guard first saw that call running
+	seq   uint64 // the call (instance.callSeq) last seen running
+	based bool   // base is set for seq
+	base  uint64 // heap bytes when the guard saw seq running a second time
 }
 
 func newMemGuard(limit uint64) *memGuard {
@@ -107,33 +110,48 @@ func (g *memGuard) run(stop <-chan struct{}, done chan<- struct{}) {
 	tick := time.NewTicker(memCheckInterval)
 	defer tick.Stop()
 	sample := []rtmetrics.Sample{{Name: heapMetric}}
+	heap := func() uint64 {
+		rtmetrics.Read(sample)
+		if sample[0].Value.Kind() != rtmetrics.KindUint64 {
+			return 0
+		}
+		return sample[0].Value.Uint64()
+	}
 	for {
 		select {
 		case <-stop:
 			return
 		case <-tick.C:
-			rtmetrics.Read(sample)
-			if sample[0].Value.Kind() == rtmetrics.KindUint64 {
-				g.check(sample[0].Value.Uint64())
-			}
+			g.check(heap)
 		}
 	}
 }
 
-// check compares every running call's base with the current heap.
-func (g *memGuard) check(heap uint64) {
+// check compares the heap with the base of every call that has been
+// running since the previous tick; readHeap is called at most once.
+func (g *memGuard) check(readHeap func() uint64) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	var heap uint64
+	read := false
 	for in, w := range g.watched {
 		in.mu.Lock()
 		switch {
 		case !in.armed:
 		case in.callSeq != w.seq:
-			w.seq, w.base = in.callSeq, heap
-		case heap > w.base && heap-w.base > g.limit && !in.fired:
-			in.fired = true
-			in.firedErr = errMemory{g.limit}
-			in.vm.Interrupt(in.firedErr)
+			w.seq, w.based = in.callSeq, false
+		default:
+			if !read {
+				heap, read = readHeap(), true
+			}
+			switch {
+			case !w.based:
+				w.base, w.based = heap, true
+			case heap > w.base && heap-w.base > g.limit && !in.fired:
+				in.fired = true
+				in.firedErr = errMemory{g.limit}
+				in.vm.Interrupt(in.firedErr)
+			}
 		}
 		in.mu.Unlock()
 	}
