@@ -1,0 +1,127 @@
+package main
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// freeAddr returns a loopback address that was free a moment ago.
+func freeAddr(t *testing.T) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	return ln.Addr().String()
+}
+
+// TestBreakerKeepsTheAgentFlowing runs the real binary with a connector
+// that loops forever on every event. After breaker_threshold timeouts the
+// connector is switched off: the HTTP source keeps accepting events (they
+// pass on unchanged, on_error = "pass") without another timeout, /health
+// answers 503 naming the connector, and /metrics shows it.
+func TestBreakerKeepsTheAgentFlowing(t *testing.T) {
+	bin := binary(t)
+	dir := t.TempDir()
+	plugin, err := filepath.Abs("../../transforms/connectors/testdata/plugins/flaky")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src, api := freeAddr(t), freeAddr(t)
+	cfg := filepath.Join(dir, "hogtail.toml")
+	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir = %q
+[api]
+address = %q
+
+[sources.web]
+type = "http"
+address = %q
+
+[transforms.enrich]
+type = "connectors"
+inputs = ["web"]
+lanes = 1
+timeout = "300ms"
+breaker_threshold = 3
+breaker_retry = "1h"
+
+[[transforms.enrich.chain]]
+path = %q
+
+[sinks.out]
+type = "console"
+inputs = ["enrich"]
+target = "stdout"
+batch_timeout = "0s"
+`, filepath.Join(dir, "data"), api, src, plugin)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(bin, "run", "--config", cfg, "--watch-config=false")
+	var stdout, logs lockedBuffer
+	cmd.Stdout, cmd.Stderr = &stdout, &logs
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() {
+		_ = cmd.Process.Signal(syscall.SIGTERM)
+		_ = cmd.Wait()
+	}()
+	get := func(path string) (int, string) {
+		resp, err := http.Get("http://" + api + path)
+		if err != nil {
+			return 0, err.Error()
+		}
+		defer resp.Body.Close()
+		b, _ := io.ReadAll(resp.Body)
+		return resp.StatusCode, string(b)
+	}
+	post := func(id, props string) int {
+		body := `{"api_key":"phc_test","batch":[{"event":"e","distinct_id":"` + id + `","properties":` + props + `}]}`
+		resp, err := http.Post("http://"+src+"/batch", "application/json", strings.NewReader(body))
+		if err != nil {
+			return 0
+		}
+		resp.Body.Close()
+		return resp.StatusCode
+	}
+	waitUntil(t, "the API to answer", 20*time.Second, func() bool { code, _ := get("/health"); return code == 200 })
+	waitUntil(t, "the HTTP source to listen", 20*time.Second, func() bool { return post("warm-up", `{}`) == 200 })
+
+	const events = 40
+	for i := 0; i < events; i++ {
+		if code := post(fmt.Sprintf("u%d", i), `{"hang":true}`); code != 200 {
+			t.Fatalf("event %d: HTTP %d\n%s", i, code, logs.String())
+		}
+	}
+	code, body := get("/health")
+	if code != 503 || !strings.Contains(body, `"component":"transforms.enrich/flaky"`) ||
+		!strings.Contains(body, "after 3 consecutive failed events") {
+		t.Fatalf("/health: %d %s", code, body)
+	}
+	_, metrics := get("/metrics")
+	for _, want := range []string{
+		`hogtail_connector_switched_off{component="enrich",connector="flaky",transform="enrich"} 1`,
+		`hogtail_connector_errors_total{component="enrich",connector="flaky",kind="timeout",transform="enrich"} 3`,
+		fmt.Sprintf(`hogtail_connector_bypassed_events_total{component="enrich",connector="flaky",transform="enrich"} %d`, events-3),
+	} {
+		if !strings.Contains(metrics, want) {
+			t.Errorf("/metrics lacks %s", want)
+		}
+	}
+	waitUntil(t, "every event on stdout", 20*time.Second, func() bool {
+		return strings.Count(stdout.String(), `"event":"e"`) == events+1
+	})
+	if !strings.Contains(logs.String(), "connector switched off") {
+		t.Errorf("no log line for the switch-off:\n%s", logs.String())
+	}
+}
