@@ -24,6 +24,7 @@ func (c *Config) checkRuns(i int, sp *spec) error {
 		return fmt.Errorf("chain[%d].path: connector %q: %w", i, sp.name, err)
 	}
 	t.nLanes = 1
+	defer t.guard.close()
 	conn, err := t.build(i, sp, &shared{name: sp.name, cache: newCache(), kv: newMemKV()}, false)
 	if err != nil {
 		return err

@@ -3,11 +3,13 @@ package connectors
 import (
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 )
 
 // writeConnector makes a connector folder with a plugin.json and index.js.
@@ -69,4 +71,18 @@ func TestValidateCompilesConnectors(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestValidateLeavesNoGoroutine: the runtime Validate creates, and the
+// memory guard watching it, are gone when Validate returns.
+func TestValidateLeavesNoGoroutine(t *testing.T) {
+	c := DefaultConfig()
+	c.Chain = []ChainEntry{{Path: "testdata/plugins/flaky"}}
+	before := runtime.NumGoroutine()
+	for i := 0; i < 5; i++ {
+		if err := c.Validate(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	componenttest.Eventually(t, "goroutines to end", 5*time.Second, func() bool { return runtime.NumGoroutine() <= before })
 }
