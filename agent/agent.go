@@ -156,13 +156,18 @@ func (a *Agent) Metrics() *prometheus.Registry { return a.metrics }
 
 func (a *Agent) settings(cfg *config.Config, kind, name string) component.Settings {
 	host, _ := os.Hostname()
+	var api string
+	if cfg.API.Enabled {
+		api = cfg.API.Address
+	}
 	return component.Settings{
-		Name:      name,
-		Logger:    a.log.With(kind, name),
-		DataDir:   cfg.DataDir,
-		ConfigDir: cfg.Dir,
-		Hostname:  host,
-		Metrics:   prometheus.WrapRegistererWith(prometheus.Labels{"component": name}, a.metrics),
+		APIAddress: api,
+		Name:       name,
+		Logger:     a.log.With(kind, name),
+		DataDir:    cfg.DataDir,
+		ConfigDir:  cfg.Dir,
+		Hostname:   host,
+		Metrics:    prometheus.WrapRegistererWith(prometheus.Labels{"component": name}, a.metrics),
 	}
 }
 
@@ -458,7 +463,7 @@ func (a *Agent) Reload(ctx context.Context, cfg *config.Config) error {
 
 func (a *Agent) reload(cfg *config.Config) error {
 	old := a.cfg.Load()
-	if cfg.DataDir != old.DataDir || cfg.Buffer != old.Buffer || cfg.API != old.API {
+	if cfg.DataDir != old.DataDir || cfg.Buffer != old.Buffer || !cfg.API.Equal(old.API) {
 		a.log.Warn("data_dir, [buffer] and [api] changes take effect at the next restart")
 		cp := *cfg
 		cp.DataDir, cp.Buffer, cp.API = old.DataDir, old.Buffer, old.API

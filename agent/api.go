@@ -2,37 +2,37 @@ package agent
 
 import (
 	"context"
+	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
 	"net"
 	"net/http"
 	"net/http/pprof"
+	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
+	"github.com/hogtail/hogtail/agent/config"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
-// ServeAPI serves /health and /metrics on the configured address until ctx
-// is cancelled. It returns once the listener is bound, so callers know the
+// ServeAPI serves the admin API on the configured address until ctx is
+// cancelled. It returns once the listener is bound, so callers know the
 // port is taken before the agent reports itself ready.
+//
+// Every request must name an expected Host (see hostAllowed), so a web page
+// cannot reach the API through DNS rebinding. With api.auth_token set, every
+// endpoint but /health requires it as a bearer token. /tap and /debug/pprof
+// are only served when enabled.
 func (a *Agent) ServeAPI(ctx context.Context) (addr string, done <-chan error, err error) {
-	ln, err := net.Listen("tcp", a.cfg.Load().API.Address)
+	cfg := a.cfg.Load().API
+	ln, err := net.Listen("tcp", cfg.Address)
 	if err != nil {
-		return "", nil, fmt.Errorf("api: listen on %s: %w", a.cfg.Load().API.Address, err)
+		return "", nil, fmt.Errorf("api: listen on %s: %w", cfg.Address, err)
 	}
-	mux := http.NewServeMux()
-	mux.Handle("GET /metrics", promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{}))
-	mux.HandleFunc("GET /health", a.serveHealth)
-	mux.HandleFunc("GET /tap", a.serveTap)
-	// Profiles for diagnosing CPU or memory use in the field; the API
-	// listens on localhost by default.
-	mux.HandleFunc("/debug/pprof/", pprof.Index)
-	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
-	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
-	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
-	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
+	srv := &http.Server{Handler: a.apiHandler(cfg), ReadHeaderTimeout: 10 * time.Second}
 	ch := make(chan error, 1)
 	go func() {
 		err := srv.Serve(ln)
@@ -50,11 +50,112 @@ func (a *Agent) ServeAPI(ctx context.Context) (addr string, done <-chan error, e
 	return ln.Addr().String(), ch, nil
 }
 
-// serveHealth answers 200 when every component is healthy, 503 with the
-// reasons otherwise: the errors the agent saw (a source that failed, a sink
-// that cannot deliver) and the problems components report themselves
-// (component.HealthReporter).
-func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request) {
+// apiHandler builds the API's routes for cfg.
+func (a *Agent) apiHandler(cfg config.APIConfig) http.Handler {
+	authed := func(h http.Handler) http.Handler {
+		if cfg.AuthToken == "" {
+			return h
+		}
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if !tokenOK(r, cfg.AuthToken) {
+				w.Header().Set("WWW-Authenticate", `Bearer realm="hogtail"`)
+				http.Error(w, "missing or wrong bearer token (api.auth_token)", http.StatusUnauthorized)
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	}
+	mux := http.NewServeMux()
+	mux.Handle("GET /metrics", authed(promhttp.HandlerFor(a.metrics, promhttp.HandlerOpts{})))
+	// /health stays open for systemd and load balancer probes, which rarely
+	// carry credentials; without the token it says only ok or unhealthy.
+	mux.HandleFunc("GET /health", func(w http.ResponseWriter, r *http.Request) {
+		a.serveHealth(w, r, cfg.AuthToken == "" || tokenOK(r, cfg.AuthToken))
+	})
+	if cfg.Tap {
+		mux.Handle("GET /tap", authed(http.HandlerFunc(a.serveTap)))
+	} else {
+		mux.HandleFunc("/tap", disabled("tap", "api.tap"))
+	}
+	if cfg.Pprof {
+		pp := http.NewServeMux()
+		pp.HandleFunc("/debug/pprof/", pprof.Index)
+		pp.HandleFunc("/debug/pprof/profile", pprof.Profile)
+		pp.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+		pp.HandleFunc("/debug/pprof/trace", pprof.Trace)
+		mux.Handle("/debug/pprof/", authed(pp))
+	} else {
+		mux.HandleFunc("/debug/pprof/", disabled("profiling", "api.pprof"))
+	}
+	return hostCheck(cfg, mux)
+}
+
+// disabled answers 403 for an endpoint the config leaves off, naming the
+// setting that turns it on.
+func disabled(what, key string) http.HandlerFunc {
+	return func(w http.ResponseWriter, _ *http.Request) {
+		http.Error(w, fmt.Sprintf("%s is disabled on this agent: set %s = true in its config", what, key), http.StatusForbidden)
+	}
+}
+
+// tokenOK reports whether r carries "Authorization: Bearer token" (the
+// scheme is case-insensitive, RFC 9110).
+func tokenOK(r *http.Request, token string) bool {
+	h := r.Header.Get("Authorization")
+	const scheme = "bearer "
+	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(h[len(scheme):]), []byte(token)) == 1
+}
+
+// hostCheck answers 421 to requests whose Host the API does not expect.
+func hostCheck(cfg config.APIConfig, h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if !hostAllowed(cfg, r.Host) {
+			http.Error(w, fmt.Sprintf("unexpected Host %q: use an IP address, localhost, or a name in api.allowed_hosts", r.Host), http.StatusMisdirectedRequest)
+			return
+		}
+		h.ServeHTTP(w, r)
+	})
+}
+
+// hostAllowed accepts IP literals, localhost, the host of the listen
+// address and api.allowed_hosts. DNS rebinding needs a name the attacker
+// controls resolving to this machine; a browser sends that name as Host,
+// whereas an IP literal Host means the page's own origin is that IP, so it
+// cannot read anything it could not already reach.
+func hostAllowed(cfg config.APIConfig, hostport string) bool {
+	host := hostport
+	if h, _, err := net.SplitHostPort(hostport); err == nil {
+		host = h
+	}
+	host = strings.TrimSuffix(strings.TrimPrefix(strings.TrimSuffix(host, "]"), "["), ".")
+	if host == "" {
+		return false
+	}
+	if _, err := netip.ParseAddr(host); err == nil {
+		return true
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	if lh, _, err := net.SplitHostPort(cfg.Address); err == nil && lh != "" && strings.EqualFold(host, lh) {
+		return true
+	}
+	for _, a := range cfg.AllowedHosts {
+		if strings.EqualFold(host, a) {
+			return true
+		}
+	}
+	return false
+}
+
+// serveHealth answers 200 when every component is healthy, 503 otherwise,
+// with the reasons when details is true: the errors the agent saw (a source
+// that failed, a sink that cannot deliver) and the problems components
+// report themselves (component.HealthReporter).
+func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request, details bool) {
 	probs := a.health.problems()
 	for k, v := range a.topo.Load().componentProblems() {
 		probs[k] = v
@@ -65,6 +166,12 @@ func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request) {
 		return
 	}
 	w.WriteHeader(http.StatusServiceUnavailable)
+	if !details {
+		// Problems name receivers and their errors; they are for
+		// whoever holds the token.
+		w.Write([]byte(`{"status":"unhealthy"}` + "\n"))
+		return
+	}
 	type problem struct {
 		Component string `json:"component"`
 		Error     string `json:"error"`

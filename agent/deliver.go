@@ -8,6 +8,7 @@ import (
 
 	"github.com/cenkalti/backoff/v4"
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/redact"
 )
 
 // runSink reads the sink's queue and delivers it with up to Concurrency
@@ -111,8 +112,10 @@ func (a *Agent) deliver(ctx context.Context, s *runningSink, recs [][]byte) bool
 
 func (a *Agent) deadLetter(ctx context.Context, s *runningSink, recs [][]byte, cause error) {
 	dls := make([]component.DeadLetter, len(recs))
+	// The reason is shown by dead-letters list; it must not carry secrets.
+	reason := redact.Text(cause.Error())
 	for i, r := range recs {
-		dls[i] = component.DeadLetter{Component: s.name, Reason: cause.Error(), Record: r}
+		dls[i] = component.DeadLetter{Component: s.name, Reason: reason, Record: r}
 	}
 	for {
 		err := a.buf.AddDeadLetters(dls)

@@ -265,13 +265,14 @@ func TestDeliveryGivesUpAfterMaxElapsed(t *testing.T) {
 
 // TestDeliveryPoisonEvent: the receiver answers 400 to any batch holding
 // one event; the agent splits the batches, dead-letters exactly that event
-// and delivers the others.
+// and delivers the others. The reason keeps the status but not a secret the
+// answer quotes.
 func TestDeliveryPoisonEvent(t *testing.T) {
 	const poison = 1234
 	rcv := sinktest.NewReceiver(func(r *sinktest.Request) sinktest.Answer {
 		for _, e := range r.Events {
 			if e.Seq() == poison {
-				return sinktest.Answer{Status: 400, Body: `{"status":400,"code":"invalid_payload","error":"bad event"}`}
+				return sinktest.Answer{Status: 400, Body: `{"status":400,"code":"invalid_payload","error":"bad event from https://app.example/?token=leak1"}`}
 			}
 		}
 		return sinktest.Answer{}
@@ -284,6 +285,9 @@ func TestDeliveryPoisonEvent(t *testing.T) {
 	if len(dls) != 1 || !strings.Contains(string(dls[0].Record), fmt.Sprintf(`"seq":%d`, poison)) || dls[0].Component != "ph" ||
 		!strings.Contains(dls[0].Reason, "400") {
 		t.Fatalf("dead letters %+v, want only seq %d from ph with the 400", dls, poison)
+	}
+	if strings.Contains(dls[0].Reason, "leak1") || !strings.Contains(dls[0].Reason, "token=REDACTED") {
+		t.Fatalf("reason %q shows the secret", dls[0].Reason)
 	}
 }
 

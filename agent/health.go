@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/redact"
 )
 
 // health tracks the last error of each component; a component is healthy
@@ -47,7 +48,7 @@ func (h *health) problems() map[string]string {
 	out := map[string]string{}
 	for c, err := range h.errs {
 		if err != nil {
-			out[c] = err.Error()
+			out[c] = redact.Text(err.Error())
 		}
 	}
 	return out
@@ -83,7 +84,7 @@ func (t *topology) componentProblems() map[string]string {
 			if prev, dup := out[key]; dup {
 				p.Message = prev + "; " + p.Message
 			}
-			out[key] = p.Message
+			out[key] = redact.Text(p.Message)
 		}
 	}
 	seenT := map[*runningTransform]bool{}

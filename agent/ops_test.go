@@ -171,6 +171,7 @@ inputs = ["tag"]
 	apiCtx, stopAPI := context.WithCancel(context.Background())
 	defer stopAPI()
 	a.cfg.Load().API.Address = "127.0.0.1:0"
+	a.cfg.Load().API.Tap = true
 	addr, _, err := a.ServeAPI(apiCtx)
 	if err != nil {
 		t.Fatal(err)

@@ -31,6 +31,9 @@ type Settings struct {
 	// Checkpoints lets a source load the checkpoints it committed through
 	// Emit before a restart. Nil for transforms and sinks.
 	Checkpoints CheckpointLoader
+	// APIAddress is the listen address of the agent's own API ("" when it
+	// is off); connectors refuse to fetch from it.
+	APIAddress string
 	// Store is a persistent key/value namespace for the component (connector
 	// meta.storage). Nil for components that do not need one.
 	Store KV

@@ -3,14 +3,18 @@ package config
 
 import (
 	"fmt"
+	"net"
+	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 	"time"
 
 	"github.com/BurntSushi/toml"
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/redact"
 )
 
 // DefaultPath is where hogtail looks for its config when --config is not
@@ -48,6 +52,36 @@ func (c *Config) Registry() *component.Registry { return c.reg }
 type APIConfig struct {
 	Enabled bool   `toml:"enabled"`
 	Address string `toml:"address"`
+	// AuthToken, when set, is the bearer token every endpoint but /health
+	// requires. It is required when Address is not a loopback address.
+	AuthToken string `toml:"auth_token"`
+	// AllowedHosts are extra Host header names the API answers to, besides
+	// loopback names, IP literals and the host of Address.
+	AllowedHosts []string `toml:"allowed_hosts"`
+	// Tap serves /tap (hogtail tap), which shows every event in clear.
+	Tap bool `toml:"tap"`
+	// Pprof serves /debug/pprof/.
+	Pprof bool `toml:"pprof"`
+}
+
+// Equal reports whether c and o are the same settings.
+func (c APIConfig) Equal(o APIConfig) bool {
+	return c.Enabled == o.Enabled && c.Address == o.Address && c.AuthToken == o.AuthToken &&
+		c.Tap == o.Tap && c.Pprof == o.Pprof && slices.Equal(c.AllowedHosts, o.AllowedHosts)
+}
+
+// IsLoopbackAddress reports whether the host of a host:port listen address
+// is a loopback IP or "localhost". An empty host (all interfaces) is not.
+func IsLoopbackAddress(addr string) bool {
+	host, _, err := net.SplitHostPort(addr)
+	if err != nil {
+		host = addr
+	}
+	if strings.EqualFold(host, "localhost") {
+		return true
+	}
+	ip, err := netip.ParseAddr(host)
+	return err == nil && ip.Unmap().IsLoopback()
 }
 
 // BufferConfig is the [buffer] table: settings of the whole bbolt file.
@@ -125,6 +159,11 @@ func Parse(path string, data []byte, reg *component.Registry, lookup func(string
 	}
 	l.loc = newLocator(text)
 	cfg := l.parse(text)
+	// Messages may quote values: secrets must not reach the terminal or
+	// the log of a rejected reload.
+	for i := range l.problems {
+		l.problems[i].Msg = redact.Problem(l.problems[i].Key, l.problems[i].Msg)
+	}
 	if len(l.problems) > 0 {
 		return nil, l.problems.sorted()
 	}
@@ -236,9 +275,7 @@ func (l *loader) parse(text string) *Config {
 	default:
 		l.add("", "log_format", fmt.Sprintf("must be text or json, got %q", cfg.LogFormat))
 	}
-	if cfg.API.Enabled && cfg.API.Address == "" {
-		l.add("api", "address", "must not be empty when the API is enabled")
-	}
+	l.checkAPI(&cfg.API)
 
 	for _, name := range sortedKeys(raw.Sources) {
 		h, f, c, ok := decodeComponent(l, md, "sources."+name, raw.Sources[name], l.reg.Sources)
@@ -498,4 +535,28 @@ func sortedKeys[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// checkAPI validates the [api] table. Off loopback the API is reachable by
+// anyone on the network, so it must not run without a token.
+func (l *loader) checkAPI(api *APIConfig) {
+	if !api.Enabled {
+		return
+	}
+	if api.Address == "" {
+		l.add("api", "address", "must not be empty when the API is enabled")
+		return
+	}
+	if _, _, err := net.SplitHostPort(api.Address); err != nil {
+		l.add("api", "address", fmt.Sprintf("must be host:port, got %q", api.Address))
+		return
+	}
+	if api.AuthToken == "" && !IsLoopbackAddress(api.Address) {
+		l.add("api", "auth_token", fmt.Sprintf("must be set because api.address %s is not a loopback address: without it anyone on the network can read metrics and, with api.tap, every event", api.Address))
+	}
+	for i, h := range api.AllowedHosts {
+		if h == "" || strings.ContainsAny(h, "/: ") {
+			l.add("api", "allowed_hosts", fmt.Sprintf("[%d]: %q is not a host name", i, h))
+		}
+	}
 }

@@ -144,3 +144,58 @@ func TestInterpolate(t *testing.T) {
 		}
 	}
 }
+
+func TestIsLoopbackAddress(t *testing.T) {
+	for _, tc := range []struct {
+		addr string
+		want bool
+	}{
+		{"127.0.0.1:8686", true},
+		{"127.9.9.9:1", true},
+		{"[::1]:8686", true},
+		{"localhost:8686", true},
+		{"LOCALHOST:8686", true},
+		{"[::ffff:127.0.0.1]:8686", true},
+		{"0.0.0.0:8686", false},
+		{":8686", false},
+		{"[::]:8686", false},
+		{"10.0.0.5:8686", false},
+		{"hogtail.example.com:8686", false},
+	} {
+		if got := IsLoopbackAddress(tc.addr); got != tc.want {
+			t.Errorf("IsLoopbackAddress(%q) = %v, want %v", tc.addr, got, tc.want)
+		}
+	}
+}
+
+// TestAPITokenOffLoopback: off loopback the API needs a token; with one it
+// loads, and on loopback none is needed.
+func TestAPITokenOffLoopback(t *testing.T) {
+	const rest = "\n[sources.app]\ntype = \"demo\"\n[sinks.out]\ntype = \"console\"\ninputs = [\"app\"]\n"
+	for _, tc := range []struct {
+		name, api string
+		wantErr   string
+	}{
+		{"loopback without token", `address = "127.0.0.1:8686"`, ""},
+		{"off loopback with token", "address = \"0.0.0.0:8686\"\nauth_token = \"s3cret\"", ""},
+		{"off loopback without token", `address = "10.1.2.3:8686"`, `api.toml:1: api: auth_token: must be set because api.address 10.1.2.3:8686 is not a loopback address`},
+		{"disabled off loopback", "enabled = false\naddress = \"0.0.0.0:8686\"", ""},
+		{"not host:port", `address = "8686"`, `api: address: must be host:port, got "8686"`},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			cfg, err := Parse("api.toml", []byte("[api]\n"+tc.api+"\n"+rest), testRegistry(), noEnv)
+			if tc.wantErr == "" {
+				if err != nil {
+					t.Fatal(err)
+				}
+				if cfg.API.Tap || cfg.API.Pprof {
+					t.Fatalf("tap/pprof on by default: %+v", cfg.API)
+				}
+				return
+			}
+			if err == nil || !strings.Contains(err.Error(), tc.wantErr) {
+				t.Fatalf("error %v, want it to contain %q", err, tc.wantErr)
+			}
+		})
+	}
+}

@@ -90,6 +90,11 @@ var shipperColors = map[string]color.RGBA{
 	"hogtail":   {0xf5, 0x4e, 0x00, 0xff},
 	"syslog-ng": {0x1d, 0x4a, 0xff, 0xff},
 	"rsyslog":   {0x2e, 0x9e, 0x44, 0xff},
+	// Fluent Bit's blue-green, and lighter shades for the equal-durability
+	// variants.
+	"fluent-bit":            {0x00, 0x8f, 0xa8, 0xff},
+	"fluent-bit sync full":  {0x7f, 0xc7, 0xd3, 0xff},
+	"syslog-ng disk-buffer": {0x8e, 0xa4, 0xff, 0xff},
 }
 
 // Chart draws two panels of horizontal bars, throughput and max RSS, one

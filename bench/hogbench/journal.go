@@ -92,14 +92,19 @@ func (l JournalLoad) Run(ctx context.Context) error {
 
 // readingLimit runs `journalctl -o json > /dev/null` over the journal: the
 // rate at which any journalctl-based reader can at most see entries. It
-// returns entries per second and journalctl's CPU seconds.
+// returns the best of two runs (entries per second) and that run's CPU
+// seconds, so that a cold first read does not flatter hogtail's ratio.
 func readingLimit(ctx context.Context, dir string, n int) (perSec, cpu float64, err error) {
-	cmd := exec.CommandContext(ctx, "journalctl", "--directory="+dir, "--output=json", "--all", "--no-pager", "--no-tail")
-	start := time.Now()
-	if err := cmd.Run(); err != nil {
-		return 0, 0, fmt.Errorf("journalctl reading limit: %w", err)
+	for i := 0; i < 2; i++ {
+		cmd := exec.CommandContext(ctx, "journalctl", "--directory="+dir, "--output=json", "--all", "--no-pager", "--no-tail")
+		start := time.Now()
+		if err := cmd.Run(); err != nil {
+			return 0, 0, fmt.Errorf("journalctl reading limit: %w", err)
+		}
+		if r := float64(n) / time.Since(start).Seconds(); r > perSec {
+			st := cmd.ProcessState
+			perSec, cpu = r, (st.UserTime() + st.SystemTime()).Seconds()
+		}
 	}
-	wall := time.Since(start).Seconds()
-	st := cmd.ProcessState
-	return float64(n) / wall, (st.UserTime() + st.SystemTime()).Seconds(), nil
+	return perSec, cpu, nil
 }

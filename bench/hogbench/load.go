@@ -155,14 +155,18 @@ func syslogMessage(b []byte, seq int) []byte {
 }
 
 // SyslogLoad sends n RFC 5424 messages over one TCP connection with RFC 6587
-// octet counting, or as one UDP datagram each, rate per second (0 = flat out).
+// octet counting (or newline framing), or as one UDP datagram each, rate per
+// second (0 = flat out).
 type SyslogLoad struct {
-	Addr  string
-	UDP   bool
-	N     int
-	Rate  int
-	Sent  int
-	Error error
+	Addr string
+	UDP  bool
+	// Newline frames TCP messages with a newline instead of octet counting
+	// (for a receiver without RFC 6587 octet counting).
+	Newline bool
+	N       int
+	Rate    int
+	Sent    int
+	Error   error
 }
 
 // Run sends the messages; it stops early when ctx ends.
@@ -197,9 +201,13 @@ func (l *SyslogLoad) Run(ctx context.Context) error {
 				continue
 			}
 		} else {
-			frame = strconv.AppendInt(frame[:0], int64(len(msg)), 10)
-			frame = append(frame, ' ')
-			frame = append(frame, msg...)
+			if l.Newline {
+				frame = append(append(frame[:0], msg...), '\n')
+			} else {
+				frame = strconv.AppendInt(frame[:0], int64(len(msg)), 10)
+				frame = append(frame, ' ')
+				frame = append(frame, msg...)
+			}
 			if _, err := w.Write(frame); err != nil {
 				return fmt.Errorf("syslog load: after %d: %w", seq, err)
 			}

@@ -48,6 +48,7 @@ type Sizes struct {
 	ReloadN      int
 	ReloadRate   int
 	JournalN     int
+	CaptureN     int
 	Stall        time.Duration
 	ChaosStartAt time.Duration
 }
@@ -63,8 +64,8 @@ func FullSizes() Sizes {
 		KillN: 1_000_000, KillRate: 50_000, Kills: 10,
 		DiskN: 300_000, DiskRate: 30_000, DiskSize: "24m", DiskDownFor: 10 * time.Second,
 		ReloadN: 300_000, ReloadRate: 20_000,
-		JournalN: 500_000,
-		Stall:    15 * time.Second, ChaosStartAt: 2 * time.Second,
+		JournalN: 500_000, CaptureN: 500_000,
+		Stall: 15 * time.Second, ChaosStartAt: 2 * time.Second,
 	}
 }
 
@@ -80,8 +81,8 @@ func SmokeSizes() Sizes {
 		KillN: 60_000, KillRate: 10_000, Kills: 3,
 		DiskN: 40_000, DiskRate: 20_000, DiskSize: "4m", DiskDownFor: 2 * time.Second,
 		ReloadN: 20_000, ReloadRate: 8_000,
-		JournalN: 20_000,
-		Stall:    10 * time.Second, ChaosStartAt: 500 * time.Millisecond,
+		JournalN: 20_000, CaptureN: 20_000,
+		Stall: 10 * time.Second, ChaosStartAt: 500 * time.Millisecond,
 	}
 }
 
@@ -102,6 +103,7 @@ func Scenarios(s Sizes) []Scenario {
 		{Name: "disk-full", Input: "file", N: s.DiskN, Rate: s.DiskRate, DiskFull: true, DiskSize: s.DiskSize, DownAt: s.ChaosStartAt, DownFor: s.DiskDownFor},
 		{Name: "reload", Input: "file", N: s.ReloadN, Rate: s.ReloadRate, JS: true, Reload: true},
 		{Name: "journald", Input: "journal", N: s.JournalN, Prewrite: true},
+		{Name: "http-capture", Input: "http", N: s.CaptureN},
 	}
 }
 
@@ -113,6 +115,7 @@ type Options struct {
 	Hogtail                string
 	SyslogNG               string
 	Rsyslog                string // unpacked rsyslog .deb root ("" = skip rsyslog)
+	FluentBit              string // fluent-bit binary of the release tarball ("" = skip Fluent Bit)
 	Connector              string
 	Out                    string // results directory ("" = none)
 	Sizes                  Sizes
@@ -140,11 +143,13 @@ func run(args []string, stdout io.Writer) error {
 	full := FullSizes()
 	var shippers string
 	fs.BoolVar(&o.Smoke, "smoke", false, "hogtail only, small counts, exit non-zero on any loss")
-	fs.StringVar(&shippers, "shippers", "hogtail,syslog-ng,rsyslog", "shippers to run")
+	fs.StringVar(&shippers, "shippers", "hogtail,syslog-ng,rsyslog,fluent-bit,syslog-ng-reliable,fluent-bit-sync-full",
+		"shippers to run; syslog-ng-reliable (disk-buffer(reliable(yes))) and fluent-bit-sync-full (storage.sync full) are the equal-durability rows of tail and syslog-tcp")
 	fs.StringVar(&o.Hogtail, "hogtail", "hogtail", "hogtail binary")
 	fs.StringVar(&o.SyslogNG, "syslog-ng", "syslog-ng", "syslog-ng binary")
 	fs.BoolVar(&o.SyslogNGDiskBuffer, "syslog-ng-disk-buffer", false, "give syslog-ng's http() destination a reliable disk-buffer() (comparison only: a durable queue like hogtail's)")
 	fs.StringVar(&o.Rsyslog, "rsyslog-root", "", "root of an unpacked rsyslog .deb (empty: rsyslog skipped)")
+	fs.StringVar(&o.FluentBit, "fluent-bit", "", "bin/fluent-bit of the unpacked release tarball (empty: Fluent Bit skipped)")
 	fs.StringVar(&o.Connector, "connector", "bench/connectors/add-property", "connector of tail-js and reload")
 	fs.StringVar(&o.Out, "out", "bench/results", "results directory (empty: print only)")
 	fs.StringVar(&o.Machine, "machine", "", "machine description for the results")
@@ -181,6 +186,7 @@ func run(args []string, stdout io.Writer) error {
 	fs.IntVar(&s.ReloadN, "reload-n", full.ReloadN, "lines of reload")
 	fs.IntVar(&s.ReloadRate, "reload-rate", full.ReloadRate, "lines/s of reload")
 	fs.IntVar(&s.JournalN, "journal-n", full.JournalN, "entries of journald")
+	fs.IntVar(&s.CaptureN, "capture-n", full.CaptureN, "events of http-capture (in /batch/ requests of 100)")
 	fs.DurationVar(&s.Stall, "stall", full.Stall, "give up on a run after no new event for this long")
 	s.ChaosStartAt = full.ChaosStartAt
 	var rechart string
@@ -256,6 +262,7 @@ func mergeSizes(base, flags Sizes, set map[string]bool) Sizes {
 	pick("reload-n", &base.ReloadN, &flags.ReloadN)
 	pick("reload-rate", &base.ReloadRate, &flags.ReloadRate)
 	pick("journal-n", &base.JournalN, &flags.JournalN)
+	pick("capture-n", &base.CaptureN, &flags.CaptureN)
 	if set["fail-for"] {
 		base.FailFor = flags.FailFor
 	}
@@ -294,6 +301,14 @@ func Bench(ctx context.Context, o Options, logf func(string, ...any)) ([]Result,
 				SourceExtra: o.SourceExtra, SinkExtra: o.SinkExtra})
 		case "syslog-ng":
 			shippers = append(shippers, SyslogNG{Bin: o.SyslogNG, DiskBuffer: o.SyslogNGDiskBuffer})
+		case "syslog-ng-reliable":
+			shippers = append(shippers, SyslogNG{Bin: o.SyslogNG, Reliable: true})
+		case "fluent-bit", "fluent-bit-sync-full":
+			if o.FluentBit == "" {
+				logf("%s skipped: no -fluent-bit (the binary of the unpacked release tarball)", name)
+				continue
+			}
+			shippers = append(shippers, FluentBit{Bin: o.FluentBit, SyncFull: name == "fluent-bit-sync-full"})
 		case "rsyslog":
 			if o.Rsyslog == "" {
 				logf("rsyslog skipped: no -rsyslog-root (an unpacked rsyslog .deb)")
@@ -450,6 +465,12 @@ func Markdown(results []Result, o Options) string {
 		}
 		if r.LossAllowed && r.Lost > 0 {
 			notes = append(notes, "loss allowed (UDP)")
+		}
+		if r.P99LatencyMS > 0 {
+			notes = append(notes, fmt.Sprintf("p99 request %.1f ms", r.P99LatencyMS))
+		}
+		if r.CaptureRetries > 0 {
+			notes = append(notes, fmt.Sprintf("%d requests refused and sent again", r.CaptureRetries))
 		}
 		if r.ReadLimitPerSec > 0 {
 			notes = append(notes, fmt.Sprintf("`journalctl -o json > /dev/null` on the same files: %.0f/s, %.2f CPU s; hogtail at %.2f× of it",

@@ -18,7 +18,7 @@ import (
 // Scenario is one workload with its chaos.
 type Scenario struct {
 	Name        string
-	Input       string // file, tcp, udp, journal
+	Input       string // file, tcp, udp, journal, http
 	N           int
 	Prewrite    bool // the file is written before the shipper starts
 	Rate        int  // lines or messages per second, 0 = flat out
@@ -67,6 +67,11 @@ type Result struct {
 	// on the journald scenario's files: the most a journalctl reader gets.
 	ReadLimitPerSec float64 `json:"journalctl_read_per_second,omitempty"`
 	ReadLimitCPU    float64 `json:"journalctl_read_cpu_seconds,omitempty"`
+	// P99LatencyMS is the 99th percentile of the accepted capture requests'
+	// latency (http-capture), and CaptureRetries the requests sent again
+	// after a refusal.
+	P99LatencyMS   float64 `json:"p99_request_ms,omitempty"`
+	CaptureRetries int64   `json:"capture_retries,omitempty"`
 }
 
 // Failed reports a hogtail result that breaks a promise of the design.
@@ -141,8 +146,12 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 		rcv.Marker = []byte(`"version":`)
 	}
 	env.HTTPURL, env.TCPAddr = "http://"+rcv.HTTPAddr, rcv.TCPAddr
-	if sc.Input == "tcp" || sc.Input == "udp" {
-		port, err := freePort(sc.Input)
+	if sc.Input == "tcp" || sc.Input == "udp" || sc.Input == "http" {
+		network := sc.Input
+		if network == "http" {
+			network = "tcp"
+		}
+		port, err := freePort(network)
 		if err != nil {
 			return res, err
 		}
@@ -195,8 +204,15 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 
 	runCtx, cancel := context.WithTimeout(ctx, rn.MaxRun)
 	defer cancel()
+	var capture *CaptureLoad
+	if sc.Input == "http" {
+		capture = &CaptureLoad{URL: "http://" + env.ListenAddr + "/batch/", N: sc.N, Concurrency: 8}
+		if err := capture.Prepare(); err != nil {
+			return res, err
+		}
+	}
 	switch sc.Input {
-	case "tcp":
+	case "tcp", "http":
 		wctx, wcancel := context.WithTimeout(runCtx, 20*time.Second)
 		err := waitTCP(wctx, env.ListenAddr)
 		wcancel()
@@ -235,8 +251,13 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 			switch sc.Input {
 			case "file":
 				finishLoad(FileLoad{Path: env.LogFile, N: sc.N, Rate: sc.Rate, RotateEvery: sc.RotateEvery, Rotation: sc.Rotation}.Run(chaosCtx))
+			case "http":
+				finishLoad(capture.Run(chaosCtx))
 			default:
 				l := &SyslogLoad{Addr: env.ListenAddr, UDP: sc.Input == "udp", N: sc.N, Rate: sc.Rate}
+				if f, ok := sh.(framer); ok && f.NewlineFraming() {
+					l.Newline = true
+				}
 				finishLoad(l.Run(chaosCtx))
 			}
 		}()
@@ -399,6 +420,10 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 		res.EventsPerSec = float64(snap.Unique) / res.WallSeconds
 	}
 	res.Requests, res.Failed503, _ = rcv.Stats()
+	if capture != nil {
+		res.P99LatencyMS = float64(capture.P99().Microseconds()) / 1000
+		res.CaptureRetries = capture.retries.Load()
+	}
 	if sc.Reload {
 		res.Notes = joinNote(res.Notes, fmt.Sprintf("%d events through edited versions", rcv.Marked()))
 	}

@@ -59,7 +59,7 @@ func (h Hogtail) Prepare(env Env) ([]string, error) {
 	var b strings.Builder
 	api := "enabled = false"
 	if env.APIAddr != "" {
-		api = fmt.Sprintf("enabled = true\naddress = %q", env.APIAddr)
+		api = fmt.Sprintf("enabled = true\naddress = %q\npprof = true", env.APIAddr)
 	}
 	fmt.Fprintf(&b, "data_dir = %q\nshutdown_timeout = \"5s\"\nlog_level = \"warn\"\n\n[api]\n%s\n\n[buffer]\nsync = %v\n\n", env.DataDir, api, !h.NoSync)
 	switch env.Input {
@@ -79,6 +79,10 @@ func (h Hogtail) Prepare(env Env) ([]string, error) {
 		fmt.Fprintf(&b, "[sources.in]\ntype = \"file\"\ninclude = [%q]\ncodec = %q\nread_from = \"beginning\"\n%s\n\n", env.LogFile+"*", codec, h.SourceExtra)
 	case "tcp", "udp":
 		fmt.Fprintf(&b, "[sources.in]\ntype = \"syslog\"\nmode = %q\naddress = %q\nreceive_buffer_bytes = 4194304\n%s\n\n", env.Input, env.ListenAddr, h.SourceExtra)
+	case "http":
+		// The PostHog capture endpoints (/batch/ and the others), no
+		// generic path.
+		fmt.Fprintf(&b, "[sources.in]\ntype = \"http\"\naddress = %q\npath = \"\"\ncapture = true\n%s\n\n", env.ListenAddr, h.SourceExtra)
 	case "journal":
 		fmt.Fprintf(&b, "[sources.in]\ntype = \"journald\"\njournal_directory = %q\n%s\n\n", env.JournalDir, h.SourceExtra)
 	default:
@@ -122,14 +126,26 @@ type SyslogNG struct {
 	// DiskBuffer gives the http() destination a reliable disk-buffer(),
 	// syslog-ng's durable queue (the suite runs it with memory queues).
 	DiskBuffer bool
+	// Reliable is the equal-durability shipper: disk-buffer(reliable(yes)),
+	// run for tail and syslog-tcp only, beside the memory-queue one.
+	Reliable bool
 }
 
 // Name implements Shipper.
-func (SyslogNG) Name() string { return "syslog-ng" }
+func (s SyslogNG) Name() string {
+	if s.Reliable {
+		return "syslog-ng disk-buffer"
+	}
+	return "syslog-ng"
+}
 
 // Skip implements Shipper.
-func (SyslogNG) Skip(sc Scenario) string {
+func (s SyslogNG) Skip(sc Scenario) string {
 	switch {
+	case s.Reliable && sc.Name != "tail" && sc.Name != "syslog-tcp":
+		return "equal-durability rows cover tail and syslog-tcp"
+	case sc.Input == "http":
+		return "syslog-ng 3.38 has no HTTP source (its http() is a destination only)"
 	case sc.Input == "journal":
 		return "its systemd-journal() source reads only the system journal, not a directory of journal files"
 	case sc.Reload:
@@ -186,7 +202,7 @@ func (s SyslogNG) Prepare(env Env) ([]string, error) {
 }
 
 func (s SyslogNG) diskBuffer(env Env) string {
-	if !s.DiskBuffer {
+	if !s.DiskBuffer && !s.Reliable {
 		return ""
 	}
 	return fmt.Sprintf("\n  disk-buffer(reliable(yes) dir(%q) disk-buf-size(1073741824))", env.DataDir)
@@ -207,6 +223,8 @@ func (Rsyslog) Skip(sc Scenario) string {
 	switch {
 	case sc.Input == "journal":
 		return "its imjournal module reads only the system journal, not a directory of journal files"
+	case sc.Input == "http":
+		return "Debian's rsyslog package has no imhttp input"
 	case sc.Reload:
 		return "no connector to edit (hogtail-only scenario)"
 	case sc.DiskFull:

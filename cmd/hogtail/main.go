@@ -11,6 +11,7 @@ import (
 	"runtime/debug"
 
 	"github.com/hogtail/hogtail/agent/config"
+	"github.com/hogtail/hogtail/agent/redact"
 )
 
 // version is set at build time with -ldflags "-X main.version=...".
@@ -113,7 +114,7 @@ func cmdValidate(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	for _, w := range cfg.Warnings {
-		fmt.Fprintf(stderr, "%s: warning: %s\n", cfg.File, w)
+		fmt.Fprintf(stderr, "%s: warning: %s\n", cfg.File, redact.Text(w))
 	}
 	fmt.Fprintf(stdout, "%s: valid (%d sources, %d transforms, %d sinks)\n", cfg.File, len(cfg.Sources), len(cfg.Transforms), len(cfg.Sinks))
 	return 0

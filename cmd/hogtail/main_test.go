@@ -4,6 +4,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"errors"
+	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -259,6 +261,70 @@ func TestTestCommandSetupThrows(t *testing.T) {
 	for _, want := range []string{"setup refused: mode is setup", "at setupPlugin (src/index.ts:9:"} {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+}
+
+// TestValidateRedactsSecrets: problems that quote a URL or a secret show
+// neither credentials nor query values.
+func TestValidateRedactsSecrets(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "secrets.toml")
+	os.WriteFile(path, []byte(`data_dir = "/tmp/x"
+[api]
+address = "0.0.0.0:8686"
+
+[sources.app]
+type = "demo"
+
+[sinks.ph]
+type = "posthog"
+inputs = ["app"]
+host = "https://user:hunter2@us.i.posthog.com/?token=abc123"
+api_key = "phc_key"
+
+[sinks.web]
+type = "http"
+inputs = ["app"]
+url = "ftp://admin:s3cr3tpw@files.example/in?sig=zz9"
+`), 0o644)
+	var stdout, stderr bytes.Buffer
+	if code := run([]string{"validate", "--config", path}, nil, &stdout, &stderr); code != 1 {
+		t.Fatalf("exit %d\n%s", code, stderr.String())
+	}
+	out := stderr.String()
+	for _, want := range []string{
+		`sinks.ph: host: must not have a query or fragment, got "https://REDACTED@us.i.posthog.com/?token=REDACTED"`,
+		`sinks.web: url: must be an http(s) URL, got "ftp://REDACTED@files.example/in?sig=REDACTED"`,
+		`api: auth_token: must be set`,
+	} {
+		if !strings.Contains(out, want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
+		}
+	}
+	for _, secret := range []string{"hunter2", "abc123", "s3cr3tpw", "zz9"} {
+		if strings.Contains(out, secret) {
+			t.Errorf("output shows %q:\n%s", secret, out)
+		}
+	}
+}
+
+// TestRunLoggerRedacts: the agent's logger masks secrets in messages,
+// errors and attributes, in both formats.
+func TestRunLoggerRedacts(t *testing.T) {
+	for _, format := range []string{"text", "json"} {
+		var buf bytes.Buffer
+		log := newLogger(&config.Config{LogLevel: "info", LogFormat: format}, new(slog.LevelVar), &buf)
+		log.Error("delivery failed to https://h.example/?token=t0ps3cret",
+			"error", errors.New(`Post "https://u:pw0rd@h.example/": EOF`), "api_key", "phc_k3y", "sink", "out")
+		out := buf.String()
+		for _, secret := range []string{"t0ps3cret", "pw0rd", "phc_k3y"} {
+			if strings.Contains(out, secret) {
+				t.Errorf("%s log shows %q: %s", format, secret, out)
+			}
+		}
+		if !strings.Contains(out, "out") || !strings.Contains(out, "h.example") {
+			t.Errorf("%s log lost context: %s", format, out)
 		}
 	}
 }

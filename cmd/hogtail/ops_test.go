@@ -2,6 +2,9 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"io"
+	"log/slog"
 	"net"
 	"os"
 	"os/exec"
@@ -11,6 +14,9 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/hogtail/hogtail/agent"
+	"github.com/hogtail/hogtail/agent/config"
 )
 
 // lockedBuffer collects a subprocess's stderr safely.
@@ -165,7 +171,7 @@ func TestTapCommandAndConfigWatch(t *testing.T) {
 	ln.Close()
 	cfgPath := filepath.Join(dir, "hogtail.toml")
 	cfg := strings.Replace(opsConfig, "%q", `"`+filepath.Join(dir, "data")+`"`, 1)
-	cfg = strings.Replace(cfg, "enabled = false", "address = \""+addr+"\"", 1)
+	cfg = strings.Replace(cfg, "enabled = false", "address = \""+addr+"\"\nauth_token = \"t0k3n\"\ntap = true", 1)
 	os.WriteFile(cfgPath, []byte(cfg), 0o644)
 	cmd := exec.Command(bin, "run", "--config", cfgPath)
 	var stderr lockedBuffer
@@ -179,7 +185,8 @@ func TestTapCommandAndConfigWatch(t *testing.T) {
 	}()
 	waitUntil(t, "agent started", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "hogtail started") })
 
-	out, err := exec.Command(bin, "tap", "--api", addr, "--component", "gen", "--limit", "3").Output()
+	// Address and token from the config file.
+	out, err := exec.Command(bin, "tap", "--config", cfgPath, "--component", "gen", "--limit", "3").Output()
 	if err != nil {
 		t.Fatalf("tap: %v", err)
 	}
@@ -187,10 +194,67 @@ func TestTapCommandAndConfigWatch(t *testing.T) {
 	if len(lines) != 3 || !strings.Contains(lines[0], `"event":"demo_log"`) {
 		t.Fatalf("tap output:\n%s", out)
 	}
-	if out, err := exec.Command(bin, "tap", "--api", addr, "--component", "nope").CombinedOutput(); err == nil || !strings.Contains(string(out), "unknown component") {
+	// Token from the environment.
+	env := exec.Command(bin, "tap", "--config", filepath.Join(dir, "absent.toml"), "--api", addr, "--component", "gen", "--limit", "1")
+	env.Env = append(os.Environ(), "HOGTAIL_API_TOKEN=t0k3n")
+	if out, err := env.Output(); err != nil || !strings.Contains(string(out), `"event":"demo_log"`) {
+		t.Fatalf("tap with the token in the environment: %v\n%s", err, out)
+	}
+	noToken := exec.Command(bin, "tap", "--api", addr, "--component", "gen", "--limit", "1")
+	noToken.Env = append(os.Environ(), "HOGTAIL_API_TOKEN=")
+	if out, err := noToken.CombinedOutput(); err == nil || !strings.Contains(string(out), "401") || !strings.Contains(string(out), "--token") {
+		t.Fatalf("tap without the token: %v\n%s", err, out)
+	}
+	if out, err := exec.Command(bin, "tap", "--api", addr, "--token", "t0k3n", "--component", "nope").CombinedOutput(); err == nil || !strings.Contains(string(out), "unknown component") {
 		t.Fatalf("tap of an unknown component: %v\n%s", err, out)
 	}
 
 	os.WriteFile(cfgPath, []byte(strings.Replace(cfg, "rate = 100.0", "rate = 50.0", 1)), 0o644)
 	waitUntil(t, "reload on file change", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "config reloaded") })
+}
+
+// TestTapDisabled: against an agent whose config leaves api.tap off, tap
+// fails and says which setting turns it on.
+func TestTapDisabled(t *testing.T) {
+	dir := t.TempDir()
+	cfgPath := filepath.Join(dir, "hogtail.toml")
+	cfg := strings.Replace(opsConfig, "%q", `"`+filepath.Join(dir, "data")+`"`, 1)
+	cfg = strings.Replace(cfg, "enabled = false", `address = "127.0.0.1:0"`, 1)
+	os.WriteFile(cfgPath, []byte(cfg), 0o644)
+	c, err := config.Load(cfgPath, components())
+	if err != nil {
+		t.Fatal(err)
+	}
+	a, err := agent.New(c, agent.Options{Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Buffer().Close()
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, _, err := a.ServeAPI(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	code := run([]string{"tap", "--config", cfgPath, "--api", addr, "--component", "gen"}, nil, &stdout, &stderr)
+	if code != 1 || !strings.Contains(stderr.String(), "403") || !strings.Contains(stderr.String(), "api.tap = true") {
+		t.Fatalf("exit %d, stderr:\n%s", code, stderr.String())
+	}
+}
+
+func TestTapDialable(t *testing.T) {
+	for in, want := range map[string]string{
+		"127.0.0.1:8686": "127.0.0.1:8686",
+		":8686":          "127.0.0.1:8686",
+		"0.0.0.0:8686":   "127.0.0.1:8686",
+		"[::]:8686":      "[::1]:8686",
+		"10.0.0.5:8686":  "10.0.0.5:8686",
+		"localhost:8686": "localhost:8686",
+		"not an address": "not an address",
+	} {
+		if got := dialable(in); got != want {
+			t.Errorf("dialable(%q) = %q, want %q", in, got, want)
+		}
+	}
 }

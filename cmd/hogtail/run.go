@@ -15,11 +15,13 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/hogtail/hogtail/agent"
 	"github.com/hogtail/hogtail/agent/config"
+	"github.com/hogtail/hogtail/agent/redact"
 )
 
 func newLogger(cfg *config.Config, level *slog.LevelVar, w io.Writer) *slog.Logger {
 	setLevel(level, cfg.LogLevel)
-	opts := &slog.HandlerOptions{Level: level}
+	// Secrets in URLs, errors and attributes never reach the log.
+	opts := &slog.HandlerOptions{Level: level, ReplaceAttr: redact.ReplaceAttr}
 	var h slog.Handler = slog.NewTextHandler(w, opts)
 	if cfg.LogFormat == "json" {
 		h = slog.NewJSONHandler(w, opts)

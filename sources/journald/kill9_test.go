@@ -3,7 +3,6 @@ package journald
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math/rand/v2"
 	"net"
@@ -193,23 +192,24 @@ func queueRecords(t *testing.T, path, queue string) [][]byte {
 	if err := buf.Queue(queue, buffer.QueueConfig{}); err != nil {
 		t.Fatal(err)
 	}
+	st, _ := buf.Stats(queue)
 	r, err := buf.Reader(queue)
 	if err != nil {
 		t.Fatal(err)
 	}
+	// Read exactly as many records as the queue holds: a time-out would
+	// take a slow read on a loaded machine for the end of the queue.
 	var out [][]byte
-	for {
-		ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	for int64(len(out)) < st.Records {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 		lease, err := r.Next(ctx, 10000, 64<<20, 0)
 		cancel()
-		if errors.Is(err, context.DeadlineExceeded) {
-			return out
-		}
 		if err != nil {
-			t.Fatal(err)
+			t.Fatalf("after %d of %d records: %v", len(out), st.Records, err)
 		}
 		for _, rec := range lease.Records {
 			out = append(out, append([]byte(nil), rec...))
 		}
 	}
+	return out
 }

@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"time"
+	"unicode"
 
 	"github.com/hogtail/hogtail/agent/component"
 )
@@ -39,8 +40,13 @@ type Config struct {
 	PollInterval component.Duration `toml:"poll_interval"`
 	// FetchTimeout bounds one fetch() request.
 	FetchTimeout component.Duration `toml:"fetch_timeout"`
-	// FetchAllowHosts restricts fetch() to these hosts; empty allows all.
+	// FetchAllowHosts restricts fetch() to these hosts, on every redirect
+	// hop; empty allows all.
 	FetchAllowHosts []string `toml:"fetch_allow_hosts"`
+	// FetchAllowNetworks are CIDRs fetch() may connect to although they
+	// are loopback, private, link-local or otherwise internal, which it
+	// refuses by default.
+	FetchAllowNetworks []string `toml:"fetch_allow_networks"`
 	// SetupRetry is the first backoff after a failing setupPlugin.
 	SetupRetry component.Duration `toml:"setup_retry"`
 	// MaxMemory is how much the heap may grow during one call into a
@@ -128,6 +134,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("fetch_allow_hosts[%d]: %q is not a host name", i, h))
 		}
 	}
+	if _, perrs := parseNetworks(c.FetchAllowNetworks); len(perrs) > 0 {
+		errs = append(errs, perrs...)
+	}
 	if len(c.Chain) == 0 {
 		errs = append(errs, errors.New("chain: needs at least one connector ([[transforms.NAME.chain]] with a path)"))
 	}
@@ -174,6 +183,9 @@ func loadSpec(dir string, e ChainEntry, baseDir, prefix string) (*spec, error) {
 	if name == "" {
 		name = filepath.Base(dir)
 		p.Name = name
+	}
+	if strings.ContainsFunc(name, unicode.IsControl) {
+		return nil, fmt.Errorf("%spath: connector %q: the name must not contain control characters", prefix, name)
 	}
 	main, err := p.mainFile(dir)
 	if err != nil {

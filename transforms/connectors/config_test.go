@@ -54,9 +54,10 @@ func TestValidate(t *testing.T) {
 			c.Timeout = 0
 			c.Lanes = -1
 			c.FetchAllowHosts = []string{"http://x"}
+			c.FetchAllowNetworks = []string{"127.0.0.0/8", "localhost"}
 			c.Chain = []ChainEntry{{}, {Path: ex + "hello"}, {Path: ex + "hello"}}
 		}, []string{`on_error: must be "pass", "drop" or "dead_letter", got "explode"`, "timeout: must be positive", "lanes: must be 0",
-			`fetch_allow_hosts[0]: "http://x" is not a host name`, "chain[0].path: must be set", `chain[2].path: connector "hello" is already chain[1]`}},
+			`fetch_allow_hosts[0]: "http://x" is not a host name`, `fetch_allow_networks[1]: "localhost" is not a CIDR`, "chain[0].path: must be set", `chain[2].path: connector "hello" is already chain[1]`}},
 		{"empty chain", func(c *Config) {}, []string{"chain: needs at least one connector"}},
 	}
 	for _, tc := range cases {

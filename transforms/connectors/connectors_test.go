@@ -210,10 +210,10 @@ func TestStoragePersistsAcrossTransforms(t *testing.T) {
 		}()
 	}
 	// Keys are namespaced by connector; teardownPlugin ran at Shutdown.
-	if v, ok, _ := kv.Get("storage/count"); !ok || string(v) != "4" {
+	if v, ok, _ := kv.Get(storageKeyOf("storage", "count")); !ok || string(v) != "4" {
 		t.Errorf("storage/count = %q %v", v, ok)
 	}
-	if v, ok, _ := kv.Get("storage/torn_down"); !ok || string(v) != "true" {
+	if v, ok, _ := kv.Get(storageKeyOf("storage", "torn_down")); !ok || string(v) != "true" {
 		t.Errorf("teardownPlugin did not run: %q %v", v, ok)
 	}
 }
@@ -251,7 +251,10 @@ func TestFetch(t *testing.T) {
 	}))
 	defer srv.Close()
 	t.Run("ok", func(t *testing.T) {
-		tr := newTestTransform(t, testOpts{mutate: func(c *Config) { c.FetchAllowHosts = []string{"127.0.0.1"} }}, plugin("fetcher", map[string]any{"base": srv.URL}))
+		tr := newTestTransform(t, testOpts{mutate: func(c *Config) {
+			c.FetchAllowHosts = []string{"127.0.0.1"}
+			c.FetchAllowNetworks = []string{"127.0.0.1/32"}
+		}}, plugin("fetcher", map[string]any{"base": srv.URL}))
 		out := applyAll(t, tr, mustEvent(t, `{"event":"e","distinct_id":"u 1"}`))
 		got := string(event.AppendValue(nil, out.Events[0].Properties))
 		want := `{"status":200,"ok":true,"header":"yes","lookup":{"method":"POST","id":"u 1","header":"fetcher","body":{"event":"e"}},"global_fetch":true}`
@@ -260,7 +263,10 @@ func TestFetch(t *testing.T) {
 		}
 	})
 	t.Run("timeout", func(t *testing.T) {
-		tr := newTestTransform(t, testOpts{onError: OnErrorDeadLetter, mutate: func(c *Config) { c.FetchTimeout = component.Duration(50 * time.Millisecond) }}, plugin("fetcher", map[string]any{"base": srv.URL}))
+		tr := newTestTransform(t, testOpts{onError: OnErrorDeadLetter, mutate: func(c *Config) {
+			c.FetchTimeout = component.Duration(50 * time.Millisecond)
+			c.FetchAllowNetworks = []string{"127.0.0.0/8"}
+		}}, plugin("fetcher", map[string]any{"base": srv.URL}))
 		start := time.Now()
 		out := applyAll(t, tr, mustEvent(t, `{"event":"e","distinct_id":"slow"}`))
 		if len(out.DeadLetters) != 1 || !strings.Contains(out.DeadLetters[0].Reason, "timed out") {
@@ -352,7 +358,7 @@ func TestOnEvent(t *testing.T) {
 	if _, changed := out.Events[0].Properties.Get("changed_in_on_event"); changed {
 		t.Error("onEvent changed the event")
 	}
-	if v, _, _ := kv.Get("on-event/seen:u-1"); string(v) != `["a","string",1,"x@y.z"]` {
+	if v, _, _ := kv.Get(storageKeyOf("on-event", "seen:u-1")); string(v) != `["a","string",1,"x@y.z"]` {
 		t.Errorf("onEvent saw %s", v)
 	}
 	if !strings.Contains(logs.String(), "onEvent failure is only logged") {
@@ -457,5 +463,21 @@ func TestRetainedEventReferencesCannotTouchEmittedEvents(t *testing.T) {
 	third := applyAll(t, tr, mustEvent(t, `{"uuid":"u3","event":"e","distinct_id":"d","properties":{"seq":3,"return_previous":true}}`))
 	if got := third.Events[0]; got == second.Events[0] || got.UUID != "u3" {
 		t.Errorf("returning an earlier event must give a copy with this event's uuid, got %s", got.AppendJSON(nil))
+	}
+}
+
+// TestDeadLetterReasonRedacted: a connector error quoting a URL with a
+// token becomes a dead letter whose reason hides the token.
+func TestDeadLetterReasonRedacted(t *testing.T) {
+	c := writeConnector(t, "leaky", `export function processEvent(event) {
+    throw new Error('cannot reach https://api.example/v1?api_key=sk_live_leak')
+}`)
+	tr := newTestTransform(t, testOpts{onError: OnErrorDeadLetter}, c)
+	out := applyAll(t, tr, mustEvent(t, `{"event":"e","distinct_id":"d"}`))
+	if len(out.DeadLetters) != 1 {
+		t.Fatalf("want one dead letter, got %+v", out)
+	}
+	if r := out.DeadLetters[0].Reason; strings.Contains(r, "sk_live_leak") || !strings.Contains(r, "api_key=REDACTED") {
+		t.Fatalf("reason %q", r)
 	}
 }

@@ -39,6 +39,8 @@ type testOpts struct {
 	logs    *syncBuffer
 	mutate  func(*Config)
 	noStart bool
+	// apiAddress is the agent API address the transform is told about.
+	apiAddress string
 }
 
 // newTestTransform builds and starts a transform over chain, shut down at
@@ -67,6 +69,7 @@ func newTestTransform(t *testing.T, o testOpts, chain ...ChainEntry) *Transform 
 	}
 	set := componenttest.Settings("enrich", t.TempDir())
 	set.Store = o.kv
+	set.APIAddress = o.apiAddress
 	if set.Store == nil {
 		set.Store = componenttest.NewKV()
 	}

@@ -24,6 +24,7 @@ import (
 	"github.com/dop251/goja_nodejs/buffer"
 	"github.com/google/uuid"
 	"github.com/hogtail/hogtail/agent/event"
+	"github.com/hogtail/hogtail/agent/redact"
 )
 
 // maxFetchBody bounds what fetch reads of a response.
@@ -322,7 +323,7 @@ func (in *instance) doFetch(call goja.FunctionCall) (goja.Value, error) {
 	}
 	if !hostAllowed(in.t.cfg.FetchAllowHosts, u.Hostname()) {
 		in.t.metrics.errors.WithLabelValues(in.t.name, in.c.spec.name, "fetch_denied").Inc()
-		return nil, fmt.Errorf("fetch: host %q is not in fetch_allow_hosts", u.Hostname())
+		return nil, fmt.Errorf("fetch: %w: host %q is not in fetch_allow_hosts", errFetchRefused, u.Hostname())
 	}
 	method := "GET"
 	timeout := in.t.cfg.FetchTimeout.D()
@@ -362,9 +363,17 @@ func (in *instance) doFetch(call goja.FunctionCall) (goja.Value, error) {
 	resp, err := in.t.client.Do(req)
 	if err != nil {
 		if ctx.Err() != nil {
-			return nil, fmt.Errorf("fetch: %s %s: timed out after %s", method, u.Redacted(), timeout)
+			return nil, fmt.Errorf("fetch: %s %s: timed out after %s", method, redact.URL(u.String()), timeout)
 		}
-		return nil, fmt.Errorf("fetch: %w", err)
+		if errors.Is(err, errFetchRefused) {
+			in.t.metrics.errors.WithLabelValues(in.t.name, in.c.spec.name, "fetch_denied").Inc()
+		}
+		// *url.Error repeats the URL, query and all; name it masked.
+		var ue *neturl.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
+		return nil, fmt.Errorf("fetch: %s %s: %w", method, redact.URL(u.String()), redact.Error(err))
 	}
 	defer resp.Body.Close()
 	data, err := io.ReadAll(io.LimitReader(resp.Body, maxFetchBody))
@@ -375,7 +384,7 @@ func (in *instance) doFetch(call goja.FunctionCall) (goja.Value, error) {
 	_ = r.Set("status", resp.StatusCode)
 	_ = r.Set("statusText", http.StatusText(resp.StatusCode))
 	_ = r.Set("ok", resp.StatusCode >= 200 && resp.StatusCode < 300)
-	_ = r.Set("url", u.String())
+	_ = r.Set("url", resp.Request.URL.String())
 	h := vm.NewObject()
 	_ = h.Set("get", func(c goja.FunctionCall) goja.Value {
 		v := resp.Header.Values(c.Argument(0).String())

@@ -42,6 +42,54 @@ const prelude = `
       this._maxAttempts = maxAttempts;
     }
   });
+  // goja_nodejs's URL differs from WHATWG URL (and so from Node) where real
+  // plugins notice: URLSearchParams#forEach passes (name, value) instead
+  // of (value, name), and the search setter keeps a leading "?".
+  const sp = g.URLSearchParams && g.URLSearchParams.prototype;
+  if (sp) {
+    Object.defineProperty(sp, 'forEach', {
+      value: function forEach(callback, thisArg) {
+        if (typeof callback !== 'function') {
+          throw new TypeError('The "callback" argument must be of type function');
+        }
+        for (const [name, value] of this.entries()) {
+          callback.call(thisArg, value, name, this);
+        }
+      },
+      writable: true, configurable: true, enumerable: true,
+    });
+  }
+  // URL.prototype.search is not configurable: instances get a prototype
+  // of their own, below the native one, whose search setter drops the "?".
+  const NativeURL = g.URL;
+  const search = NativeURL && Object.getOwnPropertyDescriptor(NativeURL.prototype, 'search');
+  if (search && search.set) {
+    const proto = Object.create(NativeURL.prototype);
+    Object.defineProperty(proto, 'search', {
+      get: search.get,
+      set(v) {
+        v = String(v);
+        search.set.call(this, v.charAt(0) === '?' ? v.slice(1) : v);
+      },
+      enumerable: search.enumerable, configurable: true,
+    });
+    const URL = function URL(input, base) {
+      if (!new.target) {
+        throw new TypeError("Class constructor URL cannot be invoked without 'new'");
+      }
+      const u = arguments.length > 1 ? new NativeURL(input, base) : new NativeURL(input);
+      Object.setPrototypeOf(u, proto);
+      return u;
+    };
+    Object.defineProperty(proto, 'constructor', { value: URL, writable: true, configurable: true, enumerable: false });
+    URL.prototype = proto;
+    for (const k of Object.getOwnPropertyNames(NativeURL)) {
+      if (!Object.prototype.hasOwnProperty.call(URL, k)) {
+        Object.defineProperty(URL, k, Object.getOwnPropertyDescriptor(NativeURL, k));
+      }
+    }
+    def('URL', URL);
+  }
   def('__hogtailBatchWrapper', function (batch) {
     return async function processEvent(event, meta) {
       const out = await batch([event], meta);

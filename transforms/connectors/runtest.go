@@ -14,6 +14,7 @@ import (
 
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
+	"github.com/hogtail/hogtail/agent/redact"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -54,7 +55,7 @@ func RunTest(ctx context.Context, dirs []string, configs []string, stdin io.Read
 	}
 	set := component.Settings{
 		Name:    "test",
-		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug})),
+		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: redact.ReplaceAttr})),
 		Metrics: prometheus.NewRegistry(),
 		Store:   newMemKV(),
 	}

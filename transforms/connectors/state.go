@@ -1,8 +1,11 @@
 package connectors
 
 import (
+	"errors"
 	"fmt"
 	"log/slog"
+	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,7 +19,11 @@ type shared struct {
 	name  string
 	cache *cache
 	kv    component.KV
-	// kvMu serialises cursor read-modify-write on storage.
+	// peers are the names of the other connectors of the chain, which
+	// may share a legacy storage key with this one.
+	peers []string
+	// kvMu serialises storage writes, legacy key migration and cursor
+	// read-modify-write.
 	kvMu sync.Mutex
 
 	logMu      sync.Mutex
@@ -44,7 +51,94 @@ func (s *shared) logError(log *slog.Logger, msg string, err error, args ...any) 
 	log.Error(msg, args...)
 }
 
-func (s *shared) storageKey(key string) string { return s.name + "/" + key }
+// storageKeyOf is where connector name keeps meta.storage key in the
+// transform's store: a NUL byte, the length of name, ":", name, then key.
+// The length makes it unambiguous whatever the name and key contain (the
+// earlier "name/key" let connector "a/b" read connector "a"'s key "b/k"),
+// and the NUL byte sets it apart from those earlier keys, which start with
+// the name (names never contain control characters).
+func storageKeyOf(name, key string) string {
+	return "\x00" + strconv.Itoa(len(name)) + ":" + name + key
+}
+
+func (s *shared) storageKey(key string) string { return storageKeyOf(s.name, key) }
+
+// legacyKey is where hogtail kept key before storageKeyOf; it is read
+// once and moved to the new key.
+func (s *shared) legacyKey(key string) string { return s.name + "/" + key }
+
+// legacyAmbiguous reports the peer that could have written the same legacy
+// key as this connector: then nobody may read or move it.
+func (s *shared) legacyAmbiguous(legacy string) (peer string, ok bool) {
+	for _, p := range s.peers {
+		if p != s.name && strings.HasPrefix(legacy, p+"/") {
+			return p, true
+		}
+	}
+	return "", false
+}
+
+// storageGet reads key, moving it from the legacy layout on first use.
+func (s *shared) storageGet(log *slog.Logger, key string) ([]byte, bool, error) {
+	if v, ok, err := s.kv.Get(s.storageKey(key)); err != nil || ok {
+		return v, ok, err
+	}
+	// Only a key still in the legacy layout needs the lock to move it.
+	if _, ok, err := s.kv.Get(s.legacyKey(key)); err != nil || !ok {
+		return nil, false, err
+	}
+	s.kvMu.Lock()
+	defer s.kvMu.Unlock()
+	return s.getLocked(log, key)
+}
+
+func (s *shared) getLocked(log *slog.Logger, key string) ([]byte, bool, error) {
+	k := s.storageKey(key)
+	if v, ok, err := s.kv.Get(k); err != nil || ok {
+		return v, ok, err
+	}
+	legacy := s.legacyKey(key)
+	v, ok, err := s.kv.Get(legacy)
+	if err != nil || !ok {
+		return nil, false, err
+	}
+	if peer, amb := s.legacyAmbiguous(legacy); amb {
+		s.logError(log, "meta.storage key from an older hogtail is left unread: it may belong to either connector", errors.New("ambiguous legacy key"), "key", key, "other_connector", peer)
+		return nil, false, nil
+	}
+	if err := s.kv.Set(k, v); err != nil {
+		return nil, false, fmt.Errorf("moving legacy key: %w", err)
+	}
+	if err := s.kv.Delete(legacy); err != nil {
+		return nil, false, fmt.Errorf("moving legacy key: %w", err)
+	}
+	return v, true, nil
+}
+
+// storageSet writes key; a nil value deletes it.
+func (s *shared) storageSet(key string, v []byte) error {
+	s.kvMu.Lock()
+	defer s.kvMu.Unlock()
+	return s.setLocked(key, v)
+}
+
+func (s *shared) setLocked(key string, v []byte) error {
+	var err error
+	if v == nil {
+		err = s.kv.Delete(s.storageKey(key))
+	} else {
+		err = s.kv.Set(s.storageKey(key), v)
+	}
+	if err != nil {
+		return err
+	}
+	// A legacy copy would come back on the next get.
+	legacy := s.legacyKey(key)
+	if _, amb := s.legacyAmbiguous(legacy); amb {
+		return nil
+	}
+	return s.kv.Delete(legacy)
+}
 
 // ---- meta.cache: in memory, shared by a connector's lanes, with TTLs ----
 
@@ -341,7 +435,7 @@ func (in *instance) storageObject() *goja.Object {
 	sh := in.c.sh
 	o := vm.NewObject()
 	_ = o.Set("get", func(call goja.FunctionCall) goja.Value {
-		b, ok, err := sh.kv.Get(sh.storageKey(call.Argument(0).String()))
+		b, ok, err := sh.storageGet(in.t.log, call.Argument(0).String())
 		if err != nil {
 			return in.rejected(fmt.Errorf("storage.get: %w", err))
 		}
@@ -355,10 +449,10 @@ func (in *instance) storageObject() *goja.Object {
 		return in.resolved(v)
 	})
 	_ = o.Set("set", func(call goja.FunctionCall) goja.Value {
-		key := sh.storageKey(call.Argument(0).String())
+		key := call.Argument(0).String()
 		val := call.Argument(1)
 		if goja.IsUndefined(val) {
-			if err := sh.kv.Delete(key); err != nil {
+			if err := sh.storageSet(key, nil); err != nil {
 				return in.rejected(fmt.Errorf("storage.set: %w", err))
 			}
 			return in.resolved(goja.Undefined())
@@ -367,13 +461,13 @@ func (in *instance) storageObject() *goja.Object {
 		if err != nil {
 			return in.rejected(err)
 		}
-		if err := sh.kv.Set(key, []byte(s.String())); err != nil {
+		if err := sh.storageSet(key, []byte(s.String())); err != nil {
 			return in.rejected(fmt.Errorf("storage.set: %w", err))
 		}
 		return in.resolved(goja.Undefined())
 	})
 	_ = o.Set("del", func(call goja.FunctionCall) goja.Value {
-		if err := sh.kv.Delete(sh.storageKey(call.Argument(0).String())); err != nil {
+		if err := sh.storageSet(call.Argument(0).String(), nil); err != nil {
 			return in.rejected(fmt.Errorf("storage.del: %w", err))
 		}
 		return in.resolved(goja.Undefined())
@@ -385,8 +479,7 @@ func (in *instance) cursorAdd(key string, by int64, initOnly bool) (int64, error
 	sh := in.c.sh
 	sh.kvMu.Lock()
 	defer sh.kvMu.Unlock()
-	k := sh.storageKey(key)
-	b, ok, err := sh.kv.Get(k)
+	b, ok, err := sh.getLocked(in.t.log, key)
 	if err != nil {
 		return 0, err
 	}
@@ -400,7 +493,7 @@ func (in *instance) cursorAdd(key string, by int64, initOnly bool) (int64, error
 		}
 	}
 	n += by
-	return n, sh.kv.Set(k, []byte(fmt.Sprint(n)))
+	return n, sh.setLocked(key, []byte(fmt.Sprint(n)))
 }
 
 func (in *instance) cursorInit(call goja.FunctionCall) goja.Value {

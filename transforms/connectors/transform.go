@@ -20,6 +20,7 @@ import (
 	"github.com/fsnotify/fsnotify"
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
+	"github.com/hogtail/hogtail/agent/redact"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -141,7 +142,7 @@ type Transform struct {
 func New(cfg *Config, set component.Settings) (*Transform, error) {
 	log := set.Logger
 	if log == nil {
-		log = slog.New(slog.NewTextHandler(os.Stderr, nil))
+		log = slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{ReplaceAttr: redact.ReplaceAttr}))
 	}
 	n := cfg.Lanes
 	if n <= 0 {
@@ -150,13 +151,17 @@ func New(cfg *Config, set component.Settings) (*Transform, error) {
 	if cfg.configDir == "" {
 		cfg.configDir = set.ConfigDir
 	}
+	nets, errs := parseNetworks(cfg.FetchAllowNetworks)
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
 	t := &Transform{
 		name:     set.Name,
 		cfg:      cfg,
 		set:      set,
 		log:      log,
 		registry: newRegistry(),
-		client:   &http.Client{},
+		client:   newFetchClient(cfg.FetchAllowHosts, newDialGuard(nets, set.APIAddress)),
 		metrics:  newMetrics(set.Metrics),
 		nLanes:   n,
 		guard:    newMemGuard(uint64(cfg.MaxMemory)),
@@ -184,13 +189,22 @@ func (t *Transform) init() error {
 	}
 	conns := make([]*connector, len(t.cfg.Chain))
 	var errs []error
+	specs := make([]*spec, len(t.cfg.Chain))
+	var names []string
 	for i := range t.cfg.Chain {
 		sp, err := t.loadSpec(i)
 		if err != nil {
 			errs = append(errs, err)
 			continue
 		}
-		sh := &shared{name: sp.name, cache: newCache(), kv: kv}
+		specs[i] = sp
+		names = append(names, sp.name)
+	}
+	for i, sp := range specs {
+		if sp == nil {
+			continue
+		}
+		sh := &shared{name: sp.name, cache: newCache(), kv: kv, peers: names}
 		c, err := t.build(i, sp, sh, false)
 		if err != nil {
 			errs = append(errs, err)
@@ -593,7 +607,7 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 			case OnErrorDeadLetter:
 				out.DeadLetters = append(out.DeadLetters, component.DeadLetter{
 					Component: t.name,
-					Reason:    fmt.Sprintf("connector %q: processEvent: %s", in.c.spec.name, firstLine(text)),
+					Reason:    redact.Text(fmt.Sprintf("connector %q: processEvent: %s", in.c.spec.name, firstLine(text))),
 					Record:    cur.AppendJSON(nil),
 				})
 				alive = false

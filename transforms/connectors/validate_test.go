@@ -1,7 +1,6 @@
 package connectors
 
 import (
-	"os"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -12,31 +11,15 @@ import (
 	"github.com/hogtail/hogtail/agent/component/componenttest"
 )
 
-// writeConnector makes a connector folder with a plugin.json and index.js.
-func writeConnector(t *testing.T, name, code string) string {
-	t.Helper()
-	dir := filepath.Join(t.TempDir(), name)
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	files := map[string]string{"plugin.json": `{"name": "` + name + `"}`, "index.js": code}
-	for f, body := range files {
-		if err := os.WriteFile(filepath.Join(dir, f), []byte(body), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return dir
-}
-
 // TestValidateCompilesConnectors: Validate bundles, compiles and runs the
 // top-level code of every connector, so that what would fail the start of
 // the agent fails validation, naming the chain entry, connector and file.
 func TestValidateCompilesConnectors(t *testing.T) {
-	syntax := writeConnector(t, "syntax", "export function processEvent(event) {\n    return event\n")
-	throws := writeConnector(t, "top-throws", "const table = null\nconst first = table.rows[0]\nexport function processEvent(e) { return e }\n")
-	imports := writeConnector(t, "imports", "import _ from 'lodash'\nexport function processEvent(e) { return e }\n")
-	loops := writeConnector(t, "top-loop", "while (true) {}\n")
-	setup := writeConnector(t, "setup-throws", "export function setupPlugin() { throw new Error('no') }\n")
+	syntax := writeConnector(t, "syntax", "export function processEvent(event) {\n    return event\n").Path
+	throws := writeConnector(t, "top-throws", "const table = null\nconst first = table.rows[0]\nexport function processEvent(e) { return e }\n").Path
+	imports := writeConnector(t, "imports", "import _ from 'lodash'\nexport function processEvent(e) { return e }\n").Path
+	loops := writeConnector(t, "top-loop", "while (true) {}\n").Path
+	setup := writeConnector(t, "setup-throws", "export function setupPlugin() { throw new Error('no') }\n").Path
 	cases := []struct {
 		name string
 		dir  string

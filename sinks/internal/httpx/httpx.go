@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/redact"
 	"github.com/klauspost/compress/gzip"
 	"github.com/prometheus/client_golang/prometheus"
 )
@@ -134,24 +135,15 @@ func Do(ctx context.Context, c *http.Client, req *http.Request, m *Metrics) erro
 			return ctx.Err()
 		}
 		m.observe("error")
-		return fmt.Errorf("%s %s: %w", req.Method, redact(req), err)
+		return fmt.Errorf("%s %s: %w", req.Method, redact.URL(req.URL.String()), redact.Error(err))
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBodyRead))
 	resp.Body.Close()
 	m.observe(strconv.Itoa(resp.StatusCode))
 	if err := Classify(resp.StatusCode, resp.Header, body); err != nil {
-		return fmt.Errorf("%s %s: %w", req.Method, redact(req), err)
+		return fmt.Errorf("%s %s: %w", req.Method, redact.URL(req.URL.String()), err)
 	}
 	return nil
-}
-
-// redact drops the query and user info from a URL for logs: they may hold
-// credentials.
-func redact(req *http.Request) string {
-	u := *req.URL
-	u.User = nil
-	u.RawQuery = ""
-	return u.String()
 }
 
 // NewClient returns a client for one sink: timeout bounds a whole request,

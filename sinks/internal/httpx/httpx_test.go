@@ -1,11 +1,16 @@
 package httpx
 
 import (
+	"context"
+	"io"
 	"net/http"
+	"net/http/httptest"
+	"strings"
 	"testing"
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 func TestParseRetryAfter(t *testing.T) {
@@ -81,5 +86,53 @@ func TestClassify(t *testing.T) {
 		if got != tc.want || after != tc.after {
 			t.Errorf("%d %v: got %s after %s (%v), want %s after %s", tc.status, tc.header, got, after, err, tc.want, tc.after)
 		}
+	}
+}
+
+// TestDoMasksURLSecrets: a transport error (net/http's *url.Error names
+// the whole URL) and a status error both show the URL without user info
+// or query values, and the error still classifies as a timeout.
+func TestDoMasksURLSecrets(t *testing.T) {
+	stop := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		if r.URL.Path == "/slow" {
+			select {
+			case <-r.Context().Done():
+			case <-stop:
+			}
+			return
+		}
+		http.Error(w, "nope", http.StatusUnauthorized)
+	}))
+	defer slow.Close()
+	defer close(stop)
+	m := NewMetrics(prometheus.NewRegistry())
+	for _, tc := range []struct {
+		name    string
+		path    string
+		timeout bool
+	}{
+		{"transport error", "/slow", true},
+		{"status error", "/denied", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			u := strings.Replace(slow.URL, "http://", "http://user:pw-s3cret@", 1) + tc.path + "?api_key=phc_s3cret&x=1"
+			req, err := http.NewRequest(http.MethodPost, u, strings.NewReader("{}"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			c := &http.Client{Timeout: 100 * time.Millisecond}
+			err = Do(context.Background(), c, req, m)
+			if err == nil {
+				t.Fatal("want an error")
+			}
+			if strings.Contains(err.Error(), "s3cret") || !strings.Contains(err.Error(), "api_key=REDACTED") {
+				t.Fatalf("error shows a secret: %v", err)
+			}
+			if IsTimeout(err) != tc.timeout {
+				t.Fatalf("IsTimeout = %v for %v", !tc.timeout, err)
+			}
+		})
 	}
 }
