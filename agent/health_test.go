@@ -84,15 +84,7 @@ inputs = ["chain"]
 		<-done
 	}()
 	<-a.Started()
-	health := func() (int, string) {
-		resp, err := http.Get("http://" + addr + "/health")
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	health := func() (int, string) { return getHealth(addr) }
 	if code, body := health(); code != 200 {
 		t.Fatalf("health %d %s", code, body)
 	}
@@ -109,4 +101,15 @@ inputs = ["chain"]
 	if code, body := health(); code != 200 {
 		t.Fatalf("health after recovery %d %s", code, body)
 	}
+}
+
+// getHealth answers the status and body of GET /health at addr.
+func getHealth(addr string) (int, string) {
+	resp, err := http.Get("http://" + addr + "/health")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }

@@ -3,27 +3,11 @@ package main
 import (
 	"fmt"
 	"io"
-	"net"
 	"net/http"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 )
-
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
 
 // TestBreakerKeepsTheAgentFlowing runs the real binary with a connector
 // that loops forever on every event. After breaker_threshold timeouts the
@@ -31,51 +15,11 @@ func freeAddr(t *testing.T) string {
 // pass on unchanged, on_error = "pass") without another timeout, /health
 // answers 503 naming the connector, and /metrics shows it.
 func TestBreakerKeepsTheAgentFlowing(t *testing.T) {
-	bin := binary(t)
-	dir := t.TempDir()
-	plugin, err := filepath.Abs("../../transforms/connectors/testdata/plugins/flaky")
-	if err != nil {
-		t.Fatal(err)
-	}
 	src, api := freeAddr(t), freeAddr(t)
-	cfg := filepath.Join(dir, "hogtail.toml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(`data_dir = %q
-[api]
-address = %q
-
-[sources.web]
-type = "http"
-address = %q
-
-[transforms.enrich]
-type = "connectors"
-inputs = ["web"]
-lanes = 1
+	a := startAgent(t, connectorConfig(t, fmt.Sprintf("[api]\naddress = %q", api), src, "flaky", `lanes = 1
 timeout = "300ms"
 breaker_threshold = 3
-breaker_retry = "1h"
-
-[[transforms.enrich.chain]]
-path = %q
-
-[sinks.out]
-type = "console"
-inputs = ["enrich"]
-target = "stdout"
-batch_timeout = "0s"
-`, filepath.Join(dir, "data"), api, src, plugin)), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(bin, "run", "--config", cfg, "--watch-config=false")
-	var stdout, logs lockedBuffer
-	cmd.Stdout, cmd.Stderr = &stdout, &logs
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		_ = cmd.Process.Signal(syscall.SIGTERM)
-		_ = cmd.Wait()
-	}()
+breaker_retry = "1h"`))
 	get := func(path string) (int, string) {
 		resp, err := http.Get("http://" + api + path)
 		if err != nil {
@@ -86,13 +30,8 @@ batch_timeout = "0s"
 		return resp.StatusCode, string(b)
 	}
 	post := func(id, props string) int {
-		body := `{"api_key":"phc_test","batch":[{"event":"e","distinct_id":"` + id + `","properties":` + props + `}]}`
-		resp, err := http.Post("http://"+src+"/batch", "application/json", strings.NewReader(body))
-		if err != nil {
-			return 0
-		}
-		resp.Body.Close()
-		return resp.StatusCode
+		code, _ := capture(src, id, props)
+		return code
 	}
 	waitUntil(t, "the API to answer", 20*time.Second, func() bool { code, _ := get("/health"); return code == 200 })
 	waitUntil(t, "the HTTP source to listen", 20*time.Second, func() bool { return post("warm-up", `{}`) == 200 })
@@ -100,7 +39,7 @@ batch_timeout = "0s"
 	const events = 40
 	for i := 0; i < events; i++ {
 		if code := post(fmt.Sprintf("u%d", i), `{"hang":true}`); code != 200 {
-			t.Fatalf("event %d: HTTP %d\n%s", i, code, logs.String())
+			t.Fatalf("event %d: HTTP %d\n%s", i, code, a.logs.String())
 		}
 	}
 	code, body := get("/health")
@@ -119,9 +58,9 @@ batch_timeout = "0s"
 		}
 	}
 	waitUntil(t, "every event on stdout", 20*time.Second, func() bool {
-		return strings.Count(stdout.String(), `"event":"e"`) == events+1
+		return strings.Count(a.stdout.String(), `"event":"e"`) == events+1
 	})
-	if !strings.Contains(logs.String(), "connector switched off") {
-		t.Errorf("no log line for the switch-off:\n%s", logs.String())
+	if !strings.Contains(a.logs.String(), "connector switched off") {
+		t.Errorf("no log line for the switch-off:\n%s", a.logs.String())
 	}
 }

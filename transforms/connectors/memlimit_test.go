@@ -1,15 +1,11 @@
 package connectors
 
 import (
-	"context"
 	"runtime"
 	"strings"
 	"testing"
 	"time"
 
-	"github.com/hogtail/hogtail/agent/component"
-	"github.com/hogtail/hogtail/agent/component/componenttest"
-	"github.com/hogtail/hogtail/agent/event"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -83,43 +79,18 @@ func TestMemoryGuardOff(t *testing.T) {
 // breaker_threshold = 0), "on" keeps the defaults. Run with -count to
 // alternate them in one process; compare the ratio, not the figures.
 func BenchmarkGuards(b *testing.B) {
-	const batch = 1000
 	for _, on := range []bool{false, true} {
 		name := "off"
 		if on {
 			name = "on"
 		}
 		b.Run(name, func(b *testing.B) {
-			cfg := DefaultConfig()
-			cfg.Lanes = 1
-			cfg.HotReload = false
+			cfg := benchChainConfig(1)
 			if !on {
 				cfg.MaxMemory = 0
 				cfg.BreakerThreshold = 0
 			}
-			cfg.Chain = []ChainEntry{{Path: "testdata/bench/add-property"}}
-			tr, err := New(cfg, componenttest.Settings("bench", b.TempDir()))
-			if err != nil {
-				b.Fatal(err)
-			}
-			if err := tr.Start(context.Background()); err != nil {
-				b.Fatal(err)
-			}
-			defer tr.Shutdown(context.Background())
-			evs := benchEvents(batch)
-			out := component.Output{Events: make([]*event.Event, 0, batch)}
-			b.ReportAllocs()
-			b.ResetTimer()
-			start := time.Now()
-			n := 0
-			for n < b.N {
-				out.Events = out.Events[:0]
-				if err := tr.Apply(context.Background(), component.Input{Source: "bench", Events: evs}, &out); err != nil {
-					b.Fatal(err)
-				}
-				n += batch
-			}
-			b.ReportMetric(float64(n)/time.Since(start).Seconds(), "events/s")
+			applyBatches(b, startBenchTransform(b, cfg))
 		})
 	}
 }

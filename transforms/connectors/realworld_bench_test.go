@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
-	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/event"
 	"github.com/hogtail/hogtail/bench/realworld"
 )
@@ -57,14 +56,7 @@ func BenchmarkRealWorld(b *testing.B) {
 				for _, c := range realWorldChains[name] {
 					cfg.Chain = append(cfg.Chain, ChainEntry{Path: filepath.Join("../../bench/realworld/connectors", c)})
 				}
-				tr, err := New(cfg, componenttest.Settings("bench", b.TempDir()))
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := tr.Start(context.Background()); err != nil {
-					b.Fatal(err)
-				}
-				defer tr.Shutdown(context.Background())
+				tr := startBenchTransform(b, cfg)
 				src := realWorldEvents(b, batch)
 				b.ReportAllocs()
 				b.ResetTimer()
