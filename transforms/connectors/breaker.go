@@ -150,8 +150,8 @@ func (l *lane) admit(i int) admission {
 	return l.admits[i]
 }
 
-// settle records the outcome of the event just processed on l with every
-// connector that was admitted, and clears the lane's per-event state.
+// settleBreakers records the outcome of the event just processed on l with
+// every connector that was admitted, and clears the lane's per-event state.
 func (t *Transform) settleBreakers(l *lane) {
 	for i, a := range l.admits {
 		if a == admitCall || a == admitProbe {

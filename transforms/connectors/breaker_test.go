@@ -168,3 +168,30 @@ func eventsOf(t *testing.T, js []string) []*event.Event {
 	}
 	return out
 }
+
+// TestBreakerCountsComposeWebhook: failures of composeWebhook count too; a
+// switched-off connector composes no webhook and each event is counted
+// once as bypassed.
+func TestBreakerCountsComposeWebhook(t *testing.T) {
+	c := writeConnector(t, "hook", `export function composeWebhook(event) {
+    if (event.properties.fail) throw new Error('no url for you')
+    return { url: 'https://example.test/hook', body: event.event }
+}`)
+	tr := newTestTransform(t, breakerOpts(2, time.Hour, OnErrorPass), c)
+	if out := applyAll(t, tr, mustEvent(t, `{"event":"e","distinct_id":"d"}`)); len(out.Webhooks) != 1 {
+		t.Fatalf("webhooks: %+v", out.Webhooks)
+	}
+	for i := 0; i < 2; i++ {
+		applyAll(t, tr, mustEvent(t, `{"event":"e","distinct_id":"d","properties":{"fail":1}}`))
+	}
+	if p := tr.Health(); len(p) != 1 || !strings.Contains(p[0].Message, "no url for you") {
+		t.Fatalf("Health() = %+v", p)
+	}
+	out := applyAll(t, tr, eventsOf(t, []string{`{"event":"e","distinct_id":"d"}`, `{"event":"e","distinct_id":"d"}`})...)
+	if len(out.Webhooks) != 0 || len(out.Events) != 2 {
+		t.Fatalf("switched off: %d webhooks, %d events", len(out.Webhooks), len(out.Events))
+	}
+	if got := testutil.ToFloat64(tr.metrics.bypassed.WithLabelValues("enrich", "hook")); got != 2 {
+		t.Errorf("bypassed = %v, want 2", got)
+	}
+}

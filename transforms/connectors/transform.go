@@ -635,7 +635,9 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 			continue
 		}
 		if l.admit(i) == admitBypass {
-			t.metrics.bypassed.WithLabelValues(t.name, in.c.spec.name).Inc()
+			if in.fns["processEvent"] == nil { // else counted there
+				t.metrics.bypassed.WithLabelValues(t.name, in.c.spec.name).Inc()
+			}
 			continue
 		}
 		if compose != nil {
