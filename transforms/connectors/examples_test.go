@@ -201,3 +201,22 @@ func TestRunTestErrors(t *testing.T) {
 		})
 	}
 }
+
+// TestRunTestCallsEveryEvent: `hogtail test` never switches a failing
+// connector off; all 15 failing events reach it.
+func TestRunTestCallsEveryEvent(t *testing.T) {
+	var in strings.Builder
+	for i := 0; i < 15; i++ {
+		in.WriteString(`{"event":"boom","distinct_id":"d"}` + "\n")
+	}
+	var stdout, stderr bytes.Buffer
+	if err := RunTest(context.Background(), []string{"testdata/plugins/ts-throws"}, nil, strings.NewReader(in.String()), &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(stdout.String(), "\n"); n != 15 {
+		t.Errorf("%d events out, want 15", n)
+	}
+	if strings.Contains(stderr.String(), "switched off") {
+		t.Errorf("the connector was switched off:\n%s", stderr.String())
+	}
+}

@@ -50,6 +50,9 @@ func RunTest(ctx context.Context, dirs []string, configs []string, stdin io.Read
 		}
 	}
 	cfg.setupFailFast = true
+	// The author wants every error of every event, not a switched-off
+	// connector.
+	cfg.BreakerThreshold = 0
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
