@@ -22,8 +22,12 @@ type Event struct {
 	DistinctID string
 	// Timestamp is an ISO-8601 string, kept verbatim from the input when it
 	// had one: PostHog deduplicates on it, so it must not be re-formatted.
-	Timestamp  string
-	Properties Map
+	// An input timestamp that was a JSON number (epoch milliseconds, as some
+	// SDKs send) is kept as its text with TimestampIsNumber set, and written
+	// back as a number.
+	Timestamp         string
+	TimestampIsNumber bool
+	Properties        Map
 
 	// PostHog extras, encoded only when set.
 	Set     Map // $set
@@ -67,13 +71,61 @@ func FormatTime(t time.Time) string {
 
 // EnsureIdentity gives the event a uuid and a timestamp if it lacks them.
 // Sources call it on events that arrive from outside (HTTP, JSON lines).
+// An event with an offset instead of a timestamp keeps no timestamp, as in
+// PostHog, where plugins see it that way; it gets a now (the receive time)
+// if it has none, and is stored with now − offset (see OffsetTimestamp),
+// the same on every redelivery.
 func (e *Event) EnsureIdentity(now time.Time) {
 	if e.UUID == "" {
 		e.UUID = NewUUID()
 	}
-	if e.Timestamp == "" {
-		e.Timestamp = FormatTime(now)
+	if e.Timestamp != "" {
+		return
 	}
+	if _, ok := e.offset(); ok {
+		if _, err := time.Parse(time.RFC3339Nano, e.Now); err != nil {
+			e.Now = FormatTime(now)
+		}
+		return
+	}
+	e.Timestamp = FormatTime(now)
+}
+
+// offset returns the event's offset (milliseconds before now), if it has
+// a numeric one.
+func (e *Event) offset() (time.Duration, bool) {
+	v, ok := e.Extra.Get("offset")
+	if !ok {
+		return 0, false
+	}
+	switch n := v.(type) {
+	case int64:
+		return time.Duration(n) * time.Millisecond, true
+	case float64:
+		if n != n || n > 1e15 || n < -1e15 {
+			return 0, false
+		}
+		return time.Duration(n * float64(time.Millisecond)), true
+	}
+	return 0, false
+}
+
+// OffsetTimestamp is the timestamp PostHog capture gives an event that has
+// an offset but no timestamp: now − offset. It is empty when the event has
+// a timestamp, no numeric offset or no parsable now.
+func (e *Event) OffsetTimestamp() string {
+	if e.Timestamp != "" {
+		return ""
+	}
+	off, ok := e.offset()
+	if !ok {
+		return ""
+	}
+	now, err := time.Parse(time.RFC3339Nano, e.Now)
+	if err != nil {
+		return ""
+	}
+	return FormatTime(now.Add(-off))
 }
 
 // Clone returns a deep copy of the event.

@@ -22,7 +22,11 @@ func (e *Event) AppendJSON(dst []byte) []byte {
 	dst = AppendString(dst, e.Event)
 	dst = append(dst, `,"distinct_id":`...)
 	dst = AppendString(dst, e.DistinctID)
-	if e.Timestamp != "" {
+	switch {
+	case e.Timestamp != "" && e.TimestampIsNumber:
+		dst = append(dst, `,"timestamp":`...)
+		dst = append(dst, e.Timestamp...)
+	case e.Timestamp != "":
 		dst = append(dst, `,"timestamp":`...)
 		dst = AppendString(dst, e.Timestamp)
 	}
@@ -302,6 +306,12 @@ const (
 // in strings becomes U+FFFD, as with encoding/json.
 func ParseValue(data []byte) (any, error) {
 	p := parser{data: data, str: string(data)}
+	return p.run()
+}
+
+// run decodes the value at p.pos, which must end the data, with pooled
+// stacks.
+func (p *parser) run() (any, error) {
 	st := stacks.Get().(*parseStacks)
 	p.fields, p.items = st.fields[:0], st.items[:0]
 	v, err := p.value()
@@ -315,14 +325,39 @@ func ParseValue(data []byte) (any, error) {
 		st.fields, st.items = p.fields[:0], p.items[:0]
 		stacks.Put(st)
 	}
+	p.fields, p.items = nil, nil
 	if err != nil {
 		return nil, err
 	}
 	p.skipSpace()
-	if p.pos != len(data) {
+	if p.pos != len(p.data) {
 		return nil, p.fail("unexpected data after the JSON value")
 	}
 	return v, nil
+}
+
+// Values decodes many JSON values out of one document, such as the
+// elements of a large array one at a time, each as ParseValue would.
+// Their strings share one copy of the document, and their scalars share
+// slabs, so a value costs what it would inside one ParseValue of the
+// whole document, without the whole document being decoded at once. Not
+// safe for concurrent use.
+type Values struct {
+	data []byte
+	str  string
+	p    parser
+}
+
+// NewValues returns a decoder of values in data. data is copied once.
+func NewValues(data []byte) *Values {
+	return &Values{data: data, str: string(data)}
+}
+
+// Parse decodes the value in data[start:end] (surrounding whitespace
+// allowed). Error offsets count from the start of data.
+func (v *Values) Parse(start, end int) (any, error) {
+	v.p.data, v.p.str, v.p.pos, v.p.depth = v.data[:end], v.str[:end], start, 0
+	return v.p.run()
 }
 
 // UnmarshalJSON implements json.Unmarshaler, keeping key order.
@@ -392,6 +427,10 @@ func (e *Event) FromMap(m Map) error {
 			e.DistinctID = stringOf(f.Value)
 		case "timestamp":
 			e.Timestamp = stringOf(f.Value)
+			switch f.Value.(type) {
+			case int64, float64:
+				e.TimestampIsNumber = true
+			}
 		case "properties":
 			switch p := f.Value.(type) {
 			case Map:

@@ -191,11 +191,23 @@ func run(args []string, stdout io.Writer) error {
 	s.ChaosStartAt = full.ChaosStartAt
 	var rechart string
 	fs.StringVar(&rechart, "rechart", "", "redraw the PNG of a results JSON file (next to it) and exit")
+	var rss HTTPRSS
+	var httpRSS bool
+	fs.BoolVar(&httpRSS, "http-rss", false, "measure hogtail's peak memory on gzipped /batch/ requests of tiny events (see bench/README.md) and exit")
+	fs.IntVar(&rss.Events, "http-rss-events", 623_000, "events per -http-rss request")
+	fs.IntVar(&rss.Parallel, "http-rss-parallel", 1, "-http-rss requests sent at once")
+	fs.StringVar(&rss.Allocs, "http-rss-allocs", "", "save hogtail's allocation profile after the -http-rss requests here")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
 	if rechart != "" {
 		return redraw(rechart)
+	}
+	if httpRSS {
+		rss.Hogtail, rss.Keep = o.Hogtail, o.KeepTemp
+		ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+		defer stop()
+		return rss.Run(ctx, stdout)
 	}
 	if o.Smoke {
 		// Smoke sizes replace the defaults; explicit flags still win.

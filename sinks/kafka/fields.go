@@ -44,13 +44,13 @@ func scanFields(rec []byte, f *fields) error {
 func scanNeeded(rec []byte, f *fields, need uint16) error {
 	*f = fields{}
 	var found uint16
-	i := skipSpace(rec, 0)
+	i := event.SkipSpace(rec, 0)
 	if i >= len(rec) || rec[i] != '{' {
 		return errNotObject
 	}
 	i++
 	for {
-		i = skipSpace(rec, i)
+		i = event.SkipSpace(rec, i)
 		if i >= len(rec) {
 			return errNotObject
 		}
@@ -64,17 +64,17 @@ func scanNeeded(rec []byte, f *fields, need uint16) error {
 		if rec[i] != '"' {
 			return errNotObject
 		}
-		kEnd := skipString(rec, i)
+		kEnd := event.SkipString(rec, i)
 		if kEnd < 0 {
 			return errNotObject
 		}
 		key := rec[i+1 : kEnd-1]
-		i = skipSpace(rec, kEnd)
+		i = event.SkipSpace(rec, kEnd)
 		if i >= len(rec) || rec[i] != ':' {
 			return errNotObject
 		}
-		i = skipSpace(rec, i+1)
-		vEnd := skipValue(rec, i)
+		i = event.SkipSpace(rec, i+1)
+		vEnd := event.SkipValue(rec, i)
 		if vEnd < 0 {
 			return errNotObject
 		}
@@ -111,75 +111,6 @@ func scanNeeded(rec []byte, f *fields, need uint16) error {
 		}
 		i = vEnd
 	}
-}
-
-func skipSpace(b []byte, i int) int {
-	for i < len(b) && (b[i] == ' ' || b[i] == '\t' || b[i] == '\n' || b[i] == '\r') {
-		i++
-	}
-	return i
-}
-
-// skipString returns the index after the closing quote of the string that
-// starts at b[i], or -1.
-func skipString(b []byte, i int) int {
-	j := i + 1
-	for {
-		q := bytes.IndexByte(b[j:], '"')
-		if q < 0 {
-			return -1
-		}
-		j += q
-		// The quote is escaped when an odd number of backslashes
-		// precede it.
-		bs := 0
-		for k := j - 1; k > i && b[k] == '\\'; k-- {
-			bs++
-		}
-		if bs%2 == 0 {
-			return j + 1
-		}
-		j++
-	}
-}
-
-// skipValue returns the index after the JSON value starting at b[i], or -1.
-func skipValue(b []byte, i int) int {
-	if i >= len(b) {
-		return -1
-	}
-	switch b[i] {
-	case '"':
-		return skipString(b, i)
-	case '{', '[':
-		depth := 0
-		for j := i; j < len(b); j++ {
-			switch b[j] {
-			case '"':
-				j = skipString(b, j)
-				if j < 0 {
-					return -1
-				}
-				j--
-			case '{', '[':
-				depth++
-			case '}', ']':
-				depth--
-				if depth == 0 {
-					return j + 1
-				}
-			}
-		}
-		return -1
-	}
-	j := i
-	for j < len(b) && b[j] != ',' && b[j] != '}' && b[j] != ']' && b[j] != ' ' && b[j] != '\n' && b[j] != '\t' && b[j] != '\r' {
-		j++
-	}
-	if j == i {
-		return -1
-	}
-	return j
 }
 
 // text returns the value as text: a JSON string without its quotes (decoded

@@ -123,7 +123,7 @@ func BenchmarkEncode(b *testing.B) {
 			b.ReportAllocs()
 			for range b.N {
 				buf.Reset()
-				s.encode(&buf, recs)
+				s.encode(&buf, s.prefix, recs)
 			}
 			b.ReportMetric(float64(buf.Len())/float64(component.Batch{Records: recs}.Bytes()), "ratio")
 		})

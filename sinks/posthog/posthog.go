@@ -117,15 +117,19 @@ func NewFactory() component.SinkFactory {
 
 // Sink posts batches of events to PostHog.
 type Sink struct {
-	url      string
-	prefix   []byte // {"api_key":...,"historical_migration":true,"sent_at":"
-	maxEvent int
-	gzip     bool
-	client   *http.Client
-	log      *slog.Logger
-	metrics  *httpx.Metrics
-	gz       *httpx.GzipPool
-	bufs     httpx.BufferPool
+	url    string
+	prefix []byte // {"api_key":...,"sent_at":" (with historical_migration when configured)
+	// histPrefix opens the body of the events marked historical one by one.
+	histPrefix []byte
+	// allHistorical: historical_migration = true, every batch is.
+	allHistorical bool
+	maxEvent      int
+	gzip          bool
+	client        *http.Client
+	log           *slog.Logger
+	metrics       *httpx.Metrics
+	gz            *httpx.GzipPool
+	bufs          httpx.BufferPool
 	// now is the clock for sent_at (tests freeze it).
 	now func() time.Time
 }
@@ -134,6 +138,7 @@ type Sink struct {
 func New(c *Config, set component.Settings) *Sink {
 	prefix := []byte(`{"api_key":`)
 	prefix = event.AppendString(prefix, c.APIKey)
+	histPrefix := append(append([]byte(nil), prefix...), `,"historical_migration":true,"sent_at":"`...)
 	if c.HistoricalMigration {
 		prefix = append(prefix, `,"historical_migration":true`...)
 	}
@@ -143,15 +148,17 @@ func New(c *Config, set component.Settings) *Sink {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Sink{
-		url:      strings.TrimRight(c.Host, "/") + "/batch/",
-		prefix:   prefix,
-		maxEvent: int(c.MaxEventBytes),
-		gzip:     c.Gzip,
-		client:   httpx.NewClient(c.Timeout.D(), c.Concurrency),
-		log:      log,
-		metrics:  httpx.NewMetrics(set.Metrics),
-		gz:       httpx.NewGzipPool(c.GzipLevel),
-		now:      time.Now,
+		url:           strings.TrimRight(c.Host, "/") + "/batch/",
+		prefix:        prefix,
+		histPrefix:    histPrefix,
+		allHistorical: c.HistoricalMigration,
+		maxEvent:      int(c.MaxEventBytes),
+		gzip:          c.Gzip,
+		client:        httpx.NewClient(c.Timeout.D(), c.Concurrency),
+		log:           log,
+		metrics:       httpx.NewMetrics(set.Metrics),
+		gz:            httpx.NewGzipPool(c.GzipLevel),
+		now:           time.Now,
 	}
 }
 
@@ -172,8 +179,77 @@ func (s *Sink) Deliver(ctx context.Context, b component.Batch) error {
 			return component.Permanent(err)
 		}
 	}
+	realtime, historical := b.Records, [][]byte(nil)
+	if !s.allHistorical {
+		realtime, historical = splitHistorical(b.Records)
+	}
+	// Realtime events first: they are the ones someone is watching.
+	if len(realtime) > 0 {
+		if err := s.post(ctx, s.prefix, realtime); err != nil {
+			return err
+		}
+	}
+	if len(historical) > 0 {
+		if err := s.post(ctx, s.histPrefix, historical); err != nil {
+			if len(realtime) > 0 {
+				// The whole batch is retried: PostHog deduplicates the
+				// realtime events sent again by their uuid.
+				return fmt.Errorf("posthog: historical part of a mixed batch: %w", err)
+			}
+			return err
+		}
+	}
+	return nil
+}
+
+// historicalKey marks an event of a historical migration: the http source
+// keeps a capture batch's "historical_migration": true on each of its
+// events, at top level, and other sources and transforms may set it too.
+var historicalKey = []byte(`"historical_migration":true`)
+
+// splitHistorical separates the records marked historical from the others,
+// keeping the order within each. The marker is looked up as text first; a
+// record that holds it (maybe nested in properties) is decoded to see
+// whether the key is its own.
+func splitHistorical(recs [][]byte) (realtime, historical [][]byte) {
+	n := 0
+	for _, r := range recs {
+		if isHistorical(r) {
+			n++
+		}
+	}
+	if n == 0 {
+		return recs, nil
+	}
+	realtime = make([][]byte, 0, len(recs)-n)
+	historical = make([][]byte, 0, n)
+	for _, r := range recs {
+		if isHistorical(r) {
+			historical = append(historical, r)
+		} else {
+			realtime = append(realtime, r)
+		}
+	}
+	return realtime, historical
+}
+
+func isHistorical(rec []byte) bool {
+	if !bytes.Contains(rec, historicalKey) {
+		return false
+	}
+	v, err := event.ParseValue(rec)
+	if err != nil {
+		return false
+	}
+	m, _ := v.(event.Map)
+	h, _ := m.Get("historical_migration")
+	return h == true
+}
+
+// post sends one /batch/ request of recs under the envelope opened by prefix.
+func (s *Sink) post(ctx context.Context, prefix []byte, recs [][]byte) error {
 	buf := s.bufs.Get()
-	if err := s.encode(buf, b.Records); err != nil {
+	if err := s.encode(buf, prefix, recs); err != nil {
 		return fmt.Errorf("posthog: encode batch: %w", err)
 	}
 	if !s.gzip && buf.Len() > postHogMaxBody {
@@ -198,23 +274,23 @@ func (s *Sink) Deliver(ctx context.Context, b component.Batch) error {
 		s.bufs.Put(buf)
 	}
 	if err != nil {
-		return httpx.EndpointMissing(fmt.Errorf("posthog: %d events: %w", len(b.Records), err))
+		return httpx.EndpointMissing(fmt.Errorf("posthog: %d events: %w", len(recs), err))
 	}
 	return nil
 }
 
 // encode writes the /batch/ body: the envelope with a fresh sent_at around
 // the records, copied verbatim.
-func (s *Sink) encode(buf *bytes.Buffer, recs [][]byte) error {
+func (s *Sink) encode(buf *bytes.Buffer, prefix []byte, recs [][]byte) error {
 	var sentAt [32]byte
 	ts := s.now().UTC().AppendFormat(sentAt[:0], event.TimeFormat)
 	if !s.gzip {
-		buf.Grow(len(s.prefix) + len(ts) + 16 + len(recs) + component.Batch{Records: recs}.Bytes())
-		writeBody(buf, s.prefix, ts, recs)
+		buf.Grow(len(prefix) + len(ts) + 16 + len(recs) + component.Batch{Records: recs}.Bytes())
+		writeBody(buf, prefix, ts, recs)
 		return nil
 	}
 	zw := s.gz.Get(buf)
-	writeBody(zw, s.prefix, ts, recs)
+	writeBody(zw, prefix, ts, recs)
 	if err := zw.Close(); err != nil {
 		return err
 	}

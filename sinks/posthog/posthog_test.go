@@ -282,3 +282,75 @@ func TestSample(t *testing.T) {
 		t.Fatal(err)
 	}
 }
+
+// TestHistoricalMigrationBatches: events marked historical_migration (as
+// the http source keeps a capture batch's flag) go in their own /batch/
+// request with the batch-level flag; the others in a request without it.
+func TestHistoricalMigrationBatches(t *testing.T) {
+	mark := func(r []byte) []byte {
+		return append(bytes.TrimSuffix(r, []byte("}")), `,"historical_migration":true}`...)
+	}
+	plain := records(5)
+	// 1 and 3 are historical; 4 only has the key nested in its properties,
+	// which does not make it historical.
+	recs := [][]byte{plain[0], mark(plain[1]), plain[2], mark(plain[3]),
+		bytes.Replace(plain[4], []byte(`"properties":{`), []byte(`"properties":{"x":{"historical_migration":true},`), 1)}
+	type wantReq struct {
+		hist bool
+		idx  []int // records in the request, in order
+	}
+	for _, tc := range []struct {
+		name     string
+		all      bool
+		wantReqs []wantReq
+	}{
+		{"mixed", false, []wantReq{{false, []int{0, 2, 4}}, {true, []int{1, 3}}}},
+		{"historical_migration = true", true, []wantReq{{true, []int{0, 1, 2, 3, 4}}}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rcv := sinktest.NewReceiver(nil)
+			defer rcv.Close()
+			s := newSink(t, rcv.URL, func(c *Config) { c.HistoricalMigration = tc.all })
+			if err := s.Deliver(context.Background(), component.Batch{Records: recs}); err != nil {
+				t.Fatal(err)
+			}
+			reqs := rcv.Requests()
+			if len(reqs) != len(tc.wantReqs) {
+				t.Fatalf("%d requests, want %d", len(reqs), len(tc.wantReqs))
+			}
+			for i, want := range tc.wantReqs {
+				r := reqs[i]
+				if r.HistoricalMigration != want.hist || len(r.Events) != len(want.idx) {
+					t.Fatalf("request %d: historical %v, %d events; want %v, %d", i, r.HistoricalMigration, len(r.Events), want.hist, len(want.idx))
+				}
+				for j, k := range want.idx {
+					if !bytes.Equal(r.Events[j].Raw, recs[k]) {
+						t.Errorf("request %d event %d is not record %d verbatim:\n got %s\nwant %s", i, j, k, r.Events[j].Raw, recs[k])
+					}
+				}
+			}
+		})
+	}
+}
+
+// TestHistoricalPartFails: when the historical request of a mixed batch
+// fails, Deliver fails (retryable) so that nothing is deleted unsent.
+func TestHistoricalPartFails(t *testing.T) {
+	rcv := sinktest.NewReceiver(func(r *sinktest.Request) sinktest.Answer {
+		if r.HistoricalMigration {
+			return sinktest.Answer{Status: 503}
+		}
+		return sinktest.Answer{}
+	})
+	defer rcv.Close()
+	s := newSink(t, rcv.URL, nil)
+	recs := records(2)
+	recs[1] = append(bytes.TrimSuffix(recs[1], []byte("}")), `,"historical_migration":true}`...)
+	err := s.Deliver(context.Background(), component.Batch{Records: recs})
+	if err == nil {
+		t.Fatal("Deliver succeeded although the historical request got 503")
+	}
+	if de := component.AsDeliveryError(err); de.Permanent || de.Paused || de.TooLarge {
+		t.Fatalf("not retryable: %v", err)
+	}
+}

@@ -35,8 +35,15 @@ type Config struct {
 	MaxBodyBytes component.ByteSize `toml:"max_body_bytes"`
 	// MaxEventBytes caps one event's JSON.
 	MaxEventBytes component.ByteSize `toml:"max_event_bytes"`
-	// MaxConcurrentRequests caps the requests being handled at once.
+	// MaxConcurrentRequests caps the requests being processed at once
+	// (decoded and stored; bodies are read before a slot is taken).
 	MaxConcurrentRequests int `toml:"max_concurrent_requests"`
+	// MaxRequestsPerClient caps the requests one client address (IPv6: one
+	// /64) has in flight, body reading included.
+	MaxRequestsPerClient int `toml:"max_requests_per_client"`
+	// MaxInflightBytes is the memory budget of all requests in flight:
+	// their bodies, raw and decompressed, and the events being built.
+	MaxInflightBytes component.ByteSize `toml:"max_inflight_bytes"`
 	// FullWait is how long a request waits for room in a full buffer
 	// before it is answered 503.
 	FullWait component.Duration `toml:"full_wait"`
@@ -73,6 +80,8 @@ func defaultConfig() *Config {
 		MaxBodyBytes:          20 << 20,
 		MaxEventBytes:         1_000_000,
 		MaxConcurrentRequests: 256,
+		MaxRequestsPerClient:  64,
+		MaxInflightBytes:      256 << 20,
 		FullWait:              component.Duration(time.Second),
 		RetryAfter:            component.Duration(5 * time.Second),
 		ReadTimeout:           component.Duration(30 * time.Second),
@@ -121,6 +130,14 @@ func (c *Config) Validate() error {
 	if c.MaxConcurrentRequests < 1 {
 		errs = append(errs, fmt.Errorf("max_concurrent_requests: must be at least 1, got %d", c.MaxConcurrentRequests))
 	}
+	if c.MaxRequestsPerClient < 1 {
+		errs = append(errs, fmt.Errorf("max_requests_per_client: must be at least 1, got %d", c.MaxRequestsPerClient))
+	}
+	// A gzipped body of max_body_bytes is held twice (as received and
+	// inflated): the budget must let at least one such request through.
+	if c.MaxInflightBytes < 2*c.MaxBodyBytes+minEventReserve {
+		errs = append(errs, fmt.Errorf("max_inflight_bytes: must be at least twice max_body_bytes plus %d (the largest request's body, raw and decompressed, and its events), got %d", int64(minEventReserve), int64(c.MaxInflightBytes)))
+	}
 	if c.FullWait <= 0 {
 		errs = append(errs, errors.New("full_wait: must be positive"))
 	}
@@ -147,3 +164,7 @@ func (c *Config) resolve(dir string) {
 		}
 	}
 }
+
+// minEventReserve is the most a request reserves for the events it builds
+// (see handle).
+const minEventReserve = chunkMaxBytes*2 + chunkMaxEvents*eventCost

@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"syscall"
@@ -53,8 +52,7 @@ func crashChild(dir string) {
 	s := src.(*source)
 	go func() {
 		<-s.ready
-		os.WriteFile(filepath.Join(dir, "addr.tmp"), []byte(s.Addr().String()), 0o644)
-		os.Rename(filepath.Join(dir, "addr.tmp"), filepath.Join(dir, "addr"))
+		publishAddr(dir, s.Addr())
 	}()
 	s.Run(context.Background(), bufferEmitter{b})
 	os.Exit(4)
@@ -67,25 +65,13 @@ func TestCrashAfter200(t *testing.T) {
 		crashChild(dir)
 		return
 	}
-	dir := t.TempDir()
-	cmd := exec.Command(os.Args[0], "-test.run=^TestCrashAfter200$")
-	cmd.Env = append(os.Environ(), crashChildEnv+"="+dir)
+	cmd, dir := childCommand(t, crashChildEnv, "TestCrashAfter200")
 	cmd.Stderr = os.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
 	defer cmd.Process.Kill()
-	var addr []byte
-	for deadline := time.Now().Add(30 * time.Second); ; {
-		var err error
-		if addr, err = os.ReadFile(filepath.Join(dir, "addr")); err == nil {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatal("child did not start")
-		}
-		time.Sleep(10 * time.Millisecond)
-	}
+	addr := childAddr(t, dir)
 	acked := map[string]bool{}
 	for r := 0; r < 20; r++ {
 		var sb strings.Builder

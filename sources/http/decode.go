@@ -6,8 +6,10 @@ import (
 	"errors"
 	"io"
 	"mime"
+	"net"
 	"net/http"
 	"net/url"
+	"os"
 	"strings"
 	"sync"
 
@@ -33,21 +35,70 @@ func tooLarge(msg string) *reqError {
 
 // bufPool recycles request buffers: the JSON parser copies every string out,
 // so a body buffer is free again once the events are built.
-var bufPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
+var bufPool sync.Pool // *[]byte
 
 var gzPool sync.Pool // *gzip.Reader
 
-func getBuf() *bytes.Buffer {
-	b := bufPool.Get().(*bytes.Buffer)
-	b.Reset()
-	return b
+// maxPooledBuf keeps a rare huge buffer out of the pool rather than pin it.
+const maxPooledBuf = 1 << 20
+
+func getBuf() []byte {
+	if v := bufPool.Get(); v != nil {
+		return (*v.(*[]byte))[:0]
+	}
+	return nil
 }
 
-func putBuf(b *bytes.Buffer) {
-	if b.Cap() > 4<<20 {
-		return // let a huge one go rather than pin it
+func putBuf(b []byte) {
+	if cap(b) == 0 || cap(b) > maxPooledBuf {
+		return
 	}
-	bufPool.Put(b)
+	bufPool.Put(&b)
+}
+
+// errBudget reports that a request's body would take the in-flight memory
+// budget over max_inflight_bytes.
+var errBudget = errors.New("in-flight memory budget exhausted")
+
+// errTooLarge reports a body over the size limit.
+var errTooLarge = errors.New("body too large")
+
+// readCapped appends what r yields to dst until EOF. It fails with
+// errTooLarge once more than limit bytes were read, and with errBudget when
+// the lease cannot cover a larger buffer. The buffer grows by doubling but
+// never past limit+1, and every growth is charged to the lease first, so a
+// request holds no memory it did not reserve.
+func readCapped(dst []byte, r io.Reader, limit int64, l *lease) ([]byte, error) {
+	if !l.take(int64(cap(dst))) {
+		return dst, errBudget
+	}
+	for {
+		if len(dst) == cap(dst) {
+			if int64(len(dst)) > limit {
+				return dst, errTooLarge
+			}
+			n := min(max(2*cap(dst), 32<<10), int(limit)+1)
+			if !l.take(int64(n)) {
+				return dst, errBudget
+			}
+			grown := make([]byte, len(dst), n)
+			copy(grown, dst)
+			l.give(int64(cap(dst)))
+			putBuf(dst)
+			dst = grown
+		}
+		n, err := r.Read(dst[len(dst):cap(dst)])
+		dst = dst[:len(dst)+n]
+		if int64(len(dst)) > limit {
+			return dst, errTooLarge
+		}
+		if err == io.EOF {
+			return dst, nil
+		}
+		if err != nil {
+			return dst, err
+		}
+	}
 }
 
 // acceptedContentType reports whether a body of this media type is worth
@@ -74,30 +125,53 @@ func acceptedContentType(ct string) (form bool, ok bool) {
 	return false, false
 }
 
+// readError turns a failed body read into the answer: 413 over the limit,
+// 503 over the memory budget, 408 when the client stopped sending (what
+// PostHog capture answers, and SDKs retry), 400 otherwise. Messages never
+// carry socket addresses.
+func readError(err error, what string) *reqError {
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	var op *net.OpError
+	switch {
+	case errors.Is(err, errTooLarge), errors.As(err, &mbe):
+		return tooLarge(what + " is larger than max_body_bytes")
+	case errors.Is(err, errBudget):
+		return &reqError{http.StatusServiceUnavailable, "service_unavailable", "too much request data in flight; retry later"}
+	case errors.Is(err, os.ErrDeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return &reqError{http.StatusRequestTimeout, "body_read_timeout", "timed out reading the request body (read_timeout)"}
+	case errors.As(err, &op):
+		err = op.Err
+	}
+	return &reqError{http.StatusBadRequest, "body_read_error", "cannot read the request body: " + err.Error()}
+}
+
 // decodeBody returns the JSON text of a request: it reads at most limit
 // bytes, unwraps data= forms, base64 and gzip (found by its magic bytes
 // whatever the headers say, as PostHog capture does) and never holds more
-// than limit decompressed bytes. The returned buffers go back with putBuf.
-func decodeBody(r *http.Request, limit int64, capture bool) (*bytes.Buffer, *reqError) {
+// than limit decompressed bytes. Every buffer it holds is charged to l.
+// The returned buffer goes back with putBuf.
+func decodeBody(r *http.Request, limit int64, capture bool, l *lease) ([]byte, *reqError) {
 	q := r.URL.Query()
 	compression := q.Get("compression")
-	raw := getBuf()
 	if r.Method == http.MethodGet {
 		// GET /e/?data=<base64> (image beacons of old posthog-js).
-		raw.WriteString(q.Get("data"))
-		if raw.Len() == 0 {
-			putBuf(raw)
+		data := q.Get("data")
+		if data == "" {
 			return nil, badRequest("empty_payload", "GET needs a data query parameter")
 		}
-		return unwrap(raw, limit, compression, true)
+		raw, err := readCapped(getBuf(), strings.NewReader(data), limit, l)
+		if err != nil {
+			putBuf(raw)
+			return nil, readError(err, "data parameter")
+		}
+		return unwrap(raw, limit, compression, true, l)
 	}
 	if r.ContentLength > limit {
-		putBuf(raw)
 		return nil, tooLarge("request body is larger than max_body_bytes")
 	}
 	form, ok := acceptedContentType(r.Header.Get("Content-Type"))
 	if !ok {
-		putBuf(raw)
 		return nil, &reqError{http.StatusUnsupportedMediaType, "unsupported_content_type",
 			"unsupported Content-Type " + r.Header.Get("Content-Type") + ": send JSON, NDJSON, text/plain or a data= form"}
 	}
@@ -107,83 +181,79 @@ func decodeBody(r *http.Request, limit int64, capture bool) (*bytes.Buffer, *req
 			compression = "gzip"
 		}
 	default:
-		putBuf(raw)
 		return nil, &reqError{http.StatusUnsupportedMediaType, "unsupported_encoding", "unsupported Content-Encoding " + ce}
 	}
-	n, err := raw.ReadFrom(io.LimitReader(r.Body, limit+1))
+	// The buffer grows with what arrives, not with what Content-Length
+	// announces: a client that claims 20 MiB and sends nothing costs
+	// nothing.
+	raw, err := readCapped(getBuf(), r.Body, limit, l)
 	if err != nil {
 		putBuf(raw)
-		var mbe *http.MaxBytesError
-		if errors.As(err, &mbe) {
-			return nil, tooLarge("request body is larger than max_body_bytes")
-		}
-		return nil, &reqError{http.StatusBadRequest, "body_read_error", "cannot read body: " + err.Error()}
+		return nil, readError(err, "request body")
 	}
-	if n > limit {
-		putBuf(raw)
-		return nil, tooLarge("request body is larger than max_body_bytes")
-	}
-	if raw.Len() == 0 {
+	if len(raw) == 0 {
 		putBuf(raw)
 		return nil, badRequest("empty_payload", "empty body")
 	}
-	if form || (capture && bytes.HasPrefix(raw.Bytes(), []byte("data="))) {
-		vals, err := url.ParseQuery(raw.String())
+	if form || (capture && bytes.HasPrefix(raw, []byte("data="))) {
+		vals, err := url.ParseQuery(string(raw))
+		putBuf(raw)
 		if err != nil {
-			putBuf(raw)
 			return nil, badRequest("invalid_form", "cannot parse form body: "+err.Error())
 		}
 		if c := vals.Get("compression"); c != "" {
 			compression = c
 		}
-		raw.Reset()
-		raw.WriteString(vals.Get("data"))
-		if raw.Len() == 0 {
-			putBuf(raw)
+		data := vals.Get("data")
+		if data == "" {
 			return nil, badRequest("empty_payload", "form body has no data field")
 		}
-		return unwrap(raw, limit, compression, true)
+		raw, err := readCapped(getBuf(), strings.NewReader(data), limit, l)
+		if err != nil {
+			putBuf(raw)
+			return nil, readError(err, "form data")
+		}
+		return unwrap(raw, limit, compression, true, l)
 	}
-	if compression == "gzip" && !isGzip(raw.Bytes()) {
+	if compression == "gzip" && !isGzip(raw) {
 		putBuf(raw)
 		return nil, badRequest("invalid_gzip", "Content-Encoding is gzip but the body is not gzip")
 	}
-	return unwrap(raw, limit, compression, capture)
+	return unwrap(raw, limit, compression, capture, l)
 }
 
 func isGzip(b []byte) bool { return len(b) >= 3 && b[0] == 0x1f && b[1] == 0x8b && b[2] == 8 }
 
 // unwrap peels gzip and base64 layers off b (consuming it).
-func unwrap(b *bytes.Buffer, limit int64, compression string, allowBase64 bool) (*bytes.Buffer, *reqError) {
+func unwrap(b []byte, limit int64, compression string, allowBase64 bool, l *lease) ([]byte, *reqError) {
 	if compression == "lz64" {
 		putBuf(b)
 		return nil, badRequest("unsupported_compression", "compression=lz64 is not supported; use gzip or base64")
 	}
 	for layer := 0; layer < 3; layer++ {
-		data := b.Bytes()
 		switch {
-		case isGzip(data):
-			out, rerr := gunzip(data, limit)
+		case isGzip(b):
+			out, rerr := gunzip(b, limit, l)
+			l.give(int64(cap(b)))
 			putBuf(b)
 			if rerr != nil {
 				return nil, rerr
 			}
 			b = out
-		case allowBase64 && looksBase64(data):
-			out := getBuf()
-			dec, err := decodeBase64(out, data)
+		case allowBase64 && looksBase64(b):
+			out, err := decodeBase64(b, limit, l)
 			if err != nil {
+				if errors.Is(err, errBudget) || errors.Is(err, errTooLarge) {
+					putBuf(b)
+					return nil, readError(err, "decoded body")
+				}
 				// Not base64 after all: hand it to the JSON parser, whose
 				// error is the more useful one.
-				putBuf(out)
 				return b, nil
 			}
+			l.give(int64(cap(b)))
 			putBuf(b)
-			b = dec
-			if int64(b.Len()) > limit {
-				putBuf(b)
-				return nil, tooLarge("decoded body is larger than max_body_bytes")
-			}
+			b = out
 		default:
 			return b, nil
 		}
@@ -191,34 +261,38 @@ func unwrap(b *bytes.Buffer, limit int64, compression string, allowBase64 bool) 
 	return b, nil
 }
 
-func gunzip(data []byte, limit int64) (*bytes.Buffer, *reqError) {
+func gunzip(data []byte, limit int64, l *lease) ([]byte, *reqError) {
 	var zr *gzip.Reader
 	if v := gzPool.Get(); v != nil {
 		zr = v.(*gzip.Reader)
 		if err := zr.Reset(bytes.NewReader(data)); err != nil {
 			gzPool.Put(zr)
-			return nil, badRequest("invalid_gzip", "invalid gzip body: "+err.Error())
+			return nil, badRequest("invalid_gzip", "invalid gzip body: "+gzipCause(err))
 		}
 	} else {
 		var err error
 		zr, err = gzip.NewReader(bytes.NewReader(data))
 		if err != nil {
-			return nil, badRequest("invalid_gzip", "invalid gzip body: "+err.Error())
+			return nil, badRequest("invalid_gzip", "invalid gzip body: "+gzipCause(err))
 		}
 	}
 	defer gzPool.Put(zr)
-	out := getBuf()
-	// Read at most limit+1 bytes: a gzip bomb stops here, not in memory.
-	n, err := out.ReadFrom(io.LimitReader(zr, limit+1))
-	if n > limit {
-		putBuf(out)
-		return nil, tooLarge("decompressed body is larger than max_body_bytes")
-	}
+	// A gzip bomb stops at limit+1 bytes (or at the budget), not in memory.
+	out, err := readCapped(getBuf(), zr, limit, l)
 	if err != nil {
 		putBuf(out)
-		return nil, badRequest("invalid_gzip", "invalid gzip body: "+err.Error())
+		if errors.Is(err, errTooLarge) || errors.Is(err, errBudget) {
+			return nil, readError(err, "decompressed body")
+		}
+		return nil, badRequest("invalid_gzip", "invalid gzip body: "+gzipCause(err))
 	}
 	return out, nil
+}
+
+// gzipCause is a gzip error without the package's "gzip: " prefix, which
+// the messages around it already say.
+func gzipCause(err error) string {
+	return strings.TrimPrefix(err.Error(), "gzip: ")
 }
 
 // looksBase64 tells a base64 payload from JSON: JSON starts with {, [ or
@@ -243,26 +317,32 @@ func looksBase64(b []byte) bool {
 
 // decodeBase64 accepts standard and URL alphabets, padded or not, and the
 // %-escaped padding some senders leave in forms.
-func decodeBase64(out *bytes.Buffer, in []byte) (*bytes.Buffer, error) {
-	s := strings.TrimSpace(string(in))
-	if strings.Contains(s, "%") {
-		if u, err := url.QueryUnescape(s); err == nil {
-			s = u
+func decodeBase64(in []byte, limit int64, l *lease) ([]byte, error) {
+	src := bytes.TrimSpace(in)
+	if bytes.IndexByte(src, '%') >= 0 {
+		if u, err := url.QueryUnescape(string(src)); err == nil {
+			src = []byte(u)
 		}
 	}
 	enc := base64.StdEncoding
-	if strings.ContainsAny(s, "-_") {
+	if bytes.ContainsAny(src, "-_") {
 		enc = base64.URLEncoding
 	}
-	if !strings.HasSuffix(s, "=") && len(s)%4 != 0 {
+	if !bytes.HasSuffix(src, []byte("=")) && len(src)%4 != 0 {
 		enc = enc.WithPadding(base64.NoPadding)
 	}
-	out.Grow(enc.DecodedLen(len(s)))
-	buf := out.AvailableBuffer()[:enc.DecodedLen(len(s))]
-	n, err := enc.Decode(buf, []byte(s))
+	n := enc.DecodedLen(len(src))
+	if int64(n) > limit {
+		return nil, errTooLarge
+	}
+	if !l.take(int64(n)) {
+		return nil, errBudget
+	}
+	out := make([]byte, n)
+	n, err := enc.Decode(out, src)
 	if err != nil {
+		l.give(int64(cap(out)))
 		return nil, err
 	}
-	out.Write(buf[:n])
-	return out, nil
+	return out[:n], nil
 }

@@ -1,9 +1,7 @@
 package httpsource
 
 import (
-	"bytes"
 	"errors"
-	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -31,32 +29,6 @@ type batchInfo struct {
 	clientIP   string
 }
 
-// items extracts the event objects of a capture body, in the order PostHog
-// capture tries its shapes: array, {"batch": [...]}, single event.
-func captureItems(v any, b *batchInfo) ([]any, *reqError) {
-	switch t := v.(type) {
-	case []any:
-		return t, nil
-	case event.Map:
-		if bv, ok := t.Get("batch"); ok {
-			arr, ok := bv.([]any)
-			if !ok {
-				return nil, badRequest("invalid_payload", "batch: expected an array")
-			}
-			b.token = firstString(t, "api_key", "token")
-			if s, ok := t.GetString("sent_at"); ok {
-				b.sentAt = s
-			}
-			if h, ok := t.Get("historical_migration"); ok && h == true {
-				b.historical = true
-			}
-			return arr, nil
-		}
-		return []any{t}, nil
-	}
-	return nil, badRequest("invalid_payload", "expected a JSON object or array")
-}
-
 func firstString(m event.Map, keys ...string) string {
 	for _, k := range keys {
 		if s, ok := m.GetString(k); ok && s != "" {
@@ -77,30 +49,6 @@ func itemToken(m event.Map) string {
 		}
 	}
 	return ""
-}
-
-// requestToken resolves the token of a capture request: the batch-level
-// api_key wins; otherwise all events must agree.
-func requestToken(items []any, b *batchInfo) (string, *reqError) {
-	if b.token != "" {
-		return b.token, nil
-	}
-	tok := ""
-	for _, it := range items {
-		m, ok := it.(event.Map)
-		if !ok {
-			continue
-		}
-		t := itemToken(m)
-		if t == "" {
-			continue
-		}
-		if tok != "" && t != tok {
-			return "", badRequest("multiple_tokens", "the events of one request carry different tokens")
-		}
-		tok = t
-	}
-	return tok, nil
 }
 
 var errNoDistinctID = errors.New("missing distinct_id")
@@ -156,26 +104,6 @@ func fixUUID(ev *event.Event) bool {
 	return false
 }
 
-// fixTimestamp turns PostHog's offset (ms before now) into a timestamp when
-// the event has none, as capture does.
-func fixTimestamp(ev *event.Event, now time.Time) {
-	if ev.Timestamp != "" {
-		return
-	}
-	if v, ok := ev.Extra.Get("offset"); ok {
-		var ms int64
-		switch n := v.(type) {
-		case int64:
-			ms = n
-		case float64:
-			ms = int64(n)
-		}
-		if ms > 0 {
-			ev.Timestamp = event.FormatTime(now.Add(-time.Duration(ms) * time.Millisecond))
-		}
-	}
-}
-
 // finish applies what every accepted event gets: batch-level fields, the
 // receive time, the client address and its identity.
 func (s *source) finish(ev *event.Event, b *batchInfo, now time.Time) {
@@ -186,9 +114,7 @@ func (s *source) finish(ev *event.Event, b *batchInfo, now time.Time) {
 		ev.Now = b.now
 	}
 	if b.historical {
-		if _, ok := ev.Extra.Get("historical_migration"); !ok {
-			ev.Extra = append(ev.Extra, event.Field{Key: "historical_migration", Value: true})
-		}
+		ev.Extra.Set("historical_migration", true)
 	}
 	if s.cfg.SetIP && b.clientIP != "" {
 		if ev.IP == "" {
@@ -201,7 +127,8 @@ func (s *source) finish(ev *event.Event, b *batchInfo, now time.Time) {
 	if ev.Properties == nil {
 		ev.Properties = event.Map{}
 	}
-	fixTimestamp(ev, now)
+	// An event with an offset keeps no timestamp until it is written (see
+	// event.EnsureIdentity), so connectors see it as PostHog plugins do.
 	ev.EnsureIdentity(now)
 }
 
@@ -226,6 +153,9 @@ func (s *source) captureEvent(it any, b *batchInfo, now time.Time) (*event.Event
 	if fixUUID(ev) {
 		s.metrics.uuidReplaced.Inc()
 	}
+	// Capture honours only the batch-level flag (finish sets it): an
+	// event's own historical_migration key would route it in the sink.
+	ev.Extra.Delete("historical_migration")
 	if b.token != "" && itemToken(m) == "" {
 		// Keep the batch's project token with each event, outside its
 		// properties, so that routing transforms can see it.
@@ -267,37 +197,4 @@ func (s *source) genericEvent(it any, b *batchInfo, now time.Time) (*event.Event
 	}
 	s.finish(ev, b, now)
 	return ev, nil
-}
-
-// parseGeneric decodes a generic body: one JSON value (object or array of
-// objects), or NDJSON. A line that is not JSON is rejected alone: its item
-// is a rejection.
-func parseGeneric(body []byte) (items []any) {
-	if v, err := event.ParseValue(body); err == nil {
-		if arr, ok := v.([]any); ok {
-			return arr
-		}
-		return []any{v}
-	}
-	idx := 0
-	for len(body) > 0 {
-		line := body
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			line, body = body[:i], body[i+1:]
-		} else {
-			body = nil
-		}
-		line = bytes.TrimSpace(line)
-		if len(line) == 0 {
-			continue
-		}
-		v, err := event.ParseValue(line)
-		if err != nil {
-			items = append(items, rejection{Index: idx, Code: "invalid_json", Error: "NDJSON record " + strconv.Itoa(idx+1) + ": " + err.Error()})
-		} else {
-			items = append(items, v)
-		}
-		idx++
-	}
-	return items
 }

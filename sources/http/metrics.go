@@ -13,6 +13,7 @@ type metrics struct {
 	rejected     *prometheus.CounterVec
 	uuidReplaced prometheus.Counter
 	inFlight     prometheus.Gauge
+	acceptErrors prometheus.Counter
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -35,7 +36,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		}),
 		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
 			Name: "hogtail_http_source_requests_in_flight",
-			Help: "Requests being handled.",
+			Help: "Requests being decoded and stored (their bodies already read).",
+		}),
+		acceptErrors: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "hogtail_http_source_accept_errors_total",
+			Help: "Failed accepts (too many open files, ...); the server retries them with backoff.",
 		}),
 	}
 	var err error
@@ -44,6 +49,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	m.rejected = register(reg, m.rejected, &err)
 	m.uuidReplaced = register(reg, m.uuidReplaced, &err)
 	m.inFlight = register(reg, m.inFlight, &err)
+	m.acceptErrors = register(reg, m.acceptErrors, &err)
 	return m, err
 }
 

@@ -16,6 +16,7 @@ import (
 
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // capturePaths are PostHog capture's event endpoints, without trailing slash.
@@ -43,6 +44,8 @@ type source struct {
 	proxy      *httputil.ReverseProxy
 	transport  *http.Transport
 	sem        chan struct{}
+	clients    *clientLimiter
+	budget     *budget
 	emit       component.Emitter
 	addr       atomic.Pointer[net.Addr]
 	ready      chan struct{}
@@ -73,6 +76,8 @@ func create(cfg *Config, set component.Settings) (*source, error) {
 		path:       normPath(cfg.Path),
 		apiKeys:    map[string]bool{},
 		sem:        make(chan struct{}, cfg.MaxConcurrentRequests),
+		clients:    newClientLimiter(cfg.MaxRequestsPerClient),
+		budget:     &budget{limit: int64(cfg.MaxInflightBytes)},
 		ready:      make(chan struct{}),
 	}
 	if s.distinctID == "" {
@@ -117,6 +122,7 @@ func (s *source) Run(ctx context.Context, emit component.Emitter) error {
 	if err != nil {
 		return fmt.Errorf("http source: listen on %s: %w", s.cfg.Address, err)
 	}
+	ln = &acceptWatch{Listener: ln, log: s.log, errs: s.metrics.acceptErrors}
 	a := ln.Addr()
 	s.addr.Store(&a)
 	close(s.ready)
@@ -158,6 +164,33 @@ func (s *source) Run(ctx context.Context, emit component.Emitter) error {
 	return nil
 }
 
+// acceptWatch counts and logs failed accepts (EMFILE and the like). The
+// server retries them with backoff, as it should, but logs them only at
+// debug level with the rest of net/http's chatter: an operator must see
+// that the host ran out of descriptors.
+type acceptWatch struct {
+	net.Listener
+	log  *slog.Logger
+	errs prometheus.Counter
+	last atomic.Int64 // unix nanoseconds of the last warning
+}
+
+// acceptWarnEvery rate-limits the warning: accept may fail thousands of
+// times a second while descriptors are exhausted.
+const acceptWarnEvery = 10 * time.Second
+
+func (l *acceptWatch) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		l.errs.Inc()
+		now := time.Now().UnixNano()
+		if last := l.last.Load(); now-last >= int64(acceptWarnEvery) && l.last.CompareAndSwap(last, now) {
+			l.log.Warn("http source: accept failed; retrying with backoff", "err", err)
+		}
+	}
+	return c, err
+}
+
 // ServeHTTP routes a request.
 func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	p := normPath(r.URL.Path)
@@ -175,6 +208,11 @@ func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.metrics.requests.WithLabelValues("proxy", "proxied").Inc()
 		return
 	default:
+		// With CORS headers, a browser shows the 404 itself rather than a
+		// misleading CORS failure.
+		if s.cfg.CORS {
+			setCORS(w.Header(), r)
+		}
 		s.replyError(w, "other", &reqError{http.StatusNotFound, "not_found", "no endpoint at " + r.URL.Path})
 		return
 	}
@@ -197,6 +235,40 @@ func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.replyError(w, endpoint, &reqError{http.StatusMethodNotAllowed, "method_not_allowed", r.Method + " is not allowed here; POST events"})
 		return
 	}
+	capture := endpoint == "capture"
+	if !capture && s.cfg.AuthToken != "" && !s.bearerOK(r) {
+		s.rejectAll(w, endpoint, &reqError{http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token"})
+		return
+	}
+	// The body is read before a processing slot is taken: a client that
+	// trickles its body in holds only its own per-client allowance and the
+	// memory it sent, never a slot that others need.
+	client := s.clientKey(r)
+	if !s.clients.acquire(client) {
+		// Close rather than wait for the unread body (which net/http
+		// would read before answering, to reuse the connection).
+		w.Header().Set("Connection", "close")
+		s.retryLater(w, endpoint, http.StatusTooManyRequests, "rate_limited", "too many requests in flight from this client")
+		return
+	}
+	defer s.clients.release(client)
+	l := &lease{b: s.budget}
+	defer l.release()
+	limit := int64(s.cfg.MaxBodyBytes)
+	r.Body = http.MaxBytesReader(w, r.Body, limit+1)
+	body, rerr := decodeBody(r, limit, capture, l)
+	if rerr != nil {
+		if rerr.status == http.StatusServiceUnavailable || rerr.status == http.StatusRequestTimeout {
+			w.Header().Set("Connection", "close")
+		}
+		if rerr.status == http.StatusServiceUnavailable {
+			s.unavailable(w, endpoint, rerr.msg)
+			return
+		}
+		s.rejectAll(w, endpoint, rerr)
+		return
+	}
+	defer putBuf(body)
 	select {
 	case s.sem <- struct{}{}:
 		defer func() { <-s.sem }()
@@ -206,7 +278,7 @@ func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	s.metrics.inFlight.Inc()
 	defer s.metrics.inFlight.Dec()
-	s.handle(w, r, endpoint)
+	s.handle(w, r, endpoint, body, l)
 }
 
 // setCORS answers browsers as PostHog capture does: the origin is
@@ -250,55 +322,65 @@ func (s *source) clientIP(r *http.Request) string {
 	return host
 }
 
-func (s *source) handle(w http.ResponseWriter, r *http.Request, endpoint string) {
+// Bounds of the run of events a request builds before handing it to the
+// buffer: a request of any size holds at most about this much at once.
+const (
+	chunkMaxEvents = 4096
+	chunkMaxBytes  = 4 << 20
+	// eventCost estimates the memory of a decoded event beyond twice its
+	// JSON size: the Event, its maps and the boxed values.
+	eventCost = 512
+)
+
+func (s *source) handle(w http.ResponseWriter, r *http.Request, endpoint string, body []byte, l *lease) {
 	capture := endpoint == "capture"
-	if !capture && s.cfg.AuthToken != "" && !s.bearerOK(r) {
-		s.rejectAll(w, endpoint, &reqError{http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token"})
-		return
-	}
-	limit := int64(s.cfg.MaxBodyBytes)
-	r.Body = http.MaxBytesReader(w, r.Body, limit+1)
-	body, rerr := decodeBody(r, limit, capture)
-	if rerr != nil {
-		s.rejectAll(w, endpoint, rerr)
-		return
-	}
-	v, perr := parseBody(body.Bytes(), capture)
-	putBuf(body)
-	if perr != nil {
-		s.rejectAll(w, endpoint, perr)
-		return
-	}
 	now := time.Now()
 	b := batchInfo{now: event.FormatTime(now)}
 	if s.cfg.SetIP {
 		b.clientIP = s.clientIP(r)
 	}
-	var items []any
+	var p *payload
 	if capture {
-		items, rerr = captureItems(v, &b)
+		var rerr *reqError
+		p, rerr = scanCapture(body, &b)
 		if rerr == nil {
-			rerr = s.authorizeCapture(r, items, &b)
+			rerr = s.authorizeCapture(r, p, &b)
 		}
 		if rerr != nil {
 			s.rejectAll(w, endpoint, rerr)
 			return
 		}
 	} else {
-		items = v.([]any)
+		p = scanGeneric(body)
 	}
 	if b.sentAt == "" {
 		b.sentAt = querySentAt(r)
 	}
-	if len(items) == 0 {
+	if p.empty() {
 		s.rejectAll(w, endpoint, badRequest("empty_batch", "no events in the request"))
 		return
 	}
-	events := make([]*event.Event, 0, len(items))
+	// The events under construction are reserved up front, so that once
+	// the first of them is stored no later one fails for want of memory.
+	// A small request reserves in proportion to its size: the events of
+	// the tiniest JSON ({"event":"t","distinct_id":"u"}) take about 20
+	// times its bytes.
+	reserve := min(int64(minEventReserve), 20*int64(len(body))+64<<10)
+	if !l.take(reserve) {
+		s.unavailable(w, endpoint, "too much request data in flight; retry later")
+		return
+	}
+	ce := chunkEmitter{s: s, ctx: r.Context(), single: true}
+	if a, ok := s.emit.(component.AsyncEmitter); ok {
+		ce.async = a
+	}
 	var bad []rejection
-	tooBig := 0
+	nbad, tooBig := 0, 0
+	var chunk []*event.Event
+	var chunkBytes int64
 	var scratch []byte
-	for i, it := range items {
+	var emitErr error
+	walkErr := p.each(capture, func(i int, it any) error {
 		var ev *event.Event
 		var rej *rejection
 		if capture {
@@ -315,48 +397,148 @@ func (s *source) handle(w http.ResponseWriter, r *http.Request, endpoint string)
 		}
 		if rej != nil {
 			rej.Index = i
-			bad = append(bad, *rej)
+			nbad++
 			s.metrics.rejected.WithLabelValues(rej.Code).Inc()
-			continue
+			if len(bad) < maxRejectionsListed {
+				bad = append(bad, *rej)
+			}
+			return nil
 		}
-		events = append(events, ev)
+		cost := int64(2*len(scratch) + eventCost)
+		if len(chunk) > 0 && (len(chunk) >= chunkMaxEvents || chunkBytes+cost > reserve/2) {
+			if ce.single {
+				// The first of several runs: the rest of the body must be
+				// known good before anything is stored.
+				if err := p.valid(); err != nil {
+					return syntaxError{err}
+				}
+				ce.single = false
+			}
+			if emitErr = ce.emit(chunk); emitErr != nil {
+				return emitErr
+			}
+			chunk, chunkBytes = nil, 0
+		}
+		chunk = append(chunk, ev)
+		chunkBytes += cost
+		return nil
+	})
+	if walkErr == nil && len(chunk) > 0 {
+		emitErr = ce.emit(chunk)
 	}
-	if len(events) == 0 {
+	if emitErr == nil {
+		emitErr = ce.wait()
+	}
+	if emitErr != nil {
+		s.metrics.rejected.WithLabelValues("buffer_full").Add(float64(ce.failed))
+		msg := "buffer full"
+		if !errors.Is(emitErr, component.ErrFull) {
+			s.log.Warn("http source: cannot store events", "err", emitErr, "events", ce.failed)
+			msg = "cannot store events"
+		}
+		if ce.stored > 0 {
+			// Capture behaves alike: what reached Kafka stays. The events'
+			// uuids make a retry of the whole request deduplicate.
+			msg += fmt.Sprintf(" after %d of the request's events were stored", ce.stored)
+		}
+		s.unavailable(w, endpoint, msg)
+		return
+	}
+	if walkErr != nil {
+		// Only a syntax error stops the walk, and it does so before
+		// anything was stored (see payload.valid).
+		s.rejectAll(w, endpoint, badRequest("invalid_json", walkErr.Error()))
+		return
+	}
+	if ce.stored == 0 {
 		e := &reqError{http.StatusBadRequest, bad[0].Code, bad[0].Error}
-		if tooBig == len(bad) {
+		if tooBig == nbad {
 			e.status = http.StatusRequestEntityTooLarge
 			e.code = "payload_too_large"
 		}
-		s.replyJSON(w, endpoint, e.status, errorBody(e, bad))
+		s.replyJSON(w, endpoint, e.status, errorBody(e, bad, nbad))
 		return
 	}
-	ectx, cancel := context.WithTimeout(r.Context(), s.cfg.FullWait.D())
-	err := s.emit.Emit(ectx, events)
-	cancel()
-	if err != nil {
-		s.metrics.rejected.WithLabelValues("buffer_full").Add(float64(len(events)))
-		if errors.Is(err, component.ErrFull) {
-			s.unavailable(w, endpoint, "buffer full")
-		} else {
-			s.log.Warn("http source: cannot store events", "err", err, "events", len(events))
-			s.unavailable(w, endpoint, "cannot store events")
-		}
-		return
-	}
-	s.metrics.accepted.Add(float64(len(events)))
-	if len(bad) == 0 {
+	s.metrics.accepted.Add(float64(ce.stored))
+	if nbad == 0 {
 		s.replyJSON(w, endpoint, http.StatusOK, okBody)
 		return
 	}
-	s.replyJSON(w, endpoint, http.StatusOK, partialBody(len(events), bad))
+	s.replyJSON(w, endpoint, http.StatusOK, partialBody(ce.stored, bad, nbad))
+}
+
+// maxRejectionsListed bounds the rejected list of an answer: a request of
+// a million bad events is answered with the first ones and their count.
+const maxRejectionsListed = 1000
+
+// chunkEmitter stores a request's events one bounded run at a time. Runs
+// after the first are handed over with EmitAsync, chained so that a run is
+// never stored after an earlier one failed, with at most one run waiting
+// for its write while the next is built.
+type chunkEmitter struct {
+	s      *source
+	ctx    context.Context
+	async  component.AsyncEmitter
+	single bool // the whole request is this one run
+	prev   component.Pending
+	prevN  int
+	stored int // events known to be stored
+	failed int // events that will not be stored
+}
+
+func (c *chunkEmitter) emit(events []*event.Event) error {
+	ctx, cancel := context.WithTimeout(c.ctx, c.s.cfg.FullWait.D())
+	defer cancel()
+	if c.single || c.async == nil {
+		if err := c.s.emit.Emit(ctx, events); err != nil {
+			c.failed += len(events)
+			return err
+		}
+		c.stored += len(events)
+		return nil
+	}
+	p, err := c.async.EmitAsync(ctx, c.prev, events)
+	if err != nil {
+		c.failed += len(events)
+		if werr := c.wait(); werr != nil {
+			return werr
+		}
+		return err
+	}
+	if err := c.wait(); err != nil {
+		// This run was chained to the failed one: it is not stored.
+		_ = p.Wait()
+		c.failed += len(events)
+		return err
+	}
+	c.prev, c.prevN = p, len(events)
+	return nil
+}
+
+// wait waits for the run handed over last.
+func (c *chunkEmitter) wait() error {
+	if c.prev == nil {
+		return nil
+	}
+	p, n := c.prev, c.prevN
+	c.prev, c.prevN = nil, 0
+	if err := p.Wait(); err != nil {
+		c.failed += n
+		return err
+	}
+	c.stored += n
+	return nil
 }
 
 // authorizeCapture checks the project token (required, as PostHog does)
 // against api_keys and the bearer token.
-func (s *source) authorizeCapture(r *http.Request, items []any, b *batchInfo) *reqError {
-	tok, rerr := requestToken(items, b)
-	if rerr != nil {
-		return rerr
+func (s *source) authorizeCapture(r *http.Request, p *payload, b *batchInfo) *reqError {
+	tok := b.token
+	if tok == "" {
+		var rerr *reqError
+		if tok, rerr = p.token(); rerr != nil {
+			return rerr
+		}
 	}
 	switch {
 	case tok == "":
@@ -369,19 +551,6 @@ func (s *source) authorizeCapture(r *http.Request, items []any, b *batchInfo) *r
 		return &reqError{http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token"}
 	}
 	return nil
-}
-
-// parseBody decodes the JSON: capture bodies are one value; generic bodies
-// may also be NDJSON (returned as []any).
-func parseBody(body []byte, capture bool) (any, *reqError) {
-	if !capture {
-		return parseGeneric(body), nil
-	}
-	v, err := event.ParseValue(body)
-	if err != nil {
-		return nil, badRequest("invalid_json", "invalid JSON: "+err.Error())
-	}
-	return v, nil
 }
 
 // querySentAt reads the ms-epoch `_` / `sent_at` query parameter posthog-js
@@ -401,7 +570,7 @@ func querySentAt(r *http.Request) string {
 
 var okBody = []byte(`{"status":1}`)
 
-func errorBody(e *reqError, bad []rejection) []byte {
+func errorBody(e *reqError, bad []rejection, total int) []byte {
 	out := []byte(`{"status":`)
 	out = strconv.AppendInt(out, int64(e.status), 10)
 	out = append(out, `,"code":`...)
@@ -409,19 +578,25 @@ func errorBody(e *reqError, bad []rejection) []byte {
 	out = append(out, `,"error":`...)
 	out = event.AppendString(out, e.msg)
 	if len(bad) > 0 {
-		out = appendRejected(out, bad)
+		out = appendRejected(out, bad, total)
 	}
 	return append(out, '}')
 }
 
-func partialBody(accepted int, bad []rejection) []byte {
+func partialBody(accepted int, bad []rejection, total int) []byte {
 	out := []byte(`{"status":1,"accepted":`)
 	out = strconv.AppendInt(out, int64(accepted), 10)
-	out = appendRejected(out, bad)
+	out = appendRejected(out, bad, total)
 	return append(out, '}')
 }
 
-func appendRejected(out []byte, bad []rejection) []byte {
+// appendRejected lists the rejections; when the list was cut, a
+// rejected_count field gives the total.
+func appendRejected(out []byte, bad []rejection, total int) []byte {
+	if total > len(bad) {
+		out = append(out, `,"rejected_count":`...)
+		out = strconv.AppendInt(out, int64(total), 10)
+	}
 	out = append(out, `,"rejected":[`...)
 	for i, r := range bad {
 		if i > 0 {
@@ -444,12 +619,17 @@ func (s *source) rejectAll(w http.ResponseWriter, endpoint string, e *reqError) 
 }
 
 func (s *source) replyError(w http.ResponseWriter, endpoint string, e *reqError) {
-	s.replyJSON(w, endpoint, e.status, errorBody(e, nil))
+	s.replyJSON(w, endpoint, e.status, errorBody(e, nil, 0))
 }
 
 func (s *source) unavailable(w http.ResponseWriter, endpoint, msg string) {
+	s.retryLater(w, endpoint, http.StatusServiceUnavailable, "service_unavailable", msg)
+}
+
+// retryLater answers a status SDKs retry (503, 429) with Retry-After.
+func (s *source) retryLater(w http.ResponseWriter, endpoint string, status int, code, msg string) {
 	w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.D().Round(time.Second)/time.Second)))
-	s.replyError(w, endpoint, &reqError{http.StatusServiceUnavailable, "service_unavailable", msg})
+	s.rejectAll(w, endpoint, &reqError{status, code, msg})
 }
 
 func (s *source) replyJSON(w http.ResponseWriter, endpoint string, status int, body []byte) {

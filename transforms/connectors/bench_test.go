@@ -45,30 +45,6 @@ func (goNoop) Apply(_ context.Context, in component.Input, out *component.Output
 	return nil
 }
 
-// startBenchTransform builds and starts a transform for a benchmark, shut
-// down when it ends.
-func startBenchTransform(b *testing.B, cfg *Config) *Transform {
-	b.Helper()
-	tr, err := New(cfg, componenttest.Settings("bench", b.TempDir()))
-	if err != nil {
-		b.Fatal(err)
-	}
-	if err := tr.Start(context.Background()); err != nil {
-		b.Fatal(err)
-	}
-	b.Cleanup(func() { _ = tr.Shutdown(context.Background()) })
-	return tr
-}
-
-// benchChainConfig is the one-connector chain of BenchmarkChain.
-func benchChainConfig(lanes int) *Config {
-	cfg := DefaultConfig()
-	cfg.Lanes = lanes
-	cfg.HotReload = false
-	cfg.Chain = []ChainEntry{{Path: "testdata/bench/add-property"}}
-	return cfg
-}
-
 // applyBatches runs b.N events through tr in batches of 1000 from one
 // caller and reports events/s.
 func applyBatches(b *testing.B, tr component.Transform) {
@@ -98,7 +74,7 @@ func BenchmarkChain(b *testing.B) {
 	// Two sources calling Apply concurrently on a 2-lane chain: each batch
 	// stays on one lane (no split).
 	b.Run("lanes=2,sources=2", func(b *testing.B) {
-		tr := startBenchTransform(b, benchChainConfig(2))
+		tr := startBenchChain(b, 2, nil, ChainEntry{Path: "testdata/bench/add-property"})
 		b.ReportAllocs()
 		b.ResetTimer()
 		start := time.Now()
@@ -125,9 +101,31 @@ func BenchmarkChain(b *testing.B) {
 	})
 	for _, lanes := range []int{1, 2} {
 		b.Run(fmt.Sprintf("lanes=%d", lanes), func(b *testing.B) {
-			applyBatches(b, startBenchTransform(b, benchChainConfig(lanes)))
+			applyBatches(b, startBenchChain(b, lanes, nil, ChainEntry{Path: "testdata/bench/add-property"}))
 		})
 	}
+}
+
+// startBenchChain starts a transform over chain with lanes lanes, shut down
+// when the benchmark ends.
+func startBenchChain(b *testing.B, lanes int, mutate func(*Config), chain ...ChainEntry) *Transform {
+	b.Helper()
+	cfg := DefaultConfig()
+	cfg.Lanes = lanes
+	cfg.HotReload = false
+	cfg.Chain = chain
+	if mutate != nil {
+		mutate(cfg)
+	}
+	tr, err := New(cfg, componenttest.Settings("bench", b.TempDir()))
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := tr.Start(context.Background()); err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { tr.Shutdown(context.Background()) })
+	return tr
 }
 
 // BenchmarkMapping compares ways of handing an event to processEvent on one

@@ -97,7 +97,7 @@ func TestBreakerSwitchesOffAFailingConnector(t *testing.T) {
 	if g := testutil.ToFloat64(m.tripped.WithLabelValues("enrich", "flaky")); g != 0 {
 		t.Fatalf("switched_off gauge after reload = %v", g)
 	}
-	componenttest.Eventually(t, "lanes to take the reloaded version", 5*time.Second, func() bool {
+	componenttest.Eventually(t, 5*time.Second, "lanes to take the reloaded version", func() bool {
 		return seen(t, applyAll(t, tr, mustEvent(t, `{"event":"e","distinct_id":"d"}`)))
 	})
 }
@@ -116,7 +116,7 @@ func TestBreakerProbes(t *testing.T) {
 	}
 	// Hanging events until one of them probes (a third timeout): the
 	// connector stays off.
-	componenttest.Eventually(t, "a failing probe", 5*time.Second, func() bool {
+	componenttest.Eventually(t, 5*time.Second, "a failing probe", func() bool {
 		out := applyAll(t, tr, mustEvent(t, `{"event":"e","distinct_id":"d","properties":{"hang":1}}`))
 		if len(out.Events) != 1 {
 			t.Fatalf("on_error pass lost the event: %+v", out)
@@ -127,7 +127,7 @@ func TestBreakerProbes(t *testing.T) {
 		t.Fatal("a failing probe switched the connector on")
 	}
 	// Good events pass through unchanged until one probes and succeeds.
-	componenttest.Eventually(t, "a succeeding probe", 5*time.Second, func() bool {
+	componenttest.Eventually(t, 5*time.Second, "a succeeding probe", func() bool {
 		return seen(t, applyAll(t, tr, mustEvent(t, `{"event":"e","distinct_id":"d"}`)))
 	})
 	if p := tr.Health(); len(p) != 0 {

@@ -58,6 +58,9 @@ type Config struct {
 	// BreakerRetry is how long a switched-off connector waits before one
 	// event probes it again.
 	BreakerRetry component.Duration `toml:"breaker_retry"`
+	// GeoIPDatabase is the MaxMind City database (.mmdb) behind
+	// meta.geoip, relative to the config file; empty = no meta.geoip.
+	GeoIPDatabase string `toml:"geoip_database"`
 	// Chain lists the connectors in order.
 	Chain []ChainEntry `toml:"chain"`
 
@@ -136,6 +139,11 @@ func (c *Config) Validate() error {
 	}
 	if _, perrs := parseNetworks(c.FetchAllowNetworks); len(perrs) > 0 {
 		errs = append(errs, perrs...)
+	}
+	if c.GeoIPDatabase != "" {
+		if err := checkGeoDB(resolvePath(c.configDir, c.GeoIPDatabase)); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	if len(c.Chain) == 0 {
 		errs = append(errs, errors.New("chain: needs at least one connector ([[transforms.NAME.chain]] with a path)"))

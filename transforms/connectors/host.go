@@ -176,6 +176,7 @@ func (in *instance) buildMeta() error {
 	_ = cursor.Set("increment", in.cursorIncrement)
 	_ = utils.Set("cursor", cursor)
 	_ = meta.Set("utils", utils)
+	_ = meta.Set("geoip", in.geoipObject())
 	in.meta = meta
 	return nil
 }

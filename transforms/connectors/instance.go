@@ -168,6 +168,9 @@ func newInstance(t *Transform, c *connector) (in *instance, err error) {
 	if _, err := vm.RunProgram(preludeProgram); err != nil {
 		return nil, fmt.Errorf("running prelude: %w", err)
 	}
+	if err := installIntl(vm); err != nil {
+		return nil, fmt.Errorf("installing Intl: %w", err)
+	}
 	json := vm.Get("JSON").ToObject(vm)
 	in.jsonParse, _ = goja.AssertFunction(json.Get("parse"))
 	in.jsonStringify, _ = goja.AssertFunction(json.Get("stringify"))

@@ -35,6 +35,9 @@ type eventObj struct {
 	// works on a private copy, made at its first access, and can never
 	// touch an event that is already on its way to the sinks.
 	detached, cloned bool
+	// badUUID holds the last value a plugin tried to set as uuid that is
+	// not a UUID (the write is refused; the caller counts it).
+	badUUID string
 }
 
 // event returns the Go event this view reads and writes.
@@ -88,7 +91,7 @@ func (e *eventObj) Get(key string) goja.Value {
 	case "distinct_id":
 		return e.vm.ToValue(ev.DistinctID)
 	case "timestamp":
-		return strOrUndef(e.vm, ev.Timestamp)
+		return timestampValue(e.vm, ev)
 	case "properties":
 		return e.mapView(&e.props, &ev.Properties, true)
 	case "$set":
@@ -112,18 +115,25 @@ func (e *eventObj) Get(key string) goja.Value {
 	return fieldValue(e.vm, ev.Extra, key, e)
 }
 
-// Set implements goja.DynamicObject. uuid and team_id are immutable: the
-// write is ignored (returning true keeps strict-mode code from throwing).
+// Set implements goja.DynamicObject. team_id is immutable: the write is
+// ignored (returning true keeps strict-mode code from throwing). A uuid is
+// taken only when it is a valid UUID (see validUUID).
 func (e *eventObj) Set(key string, val goja.Value) bool {
 	ev := e.event()
 	switch key {
-	case "uuid", "team_id":
+	case "team_id":
+	case "uuid":
+		if id, ok := validUUID(jsString(val)); ok {
+			ev.UUID = id
+		} else {
+			e.badUUID = jsString(val)
+		}
 	case "event":
 		ev.Event = jsString(val)
 	case "distinct_id":
 		ev.DistinctID = jsString(val)
 	case "timestamp":
-		ev.Timestamp = jsString(val)
+		setTimestamp(ev, val)
 	case "properties":
 		e.props = orNull(val)
 	case "$set":
@@ -404,15 +414,9 @@ func fromJSDepth(v goja.Value, depth int) any {
 	case mapObjType:
 		mo := o.Export().(*mapObj)
 		mp := mo.mm()
+		// Drop keys whose value was set to undefined, as JSON.stringify
+		// does (rare: copy only then), before converting the rest.
 		m := *mp
-		for i := range m {
-			if jv, ok := m[i].Value.(goja.Value); ok {
-				m[i].Value = fromJSDepth(jv, depth+1)
-			} else if sub, ok := m[i].Value.(event.Map); ok {
-				materializeMap(sub)
-			}
-		}
-		// Drop keys whose value was set to undefined (rare: copy only then).
 		for i := range m {
 			if jv, ok := m[i].Value.(goja.Value); ok && goja.IsUndefined(jv) {
 				out := make(event.Map, 0, len(m))
@@ -423,7 +427,15 @@ func fromJSDepth(v goja.Value, depth int) any {
 					out = append(out, f)
 				}
 				*mp = out
+				m = out
 				break
+			}
+		}
+		for i := range m {
+			if jv, ok := m[i].Value.(goja.Value); ok {
+				m[i].Value = fromJSDepth(jv, depth+1)
+			} else if sub, ok := m[i].Value.(event.Map); ok {
+				materializeMap(sub)
 			}
 		}
 		if mo.owner != nil && mo.owner.detached {
@@ -526,7 +538,13 @@ func eventToMap(ev *event.Event) event.Map {
 	m = append(m, event.Field{Key: "uuid", Value: ev.UUID}, event.Field{Key: "event", Value: ev.Event},
 		event.Field{Key: "distinct_id", Value: ev.DistinctID})
 	if ev.Timestamp != "" {
-		m = append(m, event.Field{Key: "timestamp", Value: ev.Timestamp})
+		var ts any = ev.Timestamp
+		if ev.TimestampIsNumber {
+			if n, ok := timestampNumber(ev.Timestamp); ok {
+				ts = n
+			}
+		}
+		m = append(m, event.Field{Key: "timestamp", Value: ts})
 	}
 	props := ev.Properties
 	if props == nil {

@@ -85,12 +85,13 @@ func BenchmarkGuards(b *testing.B) {
 			name = "on"
 		}
 		b.Run(name, func(b *testing.B) {
-			cfg := benchChainConfig(1)
-			if !on {
-				cfg.MaxMemory = 0
-				cfg.BreakerThreshold = 0
-			}
-			applyBatches(b, startBenchTransform(b, cfg))
+			tr := startBenchChain(b, 1, func(cfg *Config) {
+				if !on {
+					cfg.MaxMemory = 0
+					cfg.BreakerThreshold = 0
+				}
+			}, ChainEntry{Path: "testdata/bench/add-property"})
+			applyBatches(b, tr)
 		})
 	}
 }

@@ -241,19 +241,27 @@ func resolveConfig(p *pluginJSON, values map[string]any, atts map[string]string,
 	return rc, errs
 }
 
+// sortedMap turns a Go map into an event.Map in key order (a Go map has
+// none), converting keys with key and values with conv.
+func sortedMap(t map[string]any, key func(string) string, conv func(any) any) event.Map {
+	keys := make([]string, 0, len(t))
+	for k := range t {
+		keys = append(keys, k)
+	}
+	sort.Strings(keys)
+	m := make(event.Map, 0, len(t))
+	for _, k := range keys {
+		m = append(m, event.Field{Key: key(k), Value: conv(t[k])})
+	}
+	return m
+}
+
+func sameKey(k string) string { return k }
+
 func tomlToValue(v any) any {
 	switch t := v.(type) {
 	case map[string]any:
-		keys := make([]string, 0, len(t))
-		for k := range t {
-			keys = append(keys, k)
-		}
-		sort.Strings(keys)
-		m := make(event.Map, 0, len(t))
-		for _, k := range keys {
-			m = append(m, event.Field{Key: k, Value: tomlToValue(t[k])})
-		}
-		return m
+		return sortedMap(t, sameKey, tomlToValue)
 	case []any:
 		out := make([]any, len(t))
 		for i := range t {

@@ -50,13 +50,11 @@ func BenchmarkRealWorld(b *testing.B) {
 	for _, name := range []string{"user-agent", "flatten", "property-filter", "url-normalizer", "taxonomy", "hash", "chain"} {
 		for _, lanes := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/lanes=%d", name, lanes), func(b *testing.B) {
-				cfg := DefaultConfig()
-				cfg.Lanes = lanes
-				cfg.HotReload = false
+				var chain []ChainEntry
 				for _, c := range realWorldChains[name] {
-					cfg.Chain = append(cfg.Chain, ChainEntry{Path: filepath.Join("../../bench/realworld/connectors", c)})
+					chain = append(chain, ChainEntry{Path: filepath.Join("../../bench/realworld/connectors", c)})
 				}
-				tr := startBenchTransform(b, cfg)
+				tr := startBenchChain(b, lanes, nil, chain...)
 				src := realWorldEvents(b, batch)
 				b.ReportAllocs()
 				b.ResetTimer()

@@ -78,6 +78,7 @@ type metrics struct {
 	captured  *prometheus.CounterVec
 	bypassed  *prometheus.CounterVec
 	tripped   *prometheus.GaugeVec
+	geoReload *prometheus.CounterVec
 }
 
 func registerCounter(reg prometheus.Registerer, name, help string, labels ...string) *prometheus.CounterVec {
@@ -102,6 +103,7 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		captured:  registerCounter(reg, "hogtail_connector_captured_events_total", "Events created by posthog.capture.", "transform", "connector"),
 		bypassed:  registerCounter(reg, "hogtail_connector_bypassed_events_total", "Events a switched-off connector (breaker open) was not called for; they followed on_error.", "transform", "connector"),
 		tripped:   registerGauge(reg, "hogtail_connector_switched_off", "1 while a connector is switched off by its breaker after consecutive failed events.", "transform", "connector"),
+		geoReload: registerCounter(reg, "hogtail_connector_geoip_reloads_total", "Reloads of the GeoIP database after its file changed, by result.", "transform", "result"),
 	}
 }
 
@@ -116,6 +118,8 @@ type Transform struct {
 	metrics  *metrics
 	nLanes   int
 	guard    *memGuard
+	// geo is the database behind meta.geoip; nil without geoip_database.
+	geo *geoDB
 
 	state    atomic.Pointer[chainState]
 	lanes    chan *lane
@@ -186,6 +190,13 @@ func (t *Transform) init() error {
 	if kv == nil {
 		t.log.Warn("no persistent store given: meta.storage is kept in memory only")
 		kv = newMemKV()
+	}
+	if t.cfg.GeoIPDatabase != "" {
+		g, err := openGeoDB(resolvePath(t.cfg.configDir, t.cfg.GeoIPDatabase))
+		if err != nil {
+			return fmt.Errorf("connectors %q: %w", t.name, err)
+		}
+		t.geo = g
 	}
 	conns := make([]*connector, len(t.cfg.Chain))
 	var errs []error
@@ -310,6 +321,23 @@ func (t *Transform) Start(ctx context.Context) error {
 		defer t.wg.Done()
 		t.schedule(bg)
 	}()
+	if t.geo != nil {
+		poll := t.cfg.PollInterval.D()
+		if poll <= 0 {
+			poll = DefaultConfig().PollInterval.D()
+		}
+		t.wg.Add(1)
+		go func() {
+			defer t.wg.Done()
+			t.geo.watch(bg, t.log.With("transform", t.name), poll, func(ok bool) {
+				result := "ok"
+				if !ok {
+					result = "error"
+				}
+				t.metrics.geoReload.WithLabelValues(t.name, result).Inc()
+			})
+		}()
+	}
 	return nil
 }
 
@@ -572,6 +600,10 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 					next, keep, err = t.result(cur, eo, v)
 				}
 				eo.detach()
+				if eo.badUUID != "" {
+					t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, "invalid_uuid").Inc()
+					in.c.sh.logError(t.log, "processEvent set an invalid uuid; keeping the event's uuid", fmt.Errorf("not a UUID: %q", eo.badUUID), "uuid", cur.UUID)
+				}
 				switch {
 				case err != nil:
 				case !keep:
@@ -689,6 +721,9 @@ func (t *Transform) result(cur *event.Event, eo *eventObj, v goja.Value) (*event
 		// The view of another (earlier) event the plugin kept: use a copy.
 		other := o.Export().(*eventObj)
 		next = other.event().Clone()
+		// Not a new identity for this event: sending two events with one
+		// uuid would make PostHog drop one of them.
+		next.UUID = cur.UUID
 	} else {
 		m, ok := fromJS(o).(event.Map)
 		if !ok {
@@ -700,10 +735,18 @@ func (t *Transform) result(cur *event.Event, eo *eventObj, v goja.Value) (*event
 		}
 	}
 	if next != cur {
-		// uuid and team_id never change (dedup at PostHog; team_id as
-		// PostHog enforces).
-		next.UUID = cur.UUID
+		// team_id never changes, as PostHog enforces. A returned copy may
+		// carry a new uuid (PostHog allows it); one that is not a UUID is
+		// refused like an in-place write.
 		next.TeamID = cur.TeamID
+		if next.UUID != cur.UUID {
+			if id, ok := validUUID(next.UUID); ok {
+				next.UUID = id
+			} else {
+				eo.badUUID = next.UUID
+				next.UUID = cur.UUID
+			}
+		}
 	}
 	return next, true, nil
 }
@@ -724,29 +767,31 @@ func posthogEvent(vm *goja.Runtime, ev *event.Event) goja.Value {
 		if props == nil {
 			props = event.Map{}
 		}
-		if ev.Set != nil {
-			if _, has := props.Get("$set"); !has {
-				props.Set("$set", ev.Set)
-			}
-		}
-		if ev.SetOnce != nil {
-			if _, has := props.Get("$set_once"); !has {
-				props.Set("$set_once", ev.SetOnce)
-			}
-		}
+		mergePersonProps(&props, "$set", ev.Set)
+		mergePersonProps(&props, "$set_once", ev.SetOnce)
 	}
 	_ = o.Set("properties", toJS(vm, orEmpty(props)))
-	ts := time.Now()
-	if ev.Timestamp != "" {
-		if p, err := time.Parse(time.RFC3339Nano, ev.Timestamp); err == nil {
-			ts = p
-		}
-	}
-	d, err := vm.New(vm.Get("Date"), vm.ToValue(ts.UnixMilli()))
-	if err == nil {
-		_ = o.Set("timestamp", d)
-	}
+	_ = o.Set("timestamp", jsDate(vm, ev))
 	return o
+}
+
+// mergePersonProps sets props[key] = {...props[key], ...top} as PostHog's
+// ingestion does with top-level $set/$set_once: a key in both takes the
+// top-level value (in the place it had), keys only inside properties stay.
+func mergePersonProps(props *event.Map, key string, top event.Map) {
+	if top == nil {
+		return
+	}
+	inner, _ := props.Get(key)
+	merged, _ := inner.(event.Map)
+	merged = merged.Clone()
+	if merged == nil {
+		merged = make(event.Map, 0, len(top))
+	}
+	for _, f := range top {
+		merged.Set(f.Key, f.Value)
+	}
+	props.Set(key, merged)
 }
 
 func orEmpty(m event.Map) event.Map {
@@ -770,7 +815,7 @@ func processedEvent(vm *goja.Runtime, ev *event.Event) goja.Value {
 	}
 	_ = o.Set("event", ev.Event)
 	_ = o.Set("properties", toJS(vm, orEmpty(ev.Properties)))
-	_ = o.Set("timestamp", ev.Timestamp)
+	_ = o.Set("timestamp", isoTimestamp(ev))
 	set, setOnce := ev.Set, ev.SetOnce
 	if set == nil {
 		if v, ok := ev.Properties.Get("$set"); ok {

@@ -67,5 +67,5 @@ func TestValidateLeavesNoGoroutine(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	componenttest.Eventually(t, "goroutines to end", 5*time.Second, func() bool { return runtime.NumGoroutine() <= before })
+	componenttest.Eventually(t, 5*time.Second, "goroutines to end", func() bool { return runtime.NumGoroutine() <= before })
 }

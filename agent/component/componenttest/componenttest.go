@@ -276,3 +276,16 @@ func StartSource(t testing.TB, src component.Source, emit component.Emitter, rea
 	t.Cleanup(stop)
 	return stop
 }
+
+// Eventually polls cond every few milliseconds until it holds, failing the
+// test after timeout. Tests use it instead of sleeping for a fixed time.
+func Eventually(t testing.TB, timeout time.Duration, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out after %v waiting for %s", timeout, what)
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+}

@@ -11,6 +11,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"sync"
@@ -135,6 +136,11 @@ func Do(ctx context.Context, c *http.Client, req *http.Request, m *Metrics) erro
 			return ctx.Err()
 		}
 		m.observe("error")
+		// A *url.Error repeats method and URL: keep only its cause.
+		var ue *url.Error
+		if errors.As(err, &ue) {
+			err = ue.Err
+		}
 		return fmt.Errorf("%s %s: %w", req.Method, redact.URL(req.URL.String()), redact.Error(err))
 	}
 	body, _ := io.ReadAll(io.LimitReader(resp.Body, maxBodyRead))

@@ -2,10 +2,13 @@ package httpx
 
 import (
 	"context"
+	"errors"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -86,6 +89,32 @@ func TestClassify(t *testing.T) {
 		if got != tc.want || after != tc.after {
 			t.Errorf("%d %v: got %s after %s (%v), want %s after %s", tc.status, tc.header, got, after, err, tc.want, tc.after)
 		}
+	}
+}
+
+// TestDoErrorNamesURLOnce: a transport error names the request once, with
+// no query, and keeps its cause (a timeout stays a timeout).
+func TestDoErrorNamesURLOnce(t *testing.T) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close() // nothing listens there any more
+	req, err := http.NewRequest(http.MethodPost, "http://"+addr+"/batch/?token=secret", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = Do(context.Background(), NewClient(2*time.Second, 1), req, NewMetrics(prometheus.NewRegistry()))
+	if err == nil {
+		t.Fatal("no error from a closed port")
+	}
+	msg := err.Error()
+	if strings.Count(msg, "http://"+addr) != 1 || strings.Contains(msg, `Post "`) || strings.Contains(msg, "secret") || !strings.HasPrefix(msg, "POST http://"+addr+"/batch/") {
+		t.Fatalf("message %q", msg)
+	}
+	if !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Fatalf("cause lost: %v", err)
 	}
 }
 
