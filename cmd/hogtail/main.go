@@ -8,14 +8,22 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"runtime"
 	"runtime/debug"
 
 	"github.com/hogtail/hogtail/agent/config"
 	"github.com/hogtail/hogtail/agent/redact"
 )
 
-// version is set at build time with -ldflags "-X main.version=...".
-var version = ""
+// Build stamps, set by scripts/package.sh with
+// -ldflags "-X main.version=... -X main.commit=... -X main.date=...".
+// When empty, the version command falls back to what the Go toolchain
+// recorded in the binary (module version, VCS revision and time).
+var (
+	version = ""
+	commit  = ""
+	date    = ""
+)
 
 const usage = `hogtail ships logs and product events to PostHog and webhooks.
 
@@ -29,7 +37,7 @@ Usage:
                                      inspect, replay or delete dead letters (agent stopped)
   hogtail buffer check [--config FILE]
                                      check the buffer file (agent stopped)
-  hogtail version                    print the version
+  hogtail version                    print version, commit, build date and Go version
 
 Run "hogtail COMMAND --help" for a command's flags.
 The default config is ` + config.DefaultPath + `.
@@ -60,7 +68,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	case "tap":
 		return cmdTap(rest, stdout, stderr)
 	case "version", "--version":
-		fmt.Fprintln(stdout, "hogtail", versionString())
+		bi, _ := debug.ReadBuildInfo()
+		fmt.Fprintln(stdout, versionLine(buildStamp{version, commit, date}, bi))
 		return 0
 	case "help", "-h", "--help":
 		fmt.Fprint(stdout, usage)
@@ -70,14 +79,54 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	return 2
 }
 
-func versionString() string {
-	if version != "" {
-		return version
+// buildStamp is what the linker flags set.
+type buildStamp struct {
+	version, commit, date string
+}
+
+// versionLine describes the binary in one line: version, commit, build
+// date and Go version. Linker-set stamps win; missing ones come from the
+// build info the Go toolchain embeds, so a plain "go build" in a git
+// checkout still names its commit.
+func versionLine(s buildStamp, bi *debug.BuildInfo) string {
+	goVersion := runtime.Version()
+	stamped := s.commit != ""
+	var modified bool
+	if bi != nil {
+		if s.version == "" && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
+			s.version = bi.Main.Version
+		}
+		if bi.GoVersion != "" {
+			goVersion = bi.GoVersion
+		}
+		for _, kv := range bi.Settings {
+			switch kv.Key {
+			case "vcs.revision":
+				if s.commit == "" {
+					s.commit = kv.Value
+				}
+			case "vcs.time":
+				if s.date == "" {
+					s.date = kv.Value
+				}
+			case "vcs.modified":
+				// Only describes the commit when it came from here too.
+				modified = !stamped && kv.Value == "true"
+			}
+		}
 	}
-	if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" && bi.Main.Version != "(devel)" {
-		return bi.Main.Version
+	if s.version == "" {
+		s.version = "dev"
 	}
-	return "dev"
+	if s.commit == "" {
+		s.commit = "unknown"
+	} else if modified {
+		s.commit += "-dirty"
+	}
+	if s.date == "" {
+		s.date = "unknown"
+	}
+	return fmt.Sprintf("hogtail %s (commit %s, built %s, %s %s/%s)", s.version, s.commit, s.date, goVersion, runtime.GOOS, runtime.GOARCH)
 }
 
 func newFlags(name, synopsis string, stderr io.Writer) (*flag.FlagSet, *string) {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -35,6 +36,22 @@ func (l *lockedBuffer) String() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.b.String()
+}
+
+// startAgent starts cmd, a "hogtail run", collecting its stderr, and stops
+// it with SIGTERM when the test ends.
+func startAgent(t *testing.T, cmd *exec.Cmd) *lockedBuffer {
+	t.Helper()
+	stderr := new(lockedBuffer)
+	cmd.Stderr = stderr
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		cmd.Process.Signal(syscall.SIGTERM)
+		cmd.Wait()
+	})
+	return stderr
 }
 
 func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
@@ -163,30 +180,21 @@ func TestSystemdNotifyAndReload(t *testing.T) {
 func TestTapCommandAndConfigWatch(t *testing.T) {
 	bin := binary(t)
 	dir := t.TempDir()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
+	addr := "127.0.0.1:" + freePort(t, "tcp")
 	cfgPath := filepath.Join(dir, "hogtail.toml")
 	cfg := strings.Replace(opsConfig, "%q", `"`+filepath.Join(dir, "data")+`"`, 1)
 	cfg = strings.Replace(cfg, "enabled = false", "address = \""+addr+"\"\nauth_token = \"t0k3n\"\ntap = true", 1)
 	os.WriteFile(cfgPath, []byte(cfg), 0o644)
-	cmd := exec.Command(bin, "run", "--config", cfgPath)
-	var stderr lockedBuffer
-	cmd.Stderr = &stderr
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		cmd.Process.Signal(syscall.SIGTERM)
-		cmd.Wait()
-	}()
+	stderr := startAgent(t, exec.Command(bin, "run", "--config", cfgPath))
 	waitUntil(t, "agent started", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "hogtail started") })
 
-	// Address and token from the config file.
-	out, err := exec.Command(bin, "tap", "--config", cfgPath, "--component", "gen", "--limit", "3").Output()
+	// Address and token from the config file, as the first-run hint says.
+	waitUntil(t, "the first-run hint", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "to see events flow") })
+	hint := regexp.MustCompile(`msg="running; to see events flow, try" .*tap="([^"]*)"`).FindStringSubmatch(stderr.String())
+	if want := "hogtail tap --component gen --config " + cfgPath; hint == nil || hint[1] != want {
+		t.Fatalf("tap hint %q, want %q:\n%s", hint, want, stderr.String())
+	}
+	out, err := exec.Command(bin, append(strings.Fields(hint[1])[1:], "--limit", "3")...).Output()
 	if err != nil {
 		t.Fatalf("tap: %v", err)
 	}

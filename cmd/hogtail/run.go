@@ -63,14 +63,15 @@ func cmdRun(args []string, stderr io.Writer) int {
 	}
 	apiCtx, stopAPI := context.WithCancel(context.Background())
 	defer stopAPI()
+	var apiAddr string
 	if cfg.API.Enabled {
-		addr, _, err := a.ServeAPI(apiCtx)
+		apiAddr, _, err = a.ServeAPI(apiCtx)
 		if err != nil {
 			log.Error("cannot start", "error", err)
 			a.Buffer().Close()
 			return 1
 		}
-		log.Info("api listening", "address", addr)
+		log.Info("api listening", "address", apiAddr)
 	}
 
 	done := make(chan error, 1)
@@ -80,6 +81,7 @@ func cmdRun(args []string, stderr io.Writer) int {
 	select {
 	case <-a.Started():
 		n.notify(daemon.SdNotifyReady)
+		logNextSteps(log, cfg, *path, apiAddr)
 	case err := <-done:
 		return exitStatus(log, err)
 	}

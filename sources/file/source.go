@@ -516,12 +516,15 @@ func (s *Source) open(c candidate, id fileID, now time.Time, initial bool) *tail
 			t.head = head
 			t.offset = r.Offset
 			if t.offset > size { // truncated while we were away
+				s.log.Info("file shorter than its checkpoint, reading it from the start", "path", c.path, "checkpoint", r.Offset, "size", size)
 				t.offset = 0
 				s.metrics.truncations.Inc()
+			} else {
+				// Says why lines before the offset are not read again after a restart.
+				s.log.Info("resuming from checkpoint", "path", c.path, "offset", t.offset, "unread_bytes", size-t.offset)
 			}
 			t.fp, t.fpLen = r.FP, r.FPLen
 			r.Path, r.Seen = c.path, now.Unix()
-			s.log.Debug("resuming from checkpoint", "path", c.path, "offset", t.offset)
 			return t
 		}
 		// The file was truncated or replaced while we were away (a

@@ -835,3 +835,47 @@ func TestKeptEventsStayIntact(t *testing.T) {
 		})
 	}
 }
+
+// TestResumeLogged: a file resumed from its checkpoint after a restart says
+// so at info level, with where it resumes; a file found shorter than its
+// checkpoint says it is read from the start.
+func TestResumeLogged(t *testing.T) {
+	first := seqLines(0, 100) // longer than fingerprint_bytes, so a truncation keeps the fingerprint
+	for _, tc := range []struct {
+		name  string
+		edit  func(path string) error
+		total int
+		want  func(path string) string
+	}{
+		{"appended while stopped", func(p string) error {
+			appendFile(t, p, seqLines(100, 103))
+			return nil
+		}, 103, func(p string) string {
+			return fmt.Sprintf(`level=INFO msg="resuming from checkpoint" path=%s offset=%d unread_bytes=%d`, p, len(first), len(seqLines(100, 103)))
+		}},
+		{"truncated while stopped", func(p string) error { return os.Truncate(p, 400) },
+			100 + 10 + (400-60)/7, func(p string) string { // lines 0-9 take 6 bytes, later ones 7
+				return fmt.Sprintf(`level=INFO msg="file shorter than its checkpoint, reading it from the start" path=%s checkpoint=%d size=400`, p, len(first))
+			}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			h := newHarness(t, nil)
+			p := h.path("app.log")
+			appendFile(t, p, first)
+			h.start()
+			h.waitFor(100)
+			h.stop()
+			if err := tc.edit(p); err != nil {
+				t.Fatal(err)
+			}
+			var logs syncBuffer
+			h.mutate = func(s *Source) { s.log = slog.New(slog.NewTextHandler(&logs, nil)) }
+			h.start()
+			h.waitFor(tc.total)
+			h.stop()
+			if want := tc.want(p); !strings.Contains(logs.String(), want) {
+				t.Errorf("logs lack %q:\n%s", want, logs.String())
+			}
+		})
+	}
+}
