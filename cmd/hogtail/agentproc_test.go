@@ -2,41 +2,28 @@ package main
 
 import (
 	"fmt"
-	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
-	"time"
 )
 
-// freeAddr returns a loopback address that was free a moment ago.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	return ln.Addr().String()
-}
+// freeAddr returns a loopback TCP address that nothing listens on right
+// now.
+func freeAddr(t *testing.T) string { return "127.0.0.1:" + freePort(t, "tcp") }
 
 // runningAgent is `hogtail run` started by a test.
 type runningAgent struct {
 	cmd          *exec.Cmd
-	stdout, logs lockedBuffer
-	// exited is closed when the process has ended, with Wait's result in
-	// waitErr.
-	exited  chan struct{}
-	waitErr error
+	stdout, logs *lockedBuffer
 }
 
-// startAgent writes config (data_dir is set to a temporary folder) and runs
-// the binary on it; the agent is stopped with SIGTERM when the test ends.
-func startAgent(t *testing.T, config string) *runningAgent {
+// startWithConfig writes config (data_dir is set to a temporary folder) and
+// runs the binary on it through startAgent, which stops it when the test
+// ends.
+func startWithConfig(t *testing.T, config string) *runningAgent {
 	t.Helper()
 	dir := t.TempDir()
 	cfg := filepath.Join(dir, "hogtail.toml")
@@ -44,24 +31,9 @@ func startAgent(t *testing.T, config string) *runningAgent {
 	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	a := &runningAgent{cmd: exec.Command(binary(t), "run", "--config", cfg, "--watch-config=false"), exited: make(chan struct{})}
-	a.cmd.Stdout, a.cmd.Stderr = &a.stdout, &a.logs
-	if err := a.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	go func() {
-		a.waitErr = a.cmd.Wait()
-		close(a.exited)
-	}()
-	t.Cleanup(func() {
-		_ = a.cmd.Process.Signal(syscall.SIGTERM)
-		select {
-		case <-a.exited:
-		case <-time.After(30 * time.Second):
-			_ = a.cmd.Process.Kill()
-			<-a.exited
-		}
-	})
+	a := &runningAgent{cmd: exec.Command(binary(t), "run", "--config", cfg, "--watch-config=false"), stdout: new(lockedBuffer)}
+	a.cmd.Stdout = a.stdout
+	a.logs = startAgent(t, a.cmd)
 	return a
 }
 

@@ -16,7 +16,7 @@ import (
 // answers 503 naming the connector, and /metrics shows it.
 func TestBreakerKeepsTheAgentFlowing(t *testing.T) {
 	src, api := freeAddr(t), freeAddr(t)
-	a := startAgent(t, connectorConfig(t, fmt.Sprintf("[api]\naddress = %q", api), src, "flaky", `lanes = 1
+	a := startWithConfig(t, connectorConfig(t, fmt.Sprintf("[api]\naddress = %q", api), src, "flaky", `lanes = 1
 timeout = "300ms"
 breaker_threshold = 3
 breaker_retry = "1h"`))
