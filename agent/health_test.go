@@ -95,8 +95,10 @@ inputs = ["chain"]
 		!strings.Contains(body, `{"component":"transforms.chain/flaky","error":"switched off"}`) {
 		t.Fatalf("health %d %s", code, body)
 	}
-	if !a.Healthy() {
-		t.Error("a component's own problem withheld the watchdog")
+	alive, cancelAlive := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelAlive()
+	if err := a.Alive(alive); err != nil {
+		t.Errorf("a component's own problem withheld the watchdog: %v", err)
 	}
 	d.set()
 	if code, body := health(); code != 200 {
