@@ -168,8 +168,6 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 // Started is closed once Run has started every component.
 func (a *Agent) Started() <-chan struct{} { return a.started }
 
-// Healthy reports whether /health has nothing to report (see Problems).
-func (a *Agent) Healthy() bool { return len(a.Problems()) == 0 }
 
 // Config returns the config in force.
 func (a *Agent) Config() *config.Config { return a.cfg.Load() }

@@ -153,7 +153,9 @@ func hostAllowed(cfg config.APIConfig, hostport string) bool {
 }
 
 // serveHealth answers 200 when every component is healthy, 503 otherwise,
-// with the reasons when details is true.
+// with the reasons when details is true: the errors the agent saw (a source
+// that failed, a sink that cannot deliver) and the problems components
+// report themselves (component.HealthReporter).
 func (a *Agent) serveHealth(w http.ResponseWriter, _ *http.Request, details bool) {
 	probs := a.Problems()
 	w.Header().Set("Content-Type", "application/json")

@@ -101,11 +101,15 @@ func (a *Agent) Problems() map[string]string {
 			}
 		}
 		for name, r := range ls.reporters {
-			if err := r.Health(); err != nil {
-				if prev, ok := out[name]; ok {
-					out[name] = prev + "; " + err.Error()
+			for _, p := range r.Health() {
+				key := name
+				if p.Subject != "" {
+					key += "/" + p.Subject
+				}
+				if prev, ok := out[key]; ok {
+					out[key] = prev + "; " + p.Message
 				} else {
-					out[name] = err.Error()
+					out[key] = p.Message
 				}
 			}
 		}

@@ -2,11 +2,12 @@ package agent
 
 import (
 	"context"
-	"errors"
 	"fmt"
+	"io"
+	"net/http"
 	"path/filepath"
 	"strings"
-	"sync/atomic"
+	"sync"
 	"testing"
 	"time"
 
@@ -14,30 +15,116 @@ import (
 	"github.com/hogtail/hogtail/agent/config"
 )
 
-// breaker is a transform passing events through that reports a tripped
-// circuit breaker through component.HealthReporter when told to.
-type breaker struct{ tripped *atomic.Bool }
+// degradable is a pass-through transform that reports the problems it is
+// told to (component.HealthReporter).
+type degradable struct {
+	mu    sync.Mutex
+	probs []component.Problem
+}
 
-func (b breaker) Apply(_ context.Context, in component.Input, out *component.Output) error {
+func (d *degradable) Apply(_ context.Context, in component.Input, out *component.Output) error {
 	out.Events = append(out.Events, in.Events...)
 	return nil
 }
 
-func (b breaker) Health() error {
-	if b.tripped.Load() {
-		return errors.New("connector geoip: circuit breaker open after 50 errors")
+func (d *degradable) Health() []component.Problem {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return append([]component.Problem(nil), d.probs...)
+}
+
+func (d *degradable) set(p ...component.Problem) {
+	d.mu.Lock()
+	d.probs = p
+	d.mu.Unlock()
+}
+
+// TestHealthAsksComponents: /health includes the problems a transform
+// reports through component.HealthReporter, keyed by transform and subject,
+// and turns ok again when they are gone; the systemd watchdog (Healthy) is
+// not withheld for them.
+func TestHealthAsksComponents(t *testing.T) {
+	d := &degradable{}
+	reg := testRegistry(map[string]*recorder{"out": {}})
+	reg.AddTransform(component.NewTransformFactory("degradable", "",
+		func() *taggerConfig { return &taggerConfig{} },
+		func(*taggerConfig, component.Settings) (component.Transform, error) { return d, nil }))
+	dir := t.TempDir()
+	text := fmt.Sprintf(`data_dir = %q
+[api]
+address = "127.0.0.1:0"
+[sources.gen]
+type = "demo"
+rate = 0.0
+count = 1
+[transforms.chain]
+type = "degradable"
+inputs = ["gen"]
+[sinks.out]
+type = "capture"
+inputs = ["chain"]
+`, dir)
+	cfg, err := config.Parse(filepath.Join(dir, "h.toml"), []byte(text), reg, func(string) (string, bool) { return "", false })
+	if err != nil {
+		t.Fatal(err)
 	}
-	return nil
+	a, err := New(cfg, Options{Logger: discard()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	addr, _, err := a.ServeAPI(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Run(ctx) }()
+	defer func() {
+		cancel()
+		<-done
+	}()
+	<-a.Started()
+	health := func() (int, string) { return getHealth(addr) }
+	if code, body := health(); code != 200 {
+		t.Fatalf("health %d %s", code, body)
+	}
+	d.set(component.Problem{Subject: "flaky", Message: "switched off"}, component.Problem{Message: "degraded"})
+	code, body := health()
+	if code != 503 || !strings.Contains(body, `{"component":"transforms.chain","error":"degraded"}`) ||
+		!strings.Contains(body, `{"component":"transforms.chain/flaky","error":"switched off"}`) {
+		t.Fatalf("health %d %s", code, body)
+	}
+	alive, cancelAlive := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancelAlive()
+	if err := a.Alive(alive); err != nil {
+		t.Errorf("a component's own problem withheld the watchdog: %v", err)
+	}
+	d.set()
+	if code, body := health(); code != 200 {
+		t.Fatalf("health after recovery %d %s", code, body)
+	}
+}
+
+// getHealth answers the status and body of GET /health at addr.
+func getHealth(addr string) (int, string) {
+	resp, err := http.Get("http://" + addr + "/health")
+	if err != nil {
+		return 0, err.Error()
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, string(b)
 }
 
 // TestProblemsReportsWhatAgentCannotSeeAlone: a transform's own report, a
 // disk short of health.min_free_disk; the machinery stays alive all along.
 func TestProblemsReportsWhatAgentCannotSeeAlone(t *testing.T) {
-	var tripped atomic.Bool
+	d := &degradable{}
 	sinks := map[string]*recorder{"out": {}}
 	reg := testRegistry(sinks).AddTransform(component.NewTransformFactory("breaker", "",
 		func() *taggerConfig { return &taggerConfig{} },
-		func(*taggerConfig, component.Settings) (component.Transform, error) { return breaker{&tripped}, nil }))
+		func(*taggerConfig, component.Settings) (component.Transform, error) { return d, nil }))
 	dir := t.TempDir()
 	text := fmt.Sprintf(`data_dir = %q
 [api]
@@ -80,12 +167,12 @@ inputs = ["chain"]
 	}
 	alive()
 
-	tripped.Store(true)
-	if p := a.Problems(); !strings.Contains(p["transforms.chain"], "circuit breaker open") || len(p) != 1 {
-		t.Fatalf("problems with a tripped breaker: %v", p)
+	d.set(component.Problem{Subject: "geoip", Message: "switched off after 10 failed events"})
+	if p := a.Problems(); !strings.Contains(p["transforms.chain/geoip"], "switched off") || len(p) != 1 {
+		t.Fatalf("problems with a switched-off connector: %v", p)
 	}
 	alive()
-	tripped.Store(false)
+	d.set()
 
 	// No test machine has 1000 TiB free: the threshold stands for a full disk.
 	if err := a.Reload(context.Background(), load(strings.Replace(text, `"1KiB"`, `"1000TiB"`, 1))); err != nil {

@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"io"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -111,15 +110,7 @@ inputs = ["gen"]
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 
-	health := func() (int, string) {
-		resp, err := http.Get("http://" + addr + "/health")
-		if err != nil {
-			return 0, err.Error()
-		}
-		defer resp.Body.Close()
-		b, _ := io.ReadAll(resp.Body)
-		return resp.StatusCode, string(b)
-	}
+	health := func() (int, string) { return getHealth(addr) }
 	componenttest.Eventually(t, 10*time.Second, "health 503 while paused", func() bool {
 		code, body := health()
 		return code == 503 && strings.Contains(body, "sinks.out") && strings.Contains(body, "401")

@@ -193,17 +193,6 @@ const (
 	KindWebhooks
 )
 
-// HealthReporter is implemented by components that know of a problem the
-// agent cannot see from outside: a connector whose circuit breaker tripped,
-// a source that cannot bind its port any more. The agent calls Health each
-// time /health is asked (so it must be cheap and safe for concurrent use)
-// and lists every non-nil error under the component's name. A reported
-// problem never withholds the systemd watchdog: it needs an operator, not
-// a restart.
-type HealthReporter interface {
-	Health() error
-}
-
 // Lifecycle is implemented by components that need to start background work
 // or release resources. Start is called before any data flows; Shutdown after
 // the component's last use.

@@ -156,7 +156,7 @@ func parseFlags(fs *flag.FlagSet, args []string) int {
 }
 
 func cmdValidate(args []string, stdout, stderr io.Writer) int {
-	fs, path := newFlags("validate", "Checks a config: TOML syntax, unknown keys, component options, wiring.\nExits 0 when valid, 1 with every problem otherwise.", stderr)
+	fs, path := newFlags("validate", "Checks a config: TOML syntax, unknown keys, component options, wiring, and\nevery connector (plugin.json, required keys and attachments, bundle, compile,\ntop-level code). Exits 0 when valid, 1 with every problem otherwise.", stderr)
 	if code := parseFlags(fs, args); code >= 0 {
 		return code
 	}

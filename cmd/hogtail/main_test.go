@@ -3,6 +3,7 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"context"
 	"errors"
 	"log/slog"
 	"os"
@@ -245,6 +246,26 @@ func TestTestCommand(t *testing.T) {
 	for _, args := range [][]string{{"test"}, {"test", "--bogus", "x"}, {"test", "x", "--config"}} {
 		if err := exec.Command(bin, args...).Run(); exitCode(err) != 2 {
 			t.Errorf("%v: exit %d, want 2", args, exitCode(err))
+		}
+	}
+}
+
+// TestTestCommandSetupThrows: a throwing setupPlugin ends `hogtail test`
+// at once with exit 1, the plugin's message and its TypeScript source line.
+func TestTestCommandSetupThrows(t *testing.T) {
+	bin := binary(t)
+	const dir = "../../transforms/connectors/testdata/plugins/ts-throws"
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, bin, "test", dir, "--config", dir+":mode=setup")
+	cmd.Stdin = strings.NewReader(`{"event":"e","distinct_id":"u1"}` + "\n")
+	out, err := cmd.CombinedOutput()
+	if code := exitCode(err); code != 1 || ctx.Err() != nil {
+		t.Fatalf("exit %d (ctx %v), want 1:\n%s", code, ctx.Err(), out)
+	}
+	for _, want := range []string{"setup refused: mode is setup", "at setupPlugin (src/index.ts:9:"} {
+		if !strings.Contains(string(out), want) {
+			t.Errorf("output lacks %q:\n%s", want, out)
 		}
 	}
 }

@@ -16,12 +16,16 @@ const testUsage = `Usage: hogtail test DIR [DIR ...] [--config DIR:key=value ...
 Runs JSON-lines events from stdin through the chain of connector folders DIR
 (in order), without a running agent: each resulting event is printed on stdout
 as a JSON line, each webhook request composed by composeWebhook on stderr as
-{"webhook": {...}}. --config sets meta.config values of the connector in DIR.
+{"webhook": {...}}. --config sets meta.config values of the connector in DIR;
+the key must be declared in its plugin.json. For a key of type "attachment",
+give a file as DIR:key=@path: it becomes meta.attachments[key]. A setupPlugin
+that throws ends the test at once (exit 1) with its error and stack.
 
 Example:
   echo '{"event":"signup","distinct_id":"u1","properties":{"email":"a@b.c"}}' |
     hogtail test examples/connectors/hello examples/connectors/property-filter \
       --config examples/connectors/property-filter:properties=email
+  hogtail test ./my-connector --config ./my-connector:mapping=@mapping.json
 `
 
 func cmdTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {

@@ -49,6 +49,15 @@ type Config struct {
 	FetchAllowNetworks []string `toml:"fetch_allow_networks"`
 	// SetupRetry is the first backoff after a failing setupPlugin.
 	SetupRetry component.Duration `toml:"setup_retry"`
+	// MaxMemory is how much the heap may grow during one call into a
+	// connector before the call is stopped; 0 = no limit.
+	MaxMemory component.ByteSize `toml:"max_memory"`
+	// BreakerThreshold switches a connector off after this many consecutive
+	// events it failed (threw, timed out, ran out of memory); 0 never does.
+	BreakerThreshold int `toml:"breaker_threshold"`
+	// BreakerRetry is how long a switched-off connector waits before one
+	// event probes it again.
+	BreakerRetry component.Duration `toml:"breaker_retry"`
 	// GeoIPDatabase is the MaxMind City database (.mmdb) behind
 	// meta.geoip, relative to the config file; empty = no meta.geoip.
 	GeoIPDatabase string `toml:"geoip_database"`
@@ -57,6 +66,9 @@ type Config struct {
 
 	// configDir resolves relative paths during Validate (see SetConfigDir).
 	configDir string
+	// setupFailFast makes a throwing setupPlugin an error at once instead
+	// of a retry with backoff (hogtail test).
+	setupFailFast bool
 }
 
 // ChainEntry is one connector of the chain.
@@ -72,12 +84,15 @@ type ChainEntry struct {
 // DefaultConfig returns a config with every default.
 func DefaultConfig() *Config {
 	return &Config{
-		OnError:      OnErrorPass,
-		Timeout:      component.Duration(5 * time.Second),
-		HotReload:    true,
-		PollInterval: component.Duration(2 * time.Second),
-		FetchTimeout: component.Duration(3 * time.Second),
-		SetupRetry:   component.Duration(5 * time.Second),
+		OnError:          OnErrorPass,
+		Timeout:          component.Duration(5 * time.Second),
+		HotReload:        true,
+		PollInterval:     component.Duration(2 * time.Second),
+		FetchTimeout:     component.Duration(3 * time.Second),
+		SetupRetry:       component.Duration(5 * time.Second),
+		MaxMemory:        256 << 20,
+		BreakerThreshold: 10,
+		BreakerRetry:     component.Duration(time.Minute),
 	}
 }
 
@@ -87,7 +102,8 @@ func DefaultConfig() *Config {
 func (c *Config) SetConfigDir(dir string) { c.configDir = dir }
 
 // Validate reports every problem, loading each connector's plugin.json to
-// check required keys and choices.
+// check required keys, choices and attachments, and bundling, compiling and
+// running each connector's top-level code.
 func (c *Config) Validate() error {
 	var errs []error
 	switch c.OnError {
@@ -109,6 +125,12 @@ func (c *Config) Validate() error {
 	}
 	if c.SetupRetry <= 0 {
 		errs = append(errs, errors.New("setup_retry: must be positive"))
+	}
+	if c.BreakerThreshold < 0 {
+		errs = append(errs, fmt.Errorf("breaker_threshold: must be 0 (never switch a connector off) or more, got %d", c.BreakerThreshold))
+	}
+	if c.BreakerRetry <= 0 {
+		errs = append(errs, errors.New("breaker_retry: must be positive"))
 	}
 	for i, h := range c.FetchAllowHosts {
 		if h == "" || strings.ContainsAny(h, "/: ") {
@@ -143,6 +165,9 @@ func (c *Config) Validate() error {
 			errs = append(errs, fmt.Errorf("chain[%d].path: connector %q is already chain[%d]; a connector may appear once per chain", i, spec.name, j))
 		}
 		names[spec.name] = i
+		if err := c.checkRuns(i, spec); err != nil {
+			errs = append(errs, err)
+		}
 	}
 	return errors.Join(errs...)
 }

@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 )
@@ -147,6 +149,26 @@ func TestExamples(t *testing.T) {
 	}
 }
 
+// TestRunTestAttachments loads files given as --config DIR:key=@path into
+// meta.attachments, in PostHog's {content_type, file_name, contents} shape.
+func TestRunTestAttachments(t *testing.T) {
+	dir := t.TempDir()
+	file := filepath.Join(dir, "codes.json")
+	if err := os.WriteFile(file, []byte(`{"FR":"France"}`), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	var stdout, stderr bytes.Buffer
+	err := RunTest(context.Background(), []string{"testdata/plugins/attachments"}, []string{"testdata/plugins/attachments:countries=@" + file},
+		strings.NewReader(`{"uuid":"u1","event":"e","distinct_id":"d","timestamp":"2026-01-01T00:00:00.000Z","properties":{"code":"FR"}}`), &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("RunTest: %v\n%s", err, stderr.String())
+	}
+	want := `{"uuid":"u1","event":"e","distinct_id":"d","timestamp":"2026-01-01T00:00:00.000Z","properties":{"code":"FR","country":"France","attachment":"codes.json;application/json","has_notes":false,"text_length":15}}`
+	if got := strings.TrimSpace(stdout.String()); got != want {
+		t.Errorf("stdout:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 func TestRunTestErrors(t *testing.T) {
 	cases := []struct {
 		name    string
@@ -160,6 +182,14 @@ func TestRunTestErrors(t *testing.T) {
 		{"config for another dir", []string{examples + "hello"}, []string{examples + "slack-webhook:x=1"}, "", "is not one of the connector folders given"},
 		{"missing required", []string{examples + "slack-webhook"}, nil, "", `chain[0].config.webhook_url: connector "slack-webhook" requires this key`},
 		{"bad json line", []string{examples + "hello"}, nil, "{\"event\":\"e\"}\nnot json\n", "stdin line 2"},
+		{"undeclared key", []string{examples + "hello"}, []string{examples + "hello:greting=x"}, "", `declares no config key "greting" in plugin.json (declared: greeting)`},
+		{"key of a plugin without config", []string{"testdata/plugins/esm"}, []string{"testdata/plugins/esm:x=1"}, "", `declares no config key "x" in plugin.json (declared: none)`},
+		{"attachment without @", []string{"testdata/plugins/attachments"}, []string{"testdata/plugins/attachments:countries=countries.json"}, "", `"countries" is an attachment: give a file as testdata/plugins/attachments:countries=@path`},
+		{"missing attachment file", []string{"testdata/plugins/attachments"}, []string{"testdata/plugins/attachments:countries=@testdata/nope.json"}, "", "chain[0].attachments.countries: reading attachment"},
+		{"missing required attachment", []string{"testdata/plugins/attachments"}, nil, "", `chain[0].attachments.countries: connector "attachments" requires this attachment`},
+		// A throwing setupPlugin fails at once (no retry), with the
+		// plugin's message and a stack in its own source file.
+		{"setup throws", []string{"testdata/plugins/ts-throws"}, []string{"testdata/plugins/ts-throws:mode=setup"}, "", "setupPlugin: Error: setup refused: mode is setup\n\tat setupPlugin (src/index.ts:9:"},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -169,5 +199,24 @@ func TestRunTestErrors(t *testing.T) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
 		})
+	}
+}
+
+// TestRunTestCallsEveryEvent: `hogtail test` never switches a failing
+// connector off; all 15 failing events reach it.
+func TestRunTestCallsEveryEvent(t *testing.T) {
+	var in strings.Builder
+	for i := 0; i < 15; i++ {
+		in.WriteString(`{"event":"boom","distinct_id":"d"}` + "\n")
+	}
+	var stdout, stderr bytes.Buffer
+	if err := RunTest(context.Background(), []string{"testdata/plugins/ts-throws"}, nil, strings.NewReader(in.String()), &stdout, &stderr); err != nil {
+		t.Fatal(err)
+	}
+	if n := strings.Count(stdout.String(), "\n"); n != 15 {
+		t.Errorf("%d events out, want 15", n)
+	}
+	if strings.Contains(stderr.String(), "switched off") {
+		t.Errorf("the connector was switched off:\n%s", stderr.String())
 	}
 }

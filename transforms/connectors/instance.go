@@ -120,12 +120,17 @@ type instance struct {
 	// lane replaces the runtime (see Transform.replace).
 	broken bool
 
-	// watchdog state
+	// watchdog state, shared with the memory guard
 	mu       sync.Mutex
 	armed    bool
 	fired    bool
+	firedErr error // what the call was interrupted with
+	callSeq  uint64
 	timer    *time.Timer
 	deadline time.Time
+	// outOfMemory is set when the memory guard stopped a call: replacing
+	// the runtime then also returns the memory it held.
+	outOfMemory bool
 
 	// captured holds events from posthog.capture until the caller takes
 	// them.
@@ -137,15 +142,22 @@ type instance struct {
 // newInstance creates a runtime, runs the connector's bundle in it and finds
 // its exports. It does not call setupPlugin.
 func newInstance(t *Transform, c *connector) (in *instance, err error) {
+	var created *instance // in is nil once an error is returned
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("connector %q: creating runtime: %v", c.spec.name, r)
+		}
+		if err != nil && created != nil {
+			created.timer.Stop()
+			t.guard.unregister(created)
 		}
 	}()
 	vm := goja.New()
 	in = &instance{c: c, t: t, vm: vm, fns: map[string]goja.Callable{}}
 	in.timer = time.AfterFunc(time.Hour, in.fire)
 	in.timer.Stop()
+	t.guard.register(in)
+	created = in
 
 	// Buffer, URL and URLSearchParams come from goja_nodejs, which needs
 	// its require to install them; the plugin's require is replaced below.
@@ -254,9 +266,10 @@ func (in *instance) fire() {
 	in.mu.Lock()
 	// The deadline check skips a late callback of an earlier call's timer
 	// that lands after the next call was armed.
-	if in.armed && !time.Now().Before(in.deadline) {
+	if in.armed && !in.fired && !time.Now().Before(in.deadline) {
 		in.fired = true
-		in.vm.Interrupt(errTimeout{in.t.cfg.Timeout.D()})
+		in.firedErr = errTimeout{in.t.cfg.Timeout.D()}
+		in.vm.Interrupt(in.firedErr)
 	}
 	in.mu.Unlock()
 }
@@ -265,6 +278,8 @@ func (in *instance) arm(d time.Duration) {
 	in.mu.Lock()
 	in.armed = true
 	in.fired = false
+	in.firedErr = nil
+	in.callSeq++
 	in.deadline = time.Now().Add(d)
 	in.mu.Unlock()
 	in.timer.Reset(d)
@@ -304,9 +319,7 @@ func (in *instance) call(fn goja.Callable, args ...goja.Value) (v goja.Value, er
 	}()
 	v, err = fn(goja.Undefined(), args...)
 	if err != nil {
-		if errKind(err) == "timeout" {
-			in.broken = true
-		}
+		in.checkInterrupted(err)
 		return nil, err
 	}
 	v, err = settle(v)
@@ -315,14 +328,26 @@ func (in *instance) call(fn goja.Callable, args ...goja.Value) (v goja.Value, er
 		// after the call (code after an await) leaves the promise
 		// pending instead of failing the call.
 		in.mu.Lock()
-		fired := in.fired
+		fired, firedErr := in.fired, in.firedErr
 		in.mu.Unlock()
 		if fired {
-			err = errTimeout{in.t.cfg.Timeout.D()}
-			in.broken = true
+			err = firedErr
+			in.checkInterrupted(err)
 		}
 	}
 	return v, err
+}
+
+// checkInterrupted marks the runtime broken after a timeout or a memory
+// stop, so that its lane replaces it.
+func (in *instance) checkInterrupted(err error) {
+	switch errKind(err) {
+	case "timeout":
+		in.broken = true
+	case "memory":
+		in.broken = true
+		in.outOfMemory = true
+	}
 }
 
 var errPending = errors.New("promise still pending when the call returned (connectors have no timers; await only host APIs)")
@@ -338,8 +363,8 @@ func (in *instance) callSync(fn goja.Callable, args ...goja.Value) (v goja.Value
 		in.disarm()
 	}()
 	v, err = fn(goja.Undefined(), args...)
-	if err != nil && errKind(err) == "timeout" {
-		in.broken = true
+	if err != nil {
+		in.checkInterrupted(err)
 	}
 	return v, err
 }
@@ -396,10 +421,16 @@ func errKind(err error) string {
 	if errors.As(err, new(errTimeout)) {
 		return "timeout"
 	}
+	if errors.As(err, new(errMemory)) {
+		return "memory"
+	}
 	var ie *goja.InterruptedError
 	if errors.As(err, &ie) {
-		if _, ok := ie.Value().(errTimeout); ok {
+		switch ie.Value().(type) {
+		case errTimeout:
 			return "timeout"
+		case errMemory:
+			return "memory"
 		}
 		return "interrupted"
 	}
@@ -431,6 +462,14 @@ func (in *instance) teardown() {
 	}
 	in.setupDone = false
 	in.timer.Stop()
+	in.t.guard.unregister(in)
+	// A stopped timer may stay in the Go runtime's timer heap for a while,
+	// and through in.fire it holds this instance: drop the runtime now, so
+	// what it allocated (a memory bomb's string) is freed at the next GC.
+	in.mu.Lock()
+	in.vm, in.meta, in.fns = nil, nil, nil
+	in.jsonParse, in.jsonStringify = nil, nil
+	in.mu.Unlock()
 }
 
 // takeCaptured returns and clears the events posthog.capture produced.

@@ -300,6 +300,9 @@ func resolvePath(base, p string) string {
 	return filepath.Join(base, p)
 }
 
+// bundleName names the bundled script inside goja.
+const bundleName = "bundle.js"
+
 // compiled is the result of bundling a connector's main file.
 type compiled struct {
 	Program *goja.Program
@@ -307,8 +310,17 @@ type compiled struct {
 }
 
 // compile bundles the main file with esbuild (ESM/CJS, JS/TS, relative
-// imports) into one CommonJS script and compiles it for goja.
-func compile(mainFile string) (*compiled, error) {
+// imports) into one CommonJS script and compiles it for goja. The bundle
+// carries an inline source map, which goja's parser reads, so stack traces
+// name the connector's own files and lines (paths relative to dir).
+func compile(dir, mainFile string) (*compiled, error) {
+	dir, err := filepath.Abs(dir)
+	if err == nil {
+		mainFile, err = filepath.Abs(mainFile)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("connector folder: %w", err)
+	}
 	importPlugin := api.Plugin{
 		Name: "hogtail-host-imports",
 		Setup: func(b api.PluginBuild) {
@@ -332,10 +344,12 @@ func compile(mainFile string) (*compiled, error) {
 		Platform:    api.PlatformNeutral,
 		Target:      api.ES2017,
 		// PostHog transpiles every file with the TypeScript preset.
-		Loader:    map[string]api.Loader{".js": api.LoaderTS, ".mjs": api.LoaderTS, ".cjs": api.LoaderTS},
-		LogLevel:  api.LogLevelSilent,
-		Plugins:   []api.Plugin{importPlugin},
-		Sourcemap: api.SourceMapNone,
+		Loader:         map[string]api.Loader{".js": api.LoaderTS, ".mjs": api.LoaderTS, ".cjs": api.LoaderTS},
+		LogLevel:       api.LogLevelSilent,
+		Plugins:        []api.Plugin{importPlugin},
+		Sourcemap:      api.SourceMapInline,
+		SourcesContent: api.SourcesContentExclude,
+		AbsWorkingDir:  dir,
 		// A script without exports relies on its top-level functions.
 		TreeShaking: api.TreeShakingFalse,
 		// Keep unused imports (type-only ones still vanish), so that an
@@ -347,7 +361,9 @@ func compile(mainFile string) (*compiled, error) {
 		for _, m := range res.Errors {
 			text := m.Text
 			if m.Location != nil {
-				text = fmt.Sprintf("%s:%d:%d: %s", m.Location.File, m.Location.Line, m.Location.Column+1, text)
+				// Locations are relative to dir; the full path is one an
+				// operator can open.
+				text = fmt.Sprintf("%s:%d:%d: %s", filepath.Join(dir, m.Location.File), m.Location.Line, m.Location.Column+1, text)
 			}
 			msgs = append(msgs, text)
 		}
@@ -357,7 +373,9 @@ func compile(mainFile string) (*compiled, error) {
 		return nil, errors.New("esbuild produced no output")
 	}
 	src := string(res.OutputFiles[0].Contents)
-	prog, err := goja.Compile(filepath.Base(mainFile), src, false)
+	// The script's name is only what the source map's paths are resolved
+	// against: a name at the root of dir keeps them as esbuild wrote them.
+	prog, err := goja.Compile(bundleName, src, false)
 	if err != nil {
 		return nil, fmt.Errorf("compiling bundle: %w", err)
 	}

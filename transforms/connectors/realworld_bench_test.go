@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
-	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/event"
 	"github.com/hogtail/hogtail/bench/realworld"
 )
@@ -51,20 +50,11 @@ func BenchmarkRealWorld(b *testing.B) {
 	for _, name := range []string{"user-agent", "flatten", "property-filter", "url-normalizer", "taxonomy", "hash", "chain"} {
 		for _, lanes := range []int{1, 2} {
 			b.Run(fmt.Sprintf("%s/lanes=%d", name, lanes), func(b *testing.B) {
-				cfg := DefaultConfig()
-				cfg.Lanes = lanes
-				cfg.HotReload = false
+				var chain []ChainEntry
 				for _, c := range realWorldChains[name] {
-					cfg.Chain = append(cfg.Chain, ChainEntry{Path: filepath.Join("../../bench/realworld/connectors", c)})
+					chain = append(chain, ChainEntry{Path: filepath.Join("../../bench/realworld/connectors", c)})
 				}
-				tr, err := New(cfg, componenttest.Settings("bench", b.TempDir()))
-				if err != nil {
-					b.Fatal(err)
-				}
-				if err := tr.Start(context.Background()); err != nil {
-					b.Fatal(err)
-				}
-				defer tr.Shutdown(context.Background())
+				tr := startBenchChain(b, lanes, nil, chain...)
 				src := realWorldEvents(b, batch)
 				b.ReportAllocs()
 				b.ResetTimer()

@@ -23,6 +23,11 @@ import (
 // folders dirs; each resulting event is written to stdout as a JSON line and
 // each webhook request to stderr as {"webhook": {...}} (dead letters as
 // {"dead_letter": {...}}). Connector console output goes to stderr too.
+//
+// Each --config names a key that the connector's plugin.json declares; an
+// attachment key takes "@path" and the file becomes meta.attachments[key].
+// A setupPlugin that throws ends the test at once with its error and stack
+// (the agent retries it with backoff instead).
 func RunTest(ctx context.Context, dirs []string, configs []string, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(dirs) == 0 {
 		return errors.New("test: give at least one connector folder")
@@ -40,25 +45,14 @@ func RunTest(ctx context.Context, dirs []string, configs []string, stdin io.Read
 		index[abs] = i
 	}
 	for _, c := range configs {
-		eq := strings.IndexByte(c, '=')
-		if eq < 0 {
-			return fmt.Errorf("test: --config %q: want DIR:key=value", c)
-		}
-		left := c[:eq]
-		colon := strings.LastIndexByte(left, ':')
-		if colon <= 0 || colon == len(left)-1 {
-			return fmt.Errorf("test: --config %q: want DIR:key=value", c)
-		}
-		abs, err := filepath.Abs(left[:colon])
-		if err != nil {
+		if err := applyTestConfig(cfg, index, c); err != nil {
 			return fmt.Errorf("test: --config %q: %w", c, err)
 		}
-		i, ok := index[abs]
-		if !ok {
-			return fmt.Errorf("test: --config %q: %s is not one of the connector folders given", c, left[:colon])
-		}
-		cfg.Chain[i].Config[left[colon+1:]] = c[eq+1:]
 	}
+	cfg.setupFailFast = true
+	// The author wants every error of every event, not a switched-off
+	// connector.
+	cfg.BreakerThreshold = 0
 	if err := cfg.Validate(); err != nil {
 		return fmt.Errorf("test: %w", err)
 	}
@@ -80,6 +74,11 @@ func RunTest(ctx context.Context, dirs []string, configs []string, stdin io.Read
 		defer cancel()
 		_ = t.Shutdown(sctx)
 	}()
+	// setupPlugin runs before the first event, so that a connector that
+	// cannot set up fails the test at once, even with no input.
+	if err := t.setupLanes(ctx); err != nil {
+		return fmt.Errorf("test: %w", err)
+	}
 
 	sc := bufio.NewScanner(stdin)
 	sc.Buffer(make([]byte, 64<<10), 16<<20)
@@ -127,6 +126,91 @@ func RunTest(ctx context.Context, dirs []string, configs []string, stdin io.Read
 	}
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("test: reading stdin: %w", err)
+	}
+	return nil
+}
+
+// applyTestConfig applies one DIR:key=value of `hogtail test` to the chain
+// entry of DIR. The key must be declared in plugin.json, so that a typo is
+// an error rather than a value the connector never sees; attachment keys
+// take @path.
+func applyTestConfig(cfg *Config, index map[string]int, c string) error {
+	eq := strings.IndexByte(c, '=')
+	if eq < 0 {
+		return errors.New("want DIR:key=value")
+	}
+	left, value := c[:eq], c[eq+1:]
+	colon := strings.LastIndexByte(left, ':')
+	if colon <= 0 || colon == len(left)-1 {
+		return errors.New("want DIR:key=value")
+	}
+	dir, key := left[:colon], left[colon+1:]
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return err
+	}
+	i, ok := index[abs]
+	if !ok {
+		return fmt.Errorf("%s is not one of the connector folders given", dir)
+	}
+	p, err := readPluginJSON(abs)
+	if err != nil {
+		return fmt.Errorf("connector %s: %w", dir, err)
+	}
+	var entry *configEntry
+	var declared []string
+	for j := range p.Config {
+		if k := p.Config[j].Key; k != "" {
+			declared = append(declared, k)
+			if k == key {
+				entry = &p.Config[j]
+			}
+		}
+	}
+	if entry == nil {
+		return fmt.Errorf("connector %s declares no config key %q in plugin.json (declared: %s)", dir, key, orNone(declared))
+	}
+	e := &cfg.Chain[i]
+	if entry.Type == "attachment" {
+		path, ok := strings.CutPrefix(value, "@")
+		if !ok || path == "" {
+			return fmt.Errorf("%q is an attachment: give a file as %s:%s=@path", key, dir, key)
+		}
+		abs, err := filepath.Abs(path)
+		if err != nil {
+			return err
+		}
+		if e.Attachments == nil {
+			e.Attachments = map[string]string{}
+		}
+		e.Attachments[key] = abs
+		return nil
+	}
+	e.Config[key] = value
+	return nil
+}
+
+func orNone(keys []string) string {
+	if len(keys) == 0 {
+		return "none"
+	}
+	return strings.Join(keys, ", ")
+}
+
+// setupLanes runs setupPlugin of every connector on every lane.
+func (t *Transform) setupLanes(ctx context.Context) error {
+	for range t.allLanes {
+		l, err := t.acquire(ctx)
+		if err != nil {
+			return err
+		}
+		defer t.release(l)
+		t.syncLane(l)
+		for i := range l.insts {
+			if err := t.waitSetup(ctx, l, i); err != nil {
+				return err
+			}
+		}
 	}
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"runtime/debug"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -43,6 +44,8 @@ type connector struct {
 	fp           string
 	sh           *shared
 	hasScheduled bool
+	// breaker switches the connector off when it keeps failing.
+	breaker *breaker
 	// spare holds ready instances (already set up when they come from a
 	// reload) for lanes to take when they switch to this version.
 	spare chan *instance
@@ -64,6 +67,10 @@ type lane struct {
 	idx   int
 	gen   uint64
 	insts []*instance
+	// Per event being processed, by connector: the breaker's decision and
+	// the first error of an admitted connector (see settleBreakers).
+	admits []admission
+	failed []string
 }
 
 type metrics struct {
@@ -73,6 +80,8 @@ type metrics struct {
 	reloads   *prometheus.CounterVec
 	captured  *prometheus.CounterVec
 	duration  *prometheus.HistogramVec
+	bypassed  *prometheus.CounterVec
+	tripped   *prometheus.GaugeVec
 	geoReload *prometheus.CounterVec
 }
 
@@ -94,6 +103,11 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		reloads:   counter("hogtail_connector_reloads_total", "Hot reloads of a connector, by result.", "transform", "connector", "result"),
 		captured:  counter("hogtail_connector_captured_events_total", "Events created by posthog.capture.", "transform", "connector"),
 		geoReload: counter("hogtail_connector_geoip_reloads_total", "Reloads of the GeoIP database after its file changed, by result.", "transform", "result"),
+		bypassed:  counter("hogtail_connector_bypassed_events_total", "Events a switched-off connector (breaker open) was not called for; they followed on_error.", "transform", "connector"),
+		tripped: component.RegisterInto(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
+			Name: "hogtail_connector_switched_off",
+			Help: "1 while a connector is switched off by its breaker after consecutive failed events.",
+		}, []string{"transform", "connector"}), &err),
 		duration: component.RegisterInto(reg, prometheus.NewHistogramVec(prometheus.HistogramOpts{
 			Name:    "hogtail_connector_duration_seconds",
 			Help:    "Duration of one call into a connector, by function (processEvent, composeWebhook).",
@@ -114,6 +128,8 @@ func (m *metrics) start(transform, connector string) {
 	m.captured.WithLabelValues(transform, connector)
 	m.reloads.WithLabelValues(transform, connector, "ok")
 	m.reloads.WithLabelValues(transform, connector, "error")
+	m.bypassed.WithLabelValues(transform, connector)
+	m.tripped.WithLabelValues(transform, connector)
 }
 
 // Transform runs events through a chain of PostHog connectors.
@@ -126,6 +142,7 @@ type Transform struct {
 	client   *http.Client
 	metrics  *metrics
 	nLanes   int
+	guard    *memGuard
 	// geo is the database behind meta.geoip; nil without geoip_database.
 	geo *geoDB
 
@@ -180,6 +197,7 @@ func New(cfg *Config, set component.Settings) (*Transform, error) {
 		client:   newFetchClient(cfg.FetchAllowHosts, newDialGuard(nets, set.APIAddress)),
 		metrics:  m,
 		nLanes:   n,
+		guard:    newMemGuard(uint64(cfg.MaxMemory)),
 		lanes:    make(chan *lane, n),
 		failedFP: map[int]string{},
 		sched:    map[int]*instance{},
@@ -240,7 +258,7 @@ func (t *Transform) init() error {
 	}
 	t.state.Store(&chainState{gen: 1, conns: conns})
 	for i := 0; i < t.nLanes; i++ {
-		l := &lane{idx: i, insts: make([]*instance, len(conns))}
+		l := &lane{idx: i, insts: make([]*instance, len(conns)), admits: make([]admission, len(conns)), failed: make([]string, len(conns))}
 		t.allLanes = append(t.allLanes, l)
 		t.lanes <- l
 	}
@@ -262,13 +280,14 @@ func (t *Transform) build(i int, sp *spec, sh *shared, setup bool) (*connector, 
 	if err != nil {
 		return nil, fmt.Errorf("chain[%d].path: connector %q: %w", i, sp.name, err)
 	}
-	comp, err := compile(sp.main)
+	comp, err := compile(sp.dir, sp.main)
 	if err != nil {
 		return nil, fmt.Errorf("chain[%d].path: connector %q: %w", i, sp.name, err)
 	}
 	c := &connector{idx: i, spec: sp, prog: comp.Program, fp: fp, sh: sh, spare: make(chan *instance, t.nLanes+1),
 		processTime: t.metrics.duration.WithLabelValues(t.name, sp.name, "processEvent"),
-		composeTime: t.metrics.duration.WithLabelValues(t.name, sp.name, "composeWebhook")}
+		composeTime: t.metrics.duration.WithLabelValues(t.name, sp.name, "composeWebhook"),
+		breaker:     newBreaker(t.cfg.BreakerThreshold, t.cfg.BreakerRetry.D())}
 	n := 1
 	if setup {
 		n = t.nLanes
@@ -368,6 +387,7 @@ func (t *Transform) Shutdown(ctx context.Context) error {
 	inited := t.inited
 	cancel := t.cancel
 	t.initMu.Unlock()
+	defer t.guard.close()
 	if cancel != nil {
 		cancel()
 	}
@@ -548,6 +568,9 @@ func (t *Transform) waitSetup(ctx context.Context, l *lane, i int) error {
 			return nil
 		}
 		t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, "setup").Inc()
+		if t.cfg.setupFailFast {
+			return err
+		}
 		in.c.sh.logError(t.log, "setupPlugin failed; retrying", err, "retry_in", delay)
 		if in.broken {
 			t.replace(l, i)
@@ -572,11 +595,18 @@ func (t *Transform) replace(l *lane, i int) {
 	}
 	old.teardown()
 	l.insts[i] = fresh
+	if old.outOfMemory {
+		// The old runtime held what it allocated (a huge string): hand
+		// it back to the OS now rather than at the next GC, which the
+		// grown heap would put far away.
+		debug.FreeOSMemory()
+	}
 }
 
 // processOne runs one event through the lane's chain, then composeWebhook
 // and onEvent of every connector.
 func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) {
+	defer t.settleBreakers(l)
 	cur := ev
 	var captured []*event.Event
 	alive := true
@@ -586,46 +616,58 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 		if fn == nil {
 			continue
 		}
-		var v goja.Value
-		err := in.setup() // after a replaced runtime; normally a no-op
-		if err == nil {
-			eo := newEventObj(in.vm, cur)
-			start := time.Now()
-			v, err = in.call(fn, eo.obj, in.meta)
-			in.c.processTime.Observe(time.Since(start).Seconds())
-			eo.materialize()
-			var next *event.Event
-			keep := true
+		var err error
+		bypassed := l.admit(i) == admitBypass
+		if bypassed {
+			err = errBypassed{in.c.spec.name}
+			t.metrics.bypassed.WithLabelValues(t.name, in.c.spec.name).Inc()
+		} else {
+			err = in.setup() // after a replaced runtime; normally a no-op
 			if err == nil {
-				next, keep, err = t.result(cur, eo, v)
+				var v goja.Value
+				eo := newEventObj(in.vm, cur)
+				start := time.Now()
+				v, err = in.call(fn, eo.obj, in.meta)
+				in.c.processTime.Observe(time.Since(start).Seconds())
+				eo.materialize()
+				var next *event.Event
+				keep := true
+				if err == nil {
+					next, keep, err = t.result(cur, eo, v)
+				}
+				eo.detach()
+				if eo.badUUID != "" {
+					t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, "invalid_uuid").Inc()
+					in.c.sh.logError(t.log, "processEvent set an invalid uuid; keeping the event's uuid", fmt.Errorf("not a UUID: %q", eo.badUUID), "uuid", cur.UUID)
+				}
+				switch {
+				case err != nil:
+				case !keep:
+					alive = false
+				default:
+					cur = next
+				}
 			}
-			eo.detach()
-			if eo.badUUID != "" {
-				t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, "invalid_uuid").Inc()
-				in.c.sh.logError(t.log, "processEvent set an invalid uuid; keeping the event's uuid", fmt.Errorf("not a UUID: %q", eo.badUUID), "uuid", cur.UUID)
+			if in.broken {
+				t.replace(l, i)
 			}
-			switch {
-			case err != nil:
-			case !keep:
-				alive = false
-			default:
-				cur = next
+			if c := in.takeCaptured(); len(c) > 0 {
+				captured = append(captured, c...)
+				t.metrics.captured.WithLabelValues(t.name, in.c.spec.name).Add(float64(len(c)))
 			}
-		}
-		if in.broken {
-			t.replace(l, i)
-		}
-		if c := in.takeCaptured(); len(c) > 0 {
-			captured = append(captured, c...)
-			t.metrics.captured.WithLabelValues(t.name, in.c.spec.name).Add(float64(len(c)))
 		}
 		if err == nil && !alive {
 			t.metrics.discarded.WithLabelValues(t.name, in.c.spec.name).Inc()
 			break
 		}
 		if err != nil {
-			t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, errKind(err)).Inc()
-			in.c.sh.logError(t.log, "processEvent failed", errors.New(jsErrorText(err)), "on_error", t.cfg.OnError, "uuid", cur.UUID)
+			text := err.Error()
+			if !bypassed {
+				text = jsErrorText(err)
+				l.failed[i] = text
+				t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, errKind(err)).Inc()
+				in.c.sh.logError(t.log, "processEvent failed", errors.New(text), "on_error", t.cfg.OnError, "uuid", cur.UUID)
+			}
 			switch t.cfg.OnError {
 			case OnErrorDrop:
 				t.metrics.discarded.WithLabelValues(t.name, in.c.spec.name).Inc()
@@ -633,7 +675,7 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 			case OnErrorDeadLetter:
 				out.DeadLetters = append(out.DeadLetters, component.DeadLetter{
 					Component: t.name,
-					Reason:    redact.Text(fmt.Sprintf("connector %q: processEvent: %s", in.c.spec.name, firstLine(jsErrorText(err)))),
+					Reason:    redact.Text(fmt.Sprintf("connector %q: processEvent: %s", in.c.spec.name, firstLine(text))),
 					Record:    cur.AppendJSON(nil),
 				})
 				alive = false
@@ -656,13 +698,29 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 		if !in.setupDone {
 			continue
 		}
-		if fn := in.fns["composeWebhook"]; fn != nil {
-			t.composeWebhook(in, fn, cur, out)
+		compose, onEvent := in.fns["composeWebhook"], in.fns["onEvent"]
+		if compose == nil && onEvent == nil {
+			continue
 		}
-		if fn := in.fns["onEvent"]; fn != nil {
-			if _, err := in.call(fn, processedEvent(in.vm, cur), in.meta); err != nil {
+		if l.admit(i) == admitBypass {
+			if in.fns["processEvent"] == nil { // else counted there
+				t.metrics.bypassed.WithLabelValues(t.name, in.c.spec.name).Inc()
+			}
+			continue
+		}
+		if compose != nil {
+			if err := t.composeWebhook(in, compose, cur, out); err != nil && l.failed[i] == "" {
+				l.failed[i] = err.Error()
+			}
+		}
+		if onEvent != nil {
+			if _, err := in.call(onEvent, processedEvent(in.vm, cur), in.meta); err != nil {
+				text := jsErrorText(err)
+				if l.failed[i] == "" {
+					l.failed[i] = text
+				}
 				t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, "on_event").Inc()
-				in.c.sh.logError(t.log, "onEvent failed", errors.New(jsErrorText(err)))
+				in.c.sh.logError(t.log, "onEvent failed", errors.New(text))
 			}
 			if c := in.takeCaptured(); len(c) > 0 {
 				out.Events = append(out.Events, c...)
@@ -812,9 +870,11 @@ func processedEvent(vm *goja.Runtime, ev *event.Event) goja.Value {
 }
 
 // composeWebhook calls composeWebhook synchronously, as PostHog does, and
-// turns a non-null result into a component.Webhook.
-func (t *Transform) composeWebhook(in *instance, fn goja.Callable, ev *event.Event, out *component.Output) {
+// turns a non-null result into a component.Webhook. It returns the error it
+// logged and counted, if any.
+func (t *Transform) composeWebhook(in *instance, fn goja.Callable, ev *event.Event, out *component.Output) (ferr error) {
 	fail := func(err error) {
+		ferr = err
 		t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, "compose_webhook").Inc()
 		in.c.sh.logError(t.log, "composeWebhook failed", err, "uuid", ev.UUID)
 	}
@@ -868,6 +928,7 @@ func (t *Transform) composeWebhook(in *instance, fn goja.Callable, ev *event.Eve
 	}
 	t.metrics.webhooks.WithLabelValues(t.name, in.c.spec.name).Inc()
 	out.Webhooks = append(out.Webhooks, wh)
+	return nil
 }
 
 // ---- scheduler ----
@@ -1052,6 +1113,9 @@ func (t *Transform) reload(i int, fp string) error {
 	conns := append([]*connector(nil), st.conns...)
 	conns[i] = c
 	t.state.Store(&chainState{gen: st.gen + 1, conns: conns})
+	// The new version starts switched on: a reload is how an operator
+	// brings a fixed connector back at once.
+	t.metrics.tripped.WithLabelValues(t.name, c.spec.name).Set(0)
 	old.retire()
 	return nil
 }
