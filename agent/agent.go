@@ -168,7 +168,6 @@ func New(cfg *config.Config, opts Options) (*Agent, error) {
 // Started is closed once Run has started every component.
 func (a *Agent) Started() <-chan struct{} { return a.started }
 
-
 // Config returns the config in force.
 func (a *Agent) Config() *config.Config { return a.cfg.Load() }
 
