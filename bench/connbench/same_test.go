@@ -42,7 +42,7 @@ func TestSameOutputAsNode(t *testing.T) {
 			}
 			defer in.Close()
 			var hog, hogErr bytes.Buffer
-			if err := connectors.RunTest(context.Background(), w.dirs, nil, in, &hog, &hogErr); err != nil {
+			if err := connectors.RunTest(context.Background(), w.dirs, connectors.TestOptions{}, in, &hog, &hogErr); err != nil {
 				t.Fatalf("hogtail: %v\n%s", err, hogErr.String())
 			}
 			args := []string{filepath.Join(root, "bench/connbench/node-runner.js"), "--print", events}

@@ -11,7 +11,7 @@ import (
 	"github.com/hogtail/hogtail/transforms/connectors"
 )
 
-const testUsage = `Usage: hogtail test DIR [DIR ...] [--config DIR:key=value ...]
+const testUsage = `Usage: hogtail test DIR [DIR ...] [--config DIR:key=value ...] [--geoip FILE]
 
 Runs JSON-lines events from stdin through the chain of connector folders DIR
 (in order), without a running agent: each resulting event is printed on stdout
@@ -19,17 +19,22 @@ as a JSON line, each webhook request composed by composeWebhook on stderr as
 {"webhook": {...}}. --config sets meta.config values of the connector in DIR;
 the key must be declared in its plugin.json. For a key of type "attachment",
 give a file as DIR:key=@path: it becomes meta.attachments[key]. A setupPlugin
-that throws ends the test at once (exit 1) with its error and stack.
+that throws ends the test at once (exit 1) with its error and stack. --geoip
+names a MaxMind City database (.mmdb) behind meta.geoip.locate(ip), as the
+transform's geoip_database option does.
 
 Example:
   echo '{"event":"signup","distinct_id":"u1","properties":{"email":"a@b.c"}}' |
     hogtail test examples/connectors/hello examples/connectors/property-filter \
       --config examples/connectors/property-filter:properties=email
   hogtail test ./my-connector --config ./my-connector:mapping=@mapping.json
+  echo '{"event":"e","distinct_id":"u","properties":{"$ip":"203.0.113.9"}}' |
+    hogtail test examples/connectors/geoip --geoip examples/geoip/fake-city.mmdb
 `
 
 func cmdTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var dirs, configs []string
+	var geoip string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -45,6 +50,15 @@ func cmdTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			configs = append(configs, args[i])
 		case strings.HasPrefix(a, "--config=") || strings.HasPrefix(a, "-config="):
 			configs = append(configs, a[strings.IndexByte(a, '=')+1:])
+		case a == "--geoip" || a == "-geoip":
+			if i+1 >= len(args) {
+				fmt.Fprintf(stderr, "hogtail test: %s needs a .mmdb file\n\n%s", a, testUsage)
+				return 2
+			}
+			i++
+			geoip = args[i]
+		case strings.HasPrefix(a, "--geoip=") || strings.HasPrefix(a, "-geoip="):
+			geoip = a[strings.IndexByte(a, '=')+1:]
 		case strings.HasPrefix(a, "-"):
 			fmt.Fprintf(stderr, "hogtail test: unknown flag %s\n\n%s", a, testUsage)
 			return 2
@@ -58,7 +72,7 @@ func cmdTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := connectors.RunTest(ctx, dirs, configs, stdin, stdout, stderr); err != nil {
+	if err := connectors.RunTest(ctx, dirs, connectors.TestOptions{Configs: configs, GeoIPDatabase: geoip}, stdin, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "hogtail test:", err)
 		return 1
 	}

@@ -125,7 +125,7 @@ func TestExamples(t *testing.T) {
 				configs = append(configs, examples+c)
 			}
 			var stdout, stderr bytes.Buffer
-			if err := RunTest(context.Background(), dirs, configs, strings.NewReader(tc.stdin), &stdout, &stderr); err != nil {
+			if err := RunTest(context.Background(), dirs, TestOptions{Configs: configs}, strings.NewReader(tc.stdin), &stdout, &stderr); err != nil {
 				t.Fatalf("RunTest: %v\nstderr:\n%s", err, stderr.String())
 			}
 			got := strings.Split(strings.TrimSpace(stdout.String()), "\n")
@@ -158,7 +158,7 @@ func TestRunTestAttachments(t *testing.T) {
 		t.Fatal(err)
 	}
 	var stdout, stderr bytes.Buffer
-	err := RunTest(context.Background(), []string{"testdata/plugins/attachments"}, []string{"testdata/plugins/attachments:countries=@" + file},
+	err := RunTest(context.Background(), []string{"testdata/plugins/attachments"}, TestOptions{Configs: []string{"testdata/plugins/attachments:countries=@" + file}},
 		strings.NewReader(`{"uuid":"u1","event":"e","distinct_id":"d","timestamp":"2026-01-01T00:00:00.000Z","properties":{"code":"FR"}}`), &stdout, &stderr)
 	if err != nil {
 		t.Fatalf("RunTest: %v\n%s", err, stderr.String())
@@ -194,7 +194,7 @@ func TestRunTestErrors(t *testing.T) {
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
 			var stdout, stderr bytes.Buffer
-			err := RunTest(context.Background(), tc.dirs, tc.configs, strings.NewReader(tc.stdin), &stdout, &stderr)
+			err := RunTest(context.Background(), tc.dirs, TestOptions{Configs: tc.configs}, strings.NewReader(tc.stdin), &stdout, &stderr)
 			if err == nil || !strings.Contains(err.Error(), tc.want) {
 				t.Fatalf("err = %v, want %q", err, tc.want)
 			}
@@ -210,7 +210,7 @@ func TestRunTestCallsEveryEvent(t *testing.T) {
 		in.WriteString(`{"event":"boom","distinct_id":"d"}` + "\n")
 	}
 	var stdout, stderr bytes.Buffer
-	if err := RunTest(context.Background(), []string{"testdata/plugins/ts-throws"}, nil, strings.NewReader(in.String()), &stdout, &stderr); err != nil {
+	if err := RunTest(context.Background(), []string{"testdata/plugins/ts-throws"}, TestOptions{}, strings.NewReader(in.String()), &stdout, &stderr); err != nil {
 		t.Fatal(err)
 	}
 	if n := strings.Count(stdout.String(), "\n"); n != 15 {
@@ -218,5 +218,27 @@ func TestRunTestCallsEveryEvent(t *testing.T) {
 	}
 	if strings.Contains(stderr.String(), "switched off") {
 		t.Errorf("the connector was switched off:\n%s", stderr.String())
+	}
+}
+
+// TestRunTestGeoIP: `hogtail test --geoip FILE` gives the connectors
+// meta.geoip, so the GeoIP example can be tried as an author would; a
+// database that cannot be read is an error naming it.
+func TestRunTestGeoIP(t *testing.T) {
+	in := `{"uuid":"u1","event":"e","distinct_id":"d","timestamp":"2026-01-01T00:00:00.000Z","properties":{"$ip":"203.0.113.9"}}`
+	var stdout, stderr bytes.Buffer
+	err := RunTest(context.Background(), []string{"../../examples/connectors/geoip"},
+		TestOptions{GeoIPDatabase: "../../examples/geoip/fake-city.mmdb"}, strings.NewReader(in), &stdout, &stderr)
+	if err != nil {
+		t.Fatalf("RunTest: %v\n%s", err, stderr.String())
+	}
+	if !strings.Contains(stdout.String(), `"$geoip_city_name":"Sample Bay"`) {
+		t.Errorf("no geo properties in %s\n%s", stdout.String(), stderr.String())
+	}
+	stdout.Reset()
+	err = RunTest(context.Background(), []string{"../../examples/connectors/geoip"},
+		TestOptions{GeoIPDatabase: "testdata/no-such.mmdb"}, strings.NewReader(in), &stdout, &stderr)
+	if err == nil || !strings.Contains(err.Error(), "no-such.mmdb") {
+		t.Errorf("a missing database: %v", err)
 	}
 }

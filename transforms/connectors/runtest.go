@@ -18,6 +18,17 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 )
 
+// TestOptions are the settings of `hogtail test` besides the connector
+// folders.
+type TestOptions struct {
+	// Configs are --config DIR:key=value (or DIR:key=@path for an
+	// attachment) settings.
+	Configs []string
+	// GeoIPDatabase is the MaxMind City database behind meta.geoip
+	// (--geoip); empty = none.
+	GeoIPDatabase string
+}
+
 // RunTest implements `hogtail test DIR [DIR ...] [--config DIR:key=value
 // ...]`: JSON-lines events from stdin run through the chain of connector
 // folders dirs; each resulting event is written to stdout as a JSON line and
@@ -28,7 +39,7 @@ import (
 // attachment key takes "@path" and the file becomes meta.attachments[key].
 // A setupPlugin that throws ends the test at once with its error and stack
 // (the agent retries it with backoff instead).
-func RunTest(ctx context.Context, dirs []string, configs []string, stdin io.Reader, stdout, stderr io.Writer) error {
+func RunTest(ctx context.Context, dirs []string, opts TestOptions, stdin io.Reader, stdout, stderr io.Writer) error {
 	if len(dirs) == 0 {
 		return errors.New("test: give at least one connector folder")
 	}
@@ -44,7 +55,8 @@ func RunTest(ctx context.Context, dirs []string, configs []string, stdin io.Read
 		cfg.Chain = append(cfg.Chain, ChainEntry{Path: abs, Config: map[string]any{}})
 		index[abs] = i
 	}
-	for _, c := range configs {
+	cfg.GeoIPDatabase = opts.GeoIPDatabase
+	for _, c := range opts.Configs {
 		if err := applyTestConfig(cfg, index, c); err != nil {
 			return fmt.Errorf("test: --config %q: %w", c, err)
 		}
