@@ -50,3 +50,17 @@ func BenchmarkAppendJSONEscaped(b *testing.B) {
 	}
 	b.SetBytes(int64(len(buf)))
 }
+
+// BenchmarkParseEscaped decodes an object whose string holds escaped JSON
+// (a journal entry's MESSAGE, a syslog line that is JSON, an event posted
+// with a JSON-encoded property): runs of plain bytes between escapes.
+func BenchmarkParseEscaped(b *testing.B) {
+	data := []byte(`{"MESSAGE":"{\"seq\":1,\"ts\":\"2026-11-27T09:00:00.000Z\",\"level\":\"info\",\"service\":\"checkout\",\"msg\":\"request served xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}","PRIORITY":"6","_SYSTEMD_UNIT":"checkout.service"}`)
+	b.ReportAllocs()
+	b.SetBytes(int64(len(data)))
+	for i := 0; i < b.N; i++ {
+		if _, err := ParseValue(data); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

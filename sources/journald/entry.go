@@ -26,6 +26,21 @@ var facilityNames = [24]string{"kern", "user", "mail", "daemon", "auth", "syslog
 	"uucp", "cron", "authpriv", "ftp", "ntp", "security", "console", "solaris-cron",
 	"local0", "local1", "local2", "local3", "local4", "local5", "local6", "local7"}
 
+// priorityBoxed and facilityBoxed are the names as property values, boxed
+// once instead of per event (read-only).
+var (
+	priorityBoxed = boxNames(priorityNames[:])
+	facilityBoxed = boxNames(facilityNames[:])
+)
+
+func boxNames(names []string) []any {
+	out := make([]any, len(names))
+	for i, n := range names {
+		out[i] = n
+	}
+	return out
+}
+
 // entry is one parsed journal entry.
 type entry struct {
 	cursor string
@@ -62,12 +77,14 @@ func parseEntry(line []byte) entry {
 // mapper turns entries into events.
 type mapper struct {
 	event, distinctID, host string
+	// hostBoxed is host as a property value, boxed once.
+	hostBoxed any
 	excludeUnits            map[string]bool
 	excludeMatches          map[string]map[string]bool
 }
 
 func newMapper(c *Config, host string) *mapper {
-	m := &mapper{event: c.Event, distinctID: c.DistinctID, host: host}
+	m := &mapper{event: c.Event, distinctID: c.DistinctID, host: host, hostBoxed: host}
 	if m.distinctID == "" {
 		m.distinctID = host
 	}
@@ -133,46 +150,50 @@ func (m *mapper) toEvent(e *entry, now time.Time) *event.Event {
 	ev.UUID = entryUUID(e.cursor, ts)
 
 	// message and the names derived from PRIORITY and SYSLOG_FACILITY
-	// come first, then the journal's fields in journalctl's order.
+	// come first, then the journal's fields in journalctl's order: a first
+	// pass finds those three, a second appends the rest into the same
+	// slice (one allocation per event, values boxed once).
 	props := make(event.Map, 1, len(e.fields)+7)
 	props[0] = event.Field{Key: "message", Value: ""}
-	rest := make(event.Map, 0, len(e.fields))
 	var base64Fields []any
-	value := func(key string, v any) any {
-		s, isB64 := decodeValue(v)
-		if isB64 {
-			base64Fields = append(base64Fields, key)
-		}
-		return s
-	}
 	for _, f := range e.fields {
 		switch f.Key {
-		case fieldCursor, fieldRealtime, fieldMonotonic:
-			continue
 		case "MESSAGE":
-			props[0].Value = value(f.Key, f.Value)
-			continue
+			v, isB64 := decodeValue(f.Value)
+			if isB64 {
+				base64Fields = append(base64Fields, f.Key)
+			}
+			props[0].Value = v
 		case "PRIORITY":
 			if n, ok := smallInt(f.Value, len(priorityNames)); ok {
-				props = append(props, event.Field{Key: "severity", Value: priorityNames[n]},
+				props = append(props, event.Field{Key: "severity", Value: priorityBoxed[n]},
 					event.Field{Key: "severity_code", Value: int64(n)})
 			}
 		case "SYSLOG_FACILITY":
 			if n, ok := smallInt(f.Value, len(facilityNames)); ok {
-				props = append(props, event.Field{Key: "facility", Value: facilityNames[n]},
+				props = append(props, event.Field{Key: "facility", Value: facilityBoxed[n]},
 					event.Field{Key: "facility_code", Value: int64(n)})
 			}
 		}
-		rest = append(rest, event.Field{Key: f.Key, Value: value(f.Key, f.Value)})
 	}
-	props = append(props, rest...)
+	for _, f := range e.fields {
+		switch f.Key {
+		case fieldCursor, fieldRealtime, fieldMonotonic, "MESSAGE":
+			continue
+		}
+		v, isB64 := decodeValue(f.Value)
+		if isB64 {
+			base64Fields = append(base64Fields, f.Key)
+		}
+		props = append(props, event.Field{Key: f.Key, Value: v})
+	}
 	if e.parseErr != "" {
 		props = append(props, event.Field{Key: "$parse_error", Value: e.parseErr})
 	}
 	if len(base64Fields) > 0 {
 		props = append(props, event.Field{Key: "$base64_fields", Value: base64Fields})
 	}
-	props = append(props, event.Field{Key: "$host", Value: m.host})
+	props = append(props, event.Field{Key: "$host", Value: m.hostBoxed})
 	ev.Properties = props
 	return ev
 }
