@@ -78,9 +78,9 @@ func parseEntry(line []byte) entry {
 type mapper struct {
 	event, distinctID, host string
 	// hostBoxed is host as a property value, boxed once.
-	hostBoxed any
-	excludeUnits            map[string]bool
-	excludeMatches          map[string]map[string]bool
+	hostBoxed      any
+	excludeUnits   map[string]bool
+	excludeMatches map[string]map[string]bool
 }
 
 func newMapper(c *Config, host string) *mapper {
