@@ -131,7 +131,7 @@ func unitName(u string) string {
 // args returns journalctl's arguments for a run that starts at cursor (""
 // = no checkpoint yet).
 func (c *Config) args(cursor string) []string {
-	a := []string{"--follow", "--output=json", "--all", "--no-pager", "--quiet"}
+	a := []string{"--follow", "--output=export", "--all", "--no-pager", "--quiet"}
 	switch {
 	case cursor != "":
 		// Inclusive: the entry at cursor is read again and skipped by Run,

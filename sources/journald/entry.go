@@ -2,13 +2,10 @@ package journald
 
 import (
 	"crypto/sha256"
-	"encoding/base64"
 	"encoding/hex"
 	"sort"
 	"strconv"
-	"strings"
 	"time"
-	"unicode/utf8"
 
 	"github.com/hogtail/hogtail/agent/event"
 )
@@ -41,37 +38,17 @@ func boxNames(names []string) []any {
 	return out
 }
 
-// entry is one parsed journal entry.
+// entry is one journal entry as journalctl printed it.
 type entry struct {
 	cursor string
+	// fields in journalctl's order; a value is a string, or an array of
+	// strings for a field with several values.
 	fields event.Map
 	// realtime is __REALTIME_TIMESTAMP in microseconds, 0 when absent.
 	realtime int64
-	// parseErr is set when the line was not a JSON object; fields then
-	// holds only the raw line as message.
-	parseErr string
-}
-
-// parseEntry decodes one line of `journalctl -o json`.
-func parseEntry(line []byte) entry {
-	v, err := event.ParseValue(line)
-	m, ok := v.(event.Map)
-	if err != nil || !ok {
-		reason := "not a JSON object"
-		if err != nil {
-			reason = err.Error()
-		}
-		raw := strings.TrimRight(string(line), "\r\n")
-		return entry{fields: event.Map{{Key: "MESSAGE", Value: raw}}, parseErr: reason}
-	}
-	e := entry{fields: m}
-	if c, ok := m.GetString(fieldCursor); ok {
-		e.cursor = c
-	}
-	if rt, ok := m.GetString(fieldRealtime); ok {
-		e.realtime, _ = strconv.ParseInt(rt, 10, 64)
-	}
-	return e
+	// base64 names the fields holding base64: binary values that are not
+	// UTF-8.
+	base64 []any
 }
 
 // mapper turns entries into events.
@@ -155,15 +132,10 @@ func (m *mapper) toEvent(e *entry, now time.Time) *event.Event {
 	// slice (one allocation per event, values boxed once).
 	props := make(event.Map, 1, len(e.fields)+7)
 	props[0] = event.Field{Key: "message", Value: ""}
-	var base64Fields []any
 	for _, f := range e.fields {
 		switch f.Key {
 		case "MESSAGE":
-			v, isB64 := decodeValue(f.Value)
-			if isB64 {
-				base64Fields = append(base64Fields, f.Key)
-			}
-			props[0].Value = v
+			props[0].Value = f.Value
 		case "PRIORITY":
 			if n, ok := smallInt(f.Value, len(priorityNames)); ok {
 				props = append(props, event.Field{Key: "severity", Value: priorityBoxed[n]},
@@ -181,17 +153,10 @@ func (m *mapper) toEvent(e *entry, now time.Time) *event.Event {
 		case fieldCursor, fieldRealtime, fieldMonotonic, "MESSAGE":
 			continue
 		}
-		v, isB64 := decodeValue(f.Value)
-		if isB64 {
-			base64Fields = append(base64Fields, f.Key)
-		}
-		props = append(props, event.Field{Key: f.Key, Value: v})
+		props = append(props, f)
 	}
-	if e.parseErr != "" {
-		props = append(props, event.Field{Key: "$parse_error", Value: e.parseErr})
-	}
-	if len(base64Fields) > 0 {
-		props = append(props, event.Field{Key: "$base64_fields", Value: base64Fields})
+	if len(e.base64) > 0 {
+		props = append(props, event.Field{Key: "$base64_fields", Value: e.base64})
 	}
 	props = append(props, event.Field{Key: "$host", Value: m.hostBoxed})
 	ev.Properties = props
@@ -206,48 +171,6 @@ func smallInt(v any, n int) (int, bool) {
 	}
 	i, err := strconv.Atoi(s)
 	return i, err == nil && i >= 0 && i < n
-}
-
-// decodeValue turns a journalctl JSON field value into a property value:
-// strings stay, a binary value (an array of byte numbers) becomes a string
-// when it is valid UTF-8 and base64 otherwise, and a field with several
-// values becomes an array of those. isB64 reports a base64 value.
-func decodeValue(v any) (out any, isB64 bool) {
-	arr, ok := v.([]any)
-	if !ok {
-		return v, false
-	}
-	if b, ok := bytesOf(arr); ok {
-		if utf8.Valid(b) {
-			return string(b), false
-		}
-		return base64.StdEncoding.EncodeToString(b), true
-	}
-	// Several values: each a string or a binary value.
-	vals := make([]any, len(arr))
-	for i, x := range arr {
-		var b64 bool
-		vals[i], b64 = decodeValue(x)
-		isB64 = isB64 || b64
-	}
-	return vals, isB64
-}
-
-// bytesOf reads an array of numbers 0-255 (journalctl's form of a binary
-// value). An empty array is not binary.
-func bytesOf(arr []any) ([]byte, bool) {
-	if len(arr) == 0 {
-		return nil, false
-	}
-	b := make([]byte, len(arr))
-	for i, x := range arr {
-		n, ok := x.(int64)
-		if !ok || n < 0 || n > 255 {
-			return nil, false
-		}
-		b[i] = byte(n)
-	}
-	return b, true
 }
 
 // entryUUID derives the event uuid from the entry's cursor, so that an

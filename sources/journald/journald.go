@@ -6,11 +6,8 @@
 package journald
 
 import (
-	"bufio"
-	"bytes"
 	"context"
 	_ "embed"
-	"errors"
 	"fmt"
 	"io"
 	"os/exec"
@@ -179,7 +176,7 @@ func (s *Source) follow(ctx context.Context, emit component.Emitter) (stored int
 // it is full or when journalctl has nothing more to say for now, so that a
 // quiet journal's entries are stored at once.
 func (s *Source) read(ctx context.Context, out io.Reader, batches chan<- batch) error {
-	r := bufio.NewReaderSize(out, 256<<10)
+	x := newExportReader(out)
 	first := s.cursor != ""
 	var b batch
 	send := func() bool {
@@ -194,24 +191,8 @@ func (s *Source) read(ctx context.Context, out io.Reader, batches chan<- batch) 
 			return false
 		}
 	}
-	var long []byte
 	for {
-		line, err := r.ReadSlice('\n')
-		if errors.Is(err, bufio.ErrBufferFull) {
-			long = append(long, line...)
-			continue
-		}
-		if long != nil {
-			line = append(long, line...)
-			long = nil
-		}
-		if len(bytes.TrimSpace(line)) > 0 && s.add(&b, line, &first) {
-			if len(b.events)+b.skipped >= s.cfg.BatchMaxEvents || r.Buffered() == 0 {
-				if !send() {
-					return nil
-				}
-			}
-		}
+		e, err := x.next()
 		if err != nil {
 			send()
 			if err == io.EOF || ctx.Err() != nil {
@@ -219,14 +200,20 @@ func (s *Source) read(ctx context.Context, out io.Reader, batches chan<- batch) 
 			}
 			return fmt.Errorf("read journalctl output: %w", err)
 		}
+		if s.add(&b, &e, &first) {
+			if len(b.events)+b.skipped >= s.cfg.BatchMaxEvents || x.r.Buffered() == 0 {
+				if !send() {
+					return nil
+				}
+			}
+		}
 	}
 }
 
-// add parses one line of journalctl output into b. first is set while the
+// add adds one entry of journalctl's output to b. first is set while the
 // run has printed nothing yet; a run that resumes at the stored cursor prints
 // that entry again, and add skips it. add reports whether b changed.
-func (s *Source) add(b *batch, line []byte, first *bool) bool {
-	e := parseEntry(line)
+func (s *Source) add(b *batch, e *entry, first *bool) bool {
 	if *first {
 		*first = false
 		if e.cursor == s.cursor {
@@ -236,16 +223,13 @@ func (s *Source) add(b *batch, line []byte, first *bool) bool {
 		s.set.Logger.Warn("the stored journal cursor is gone (journal vacuumed or rotated away); resuming at the oldest entry after it",
 			"cursor", s.cursor, "next", e.cursor)
 	}
-	if e.parseErr != "" {
-		s.m.parseErrors.Inc()
-	}
 	if e.cursor != "" {
 		b.cursor = e.cursor
 	}
-	if s.mapper.excluded(&e) {
+	if s.mapper.excluded(e) {
 		b.skipped++
 	} else {
-		b.events = append(b.events, s.mapper.toEvent(&e, time.Now()))
+		b.events = append(b.events, s.mapper.toEvent(e, time.Now()))
 	}
 	return true
 }

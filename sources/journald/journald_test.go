@@ -1,9 +1,12 @@
 package journald
 
 import (
+	"bytes"
 	"context"
+	"encoding/binary"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,8 +25,10 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the golden files of TestMapping")
 
-// TestMapping maps journalctl JSON lines (testdata/map/*.in.json) to events
-// and compares them with the golden events (*.want.json).
+// TestMapping maps journal entries (testdata/map/*.in.json, written as
+// journalctl's JSON output shows them for readability, fed to the source in
+// its export format) to events and compares them with the golden events
+// (*.want.json).
 func TestMapping(t *testing.T) {
 	ins, err := filepath.Glob("testdata/map/*.in.json")
 	if err != nil || len(ins) == 0 {
@@ -38,7 +43,10 @@ func TestMapping(t *testing.T) {
 				t.Fatal(err)
 			}
 			cfg := defaultConfig()
-			e := parseEntry(line)
+			e, err := newExportReader(bytes.NewReader(jsonToExport(t, line))).next()
+			if err != nil {
+				t.Fatal(err)
+			}
 			ev := newMapper(cfg, "testhost").toEvent(&e, now)
 			if e.cursor == "" {
 				// Without a cursor the uuid is a random UUIDv7.
@@ -510,5 +518,87 @@ func TestCurrentBootOnly(t *testing.T) {
 	stop()
 	if got := strings.Join(messages(emit.Events()), "|"); got != "this boot 1|this boot 2" {
 		t.Errorf("got %q", got)
+	}
+}
+
+// jsonToExport writes an entry shown as journalctl's JSON into journalctl's
+// export format: a string with a newline, and an array of bytes, become
+// binary fields; an array of values becomes the field repeated.
+func jsonToExport(t *testing.T, line []byte) []byte {
+	t.Helper()
+	v, err := event.ParseValue(line)
+	m, ok := v.(event.Map)
+	if err != nil || !ok {
+		t.Fatalf("%s: not a JSON object: %v", line, err)
+	}
+	var out bytes.Buffer
+	field := func(key string, v any) {
+		var raw []byte
+		switch x := v.(type) {
+		case string:
+			if !strings.Contains(x, "\n") {
+				out.WriteString(key + "=" + x + "\n")
+				return
+			}
+			raw = []byte(x)
+		case []any:
+			for _, n := range x {
+				i, ok := n.(int64)
+				if !ok {
+					t.Fatalf("field %s: %v is not a byte", key, n)
+				}
+				raw = append(raw, byte(i))
+			}
+		default:
+			t.Fatalf("field %s: %T", key, v)
+		}
+		out.WriteString(key + "\n")
+		binary.Write(&out, binary.LittleEndian, uint64(len(raw)))
+		out.Write(raw)
+		out.WriteByte('\n')
+	}
+	for _, f := range m {
+		if arr, ok := f.Value.([]any); ok && len(arr) > 0 {
+			if _, isByte := arr[0].(int64); !isByte {
+				for _, x := range arr {
+					field(f.Key, x)
+				}
+				continue
+			}
+		}
+		field(f.Key, f.Value)
+	}
+	out.WriteByte('\n')
+	return out.Bytes()
+}
+
+// TestExportFormatErrors: output that is not the export format is an error
+// (journalctl is then started again from the stored cursor), never an
+// unbounded allocation.
+func TestExportFormatErrors(t *testing.T) {
+	huge := append([]byte("MESSAGE\n"), 0, 0, 0, 0, 0, 0, 0, 1) // 2^56 bytes
+	for name, in := range map[string][]byte{
+		"binary value too large":    huge,
+		"cut inside a binary value": append([]byte("MESSAGE\n\x05\x00\x00\x00\x00\x00\x00\x00ab"), []byte{}...),
+		"binary without newline":    []byte("MESSAGE\n\x02\x00\x00\x00\x00\x00\x00\x00abX"),
+		"cut inside an entry":       []byte("MESSAGE=hello\nPRIORITY=6\n"),
+	} {
+		if _, err := newExportReader(bytes.NewReader(in)).next(); err == nil || err == io.EOF {
+			t.Errorf("%s: error %v", name, err)
+		}
+	}
+	x := newExportReader(bytes.NewReader([]byte("A=1\nA=2\nB\n\x02\x00\x00\x00\x00\x00\x00\x00\xff\xfe\n\n")))
+	e, err := x.next()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v, _ := e.fields.Get("A"); !equalAny(v, []any{"1", "2"}) {
+		t.Errorf("repeated field A = %#v", v)
+	}
+	if v, _ := e.fields.GetString("B"); v != "//4=" || !equalAny(e.base64, []any{"B"}) {
+		t.Errorf("binary B = %q, base64 fields %v", v, e.base64)
+	}
+	if _, err := x.next(); err != io.EOF {
+		t.Errorf("after the last entry: %v", err)
 	}
 }
