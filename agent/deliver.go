@@ -103,7 +103,7 @@ func (a *Agent) deliver(ctx, drain context.Context, s *runningSink, recs [][]byt
 		case de.Paused:
 			s.status.failed(err, true)
 			a.log.Error("sink paused: the receiver needs an operator (credentials, permissions, a wrong address or a missing topic); records are kept and retried", "sink", s.name, "error", err, "retry_in", s.delivery.Retry.MaxInterval.D())
-			if !sleep(drain, s.delivery.Retry.MaxInterval.D(), wake) {
+			if !component.SleepOrWake(drain, s.delivery.Retry.MaxInterval.D(), wake) {
 				return false
 			}
 			continue
@@ -119,7 +119,7 @@ func (a *Agent) deliver(ctx, drain context.Context, s *runningSink, recs [][]byt
 		}
 		a.m.retries.WithLabelValues(s.name).Inc()
 		a.log.Warn("delivery failed; retrying", "sink", s.name, "records", len(recs), "error", err, "retry_in", wait)
-		if !sleep(drain, wait, wake) {
+		if !component.SleepOrWake(drain, wait, wake) {
 			return false
 		}
 	}
@@ -141,7 +141,7 @@ func (a *Agent) deadLetter(ctx context.Context, s *runningSink, recs [][]byte, c
 			break
 		}
 		a.log.Error("cannot store dead letters; retrying", "sink", s.name, "error", err)
-		if !sleep(ctx, time.Second, nil) {
+		if !component.Sleep(ctx, time.Second) {
 			a.log.Warn("stopping before dead letters could be stored; the records stay in the queue", "sink", s.name, "records", len(recs))
 			return false
 		}
@@ -149,21 +149,6 @@ func (a *Agent) deadLetter(ctx context.Context, s *runningSink, recs [][]byte, c
 	a.m.deadLetters.WithLabelValues(s.name).Add(float64(len(recs)))
 	a.log.Error("records moved to dead letters", "sink", s.name, "records", len(recs), "reason", cause)
 	return true
-}
-
-// sleep waits d, and reports false if ctx ended first. A receive from wake
-// (when not nil) ends the wait early.
-func sleep(ctx context.Context, d time.Duration, wake <-chan struct{}) bool {
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-ctx.Done():
-		return false
-	case <-t.C:
-		return true
-	case <-wake:
-		return true
-	}
 }
 
 // sinkStatus follows a sink's deliveries: when it last succeeded, since
