@@ -80,7 +80,10 @@ func post(t *testing.T, url string, body []byte, gz bool) int {
 		zw.Close()
 		body = b.Bytes()
 	}
-	resp, err := http.Post(url, "application/x-ndjson", bytes.NewReader(body))
+	// A fresh connection per request: one pooled before Down would be
+	// dead after it, and a POST is not retried on another.
+	client := &http.Client{Transport: &http.Transport{DisableKeepAlives: true}}
+	resp, err := client.Post(url, "application/x-ndjson", bytes.NewReader(body))
 	if err != nil {
 		return 0
 	}
