@@ -142,8 +142,8 @@ func (r *agentRun) checkOnce(t *testing.T, total int) string {
 	}
 	stderr, _ := os.ReadFile(r.errLog.Name())
 	if len(missing) > 0 || len(dup) > 0 {
-		t.Fatalf("%d lost (first %v), %d under more than one uuid (first %v)\nagent log tail:\n%s",
-			len(missing), head(missing), len(dup), head(dup), tail(string(stderr), 3000))
+		t.Fatalf("%d lost (first %v), %d under more than one uuid (first %v)\nagent crash: %s\nagent log tail:\n%s",
+			len(missing), head(missing), len(dup), head(dup), crashOf(string(stderr)), tail(string(stderr), 3000))
 	}
 	return string(stderr)
 }
@@ -161,6 +161,18 @@ func buildHogtail(t *testing.T, dir string) string {
 		t.Skipf("cannot build cmd/hogtail (the agent may be mid-change): %v\n%s", err, out)
 	}
 	return bin
+}
+
+// crashOf returns the lines around a Go crash in an agent's log (what
+// happened, and the first stack), which a tail of the log would cut off.
+func crashOf(log string) string {
+	for _, marker := range []string{"fatal error: ", "panic: ", "unexpected fault address", "SIGQUIT", "SIGBUS", "SIGSEGV"} {
+		if i := strings.Index(log, marker); i >= 0 {
+			start := strings.LastIndexByte(log[:i], '\n') + 1
+			return log[start:min(len(log), i+2000)]
+		}
+	}
+	return "none"
 }
 
 func tail(s string, n int) string {
