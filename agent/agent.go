@@ -80,6 +80,9 @@ type runningSource struct {
 	src    component.Source
 	cancel context.CancelFunc
 	done   chan struct{}
+	// failed holds the error a Run returned while the agent was not
+	// stopping the source: its machinery died (Alive reports it).
+	failed atomic.Pointer[error]
 }
 
 type runningTransform struct {
@@ -421,6 +424,7 @@ func (a *Agent) startSource(s *runningSource) {
 		if err != nil && ctx.Err() == nil {
 			a.log.Error("source stopped", "source", s.name, "error", err)
 			a.health.set("sources."+s.name, err)
+			s.failed.Store(&err)
 		} else {
 			a.log.Debug("source finished", "source", s.name)
 		}

@@ -51,6 +51,7 @@ func (h *health) problems() map[string]string {
 // apply replaces it.
 type liveSet struct {
 	sinks     []*runningSink
+	sources   []*runningSource
 	reporters map[string]component.HealthReporter // by "kind.name"
 }
 
@@ -68,6 +69,7 @@ func (a *Agent) publishLive() {
 		}
 	}
 	for name, s := range a.sources {
+		ls.sources = append(ls.sources, s)
 		if r, ok := s.src.(component.HealthReporter); ok {
 			ls.reporters["sources."+name] = r
 		}
@@ -131,9 +133,9 @@ func (a *Agent) Problems() map[string]string {
 	return out
 }
 
-// Alive reports whether hogtail's own machinery runs: the buffer's
-// committer answers (every source's commit goes through it) and every
-// sink's delivery loop runs. It is what the systemd watchdog pings mean;
+// Alive reports whether hogtail's own machinery runs: no source's Run
+// failed, the buffer's committer answers (every source's commit goes
+// through it) and every sink's delivery loop runs. It is what the systemd watchdog pings mean;
 // receivers that refuse or fail do not count (they show in Problems), since
 // a restart cannot fix them and would only loop.
 func (a *Agent) Alive(ctx context.Context) error {
@@ -145,6 +147,14 @@ func (a *Agent) Alive(ctx context.Context) error {
 		return nil
 	}
 	var errs []error
+	for _, s := range ls.sources {
+		// A source whose Run failed accepts nothing any more; a restart
+		// starts it again from its checkpoints. A source that finished
+		// (stdin at its end) is not a failure.
+		if err := s.failed.Load(); err != nil {
+			errs = append(errs, fmt.Errorf("sources.%s: stopped: %w", s.name, *err))
+		}
+	}
 	for _, s := range ls.sinks {
 		if s.done == nil || s.stopping.Load() {
 			continue // not started (a failed Start shows in Problems) or being replaced

@@ -2,6 +2,7 @@ package agent
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -12,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/config"
 )
 
@@ -182,4 +184,58 @@ inputs = ["chain"]
 		t.Fatalf("problems with a full disk: %v", p)
 	}
 	alive()
+}
+
+// brokenSource fails at once, as a source whose port is taken does.
+type brokenSource struct{}
+
+func (brokenSource) Run(context.Context, component.Emitter) error {
+	return errors.New("listen 127.0.0.1:5514: address already in use")
+}
+
+// TestAliveReportsAFailedSource: a source whose Run failed accepts nothing,
+// so the machinery is not alive (the watchdog is withheld and systemd
+// starts hogtail again); a source that finished its input is not a failure.
+func TestAliveReportsAFailedSource(t *testing.T) {
+	reg := testRegistry(map[string]*recorder{"out": {}}).AddSource(component.NewSourceFactory("broken", "",
+		func() *taggerConfig { return &taggerConfig{} },
+		func(*taggerConfig, component.Settings) (component.Source, error) { return brokenSource{}, nil }))
+	for _, tc := range []struct {
+		name, source string
+		wantDead     bool
+	}{
+		{"failed", "type = \"broken\"", true},
+		{"finished", "type = \"demo\"\nrate = 0.0\ncount = 3", false},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			dir := t.TempDir()
+			text := fmt.Sprintf("data_dir = %q\n[api]\nenabled = false\n[sources.in]\n%s\n[sinks.out]\ntype = \"capture\"\ninputs = [\"in\"]\n", dir, tc.source)
+			cfg, err := config.Parse(filepath.Join(dir, "h.toml"), []byte(text), reg, func(string) (string, bool) { return "", false })
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, err := New(cfg, Options{Logger: discard()})
+			if err != nil {
+				t.Fatal(err)
+			}
+			stop := startAgent(t, a)
+			defer stop()
+			alive := func() error {
+				ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+				defer cancel()
+				return a.Alive(ctx)
+			}
+			if tc.wantDead {
+				componenttest.Eventually(t, 10*time.Second, "the failed source to show in Alive", func() bool {
+					err := alive()
+					return err != nil && strings.Contains(err.Error(), "sources.in: stopped: listen")
+				})
+				return
+			}
+			componenttest.Eventually(t, 10*time.Second, "the demo source to finish", func() bool { return a.liveSrc.Load() == 0 })
+			if err := alive(); err != nil {
+				t.Errorf("a finished source withheld the watchdog: %v", err)
+			}
+		})
+	}
 }
