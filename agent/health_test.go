@@ -209,7 +209,9 @@ func TestAliveReportsAFailedSource(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			dir := t.TempDir()
-			text := fmt.Sprintf("data_dir = %q\n[api]\nenabled = false\n[sources.in]\n%s\n[sinks.out]\ntype = \"capture\"\ninputs = [\"in\"]\n", dir, tc.source)
+			// A second source keeps running: with none left the agent
+			// stops, as documented.
+			text := fmt.Sprintf("data_dir = %q\n[api]\nenabled = false\n[sources.in]\n%s\n[sources.steady]\ntype = \"demo\"\nrate = 10.0\n[sinks.out]\ntype = \"capture\"\ninputs = [\"in\", \"steady\"]\n", dir, tc.source)
 			cfg, err := config.Parse(filepath.Join(dir, "h.toml"), []byte(text), reg, func(string) (string, bool) { return "", false })
 			if err != nil {
 				t.Fatal(err)
@@ -232,7 +234,7 @@ func TestAliveReportsAFailedSource(t *testing.T) {
 				})
 				return
 			}
-			componenttest.Eventually(t, 10*time.Second, "the demo source to finish", func() bool { return a.liveSrc.Load() == 0 })
+			componenttest.Eventually(t, 10*time.Second, "the demo source to finish", func() bool { return a.liveSrc.Load() == 1 })
 			if err := alive(); err != nil {
 				t.Errorf("a finished source withheld the watchdog: %v", err)
 			}
