@@ -13,6 +13,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -612,5 +613,38 @@ func BenchmarkOpen(b *testing.B) {
 				buf.Close()
 			}
 		})
+	}
+}
+
+// TestCheckChildKilledOnceIsNotDamage: a check child killed from outside
+// (here SIGKILL before it reads anything, as the OOM killer would) is run
+// again, and a sound file is opened as it is, not set aside.
+func TestCheckChildKilledOnceIsNotDamage(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "buffer.db")
+	b, err := Open(path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	var calls atomic.Int32
+	child := func(ctx context.Context, args ...string) *exec.Cmd {
+		if calls.Add(1) == 1 {
+			return exec.CommandContext(ctx, "sh", "-c", "kill -9 $$")
+		}
+		return testChild(ctx, args...)
+	}
+	b, err = Open(path, Options{Child: child})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if calls.Load() != 2 {
+		t.Errorf("%d check children, want 2", calls.Load())
+	}
+	if aside, _ := filepath.Glob(path + ".corrupt-*"); len(aside) > 0 {
+		t.Errorf("a sound file was set aside: %v", aside)
 	}
 }
