@@ -2,11 +2,11 @@ package journald
 
 import (
 	"crypto/sha256"
-	"encoding/hex"
 	"sort"
 	"strconv"
 	"time"
 
+	"github.com/google/uuid"
 	"github.com/hogtail/hogtail/agent/event"
 )
 
@@ -192,17 +192,7 @@ func entryUUID(cursor string, ts time.Time) string {
 	u[7] = sum[1]
 	u[8] = 0x80 | sum[2]&0x3f
 	copy(u[9:], sum[3:10])
-	var s [36]byte
-	hex.Encode(s[0:8], u[0:4])
-	s[8] = '-'
-	hex.Encode(s[9:13], u[4:6])
-	s[13] = '-'
-	hex.Encode(s[14:18], u[6:8])
-	s[18] = '-'
-	hex.Encode(s[19:23], u[8:10])
-	s[23] = '-'
-	hex.Encode(s[24:], u[10:])
-	return string(s[:])
+	return uuid.UUID(u).String()
 }
 
 func sortedKeys(m map[string][]string) []string {
