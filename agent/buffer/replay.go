@@ -300,6 +300,9 @@ func sortReport(rep *Report) {
 }
 
 func checkTx(tx *bolt.Tx, rep *Report) {
+	if d := truncation(tx, rep.Path); d != "" {
+		rep.Damage = append(rep.Damage, d)
+	}
 	for cerr := range tx.Check() {
 		rep.Damage = append(rep.Damage, "bbolt: "+cerr.Error())
 	}
