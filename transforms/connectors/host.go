@@ -309,6 +309,20 @@ func hostAllowed(allow []string, host string) bool {
 // fetch_timeout and the call's remaining time) and returns a settled promise.
 func (in *instance) fetch(call goja.FunctionCall) goja.Value {
 	res, err := in.doFetch(call)
+	if in.fetches != nil {
+		rec := fetchRecord{Method: "GET", URL: redact.URL(call.Argument(0).String())}
+		if opts, ok := call.Argument(1).(*goja.Object); ok {
+			if m := opts.Get("method"); m != nil && !goja.IsUndefined(m) {
+				rec.Method = strings.ToUpper(m.String())
+			}
+		}
+		if err != nil {
+			rec.Error = err.Error()
+		} else if o, ok := res.(*goja.Object); ok {
+			rec.Status = int(o.Get("status").ToInteger())
+		}
+		*in.fetches = append(*in.fetches, rec)
+	}
 	if err != nil {
 		return in.rejected(err)
 	}

@@ -1,0 +1,238 @@
+package connectors
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/event"
+)
+
+// exportReceiver is an httptest server that records the bodies it
+// accepted; status decides each answer.
+type exportReceiver struct {
+	*httptest.Server
+	mu       sync.Mutex
+	accepted []string
+	calls    int
+}
+
+func newExportReceiver(t *testing.T, status func(call int) int) *exportReceiver {
+	r := &exportReceiver{}
+	r.Server = httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, req *http.Request) {
+		b, _ := io.ReadAll(req.Body)
+		r.mu.Lock()
+		r.calls++
+		code := status(r.calls)
+		if code == 200 {
+			r.accepted = append(r.accepted, string(b))
+		}
+		r.mu.Unlock()
+		w.WriteHeader(code)
+	}))
+	t.Cleanup(r.Close)
+	return r
+}
+
+func (r *exportReceiver) bodies() []string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return append([]string(nil), r.accepted...)
+}
+
+// exportTransform runs plugin name with url = the receiver, fetch allowed to
+// reach it, and the given export options.
+func exportTransform(t *testing.T, name, url string, mutate func(*Config)) *Transform {
+	t.Helper()
+	return newTestTransform(t, testOpts{logs: &syncBuffer{}, mutate: func(c *Config) {
+		c.FetchAllowNetworks = []string{"127.0.0.1"}
+		c.Exports.Timeout = component.Duration(300 * time.Millisecond)
+		if mutate != nil {
+			mutate(c)
+		}
+	}}, plugin(name, map[string]any{"url": url}))
+}
+
+// TestExportOutcomes checks PostHog's export semantics for onEvent: a
+// RetryError (global, from @posthog/plugin-scaffold, or a plugin's own
+// class of that name) and a timeout are retried; a thrown Error and a
+// rejection go to dead letters with the message and the JS stack.
+func TestExportOutcomes(t *testing.T) {
+	rcv := newExportReceiver(t, func(int) int { return 200 })
+	tr := exportTransform(t, "exporter", rcv.URL, nil)
+	sink, d, ok, err := tr.ExportSink()
+	if err != nil || !ok {
+		t.Fatalf("ExportSink = %v, %v", ok, err)
+	}
+	if d.Concurrency != 1 || d.BatchTimeout != 0 {
+		t.Errorf("onEvent-only chain: concurrency %d, batch_timeout %s; want 1 and 0", d.Concurrency, d.BatchTimeout.D())
+	}
+	for _, tc := range []struct {
+		mode      string
+		permanent bool
+		want      []string // in the error text
+	}{
+		{"", false, nil},
+		{"retry", false, []string{"RetryError: the target is busy", "at onEvent"}},
+		{"scaffold-retry", false, []string{"busy, from the scaffold"}},
+		{"own-retry", false, []string{"busy, own class"}},
+		{"hang", false, []string{"timed out after 300ms"}},
+		{"error", true, []string{"Error: cannot export this event", "at onEvent (index.ts:"}},
+		{"reject", true, []string{"TypeError: rejected export", "index.ts:"}},
+	} {
+		t.Run("mode="+tc.mode, func(t *testing.T) {
+			ev := mustEvent(t, fmt.Sprintf(`{"event":"e","distinct_id":"d","properties":{"mode":%q,"n":1}}`, tc.mode))
+			out := applyAll(t, tr, ev)
+			if len(out.Events) != 1 || len(out.Exports) != 1 {
+				t.Fatalf("out: %d events, %d exports", len(out.Events), len(out.Exports))
+			}
+			before := len(rcv.bodies())
+			err := sink.Deliver(context.Background(), component.Batch{Records: out.Exports})
+			if tc.want == nil {
+				if err != nil {
+					t.Fatalf("Deliver = %v", err)
+				}
+				if got := rcv.bodies(); len(got) != before+1 || !strings.Contains(got[before], ev.UUID) {
+					t.Fatalf("receiver got %v", got[before:])
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("Deliver succeeded")
+			}
+			de := component.AsDeliveryError(err)
+			if de.Permanent != tc.permanent {
+				t.Errorf("permanent = %v, want %v (%v)", de.Permanent, tc.permanent, err)
+			}
+			if tc.permanent && de.Rejected != 1 {
+				t.Errorf("rejected = %d, want the one record", de.Rejected)
+			}
+			if de.Delivered != 0 {
+				t.Errorf("delivered = %d", de.Delivered)
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+			if len(rcv.bodies()) != before {
+				t.Error("a failed call reached the receiver")
+			}
+		})
+	}
+	// After a timeout the runtime is replaced: the next call works.
+	ev := mustEvent(t, `{"event":"e","distinct_id":"d","properties":{"n":2}}`)
+	if err := sink.Deliver(context.Background(), component.Batch{Records: applyAll(t, tr, ev).Exports}); err != nil {
+		t.Fatalf("after a timeout: %v", err)
+	}
+}
+
+// TestExportPartialProgress: a batch whose third record asks for a retry
+// reports the first two as delivered, so the delivery loop never calls
+// onEvent for them again.
+func TestExportPartialProgress(t *testing.T) {
+	rcv := newExportReceiver(t, func(int) int { return 200 })
+	tr := exportTransform(t, "exporter", rcv.URL, nil)
+	sink, _, _, err := tr.ExportSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var evs []*event.Event
+	for i, mode := range []string{"", "", "retry", ""} {
+		evs = append(evs, mustEvent(t, fmt.Sprintf(`{"event":"e","distinct_id":"d","properties":{"mode":%q,"n":%d}}`, mode, i)))
+	}
+	out := applyAll(t, tr, evs...)
+	err = sink.Deliver(context.Background(), component.Batch{Records: out.Exports})
+	de := component.AsDeliveryError(err)
+	if err == nil || de.Permanent || de.Delivered != 2 {
+		t.Fatalf("Deliver = %v (delivered %d), want a retryable failure after 2", err, de.Delivered)
+	}
+	if n := len(rcv.bodies()); n != 2 {
+		t.Fatalf("receiver got %d events, want 2", n)
+	}
+}
+
+// TestExportEventsBatches: exportEvents gets runs of up to
+// exports.batch_max_events events, in order; a throw dead-letters exactly
+// the batch.
+func TestExportEventsBatches(t *testing.T) {
+	rcv := newExportReceiver(t, func(int) int { return 200 })
+	tr := exportTransform(t, "batch-exporter", rcv.URL, func(c *Config) { c.Exports.BatchMaxEvents = 3 })
+	sink, d, ok, err := tr.ExportSink()
+	if err != nil || !ok {
+		t.Fatalf("ExportSink = %v, %v", ok, err)
+	}
+	if d.BatchTimeout.D() != 10*time.Second || d.BatchMaxEvents != 3 || d.BatchMaxBytes != 1<<20 {
+		t.Errorf("exportEvents chain: batch_timeout %s, max %d events / %d bytes; want 10s (PostHog), 3, 1MiB", d.BatchTimeout.D(), d.BatchMaxEvents, d.BatchMaxBytes)
+	}
+	var evs []*event.Event
+	for i := range 7 {
+		evs = append(evs, mustEvent(t, fmt.Sprintf(`{"event":"e","distinct_id":"d","properties":{"n":%d}}`, i)))
+	}
+	out := applyAll(t, tr, evs...)
+	if err := sink.Deliver(context.Background(), component.Batch{Records: out.Exports}); err != nil {
+		t.Fatal(err)
+	}
+	var sizes []int
+	next := 0
+	for _, b := range rcv.bodies() {
+		var got []struct {
+			UUID string `json:"uuid"`
+			N    int    `json:"n"`
+		}
+		if err := json.Unmarshal([]byte(b), &got); err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, len(got))
+		for _, g := range got {
+			if g.N != next || g.UUID != evs[next].UUID {
+				t.Fatalf("event %d out of order: %+v", next, g)
+			}
+			next++
+		}
+	}
+	if fmt.Sprint(sizes) != "[3 3 1]" {
+		t.Errorf("batch sizes %v, want [3 3 1]", sizes)
+	}
+
+	bad := []*event.Event{
+		mustEvent(t, `{"event":"e","distinct_id":"d","properties":{"n":7}}`),
+		mustEvent(t, `{"event":"e","distinct_id":"d","properties":{"n":8,"mode":"error"}}`),
+		mustEvent(t, `{"event":"e","distinct_id":"d","properties":{"n":9}}`),
+		mustEvent(t, `{"event":"e","distinct_id":"d","properties":{"n":10}}`),
+	}
+	err = sink.Deliver(context.Background(), component.Batch{Records: applyAll(t, tr, bad...).Exports})
+	de := component.AsDeliveryError(err)
+	if err == nil || !de.Permanent || de.Rejected != 3 || de.Delivered != 0 || !strings.Contains(err.Error(), "batch of 3 refused") {
+		t.Fatalf("Deliver = %v (rejected %d), want the batch of 3 rejected as one", err, de.Rejected)
+	}
+}
+
+// TestExportsOffTheLanes: processEvent-only chains have no export sink,
+// and onEvent no longer runs during Apply.
+func TestExportsOffTheLanes(t *testing.T) {
+	tr := newTestTransform(t, testOpts{}, plugin("flaky", nil))
+	if _, _, ok, err := tr.ExportSink(); ok || err != nil {
+		t.Fatalf("processEvent-only chain: ExportSink ok=%v err=%v", ok, err)
+	}
+	hits := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { hits++ }))
+	defer srv.Close()
+	tr2 := exportTransform(t, "exporter", srv.URL, nil)
+	out := applyAll(t, tr2, mustEvent(t, `{"event":"e","distinct_id":"d"}`))
+	if hits != 0 || len(out.Exports) != 1 {
+		t.Fatalf("Apply called onEvent (%d requests) or queued %d exports", hits, len(out.Exports))
+	}
+	var rec exportRecord
+	if err := json.Unmarshal(out.Exports[0], &rec); err != nil || rec.Connector != "exporter" {
+		t.Fatalf("record %s: %v", out.Exports[0], err)
+	}
+}
