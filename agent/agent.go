@@ -98,16 +98,16 @@ type runningTransform struct {
 }
 
 type runningSink struct {
-	name     string
-	fp       string
-	spec     *config.Sink
+	name string
+	fp   string
+	spec *config.Sink
 	// exportsOf names the transform whose export sink this is ("" for a
 	// configured or implicit webhook sink).
 	exportsOf string
 	sink      component.Sink
-	delivery component.DeliveryConfig
-	reader   *buffer.Reader
-	status   *sinkStatus
+	delivery  component.DeliveryConfig
+	reader    *buffer.Reader
+	status    *sinkStatus
 	// stopping is set once the sink is being stopped.
 	stopping atomic.Bool
 	// stopRead ends the drain: no new batch, no more waiting in backoff;
