@@ -289,8 +289,8 @@ func (s *exportSink) Deliver(ctx context.Context, b component.Batch) error {
 			err = s.call(ctx, c, events)
 		}
 		if err != nil {
-			if component.AsDeliveryError(err).Permanent {
-				return component.Partial(i, component.Rejected(j-i, err))
+			if de := component.AsDeliveryError(err); de.Permanent {
+				return component.Partial(i, component.Rejected(j-i, de.Err))
 			}
 			return component.Partial(i, err)
 		}
