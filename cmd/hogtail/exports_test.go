@@ -258,3 +258,113 @@ func TestExportsSurviveKill(t *testing.T) {
 		t.Errorf("%d events exported twice although every kill happened during the outage", dup)
 	}
 }
+
+// TestExportEventsBatching runs exportEvents through the agent: a batch of
+// 25 events stored at once reaches exportEvents as calls of
+// exports.batch_max_events (10, 10), and the 5 left over wait for
+// exports.batch_timeout before their call; so do 3 events sent later.
+func TestExportEventsBatching(t *testing.T) {
+	type call struct {
+		at time.Time
+		ns []int
+	}
+	var mu sync.Mutex
+	var calls []call
+	target := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		var evs []exported
+		if err := json.NewDecoder(r.Body).Decode(&evs); err != nil {
+			w.WriteHeader(400)
+			return
+		}
+		c := call{at: time.Now()}
+		for _, e := range evs {
+			c.ns = append(c.ns, e.N)
+		}
+		mu.Lock()
+		calls = append(calls, c)
+		mu.Unlock()
+	}))
+	defer target.Close()
+	snapshot := func() []call {
+		mu.Lock()
+		defer mu.Unlock()
+		return append([]call(nil), calls...)
+	}
+	plugin, err := filepath.Abs("../../transforms/connectors/testdata/plugins/batch-exporter")
+	if err != nil {
+		t.Fatal(err)
+	}
+	src := freeAddr(t)
+	const linger = 1500 * time.Millisecond
+	agentProc := startWithConfig(t, fmt.Sprintf(`log_level = "warn"
+[api]
+enabled = false
+[sources.web]
+type = "http"
+address = %q
+[transforms.enrich]
+type = "connectors"
+inputs = ["web"]
+fetch_allow_networks = ["127.0.0.1"]
+exports.batch_max_events = 10
+exports.batch_timeout = %q
+[[transforms.enrich.chain]]
+path = %q
+config = { url = %q }
+[sinks.out]
+type = "console"
+inputs = ["enrich"]
+target = "stdout"
+`, src, linger.String(), plugin, target.URL))
+	post := func(from, to int) time.Time {
+		var evs []string
+		for i := from; i < to; i++ {
+			evs = append(evs, fmt.Sprintf(`{"event":"e","distinct_id":"u","properties":{"n":%d}}`, i))
+		}
+		body := `{"api_key":"phc_test","batch":[` + strings.Join(evs, ",") + `]}`
+		for {
+			resp, err := http.Post("http://"+src+"/batch", "application/json", strings.NewReader(body))
+			if err == nil {
+				resp.Body.Close()
+				if resp.StatusCode == 200 {
+					return time.Now()
+				}
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+	}
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("agent log:\n%s", agentProc.logs.String())
+		}
+	})
+	sent := post(0, 25)
+	waitUntil(t, "three exportEvents calls", 30*time.Second, func() bool { return len(snapshot()) >= 3 })
+	got := snapshot()
+	var sizes []int
+	var order []int
+	for _, c := range got {
+		sizes = append(sizes, len(c.ns))
+		order = append(order, c.ns...)
+	}
+	if fmt.Sprint(sizes) != "[10 10 5]" {
+		t.Fatalf("batch sizes %v, want [10 10 5]", sizes)
+	}
+	for i, n := range order {
+		if n != i {
+			t.Fatalf("events out of order: %v", order)
+		}
+	}
+	if wait := got[2].at.Sub(sent); wait < linger*8/10 {
+		t.Errorf("the partial batch of 5 was exported %s after it was stored, before batch_timeout %s", wait, linger)
+	}
+	sent = post(25, 28)
+	waitUntil(t, "the flush of 3 events", 30*time.Second, func() bool { return len(snapshot()) >= 4 })
+	last := snapshot()[3]
+	if fmt.Sprint(last.ns) != "[25 26 27]" {
+		t.Errorf("last call %v, want [25 26 27]", last.ns)
+	}
+	if wait := last.at.Sub(sent); wait < linger*8/10 {
+		t.Errorf("3 events exported %s after they were stored, before batch_timeout %s", wait, linger)
+	}
+}

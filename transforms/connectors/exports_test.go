@@ -236,3 +236,28 @@ func TestExportsOffTheLanes(t *testing.T) {
 		t.Fatalf("record %s: %v", out.Exports[0], err)
 	}
 }
+
+// TestExportsFromEveryLane: a batch split over several lanes queues the
+// exports of every chunk, in input order.
+func TestExportsFromEveryLane(t *testing.T) {
+	tr := newTestTransform(t, testOpts{lanes: 3, mutate: func(c *Config) { c.FetchAllowNetworks = []string{"127.0.0.1"} }},
+		plugin("exporter", map[string]any{"url": "http://127.0.0.1:1/"}))
+	var evs []*event.Event
+	for i := range 100 {
+		evs = append(evs, mustEvent(t, fmt.Sprintf(`{"event":"e","distinct_id":"d","properties":{"n":%d}}`, i)))
+	}
+	out := applyAll(t, tr, evs...)
+	if len(out.Exports) != len(evs) {
+		t.Fatalf("%d exports for %d events", len(out.Exports), len(evs))
+	}
+	for i, r := range out.Exports {
+		var rec exportRecord
+		if err := json.Unmarshal(r, &rec); err != nil {
+			t.Fatal(err)
+		}
+		ev := &event.Event{}
+		if err := ev.UnmarshalJSON(rec.Event); err != nil || ev.UUID != evs[i].UUID {
+			t.Fatalf("export %d is not event %d: %s (%v)", i, i, r, err)
+		}
+	}
+}

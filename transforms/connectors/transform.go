@@ -514,6 +514,7 @@ func (t *Transform) Apply(ctx context.Context, in component.Input, out *componen
 			out.Events = append(out.Events, outs[i].Events...)
 			out.Webhooks = append(out.Webhooks, outs[i].Webhooks...)
 			out.DeadLetters = append(out.DeadLetters, outs[i].DeadLetters...)
+			out.Exports = append(out.Exports, outs[i].Exports...)
 		}
 	}
 	t.pendingMu.Lock()
