@@ -1,7 +1,9 @@
 package main
 
 import (
+	"bytes"
 	"encoding/json"
+	"encoding/pem"
 	"fmt"
 	"io"
 	"net/http"
@@ -366,5 +368,75 @@ target = "stdout"
 	}
 	if wait := last.at.Sub(sent); wait < linger*8/10 {
 		t.Errorf("3 events exported %s after they were stored, before batch_timeout %s", wait, linger)
+	}
+}
+
+// TestTestCommandShowsExports: `hogtail test` prints each onEvent call as
+// {"export": {...}} on stderr with its outcome and its fetch requests.
+// fetch verifies TLS with the system roots, so SSL_CERT_FILE naming a
+// private CA lets it reach a server that CA signed; without it the
+// request fails on the certificate.
+func TestTestCommandShowsExports(t *testing.T) {
+	var hits atomic.Int32
+	srv := httptest.NewTLSServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	defer srv.Close()
+	caFile := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(caFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: srv.Certificate().Raw}), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	const dir = "../../transforms/connectors/testdata/plugins/exporter"
+	run := func(env ...string) []map[string]any {
+		cmd := exec.Command(binary(t), "test", dir, "--config", dir+":url="+srv.URL+"/track", "--fetch-allow-network", "127.0.0.1")
+		cmd.Env = append(os.Environ(), env...)
+		cmd.Stdin = strings.NewReader(`{"event":"a","distinct_id":"u","properties":{"n":1}}
+{"event":"b","distinct_id":"u","properties":{"n":2,"mode":"retry"}}
+{"event":"c","distinct_id":"u","properties":{"n":3,"mode":"error"}}
+`)
+		var stderr bytes.Buffer
+		cmd.Stderr = &stderr
+		out, err := cmd.Output()
+		if err != nil {
+			t.Fatalf("%v\n%s", err, stderr.String())
+		}
+		if n := strings.Count(string(out), "\n"); n != 3 {
+			t.Errorf("%d events on stdout, want 3:\n%s", n, out)
+		}
+		var calls []map[string]any
+		for _, line := range strings.Split(stderr.String(), "\n") {
+			var m struct {
+				Export map[string]any `json:"export"`
+			}
+			if json.Unmarshal([]byte(line), &m) == nil && m.Export != nil {
+				calls = append(calls, m.Export)
+			}
+		}
+		if len(calls) != 3 {
+			t.Fatalf("%d export lines, want 3:\n%s", len(calls), stderr.String())
+		}
+		return calls
+	}
+
+	calls := run("SSL_CERT_FILE=" + caFile)
+	for i, want := range []string{"ok", "retry", "error"} {
+		if calls[i]["outcome"] != want || calls[i]["function"] != "onEvent" || calls[i]["connector"] != "exporter" {
+			t.Errorf("call %d: %v, want outcome %s", i, calls[i], want)
+		}
+	}
+	fetches, _ := calls[0]["fetches"].([]any)
+	if len(fetches) != 1 || fmt.Sprint(fetches[0]) != fmt.Sprintf("map[method:POST status:200 url:%s/track]", srv.URL) {
+		t.Errorf("fetches of the first call: %v", fetches)
+	}
+	if e, _ := calls[2]["error"].(string); !strings.Contains(e, "cannot export this event") || !strings.Contains(e, "at onEvent (index.ts:") {
+		t.Errorf("error of the third call: %q", e)
+	}
+	if hits.Load() != 1 {
+		t.Errorf("server got %d requests, want 1", hits.Load())
+	}
+
+	// Without the CA, the certificate is refused.
+	calls = run("SSL_CERT_FILE=" + filepath.Join(t.TempDir(), "none.pem"))
+	fetches, _ = calls[0]["fetches"].([]any)
+	if calls[0]["outcome"] != "error" || len(fetches) != 1 || !strings.Contains(fmt.Sprint(fetches[0]), "certificate") {
+		t.Errorf("without the CA: %v", calls[0])
 	}
 }
