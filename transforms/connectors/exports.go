@@ -346,6 +346,9 @@ func (s *exportSink) next(conns []*connector, recs [][]byte, i int) (*connector,
 	return c, events, j, nil
 }
 
+// errStopped interrupts an export call when its delivery is cut.
+var errStopped = errors.New("export call stopped: hogtail is stopping or reloading")
+
 // errRetry is a failure the delivery loop retries: RetryError, a timeout,
 // or a runtime that could not be made ready.
 type errRetry struct{ err error }
@@ -395,8 +398,21 @@ func (s *exportSink) call(ctx context.Context, c *connector, raw []json.RawMessa
 		arg = processedEvent(in.vm, events[0])
 	}
 	start := time.Now()
+	// A stop of the agent cuts the call (and its fetch): its records stay
+	// in the queue and are exported again at the next start.
+	in.ctx = ctx
+	stop := context.AfterFunc(ctx, func() { in.vm.Interrupt(errStopped) })
 	_, cerr := in.call(in.fns[fnName], arg, in.meta)
+	interrupted := !stop()
+	in.ctx = nil
 	s.t.metrics.duration.WithLabelValues(s.t.name, name, fnName).Observe(time.Since(start).Seconds())
+	if interrupted || ctx.Err() != nil {
+		// The runtime may hold a half-run async function: never reuse it.
+		in.broken = true
+		if cerr != nil {
+			return errRetry{fmt.Errorf("connector %q: %s: stopped: %w", name, fnName, context.Cause(ctx))}
+		}
+	}
 	if cap := in.takeCaptured(); len(cap) > 0 {
 		s.t.pendingMu.Lock()
 		s.t.pending = append(s.t.pending, cap...)

@@ -261,3 +261,43 @@ func TestExportsFromEveryLane(t *testing.T) {
 		}
 	}
 }
+
+// TestExportCallEndsWithItsDelivery: when the agent cuts a delivery (a
+// stop), a call waiting on a slow fetch or looping ends with it, as a
+// retryable failure: the event stays in the queue, nothing is
+// dead-lettered, and the next call gets a fresh runtime.
+func TestExportCallEndsWithItsDelivery(t *testing.T) {
+	release := make(chan struct{})
+	slow := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		select {
+		case <-release:
+		case <-r.Context().Done():
+		}
+	}))
+	defer slow.Close()
+	defer close(release)
+	tr := exportTransform(t, "exporter", slow.URL, func(c *Config) {
+		c.Exports.Timeout = component.Duration(time.Hour)
+		c.FetchTimeout = component.Duration(time.Hour)
+	})
+	sink, _, _, err := tr.ExportSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, mode := range []string{"", "hang"} {
+		ev := mustEvent(t, fmt.Sprintf(`{"event":"e","distinct_id":"d","properties":{"mode":%q}}`, mode))
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan error, 1)
+		go func() { done <- sink.Deliver(ctx, component.Batch{Records: applyAll(t, tr, ev).Exports}) }()
+		time.Sleep(100 * time.Millisecond)
+		cancel()
+		select {
+		case err := <-done:
+			if err == nil || component.AsDeliveryError(err).Permanent || !strings.Contains(err.Error(), "stopped") {
+				t.Errorf("mode %q: Deliver = %v, want a retryable stop", mode, err)
+			}
+		case <-time.After(time.Minute):
+			t.Fatalf("mode %q: the call did not end with its delivery", mode)
+		}
+	}
+}

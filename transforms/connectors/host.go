@@ -368,7 +368,11 @@ func (in *instance) doFetch(call goja.FunctionCall) (goja.Value, error) {
 	if timeout <= 0 {
 		return nil, errors.New("fetch: no time left in this call")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	parent := in.ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {

@@ -1,6 +1,7 @@
 package connectors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -141,6 +142,9 @@ type instance struct {
 	// limit is the time limit of one call: the transform's timeout, or
 	// exports.timeout on the runtimes of the export sink.
 	limit time.Duration
+	// ctx, when set, ends the call early: an export call ends with its
+	// delivery (a stop of the agent); fetch requests are cut with it.
+	ctx context.Context
 	// fetches, when not nil, records every fetch (hogtail test shows the
 	// requests an export call made).
 	fetches *[]fetchRecord
