@@ -52,7 +52,7 @@ func exportSink(cfg *config.Config, t *runningTransform) (*runningSink, error) {
 	}
 	sink, d, ok, err := ex.ExportSink()
 	if err != nil {
-		return nil, fmt.Errorf("export sink: %w", err)
+		return nil, err
 	}
 	if !ok {
 		return nil, nil
