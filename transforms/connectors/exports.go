@@ -87,11 +87,17 @@ func (e *ExportsConfig) delivery(exportEvents bool) component.DeliveryConfig {
 	return d
 }
 
+// validate reports every problem, each naming its key under "exports.".
 func (e *ExportsConfig) validate() error {
 	var errs []error
 	d := e.delivery(false)
 	if err := d.Validate(); err != nil {
-		errs = append(errs, err)
+		var joined interface{ Unwrap() []error }
+		if errors.As(err, &joined) {
+			errs = append(errs, joined.Unwrap()...)
+		} else {
+			errs = append(errs, err)
+		}
 	}
 	if e.BatchTimeout != nil && *e.BatchTimeout < 0 {
 		errs = append(errs, errors.New("batch_timeout: must not be negative"))
@@ -99,10 +105,10 @@ func (e *ExportsConfig) validate() error {
 	if e.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout: must be positive"))
 	}
-	if err := errors.Join(errs...); err != nil {
-		return fmt.Errorf("exports.%w", err)
+	for i, err := range errs {
+		errs[i] = fmt.Errorf("exports.%w", err)
 	}
-	return nil
+	return errors.Join(errs...)
 }
 
 // exportFn names the function that receives a connector's exports:

@@ -301,3 +301,37 @@ func TestExportCallEndsWithItsDelivery(t *testing.T) {
 		}
 	}
 }
+
+func TestExportsConfigValidate(t *testing.T) {
+	neg := component.Duration(-time.Second)
+	for _, tc := range []struct {
+		name   string
+		mutate func(*ExportsConfig)
+		want   []string
+	}{
+		{"defaults", func(*ExportsConfig) {}, nil},
+		{"bad", func(e *ExportsConfig) {
+			e.BatchMaxEvents, e.Concurrency, e.Timeout, e.BatchTimeout = 0, 0, 0, &neg
+		}, []string{"exports.batch_max_events: must be at least 1", "exports.concurrency: must be at least 1", "exports.timeout: must be positive", "exports.batch_timeout: must not be negative"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			e := defaultExports()
+			tc.mutate(&e)
+			err := e.validate()
+			if tc.want == nil {
+				if err != nil {
+					t.Fatal(err)
+				}
+				return
+			}
+			if err == nil {
+				t.Fatal("no error")
+			}
+			for _, w := range tc.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error lacks %q:\n%v", w, err)
+				}
+			}
+		})
+	}
+}
