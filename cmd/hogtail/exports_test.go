@@ -24,6 +24,7 @@ import (
 type exportTarget struct {
 	*httptest.Server
 	down     atomic.Bool
+	delay    atomic.Int64 // ns each accepted call takes
 	mu       sync.Mutex
 	accepted []exported // in the order of the 200 answers
 	refused  int
@@ -51,6 +52,11 @@ func newExportTarget(t *testing.T) *exportTarget {
 			return
 		}
 		x.accepted = append(x.accepted, e)
+		if d := time.Duration(x.delay.Load()); d > 0 {
+			x.mu.Unlock()
+			time.Sleep(d)
+			x.mu.Lock()
+		}
 	}))
 	t.Cleanup(x.Close)
 	return x
@@ -190,9 +196,11 @@ func TestExportsThroughOutage(t *testing.T) {
 }
 
 // TestExportsSurviveKill runs the real binary while the export target is
-// down, SIGKILLs it three times while events arrive and exports are being
+// down, SIGKILLs it five times while events arrive and exports are being
 // retried, restarts it, then brings the target back: every accepted event
-// is exported (0 lost).
+// is exported (0 lost) and none twice. Then it kills the agent while
+// exports succeed: an event whose 200 came just before the kill may be
+// exported again, under its one uuid, and none is lost.
 func TestExportsSurviveKill(t *testing.T) {
 	if testing.Short() {
 		t.Skip("kill test skipped in -short mode")
@@ -221,7 +229,7 @@ func TestExportsSurviveKill(t *testing.T) {
 		cmd.Wait()
 	}()
 
-	const perRound, rounds = 60, 3
+	const perRound, rounds = 100, 5
 	stop := make(chan struct{})
 	defer close(stop)
 	next := 0
@@ -253,12 +261,50 @@ func TestExportsSurviveKill(t *testing.T) {
 	})
 	got, refused := target.snapshot()
 	dup := len(got) - next
-	t.Logf("%d events accepted, %d exported (%d again after a kill), %d refused calls during the outage, 0 lost", next, len(got), dup, refused)
+	t.Logf("outage: %d events accepted, %d exported (%d again after a kill), %d refused calls, 0 lost", next, len(got), dup, refused)
 	// Only a call interrupted between the target's 200 and the ack may
 	// repeat, and the target was down at every kill.
 	if dup != 0 {
 		t.Errorf("%d events exported twice although every kill happened during the outage", dup)
 	}
+
+	// Kill while exports succeed, each taking 20 ms.
+	target.delay.Store(int64(20 * time.Millisecond))
+	before := len(got)
+	first := next
+	for i := 0; i < perRound; i++ {
+		if !postUntilAccepted(t, src, next, "", stop) {
+			t.Fatal("not accepted")
+		}
+		next++
+	}
+	waitUntil(t, "exports under way", 30*time.Second, func() bool { g, _ := target.snapshot(); return len(g) >= before+10 })
+	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	cmd = start()
+	uuidOf := map[int]string{}
+	waitUntil(t, "every event exported after the kill", 60*time.Second, func() bool {
+		g, _ := target.snapshot()
+		seen := map[int]bool{}
+		for _, e := range g {
+			seen[e.N] = true
+		}
+		return len(seen) == next
+	})
+	got, _ = target.snapshot()
+	again := 0
+	for _, e := range got {
+		if u, ok := uuidOf[e.N]; ok {
+			again++
+			if u != e.UUID {
+				t.Errorf("event %d exported under two uuids", e.N)
+			}
+		}
+		uuidOf[e.N] = e.UUID
+	}
+	t.Logf("kill while exporting: events %d..%d, %d exported again (same uuid), 0 lost", first, next-1, again)
 }
 
 // TestExportEventsBatching runs exportEvents through the agent: a batch of
