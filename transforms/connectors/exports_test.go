@@ -7,12 +7,14 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/event"
 )
 
@@ -333,5 +335,49 @@ func TestExportsConfigValidate(t *testing.T) {
 				}
 			}
 		})
+	}
+}
+
+// TestExportHotReload: after a hot reload the export sink calls the new
+// version (set up on a runtime of its own) and tears the old runtime down
+// with teardownPlugin.
+func TestExportHotReload(t *testing.T) {
+	src := func(v int) string {
+		return fmt.Sprintf(`export function setupPlugin({ global }) { global.version = %d }
+export async function onEvent(event, { global, storage }) { await storage.set('seen:' + event.uuid, global.version) }
+export async function teardownPlugin({ global, storage }) {
+    const key = 'teardown:' + global.version
+    await storage.set(key, (await storage.get(key, 0)) + 1)
+}
+`, v)
+	}
+	dir := t.TempDir()
+	writePlugin(t, dir, src(1))
+	kv := componenttest.NewKV()
+	tr := newTestTransform(t, testOpts{kv: kv}, ChainEntry{Path: dir})
+	sink, _, _, err := tr.ExportSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	name := filepath.Base(dir)
+	deliver := func() string {
+		ev := mustEvent(t, `{"event":"e","distinct_id":"d"}`)
+		if err := sink.Deliver(context.Background(), component.Batch{Records: applyAll(t, tr, ev).Exports}); err != nil {
+			t.Fatal(err)
+		}
+		v, _, _ := kv.Get(storageKeyOf(name, "seen:"+ev.UUID))
+		return string(v)
+	}
+	if v := deliver(); v != "1" {
+		t.Fatalf("version %s, want 1", v)
+	}
+	writeSource(t, dir, src(2))
+	tr.checkReload()
+	if v := deliver(); v != "2" {
+		t.Fatalf("after reload: version %s, want 2", v)
+	}
+	// One lane and one export runtime ran version 1.
+	if v, _, _ := kv.Get(storageKeyOf(name, "teardown:1")); string(v) != "2" {
+		t.Errorf("version 1 torn down %s times, want 2 (its lane and its export runtime)", v)
 	}
 }
