@@ -16,6 +16,7 @@ import (
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/event"
+	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
 // exportReceiver is an httptest server that records the bodies it
@@ -134,6 +135,16 @@ func TestExportOutcomes(t *testing.T) {
 	ev := mustEvent(t, `{"event":"e","distinct_id":"d","properties":{"n":2}}`)
 	if err := sink.Deliver(context.Background(), component.Batch{Records: applyAll(t, tr, ev).Exports}); err != nil {
 		t.Fatalf("after a timeout: %v", err)
+	}
+	for outcome, want := range map[string]float64{outcomeOK: 2, outcomeRetry: 4, outcomeError: 2} {
+		if got := testutil.ToFloat64(tr.metrics.exports.WithLabelValues("enrich", "exporter", outcome)); got != want {
+			t.Errorf("hogtail_connector_exports_total{outcome=%q} = %v, want %v", outcome, got, want)
+		}
+	}
+	for kind, want := range map[string]float64{"on_event": 5, "timeout": 1} {
+		if got := testutil.ToFloat64(tr.metrics.errors.WithLabelValues("enrich", "exporter", kind)); got != want {
+			t.Errorf("hogtail_connector_errors_total{kind=%q} = %v, want %v", kind, got, want)
+		}
 	}
 }
 
