@@ -392,3 +392,49 @@ export async function teardownPlugin({ global, storage }) {
 		t.Errorf("version 1 torn down %s times, want 2 (its lane and its export runtime)", v)
 	}
 }
+
+// TestExportConcurrentCalls: with exports.concurrency > 1 the delivery loop
+// calls Deliver concurrently; each call gets a runtime of its own and every
+// event is exported once.
+func TestExportConcurrentCalls(t *testing.T) {
+	rcv := newExportReceiver(t, func(int) int { return 200 })
+	tr := exportTransform(t, "exporter", rcv.URL, func(c *Config) { c.Exports.Concurrency = 4 })
+	sink, d, _, err := tr.ExportSink()
+	if err != nil || d.Concurrency != 4 {
+		t.Fatalf("ExportSink: concurrency %d, %v", d.Concurrency, err)
+	}
+	var wg sync.WaitGroup
+	errs := make(chan error, 4)
+	for g := range 4 {
+		var evs []*event.Event
+		for i := range 25 {
+			evs = append(evs, mustEvent(t, fmt.Sprintf(`{"event":"e","distinct_id":"d","properties":{"n":%d}}`, g*25+i)))
+		}
+		recs := applyAll(t, tr, evs...).Exports
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			errs <- sink.Deliver(context.Background(), component.Batch{Records: recs})
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	seen := map[string]bool{}
+	for _, b := range rcv.bodies() {
+		seen[b] = true
+	}
+	if len(seen) != 100 || len(rcv.bodies()) != 100 {
+		t.Fatalf("%d bodies, %d distinct; want 100", len(rcv.bodies()), len(seen))
+	}
+	sink.(*exportSink).mu.Lock()
+	idle := len(sink.(*exportSink).idle[0])
+	sink.(*exportSink).mu.Unlock()
+	if idle < 1 || idle > 4 {
+		t.Errorf("%d idle export runtimes, want 1 to 4", idle)
+	}
+}
