@@ -71,7 +71,10 @@ type Agent struct {
 type topology struct {
 	eventSinks   map[string][]*runningSink
 	webhookSinks map[string][]*runningSink
-	nextT        map[string][]*runningTransform
+	// exportSinks maps a transform to its own export sink (see
+	// component.Exporter).
+	exportSinks map[string]*runningSink
+	nextT       map[string][]*runningTransform
 }
 
 type runningSource struct {
@@ -90,16 +93,21 @@ type runningTransform struct {
 	fp      string
 	tr      component.Transform
 	started bool
+	// exports is the transform's own export sink, or nil.
+	exports *runningSink
 }
 
 type runningSink struct {
-	name     string
-	fp       string
-	spec     *config.Sink
-	sink     component.Sink
-	delivery component.DeliveryConfig
-	reader   *buffer.Reader
-	status   *sinkStatus
+	name string
+	fp   string
+	spec *config.Sink
+	// exportsOf names the transform whose export sink this is ("" for a
+	// configured or implicit webhook sink).
+	exportsOf string
+	sink      component.Sink
+	delivery  component.DeliveryConfig
+	reader    *buffer.Reader
+	status    *sinkStatus
 	// stopping is set once the sink is being stopped.
 	stopping atomic.Bool
 	// stopRead ends the drain: no new batch, no more waiting in backoff;
@@ -223,9 +231,20 @@ func (a *Agent) apply(cfg *config.Config) error {
 			errs = append(errs, fmt.Errorf("transforms.%s: %w", name, err))
 			continue
 		}
-		newT[name] = &runningTransform{name: name, fp: fp, tr: tr}
+		rt := &runningTransform{name: name, fp: fp, tr: tr}
+		rt.exports, err = exportSink(cfg, rt)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("transforms.%s: %w", name, err))
+			continue
+		}
+		newT[name] = rt
 	}
 	newK := map[string]*runningSink{}
+	for _, t := range newT {
+		if t.exports != nil {
+			newK[t.exports.name] = t.exports
+		}
+	}
 	for name, s := range allSinks(cfg) {
 		fp := fingerprint(s.Type, s.Config)
 		if old := a.sinks[name]; old != nil && old.fp == fp {
@@ -348,9 +367,14 @@ func buildTopology(cfg *config.Config, ts map[string]*runningTransform, ks map[s
 	t := &topology{
 		eventSinks:   map[string][]*runningSink{},
 		webhookSinks: map[string][]*runningSink{},
+		exportSinks:  map[string]*runningSink{},
 		nextT:        map[string][]*runningTransform{},
 	}
 	for _, s := range ks {
+		if s.exportsOf != "" {
+			t.exportSinks[s.exportsOf] = s
+			continue
+		}
 		for _, in := range s.spec.Inputs {
 			if s.spec.Factory.Kind() == component.KindWebhooks {
 				t.webhookSinks[in] = append(t.webhookSinks[in], s)
@@ -564,8 +588,9 @@ func (a *Agent) diff(cfg *config.Config) reloadDiff {
 			d.stopped = append(d.stopped, "transforms."+name)
 		}
 	}
-	for name := range a.sinks {
-		if !seen["sinks."+name] {
+	for name, s := range a.sinks {
+		// A transform's export sink follows its transform.
+		if !seen["sinks."+name] && s.exportsOf == "" {
 			d.stopped = append(d.stopped, "sinks."+name)
 		}
 	}

@@ -94,6 +94,20 @@ func (a *Agent) deliver(ctx, drain context.Context, s *runningSink, recs [][]byt
 			recs = recs[n:]
 		}
 		switch {
+		case de.Permanent && de.Rejected > 0:
+			// The sink named the records the failure concerns (a
+			// connector's exportEvents batch): dead-letter them as one,
+			// deliver the rest.
+			n := min(de.Rejected, len(recs))
+			if !a.deadLetter(drain, s, recs[:n], err) {
+				return false
+			}
+			if n == len(recs) {
+				return true
+			}
+			recs = recs[n:]
+			bo.Reset()
+			continue
 		case de.TooLarge || de.Permanent:
 			if len(recs) == 1 {
 				return a.deadLetter(drain, s, recs, err)

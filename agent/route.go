@@ -140,6 +140,9 @@ func (a *Agent) flow(ctx context.Context, topo *topology, source, node string, e
 		if len(out.Webhooks) > 0 {
 			a.routeWebhooks(topo, t.name, out.Webhooks, p)
 		}
+		if len(out.Exports) > 0 {
+			a.routeExports(topo, t.name, out.Exports, p)
+		}
 		if err := a.flow(ctx, topo, source, t.name, out.Events, p); err != nil {
 			return err
 		}
@@ -168,6 +171,21 @@ func (a *Agent) routeWebhooks(topo *topology, transform string, hooks []componen
 	for _, s := range sinks {
 		p.appends[s.name] = append(p.appends[s.name], recs...)
 	}
+}
+
+// routeExports queues a transform's export records for its export sink.
+func (a *Agent) routeExports(topo *topology, transform string, recs [][]byte, p *plan) {
+	s := topo.exportSinks[transform]
+	if s == nil {
+		// A connector that gained onEvent in a hot reload of a transform
+		// started without export sink: keep the records, replayable once
+		// the transform is rebuilt with its queue.
+		for _, r := range recs {
+			p.dead = append(p.dead, component.DeadLetter{Component: transform + exportsSuffix, Reason: "the transform has no export queue yet (a connector gained onEvent/exportEvents in a hot reload); restart hogtail, then replay", Record: r})
+		}
+		return
+	}
+	p.appends[s.name] = append(p.appends[s.name], recs...)
 }
 
 // encodeEvents encodes events into arena (emptied first) and returns a

@@ -135,6 +135,22 @@ type Output struct {
 	Events      []*event.Event
 	Webhooks    []Webhook
 	DeadLetters []DeadLetter
+	// Exports are records for the transform's own export sink (see
+	// Exporter), encoded by the transform; stored in that sink's queue in
+	// the same transaction as the rest.
+	Exports [][]byte
+}
+
+// Exporter is implemented by a transform that delivers part of its output
+// itself, through a sink of its own: the connectors transform runs its
+// connectors' onEvent and exportEvents that way. The agent reads that
+// sink's queue, named "TRANSFORM.exports", with its usual delivery loop
+// (retry, backoff, dead letters, metrics).
+type Exporter interface {
+	// ExportSink returns the sink that delivers Output.Exports and its
+	// delivery options; ok is false when the transform has nothing to
+	// export. It may load the transform's code to find out.
+	ExportSink() (sink Sink, d DeliveryConfig, ok bool, err error)
 }
 
 // Webhook is a request composed by a connector's composeWebhook, delivered by

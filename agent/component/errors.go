@@ -24,6 +24,11 @@ type DeliveryError struct {
 	// accepted before the failure (a sink sending records one by one, like
 	// webhooks); the agent does not send them again.
 	Delivered int
+	// Rejected, with Permanent, is how many records (after the Delivered
+	// ones) the failure concerns as a whole: the agent dead-letters
+	// exactly those, without splitting them, and delivers the rest. 0
+	// means unknown: the agent splits the batch to isolate the bad ones.
+	Rejected int
 }
 
 func (e *DeliveryError) Error() string {
@@ -53,6 +58,11 @@ func Paused(err error) error { return &DeliveryError{Err: err, Paused: true} }
 
 // RetryAfter marks err as retryable after at least d.
 func RetryAfter(d time.Duration, err error) error { return &DeliveryError{Err: err, RetryAfter: d} }
+
+// Rejected marks err as a permanent failure of exactly the first n records
+// of the batch (after any Delivered ones): they go to dead letters together,
+// with err as the reason, and the records after them are delivered.
+func Rejected(n int, err error) error { return &DeliveryError{Err: err, Permanent: true, Rejected: n} }
 
 // Partial reports that the first n records of the batch were accepted
 // before err, keeping err's classification.

@@ -11,7 +11,7 @@ import (
 	"github.com/hogtail/hogtail/transforms/connectors"
 )
 
-const testUsage = `Usage: hogtail test DIR [DIR ...] [--config DIR:key=value ...] [--geoip FILE]
+const testUsage = `Usage: hogtail test DIR [DIR ...] [--config DIR:key=value ...] [--geoip FILE] [--fetch-allow-network CIDR ...]
 
 Runs JSON-lines events from stdin through the chain of connector folders DIR
 (in order), without a running agent: each resulting event is printed on stdout
@@ -22,6 +22,15 @@ give a file as DIR:key=@path: it becomes meta.attachments[key]. A setupPlugin
 that throws ends the test at once (exit 1) with its error and stack. --geoip
 names a MaxMind City database (.mmdb) behind meta.geoip.locate(ip), as the
 transform's geoip_database option does.
+
+Connectors with onEvent or exportEvents are called once per event (or per
+input line's events for exportEvents) right after the chain, and each call
+is shown on stderr as {"export": {...}} with its outcome ("ok", "retry" for
+a RetryError or a timeout, which the agent retries, "error" for any other
+throw, which the agent dead-letters) and the fetch requests it made.
+--fetch-allow-network lets fetch reach an internal network or address (a
+local test server: --fetch-allow-network 127.0.0.1), as the transform's
+fetch_allow_networks option does.
 
 Example:
   echo '{"event":"signup","distinct_id":"u1","properties":{"email":"a@b.c"}}' |
@@ -35,6 +44,7 @@ Example:
 func cmdTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var dirs, configs []string
 	var geoip string
+	var nets []string
 	for i := 0; i < len(args); i++ {
 		a := args[i]
 		switch {
@@ -59,6 +69,15 @@ func cmdTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			geoip = args[i]
 		case strings.HasPrefix(a, "--geoip=") || strings.HasPrefix(a, "-geoip="):
 			geoip = a[strings.IndexByte(a, '=')+1:]
+		case a == "--fetch-allow-network" || a == "-fetch-allow-network":
+			if i+1 >= len(args) {
+				fmt.Fprintf(stderr, "hogtail test: %s needs a CIDR or an address\n\n%s", a, testUsage)
+				return 2
+			}
+			i++
+			nets = append(nets, args[i])
+		case strings.HasPrefix(a, "--fetch-allow-network=") || strings.HasPrefix(a, "-fetch-allow-network="):
+			nets = append(nets, a[strings.IndexByte(a, '=')+1:])
 		case strings.HasPrefix(a, "-"):
 			fmt.Fprintf(stderr, "hogtail test: unknown flag %s\n\n%s", a, testUsage)
 			return 2
@@ -72,7 +91,7 @@ func cmdTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	if err := connectors.RunTest(ctx, dirs, connectors.TestOptions{Configs: configs, GeoIPDatabase: geoip}, stdin, stdout, stderr); err != nil {
+	if err := connectors.RunTest(ctx, dirs, connectors.TestOptions{Configs: configs, GeoIPDatabase: geoip, FetchAllowNetworks: nets}, stdin, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "hogtail test:", err)
 		return 1
 	}

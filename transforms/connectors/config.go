@@ -61,6 +61,9 @@ type Config struct {
 	// GeoIPDatabase is the MaxMind City database (.mmdb) behind
 	// meta.geoip, relative to the config file; empty = no meta.geoip.
 	GeoIPDatabase string `toml:"geoip_database"`
+	// Exports configures the export queue of the chain's onEvent and
+	// exportEvents connectors.
+	Exports ExportsConfig `toml:"exports"`
 	// Chain lists the connectors in order.
 	Chain []ChainEntry `toml:"chain"`
 
@@ -93,6 +96,7 @@ func DefaultConfig() *Config {
 		MaxMemory:        256 << 20,
 		BreakerThreshold: 10,
 		BreakerRetry:     component.Duration(time.Minute),
+		Exports:          defaultExports(),
 	}
 }
 
@@ -144,6 +148,9 @@ func (c *Config) Validate() error {
 		if err := checkGeoDB(resolvePath(c.configDir, c.GeoIPDatabase)); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if err := c.Exports.validate(); err != nil {
+		errs = append(errs, err)
 	}
 	if len(c.Chain) == 0 {
 		errs = append(errs, errors.New("chain: needs at least one connector ([[transforms.NAME.chain]] with a path)"))

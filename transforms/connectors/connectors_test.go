@@ -343,6 +343,9 @@ func TestBareImportIsALoadError(t *testing.T) {
 	_ = tr.Shutdown(context.Background())
 }
 
+// TestOnEvent: onEvent is not called during Apply; the export sink calls
+// it with PostHog's ProcessedPluginEvent (a copy: it cannot change the
+// event), and a throw rejects exactly that event.
 func TestOnEvent(t *testing.T) {
 	kv := componenttest.NewKV()
 	logs := &syncBuffer{}
@@ -352,8 +355,20 @@ func TestOnEvent(t *testing.T) {
 		mustEvent(t, `{"uuid":"u-2","event":"b","distinct_id":"d","properties":{"n":2}}`),
 	}
 	out := applyAll(t, tr, evs...)
-	if len(out.Events) != 2 {
-		t.Fatalf("onEvent errors must not affect ingestion: %d events", len(out.Events))
+	if len(out.Events) != 2 || len(out.Exports) != 2 {
+		t.Fatalf("%d events, %d exports", len(out.Events), len(out.Exports))
+	}
+	if _, ok, _ := kv.Get(storageKeyOf("on-event", "seen:u-1")); ok {
+		t.Fatal("onEvent ran during Apply")
+	}
+	sink, _, _, err := tr.ExportSink()
+	if err != nil {
+		t.Fatal(err)
+	}
+	err = sink.Deliver(context.Background(), component.Batch{Records: out.Exports})
+	de := component.AsDeliveryError(err)
+	if err == nil || !de.Permanent || de.Delivered != 1 || de.Rejected != 1 || !strings.Contains(err.Error(), "onEvent failure") {
+		t.Fatalf("Deliver = %v (delivered %d, rejected %d)", err, de.Delivered, de.Rejected)
 	}
 	if _, changed := out.Events[0].Properties.Get("changed_in_on_event"); changed {
 		t.Error("onEvent changed the event")
@@ -361,7 +376,7 @@ func TestOnEvent(t *testing.T) {
 	if v, _, _ := kv.Get(storageKeyOf("on-event", "seen:u-1")); string(v) != `["a","string",1,"x@y.z"]` {
 		t.Errorf("onEvent saw %s", v)
 	}
-	if !strings.Contains(logs.String(), "onEvent failure is only logged") {
+	if !strings.Contains(logs.String(), "onEvent failure") {
 		t.Error("onEvent error not logged")
 	}
 }

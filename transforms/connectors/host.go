@@ -309,6 +309,20 @@ func hostAllowed(allow []string, host string) bool {
 // fetch_timeout and the call's remaining time) and returns a settled promise.
 func (in *instance) fetch(call goja.FunctionCall) goja.Value {
 	res, err := in.doFetch(call)
+	if in.fetches != nil {
+		rec := fetchRecord{Method: "GET", URL: redact.URL(call.Argument(0).String())}
+		if opts, ok := call.Argument(1).(*goja.Object); ok {
+			if m := opts.Get("method"); m != nil && !goja.IsUndefined(m) {
+				rec.Method = strings.ToUpper(m.String())
+			}
+		}
+		if err != nil {
+			rec.Error = err.Error()
+		} else if o, ok := res.(*goja.Object); ok {
+			rec.Status = int(o.Get("status").ToInteger())
+		}
+		*in.fetches = append(*in.fetches, rec)
+	}
 	if err != nil {
 		return in.rejected(err)
 	}
@@ -354,7 +368,11 @@ func (in *instance) doFetch(call goja.FunctionCall) (goja.Value, error) {
 	if timeout <= 0 {
 		return nil, errors.New("fetch: no time left in this call")
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	parent := in.ctx
+	if parent == nil {
+		parent = context.Background()
+	}
+	ctx, cancel := context.WithTimeout(parent, timeout)
 	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, method, u.String(), body)
 	if err != nil {

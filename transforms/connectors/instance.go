@@ -1,6 +1,7 @@
 package connectors
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"reflect"
@@ -102,7 +103,7 @@ const prelude = `
 var preludeProgram = goja.MustCompile("hogtail-prelude.js", prelude, false)
 
 // methods are the exports looked up by name.
-var methods = []string{"setupPlugin", "teardownPlugin", "processEvent", "processEventBatch", "composeWebhook", "onEvent", "runEveryMinute", "runEveryHour", "runEveryDay"}
+var methods = []string{"setupPlugin", "teardownPlugin", "processEvent", "processEventBatch", "composeWebhook", "onEvent", "exportEvents", "runEveryMinute", "runEveryHour", "runEveryDay"}
 
 // instance is one goja runtime running one version of one connector. It is
 // used by one goroutine at a time (its lane, or the scheduler).
@@ -137,6 +138,24 @@ type instance struct {
 	captured []*event.Event
 
 	jsonParse, jsonStringify goja.Callable
+
+	// limit is the time limit of one call: the transform's timeout, or
+	// exports.timeout on the runtimes of the export sink.
+	limit time.Duration
+	// ctx, when set, ends the call early: an export call ends with its
+	// delivery (a stop of the agent); fetch requests are cut with it.
+	ctx context.Context
+	// fetches, when not nil, records every fetch (hogtail test shows the
+	// requests an export call made).
+	fetches *[]fetchRecord
+}
+
+// fetchRecord is one fetch() request as hogtail test shows it.
+type fetchRecord struct {
+	Method string `json:"method"`
+	URL    string `json:"url"`
+	Status int    `json:"status,omitempty"`
+	Error  string `json:"error,omitempty"`
 }
 
 // newInstance creates a runtime, runs the connector's bundle in it and finds
@@ -153,7 +172,7 @@ func newInstance(t *Transform, c *connector) (in *instance, err error) {
 		}
 	}()
 	vm := goja.New()
-	in = &instance{c: c, t: t, vm: vm, fns: map[string]goja.Callable{}}
+	in = &instance{c: c, t: t, vm: vm, fns: map[string]goja.Callable{}, limit: t.cfg.Timeout.D()}
 	in.timer = time.AfterFunc(time.Hour, in.fire)
 	in.timer.Stop()
 	t.guard.register(in)
@@ -268,7 +287,7 @@ func (in *instance) fire() {
 	// that lands after the next call was armed.
 	if in.armed && !in.fired && !time.Now().Before(in.deadline) {
 		in.fired = true
-		in.firedErr = errTimeout{in.t.cfg.Timeout.D()}
+		in.firedErr = errTimeout{in.limit}
 		in.vm.Interrupt(in.firedErr)
 	}
 	in.mu.Unlock()
@@ -300,7 +319,7 @@ func (in *instance) remaining() time.Duration {
 	in.mu.Lock()
 	defer in.mu.Unlock()
 	if !in.armed {
-		return in.t.cfg.Timeout.D()
+		return in.limit
 	}
 	return time.Until(in.deadline)
 }
@@ -310,7 +329,7 @@ func (in *instance) remaining() time.Duration {
 // storage) resolve before they return, and goja drains its job queue when
 // the outermost call returns.
 func (in *instance) call(fn goja.Callable, args ...goja.Value) (v goja.Value, err error) {
-	in.arm(in.t.cfg.Timeout.D())
+	in.arm(in.limit)
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in connector call: %v", r)
@@ -355,7 +374,7 @@ var errPending = errors.New("promise still pending when the call returned (conne
 // callSync runs fn without awaiting: composeWebhook is not awaited in
 // PostHog, so a returned promise is an error.
 func (in *instance) callSync(fn goja.Callable, args ...goja.Value) (v goja.Value, err error) {
-	in.arm(in.t.cfg.Timeout.D())
+	in.arm(in.limit)
 	defer func() {
 		if r := recover(); r != nil {
 			err = fmt.Errorf("panic in connector call: %v", r)

@@ -27,6 +27,9 @@ type TestOptions struct {
 	// GeoIPDatabase is the MaxMind City database behind meta.geoip
 	// (--geoip); empty = none.
 	GeoIPDatabase string
+	// FetchAllowNetworks are networks fetch() may reach although internal
+	// (--fetch-allow-network), as the transform's fetch_allow_networks.
+	FetchAllowNetworks []string
 }
 
 // RunTest implements `hogtail test DIR [DIR ...] [--config DIR:key=value
@@ -56,6 +59,7 @@ func RunTest(ctx context.Context, dirs []string, opts TestOptions, stdin io.Read
 		index[abs] = i
 	}
 	cfg.GeoIPDatabase = opts.GeoIPDatabase
+	cfg.FetchAllowNetworks = opts.FetchAllowNetworks
 	for _, c := range opts.Configs {
 		if err := applyTestConfig(cfg, index, c); err != nil {
 			return fmt.Errorf("test: --config %q: %w", c, err)
@@ -90,6 +94,22 @@ func RunTest(ctx context.Context, dirs []string, opts TestOptions, stdin io.Read
 	// cannot set up fails the test at once, even with no input.
 	if err := t.setupLanes(ctx); err != nil {
 		return fmt.Errorf("test: %w", err)
+	}
+
+	var exports [][]byte
+	batching := false
+	for _, c := range t.state.Load().conns {
+		batching = batching || c.export == "exportEvents"
+	}
+	var werr error
+	t.exports.observe = func(c exportCall) {
+		b, err := json.Marshal(map[string]any{"export": c})
+		if err == nil {
+			_, err = fmt.Fprintf(stderr, "%s\n", b)
+		}
+		if err != nil && werr == nil {
+			werr = fmt.Errorf("test: writing stderr: %w", err)
+		}
 	}
 
 	sc := bufio.NewScanner(stdin)
@@ -129,6 +149,18 @@ func RunTest(ctx context.Context, dirs []string, opts TestOptions, stdin io.Read
 				return fmt.Errorf("test: writing stderr: %w", err)
 			}
 		}
+		// Each export call runs once: its outcome (ok, retry, error) is
+		// shown; the agent would retry a "retry". onEvent runs right away,
+		// exportEvents once batch_max_events events are there or at the
+		// end of the input.
+		exports = append(exports, out.Exports...)
+		if !batching || len(exports) >= cfg.Exports.BatchMaxEvents {
+			t.exports.runOnce(ctx, groupByConnector(exports))
+			exports = exports[:0]
+		}
+		if werr != nil {
+			return werr
+		}
 		for _, d := range out.DeadLetters {
 			b, _ := json.Marshal(map[string]any{"dead_letter": map[string]any{"component": d.Component, "reason": d.Reason, "record": json.RawMessage(d.Record)}})
 			if _, err := fmt.Fprintf(stderr, "%s\n", b); err != nil {
@@ -139,7 +171,34 @@ func RunTest(ctx context.Context, dirs []string, opts TestOptions, stdin io.Read
 	if err := sc.Err(); err != nil {
 		return fmt.Errorf("test: reading stdin: %w", err)
 	}
-	return nil
+	t.exports.runOnce(ctx, groupByConnector(exports))
+	return werr
+}
+
+// groupByConnector orders export records by connector, keeping each
+// connector's events in order, so that an exportEvents connector gets them
+// in one call.
+func groupByConnector(recs [][]byte) [][]byte {
+	names := make([]string, len(recs))
+	for i, r := range recs {
+		var rec exportRecord
+		if json.Unmarshal(r, &rec) == nil {
+			names[i] = rec.Connector
+		}
+	}
+	var order []string
+	by := map[string][][]byte{}
+	for i, r := range recs {
+		if _, seen := by[names[i]]; !seen {
+			order = append(order, names[i])
+		}
+		by[names[i]] = append(by[names[i]], r)
+	}
+	out := make([][]byte, 0, len(recs))
+	for _, n := range order {
+		out = append(out, by[n]...)
+	}
+	return out
 }
 
 // applyTestConfig applies one DIR:key=value of `hogtail test` to the chain

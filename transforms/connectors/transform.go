@@ -44,6 +44,9 @@ type connector struct {
 	fp           string
 	sh           *shared
 	hasScheduled bool
+	// export is the function that receives the connector's exports
+	// ("exportEvents", "onEvent" or "").
+	export string
 	// breaker switches the connector off when it keeps failing.
 	breaker *breaker
 	// spare holds ready instances (already set up when they come from a
@@ -71,6 +74,10 @@ type lane struct {
 	// the first error of an admitted connector (see settleBreakers).
 	admits []admission
 	failed []string
+	// exports collects the export records of the chunk being processed,
+	// by connector, so that a run of one connector's events can make one
+	// exportEvents call.
+	exports [][][]byte
 }
 
 type metrics struct {
@@ -83,10 +90,11 @@ type metrics struct {
 	bypassed  *prometheus.CounterVec
 	tripped   *prometheus.GaugeVec
 	geoReload *prometheus.CounterVec
+	exports   *prometheus.CounterVec
 }
 
 // errorKinds are the kind label values of hogtail_connector_errors_total.
-var errorKinds = []string{"error", "timeout", "interrupted", "setup", "on_event", "compose_webhook", "fetch_denied", "scheduled", "invalid_uuid"}
+var errorKinds = []string{"error", "timeout", "interrupted", "setup", "on_event", "compose_webhook", "fetch_denied", "scheduled", "invalid_uuid", "export_events"}
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 	if reg == nil {
@@ -103,6 +111,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		reloads:   counter("hogtail_connector_reloads_total", "Hot reloads of a connector, by result.", "transform", "connector", "result"),
 		captured:  counter("hogtail_connector_captured_events_total", "Events created by posthog.capture.", "transform", "connector"),
 		geoReload: counter("hogtail_connector_geoip_reloads_total", "Reloads of the GeoIP database after its file changed, by result.", "transform", "result"),
+		exports:   counter("hogtail_connector_exports_total", "onEvent / exportEvents calls by outcome: ok, retry (RetryError or timeout: retried with backoff), error (dead-lettered).", "transform", "connector", "outcome"),
 		bypassed:  counter("hogtail_connector_bypassed_events_total", "Events a switched-off connector (breaker open) was not called for; they followed on_error.", "transform", "connector"),
 		tripped: component.RegisterInto(reg, prometheus.NewGaugeVec(prometheus.GaugeOpts{
 			Name: "hogtail_connector_switched_off",
@@ -130,6 +139,9 @@ func (m *metrics) start(transform, connector string) {
 	m.reloads.WithLabelValues(transform, connector, "error")
 	m.bypassed.WithLabelValues(transform, connector)
 	m.tripped.WithLabelValues(transform, connector)
+	for _, o := range []string{outcomeOK, outcomeRetry, outcomeError} {
+		m.exports.WithLabelValues(transform, connector, o)
+	}
 }
 
 // Transform runs events through a chain of PostHog connectors.
@@ -145,6 +157,8 @@ type Transform struct {
 	guard    *memGuard
 	// geo is the database behind meta.geoip; nil without geoip_database.
 	geo *geoDB
+	// exports delivers the export records (onEvent, exportEvents).
+	exports *exportSink
 
 	state    atomic.Pointer[chainState]
 	lanes    chan *lane
@@ -202,6 +216,7 @@ func New(cfg *Config, set component.Settings) (*Transform, error) {
 		failedFP: map[int]string{},
 		sched:    map[int]*instance{},
 	}
+	t.exports = newExportSink(t)
 	return t, nil
 }
 
@@ -258,7 +273,7 @@ func (t *Transform) init() error {
 	}
 	t.state.Store(&chainState{gen: 1, conns: conns})
 	for i := 0; i < t.nLanes; i++ {
-		l := &lane{idx: i, insts: make([]*instance, len(conns)), admits: make([]admission, len(conns)), failed: make([]string, len(conns))}
+		l := &lane{idx: i, insts: make([]*instance, len(conns)), admits: make([]admission, len(conns)), failed: make([]string, len(conns)), exports: make([][][]byte, len(conns))}
 		t.allLanes = append(t.allLanes, l)
 		t.lanes <- l
 	}
@@ -310,6 +325,7 @@ func (t *Transform) build(i int, sp *spec, sh *shared, setup bool) (*connector, 
 		built = append(built, in)
 	}
 	c.hasScheduled = built[0].hasScheduled()
+	c.export = built[0].exportFn()
 	for _, in := range built {
 		c.spare <- in
 	}
@@ -417,6 +433,7 @@ func (t *Transform) Shutdown(ctx context.Context) error {
 	}
 	t.sched = map[int]*instance{}
 	t.schedMu.Unlock()
+	t.exports.close()
 	if st := t.state.Load(); st != nil {
 		for _, c := range st.conns {
 			c.retire()
@@ -497,6 +514,7 @@ func (t *Transform) Apply(ctx context.Context, in component.Input, out *componen
 			out.Events = append(out.Events, outs[i].Events...)
 			out.Webhooks = append(out.Webhooks, outs[i].Webhooks...)
 			out.DeadLetters = append(out.DeadLetters, outs[i].DeadLetters...)
+			out.Exports = append(out.Exports, outs[i].Exports...)
 		}
 	}
 	t.pendingMu.Lock()
@@ -553,6 +571,11 @@ func (t *Transform) runChunk(ctx context.Context, l *lane, evs []*event.Event, o
 	for _, ev := range evs {
 		t.processOne(l, ev, out)
 	}
+	for i, recs := range l.exports {
+		out.Exports = append(out.Exports, recs...)
+		clear(recs) // the lane must not keep the records alive
+		l.exports[i] = recs[:0]
+	}
 	return nil
 }
 
@@ -604,7 +627,8 @@ func (t *Transform) replace(l *lane, i int) {
 }
 
 // processOne runs one event through the lane's chain, then composeWebhook
-// and onEvent of every connector.
+// of every connector, and queues the event for every connector with
+// onEvent or exportEvents (delivered by the export sink).
 func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) {
 	defer t.settleBreakers(l)
 	cur := ev
@@ -698,8 +722,8 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 		if !in.setupDone {
 			continue
 		}
-		compose, onEvent := in.fns["composeWebhook"], in.fns["onEvent"]
-		if compose == nil && onEvent == nil {
+		compose, export := in.fns["composeWebhook"], in.exportFn()
+		if compose == nil && export == "" {
 			continue
 		}
 		if l.admit(i) == admitBypass {
@@ -713,18 +737,9 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 				l.failed[i] = err.Error()
 			}
 		}
-		if onEvent != nil {
-			if _, err := in.call(onEvent, processedEvent(in.vm, cur), in.meta); err != nil {
-				text := jsErrorText(err)
-				if l.failed[i] == "" {
-					l.failed[i] = text
-				}
-				t.metrics.errors.WithLabelValues(t.name, in.c.spec.name, "on_event").Inc()
-				in.c.sh.logError(t.log, "onEvent failed", errors.New(text))
-			}
-			if c := in.takeCaptured(); len(c) > 0 {
-				out.Events = append(out.Events, c...)
-			}
+		if export != "" {
+			// Encoded now: a later transform may change the event in place.
+			l.exports[i] = append(l.exports[i], appendExportRecord(nil, in.c.spec.name, cur))
 		}
 		if in.broken {
 			t.replace(l, i)
