@@ -34,6 +34,8 @@ type parser struct {
 	blocks     blocks
 	loose      []byte    // a message repaired by repairLoose
 	fast       *fastPath // nil: every message goes to go-syslog
+	// flagged: the last event toEvent built has a $parse_error.
+	flagged bool
 }
 
 // blocks hands out events, property slices and boxed strings from blocks
@@ -210,6 +212,7 @@ func (p *parser) toEvent(msg []byte, peer string, fi frameInfo, now func() time.
 	}
 	ev := p.blocks.event()
 	ev.UUID, ev.Event = p.ids.Next(), p.event
+	p.flagged = false
 	props := p.blocks.props()
 	var f fields
 	var err error
@@ -231,6 +234,7 @@ func (p *parser) toEvent(msg []byte, peer string, fi frameInfo, now func() time.
 		}
 		errText = joinFlags(fi.cut, errText)
 		props = append(props, event.Field{Key: "$parse_error", Value: errText})
+		p.flagged = true
 		ev.Timestamp = p.times.Format(now())
 	} else {
 		if f.hasPri {
@@ -251,6 +255,7 @@ func (p *parser) toEvent(msg []byte, peer string, fi frameInfo, now func() time.
 		}
 		if flag != "" {
 			props = append(props, event.Field{Key: "$parse_error", Value: flag})
+			p.flagged = true
 		}
 		if f.hasTS {
 			ev.Timestamp = p.times.Format(f.ts)
