@@ -2,7 +2,6 @@ package syslogsource
 
 import (
 	"time"
-	"unsafe"
 
 	syslog "github.com/leodido/go-syslog/v4"
 	"github.com/leodido/go-syslog/v4/rfc3164"
@@ -74,38 +73,8 @@ type fastPath struct {
 	lastT   time.Time
 	lastOff int
 	lastLoc *time.Location
-	// msgs holds the text of messages, many to one allocation.
-	msgs stringSlab
-}
-
-// stringSlab copies byte slices into strings that share large allocations:
-// a message then costs no allocation of its own. A slab is never written
-// again once full; the garbage collector frees it when no string of it is
-// referenced any more.
-type stringSlab struct {
-	buf []byte
-}
-
-const (
-	slabBytes = 16 << 10
-	// Longer texts get an allocation of their own, so that one of them
-	// does not leave most of a slab unused.
-	slabMaxString = 1 << 10
-)
-
-func (s *stringSlab) string(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	if len(b) > slabMaxString {
-		return string(b)
-	}
-	if cap(s.buf)-len(s.buf) < len(b) {
-		s.buf = make([]byte, 0, slabBytes)
-	}
-	start := len(s.buf)
-	s.buf = append(s.buf, b...)
-	return unsafe.String(&s.buf[start], len(b))
+	// text, when set, holds the text of messages (see blocks.text).
+	text *blocks
 }
 
 // Lengths RFC 5424 (and go-syslog) allow for the header fields.
@@ -172,7 +141,11 @@ func (fp *fastPath) parse(b []byte, f *fields) bool {
 		if b[i] != ' ' {
 			return false
 		}
-		msg = fp.msgs.string(b[i+1:])
+		if fp.text != nil {
+			msg = fp.text.text(b[i+1:])
+		} else {
+			msg = string(b[i+1:])
+		}
 	}
 	*f = fields{
 		format: format5424, hasPri: true, pri: uint8(pri), hasTS: hasTS, ts: ts,

@@ -8,6 +8,7 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
+	"unsafe"
 
 	syslog "github.com/leodido/go-syslog/v4"
 	"github.com/leodido/go-syslog/v4/auto"
@@ -49,10 +50,16 @@ type parser struct {
 // released (a transform may keep its events, or it failed and is stored
 // again) stops the reuse for the connection (poison): its blocks are left
 // to the garbage collector, as datagram workers always do (recycle unset).
+//
+// Message text goes into the block of its event too (text), so a busy
+// connection allocates nothing per message, and no garbage: the text of
+// released events is overwritten with the block, which the same contract
+// allows (nothing refers to a released event's strings any more).
 type blocks struct {
 	events []event.Event
 	fields []event.Field
 	strs   []string
+	texts  []byte
 
 	mu       sync.Mutex
 	recycle  bool     // set by a stream connection, cleared by poison
@@ -66,6 +73,7 @@ type block struct {
 	events []event.Event
 	fields []event.Field
 	strs   []string
+	texts  []byte
 }
 
 const (
@@ -73,6 +81,10 @@ const (
 	maxProps    = 15 // properties of the richest event toEvent builds
 	maxBoxes    = 6  // strings toEvent boxes per event
 	maxFree     = 8  // free blocks kept per connection
+	// blockText is the room for message text per block: most messages
+	// are well under 384 bytes; the others get an allocation of their own
+	// once it is full.
+	blockText = blockEvents * 384
 )
 
 func (b *blocks) event() *event.Event {
@@ -97,13 +109,30 @@ func (b *blocks) next() {
 			events: make([]event.Event, blockEvents),
 			fields: make([]event.Field, blockEvents*maxProps),
 			strs:   make([]string, blockEvents*maxBoxes),
+			texts:  make([]byte, 0, blockText),
 		}
 	}
 	if b.recycle {
 		b.inUse = append(b.inUse, bl)
 	}
 	b.mu.Unlock()
-	b.events, b.fields, b.strs = bl.events, bl.fields, bl.strs
+	b.events, b.fields, b.strs, b.texts = bl.events, bl.fields, bl.strs, bl.texts[:0]
+}
+
+// text returns s as a string in the current block's text, or in an
+// allocation of its own when the block has no room left. Call it after
+// event for the event the text belongs to, so that both are in the same
+// block and reused together.
+func (b *blocks) text(s []byte) string {
+	if len(s) == 0 {
+		return ""
+	}
+	if cap(b.texts)-len(b.texts) < len(s) {
+		return string(s)
+	}
+	start := len(b.texts)
+	b.texts = append(b.texts, s...)
+	return unsafe.String(&b.texts[start], len(s))
 }
 
 // release hands back the next n events handed out: the agent no longer
@@ -183,7 +212,7 @@ func newParser(cfg *Config, host string) *parser {
 	}
 	p := &parser{m: m, event: cfg.Event, distinctID: cfg.DistinctID, host: host, hostValue: host}
 	if cfg.Format != FormatRFC3164 {
-		p.fast = &fastPath{}
+		p.fast = &fastPath{text: &p.blocks}
 	}
 	return p
 }
