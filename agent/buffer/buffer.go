@@ -84,6 +84,9 @@ type Buffer struct {
 	sealed []*request
 	// unsealed counts the bytes of framed bodies queued for the committer.
 	unsealed atomic.Int64
+	// writing is set while the committer writes a group (seal, transaction,
+	// fsync): see Start.
+	writing atomic.Bool
 
 	// journal is the checkpoint copy; only the committer writes to it.
 	journal *journal
@@ -340,8 +343,9 @@ var ErrDeadLetterGone = errors.New("dead letter no longer exists (replayed or pu
 
 // chunkWrite is one chunk of a request. Start frames the records into
 // body; the committer seals (compresses) it into data just before writing,
-// so compression runs beside the producer rather than on its path. Until
-// then the queue accounts size as the largest the chunk can seal to, and
+// so compression runs beside the producer rather than on its path, unless
+// the committer is busy writing (then Start seals, see there). Until
+// sealed the queue accounts size as the largest the chunk can seal to, and
 // the exact size from then on.
 type chunkWrite struct {
 	q         *queue
@@ -432,13 +436,22 @@ func (b *Buffer) Start(ctx context.Context, c *Commit, after *Pending) (*Pending
 		}
 		body := frameRecords(b.chunks, a.Records)
 		w := chunkWrite{body: body, size: sealedBound(len(body)), count: len(a.Records), unixMilli: now}
-		if b.unsealed.Add(int64(len(body))) > maxUnsealed {
+		switch {
+		case b.unsealed.Add(int64(len(body))) > maxUnsealed:
 			// The committer is behind (many busy producers): compress
 			// here, beside the others, rather than pile up framed bodies.
 			b.unsealed.Add(-int64(len(body)))
 			w.data = sealChunkSized(b.chunks, body, w.count, now)
 			b.chunks.put(body)
 			w.body, w.size = nil, int64(len(w.data))
+		case b.writing.Load():
+			// The committer is inside a transaction, which this request
+			// waits for anyway: compress here, beside its write and
+			// fsync, rather than after them on the committer's path (a
+			// busy producer's commits are then paced by the fsync alone).
+			// The body stays, for the queue's reader (queue.hot).
+			w.data = sealChunkSized(b.chunks, body, w.count, now)
+			w.size = int64(len(w.data))
 		}
 		writes = append(writes, w)
 	}
@@ -722,6 +735,8 @@ func deleteOnly(group []*request) bool {
 // chunks back to the pool (bbolt copied them into its pages), with the
 // framed bodies that were not kept for the queue's reader (keepHot).
 func (b *Buffer) commit(group []*request) {
+	b.writing.Store(true)
+	defer b.writing.Store(false)
 	b.seal(group)
 	all := append(b.sealed[:0], group...) // apply compacts group in place
 	b.apply(group)
@@ -754,7 +769,7 @@ func (b *Buffer) seal(group []*request) {
 		for i := range r.writes {
 			w := &r.writes[i]
 			if w.body == nil {
-				continue // sealed by Start
+				continue // sealed by Start, body dropped
 			}
 			b.unsealed.Add(-int64(len(w.body)))
 			if w.q == nil { // dropped (drop_newest)
@@ -762,10 +777,13 @@ func (b *Buffer) seal(group []*request) {
 				w.body = nil
 				continue
 			}
-			if kept++; kept <= keepSealed {
-				w.data = sealChunk(b.chunks, w.body, w.count, w.unixMilli)
-			} else {
-				w.data = sealChunkSized(b.chunks, w.body, w.count, w.unixMilli)
+			if w.data == nil { // else sealed by Start
+				if kept++; kept <= keepSealed {
+					w.data = sealChunk(b.chunks, w.body, w.count, w.unixMilli)
+				} else {
+					w.data = sealChunkSized(b.chunks, w.body, w.count, w.unixMilli)
+				}
+				adjust = true
 			}
 			if hotLeft == nil {
 				hotLeft = map[*queue]int{}
@@ -775,7 +793,6 @@ func (b *Buffer) seal(group []*request) {
 				w.body = nil
 			}
 			hotLeft[w.q]++
-			adjust = true
 		}
 	}
 	if !adjust {

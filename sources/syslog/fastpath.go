@@ -73,6 +73,8 @@ type fastPath struct {
 	lastT   time.Time
 	lastOff int
 	lastLoc *time.Location
+	// text, when set, holds the text of messages (see blocks.text).
+	text *blocks
 }
 
 // Lengths RFC 5424 (and go-syslog) allow for the header fields.
@@ -139,7 +141,11 @@ func (fp *fastPath) parse(b []byte, f *fields) bool {
 		if b[i] != ' ' {
 			return false
 		}
-		msg = string(b[i+1:])
+		if fp.text != nil {
+			msg = fp.text.text(b[i+1:])
+		} else {
+			msg = string(b[i+1:])
+		}
 	}
 	*f = fields{
 		format: format5424, hasPri: true, pri: uint8(pri), hasTS: hasTS, ts: ts,

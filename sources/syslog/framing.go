@@ -229,7 +229,11 @@ func (f *framer) complete() bool {
 	if !f.octet {
 		return bytes.IndexByte(b, '\n') >= 0
 	}
-	b = bytes.TrimLeft(b, "\r\n ")
+	// The newlines and spaces octetHeader skips (bytes.TrimLeft builds
+	// its set on every call, and this runs once per message).
+	for len(b) > 0 && (b[0] == '\n' || b[0] == '\r' || b[0] == ' ') {
+		b = b[1:]
+	}
 	sp := bytes.IndexByte(b, ' ')
 	if sp <= 0 || sp > 9 {
 		return sp < 0 && len(b) > 9 // a broken header: let next() report it

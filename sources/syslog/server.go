@@ -106,11 +106,13 @@ func (s *source) emitBatch(ctx context.Context, emit component.Emitter, evs []*e
 	}
 }
 
-func (s *source) count(ev *event.Event, truncated bool) {
+// count counts the event p built last: truncated, flagged with a
+// $parse_error.
+func (s *source) count(p *parser, truncated bool) {
 	if truncated {
 		s.metrics.truncated.Inc()
 	}
-	if _, bad := ev.Properties.Get("$parse_error"); bad {
+	if p.flagged {
 		s.metrics.parseErrors.Inc()
 	}
 }
@@ -325,7 +327,7 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 			s.log.Warn("syslog source: connection ended inside a frame; keeping what arrived", "peer", peer, "err", fi.cut)
 		}
 		if ev := p.toEvent(msg, peer, fi, time.Now); ev != nil {
-			s.count(ev, fi.truncated)
+			s.count(p, fi.truncated)
 			local = append(local, ev)
 		}
 	}
@@ -647,7 +649,7 @@ func (s *source) processDatagrams(ctx context.Context, emit component.Emitter, q
 	batch := make([]*event.Event, 0, 64)
 	add := func(d datagram) {
 		if ev := p.toEvent(d.data, d.peer, frameInfo{truncated: d.truncated}, time.Now); ev != nil {
-			s.count(ev, d.truncated)
+			s.count(p, d.truncated)
 			batch = append(batch, ev)
 		}
 	}

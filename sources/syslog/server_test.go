@@ -140,10 +140,21 @@ func TestUDP(t *testing.T) {
 	if fmt.Sprint(sorted(messagesOf(got))) != fmt.Sprint(sorted(want)) {
 		t.Fatalf("messages\n%q\nwant\n%q", messagesOf(got), want)
 	}
+	flagged := 0
 	for _, ev := range got {
 		if p, _ := ev.Properties.GetString("$peer"); p != "127.0.0.1" {
 			t.Fatalf("$peer %q", p)
 		}
+		if _, ok := ev.Properties.Get("$parse_error"); ok {
+			flagged++
+		}
+	}
+	// The metric counts exactly the events that carry a $parse_error.
+	if flagged == 0 {
+		t.Fatal("no golden message is flagged with a $parse_error")
+	}
+	if v := metricValue(t, h.reg, "hogtail_syslog_source_parse_errors_total"); v != float64(flagged) {
+		t.Fatalf("parse_errors_total %v, want %d", v, flagged)
 	}
 }
 
