@@ -4,8 +4,10 @@ import (
 	"context"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 )
 
 func hotSeqs(b *Buffer, queue string) map[uint64]bool {
@@ -91,5 +93,5 @@ func TestReaderTakesChunksJustWritten(t *testing.T) {
 	if h := hotSeqs(b, "s"); len(h) != 0 {
 		t.Fatalf("a chunk the reader passed still waits in memory: %v", h)
 	}
-	waitFor(t, func() bool { st, _ := b.Stats("s"); return st.Records == 0 && st.Bytes == 0 })
+	componenttest.Eventually(t, 5*time.Second, "queue s to empty", func() bool { st, _ := b.Stats("s"); return st.Records == 0 && st.Bytes == 0 })
 }

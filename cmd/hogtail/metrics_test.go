@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/config"
 	"github.com/hogtail/hogtail/sinks/sinktest"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -144,7 +145,7 @@ batch_timeout = "10ms"
 
 	// A little traffic: an event and a rejected one over HTTP, a syslog
 	// message; the file source reads its two lines by itself.
-	waitUntil(t, "the http source listens", 10*time.Second, func() bool {
+	componenttest.Eventually(t, 10*time.Second, "the http source listens", func() bool {
 		resp, err := http.Post("http://"+httpAddr+"/ingest", "application/json", strings.NewReader(`{"event":"e","distinct_id":"d"}`))
 		if err != nil {
 			return false
