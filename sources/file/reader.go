@@ -119,7 +119,9 @@ func (r *lineReader) lines(final bool, max int, now time.Time) (more bool) {
 	for len(r.items) < max {
 		i := r.indexDelim(pos)
 		switch {
-		case i < 0 && r.fill-pos > r.maxLine, i >= 0 && i-pos > r.maxLine:
+		// Without a delimiter, the buffer may end in the first bytes of
+		// one: the line is known too long only past those.
+		case i < 0 && r.fill-pos-len(r.delim)+1 > r.maxLine, i >= 0 && i-pos > r.maxLine:
 			r.splits++
 			r.addLine(pos, pos+r.maxLine, true, now)
 			r.splitting = true
