@@ -68,6 +68,9 @@ type Source struct {
 	// stepped: tailers are not run in goroutines; a test calls their step
 	// (see model_test.go).
 	stepped bool
+	// afterScan, when set, is called after each scan: tests wait for the
+	// files present at their start to be found instead of sleeping.
+	afterScan func()
 
 	mu      sync.Mutex
 	tails   map[fileID]*tailer
@@ -465,6 +468,9 @@ func (s *Source) scan(ctx context.Context, w *fsnotify.Watcher) {
 		if err := s.emitter.Emit(ctx, nil, newCPs...); err != nil && ctx.Err() == nil {
 			s.log.Warn("cannot store checkpoints", "error", err)
 		}
+	}
+	if s.afterScan != nil {
+		s.afterScan()
 	}
 }
 
