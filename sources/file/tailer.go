@@ -151,6 +151,12 @@ func (t *tailer) step(ctx context.Context) (wait time.Duration, done bool, err e
 			t.atEnd = rerr == io.EOF
 			t.head.note(pos, t.lr.space()[:n])
 			t.lr.added(n)
+			if t.ident.n < s.fpBytes && t.lr.readPos() >= int64(s.fpBytes) {
+				// Complete as soon as it can be, not at the next EOF: a
+				// copy made before it (copytruncate) would not be
+				// recognised and be read again from its start.
+				t.growIdentity(t.lr.readPos())
+			}
 			s.metrics.bytes.Add(float64(n))
 			t.lastGrowth = s.now()
 			if err := t.consume(ctx, false); err != nil {
@@ -276,18 +282,7 @@ func (t *tailer) atEOF(ctx context.Context) (done bool, err error) {
 	if t.replaced(size) {
 		return false, t.truncated(ctx)
 	}
-	s.mu.Lock()
-	have := t.ident.n
-	s.mu.Unlock()
-	if have < s.fpBytes && size > int64(have) {
-		n := int(min(int64(s.fpBytes), size))
-		if id, ok, err := readIdentity(t.f, n); err == nil && ok {
-			s.mu.Lock()
-			t.ident = id
-			s.mu.Unlock()
-			t.dirty = true
-		}
-	}
+	t.growIdentity(size)
 	now := s.now()
 	if t.lr.groupIdle(now) >= cfg.Multiline.Timeout.D() {
 		t.lr.flushGroup()
@@ -326,6 +321,23 @@ func (t *tailer) atEOF(ctx context.Context) (done bool, err error) {
 		return true, nil
 	}
 	return false, nil
+}
+
+// growIdentity extends an identity shorter than fingerprint_bytes to the
+// file's first size bytes (at most fingerprint_bytes). Only this
+// goroutine writes t.ident, so it reads it without the lock.
+func (t *tailer) growIdentity(size int64) {
+	s := t.s
+	if t.ident.n >= s.fpBytes || size <= int64(t.ident.n) {
+		return
+	}
+	n := int(min(int64(s.fpBytes), size))
+	if id, ok, err := readIdentity(t.f, n); err == nil && ok {
+		s.mu.Lock()
+		t.ident = id
+		s.mu.Unlock()
+		t.dirty = true
+	}
 }
 
 // replaced reports whether the file shrank below what was read or its first
