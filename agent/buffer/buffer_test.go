@@ -138,7 +138,7 @@ func TestWhenFull(t *testing.T) {
 	// A blocked producer resumes as soon as the consumer frees space.
 	done := make(chan error, 1)
 	go func() { done <- b.Commit(ctx, &Commit{Appends: []Append{{Queue: "block", Records: big}}}) }()
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // a commit that does not block is seen by waiting
 	select {
 	case err := <-done:
 		t.Fatalf("commit did not block: %v", err)
@@ -299,7 +299,7 @@ func TestSecondReaderDoesNotDoubleCount(t *testing.T) {
 	readAll(t, r1, 15)
 	readAll(t, r2, 15)
 	componenttest.Eventually(t, 5*time.Second, "queue q to empty", func() bool { st, _ := b.Stats("q"); return st.Records == 0 && st.Bytes == 0 })
-	time.Sleep(2 * deleteDelay)
+	time.Sleep(2 * deleteDelay) // past the deletion's delay on purpose: no chunk may be left behind
 	if st, _ := b.Stats("q"); st.Records != 0 || st.Bytes != 0 || st.Chunks != 0 {
 		t.Fatalf("stats after double delivery: %+v", st)
 	}

@@ -88,7 +88,7 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Ack(l)
-	time.Sleep(3 * deleteDelay)
+	time.Sleep(3 * deleteDelay) // past the deletion's delay on purpose: it fails on the full disk
 
 	// Space returns: commits work again, and the deletions land.
 	os.Remove(ballast)

@@ -579,7 +579,7 @@ func TestTLS(t *testing.T) {
 	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
 	io.ReadAll(raw)
 	raw.Close()
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // an event that should not exist is seen by waiting
 	if n := emit.Len(); n != 2 {
 		t.Fatalf("%d events, want 2", n)
 	}
