@@ -195,9 +195,9 @@ batch_timeout = "10ms"
 }
 
 // TestNoRegistrationErrorIgnored reads every non-test Go file: a call to a
-// Register function (component.Register, RegisterInto, a Registerer's
-// Register or MustRegister) must not drop its error with _ or by ignoring
-// the result.
+// Register function (component.RegisterInto and the register behind it,
+// a Registerer's Register or MustRegister) must not drop its error with _
+// or by ignoring the result.
 func TestNoRegistrationErrorIgnored(t *testing.T) {
 	fset := token.NewFileSet()
 	checked := 0
@@ -228,7 +228,7 @@ func TestNoRegistrationErrorIgnored(t *testing.T) {
 			case *ast.SelectorExpr:
 				return f.Sel.Name == "Register" || f.Sel.Name == "MustRegister"
 			case *ast.Ident:
-				return f.Name == "Register"
+				return f.Name == "Register" || f.Name == "register"
 			}
 			return false
 		}

@@ -25,7 +25,7 @@ func (r *record) encode() []byte {
 func decodeRecord(b []byte) (*record, error) {
 	var r record
 	if err := json.Unmarshal(b, &r); err != nil {
-		return nil, err
+		return nil, fmt.Errorf("decode: %w", err)
 	}
 	if r.Offset < 0 || r.FPLen < 0 {
 		return nil, fmt.Errorf("negative offset or fingerprint length")

@@ -152,7 +152,7 @@ func newSource(cfg *Config, set component.Settings) (component.Source, error) {
 	}
 	m, err := newMetrics(reg)
 	if err != nil {
-		return nil, fmt.Errorf("file source metrics: %w", err)
+		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	s.metrics = m
 	resolve := func(p string) string {
