@@ -601,7 +601,10 @@ func (t *tailer) classify(ctx context.Context) (done bool, err error) {
 	size := fi.Size()
 	now := s.now()
 	off, verdict := s.copyOf(t.f, size, t.key)
-	if verdict == copyWait {
+	for verdict == copyRetry && ctx.Err() == nil {
+		off, verdict = s.copyOf(t.f, size, t.key)
+	}
+	if verdict == copyWait || verdict == copyRetry {
 		s.mu.Lock()
 		rotated, at := t.rotated, t.rotatedAt
 		s.mu.Unlock()
@@ -634,6 +637,10 @@ const (
 	copyNone   copyVerdict = iota // a file of its own
 	copyWait                      // a copy of content still read elsewhere, or being written
 	copyResume                    // a copy of content read up to an offset
+	// copyRetry: the files compared changed while they were compared (see
+	// copyOf); ask again at once. Unlike copyWait it says nothing about
+	// the file, so it never lets a rotated file be closed unread.
+	copyRetry
 )
 
 // compareBytes is how much of two files' heads is compared to tell a copy
@@ -649,8 +656,8 @@ type original struct {
 
 // copyOf tells whether the new file f holds content already read under
 // another identity. Files are read without s.mu (it only guards the
-// lookups), so it is taken twice; whatever changed in between makes the
-// verdict copyWait, and the next poll decides again.
+// lookups), so it is taken twice; a file that became a candidate original
+// in between makes the verdict copyRetry.
 func (s *Source) copyOf(f *os.File, size int64, key string) (int64, copyVerdict) {
 	if size == 0 {
 		return 0, copyWait // nothing to read yet, and it may be a copy starting
@@ -684,7 +691,7 @@ func (s *Source) copyOf(f *os.File, size int64, key string) (int64, copyVerdict)
 	for _, o := range origs {
 		n, err := o.f.ReadAt(other, 0)
 		if errors.Is(err, os.ErrClosed) {
-			return 0, copyWait // closed meanwhile: its checkpoint is final now
+			return 0, copyRetry // closed meanwhile: its checkpoint is final now
 		}
 		if !short {
 			if n < s.fpBytes {
@@ -702,8 +709,8 @@ func (s *Source) copyOf(f *os.File, size int64, key string) (int64, copyVerdict)
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	for _, o := range s.tails {
-		if candidate(o) && !slices.ContainsFunc(origs, func(c original) bool { return c.t == o && c.fp == o.ident.fp }) {
-			return 0, copyWait // began to be read, or changed content, while we compared
+		if candidate(o) && !slices.ContainsFunc(origs, func(c original) bool { return c.t == o }) {
+			return 0, copyRetry // began to be read, or its fingerprint grew, while we compared
 		}
 	}
 	best := int64(-1)

@@ -30,7 +30,9 @@ type tailer struct {
 	pending   bool // new, start not decided yet (see classify)
 	rotated   bool // no longer at an included path (renamed away or deleted)
 	rotatedAt time.Time
-	ident     identity
+	// ident is only written by the tailer's goroutine (under s.mu), which
+	// therefore reads it without the lock.
+	ident identity
 
 	// Owned by the goroutine (set before it starts).
 	// retired is the checkpoint of the content this file held before it
