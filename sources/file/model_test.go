@@ -54,12 +54,15 @@ func (s syncOnly) Emit(ctx context.Context, evs []*event.Event, cps ...component
 	return s.em.Emit(ctx, evs, cps...)
 }
 
-func newModel(t *testing.T, async bool) *model {
+func newModel(t *testing.T, async bool, edit func(*Config)) *model {
 	dir := t.TempDir()
 	cfg := defaultConfig()
 	cfg.Include = []string{filepath.Join(dir, "app.log*")}
 	cfg.FingerprintBytes = 64
 	cfg.BatchLines = 7 // several batches per step
+	if edit != nil {
+		edit(cfg)
+	}
 	m := &model{t: t, dir: dir, cfg: cfg, em: componenttest.NewEmitter(),
 		clock: time.Date(2026, 12, 6, 12, 0, 0, 0, time.UTC), ctx: context.Background()}
 	m.emit = syncOnly{m.em}
@@ -272,9 +275,11 @@ func (m *model) do(op string) {
 	case "restart":
 		// A file renamed out of the globs or deleted is not found again
 		// after a restart: the stop comes after such files were read to
-		// their end, a last partial line included.
+		// their end, a last partial line (and multiline record) included.
 		m.step()
 		m.clock = m.clock.Add(m.cfg.PartialLineTimeout.D())
+		m.step()
+		m.clock = m.clock.Add(m.cfg.Multiline.Timeout.D())
 		m.step()
 		m.stop()
 		m.start()
@@ -341,7 +346,7 @@ func TestModelScripts(t *testing.T) {
 				f, err := os.Open(path)
 				must(t, err)
 				defer f.Close()
-				m := newModel(t, async)
+				m := newModel(t, async, nil)
 				sc := bufio.NewScanner(f)
 				for sc.Scan() {
 					if op := strings.TrimSpace(sc.Text()); op != "" && !strings.HasPrefix(op, "#") {
@@ -355,13 +360,21 @@ func TestModelScripts(t *testing.T) {
 	}
 }
 
-// TestModelRandom runs seeded random sequences of operations.
+// TestModelRandom runs seeded random sequences of operations. Every third
+// seed groups lines as multiline records (each line starts one, so a
+// file's last line waits as a record in progress, flushed by the timeout
+// or at the end of a rotated file).
 func TestModelRandom(t *testing.T) {
 	const ops = 300
-	for seed := uint64(1); seed <= 12; seed++ {
+	multiline := func(c *Config) { c.Multiline.StartPattern = `^seq=\d+ ` }
+	for seed := uint64(1); seed <= 18; seed++ {
 		t.Run(fmt.Sprintf("seed=%d", seed), func(t *testing.T) {
 			rng := rand.New(rand.NewPCG(seed, 22))
-			m := newModel(t, seed%2 == 0)
+			var edit func(*Config)
+			if seed%3 == 0 {
+				edit = multiline
+			}
+			m := newModel(t, seed%2 == 0, edit)
 			for range ops {
 				m.do(randomOp(rng, m))
 			}
