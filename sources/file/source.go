@@ -601,7 +601,9 @@ func (t *tailer) classify(ctx context.Context) (done bool, err error) {
 	size := fi.Size()
 	now := s.now()
 	off, verdict := s.copyOf(t.f, size, t.key)
-	for verdict == copyRetry && ctx.Err() == nil {
+	// A retry is due to another file closing or starting at the same
+	// moment; the bound only guards against a file that never settles.
+	for i := 0; verdict == copyRetry && i < 100 && ctx.Err() == nil; i++ {
 		off, verdict = s.copyOf(t.f, size, t.key)
 	}
 	if verdict == copyWait || verdict == copyRetry {
