@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/config"
 	"github.com/hogtail/hogtail/agent/event"
 	"github.com/hogtail/hogtail/sources/demo"
@@ -252,7 +253,9 @@ batch_max_events = 100
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
-	time.Sleep(300 * time.Millisecond)
+	// Stop once deliveries failed and resumed, with the source still
+	// producing faster than the slow sink takes.
+	componenttest.Eventually(t, 10*time.Second, "deliveries after the failures", func() bool { return sinks["out"].count() >= 500 })
 	cancel()
 	if err := <-done; err != nil {
 		t.Fatal(err)

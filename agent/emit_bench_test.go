@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/event"
 )
 
@@ -48,10 +49,7 @@ batch_max_events = 1000
 			b.Fatal(err)
 		}
 	}
-	deadline := time.Now().Add(30 * time.Second)
-	for sinks["out"].count() < b.N && time.Now().Before(deadline) {
-		time.Sleep(time.Millisecond)
-	}
+	componenttest.Eventually(b, 30*time.Second, "every event delivered", func() bool { return sinks["out"].count() >= b.N })
 	b.StopTimer()
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }

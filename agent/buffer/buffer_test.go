@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -75,7 +76,7 @@ func TestCommitReadAckReopen(t *testing.T) {
 		t.Fatalf("order: %v", got)
 	}
 	// Let the async delete land, then close.
-	waitFor(t, func() bool { st, _ := b.Stats("s"); return st.Records == 20 })
+	componenttest.Eventually(t, 5*time.Second, "20 records in queue s", func() bool { st, _ := b.Stats("s"); return st.Records == 20 })
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -98,17 +99,6 @@ func TestCommitReadAckReopen(t *testing.T) {
 	// The partly delivered chunk 1 is delivered again whole (at-least-once).
 	if got[0] != `{"c1":0}` || got[19] != `{"c2":9}` {
 		t.Fatalf("after reopen: first %s last %s", got[0], got[19])
-	}
-}
-
-func waitFor(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met in 5s")
-		}
-		time.Sleep(5 * time.Millisecond)
 	}
 }
 
@@ -148,7 +138,7 @@ func TestWhenFull(t *testing.T) {
 	// A blocked producer resumes as soon as the consumer frees space.
 	done := make(chan error, 1)
 	go func() { done <- b.Commit(ctx, &Commit{Appends: []Append{{Queue: "block", Records: big}}}) }()
-	time.Sleep(20 * time.Millisecond)
+	time.Sleep(20 * time.Millisecond) // a commit that does not block is seen by waiting
 	select {
 	case err := <-done:
 		t.Fatalf("commit did not block: %v", err)
@@ -240,7 +230,7 @@ func TestCorruptChunkGoesToDeadLetters(t *testing.T) {
 	if b.Corrupt() != 1 {
 		t.Fatalf("corrupt = %d", b.Corrupt())
 	}
-	waitFor(t, func() bool {
+	componenttest.Eventually(t, 5*time.Second, "one dead letter", func() bool {
 		n := 0
 		b.DeadLetters(func(dl DeadLetter) bool { n++; return true })
 		return n == 1
@@ -308,8 +298,8 @@ func TestSecondReaderDoesNotDoubleCount(t *testing.T) {
 	r2, _ := b.Reader("q")
 	readAll(t, r1, 15)
 	readAll(t, r2, 15)
-	waitFor(t, func() bool { st, _ := b.Stats("q"); return st.Records == 0 && st.Bytes == 0 })
-	time.Sleep(2 * deleteDelay)
+	componenttest.Eventually(t, 5*time.Second, "queue q to empty", func() bool { st, _ := b.Stats("q"); return st.Records == 0 && st.Bytes == 0 })
+	time.Sleep(2 * deleteDelay) // past the deletion's delay on purpose: no chunk may be left behind
 	if st, _ := b.Stats("q"); st.Records != 0 || st.Bytes != 0 || st.Chunks != 0 {
 		t.Fatalf("stats after double delivery: %+v", st)
 	}

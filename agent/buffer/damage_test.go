@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -212,7 +213,7 @@ func (f *damageFixture) reopen(t *testing.T) (b *Buffer, got map[string]bool, un
 	}
 	// Every record delivered and acked: the queue's accounting, damaged
 	// chunks included, comes back to zero.
-	waitFor(t, func() bool { st, _ := b.Stats("q"); return st.Records == 0 && st.Bytes == 0 && st.Chunks == 0 })
+	componenttest.Eventually(t, 5*time.Second, "queue q to empty, chunks deleted", func() bool { st, _ := b.Stats("q"); return st.Records == 0 && st.Bytes == 0 && st.Chunks == 0 })
 	return b, got, unknown, lb.String()
 }
 

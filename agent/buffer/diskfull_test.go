@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 )
 
 // TestDiskFull fills a small tmpfs until commits fail with ENOSPC: the
@@ -87,11 +88,11 @@ func TestDiskFull(t *testing.T) {
 		t.Fatal(err)
 	}
 	r.Ack(l)
-	time.Sleep(3 * deleteDelay)
+	time.Sleep(3 * deleteDelay) // past the deletion's delay on purpose: it fails on the full disk
 
 	// Space returns: commits work again, and the deletions land.
 	os.Remove(ballast)
-	waitFor(t, func() bool { st, _ := b.Stats("q"); return st.Records == int64(committed-len(l.Records)) })
+	componenttest.Eventually(t, 5*time.Second, "the records not yet read to remain", func() bool { st, _ := b.Stats("q"); return st.Records == int64(committed-len(l.Records)) })
 	committed -= len(l.Records)
 	if err := b.Commit(ctx, &Commit{Appends: []Append{{Queue: "q", Records: batch}}}); err != nil {
 		t.Fatalf("commit after space returned: %v", err)

@@ -8,8 +8,10 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	bolt "go.etcd.io/bbolt"
 	bolterrors "go.etcd.io/bbolt/errors"
 )
@@ -97,7 +99,7 @@ func TestReaderTakesChunksJustWritten(t *testing.T) {
 	if h := hotSeqs(b, "s"); len(h) != 0 {
 		t.Fatalf("a chunk the reader passed still waits in memory: %v", h)
 	}
-	waitFor(t, func() bool { st, _ := b.Stats("s"); return st.Records == 0 && st.Bytes == 0 })
+	componenttest.Eventually(t, 5*time.Second, "queue s to empty", func() bool { st, _ := b.Stats("s"); return st.Records == 0 && st.Bytes == 0 })
 }
 
 // TestStartSealsWhileCommitterWrites: a commit started while the committer
@@ -129,7 +131,7 @@ func TestStartSealsWhileCommitterWrites(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	waitFor(t, b.writing.Load)
+	componenttest.Eventually(t, 5*time.Second, "the committer to start writing", b.writing.Load)
 	p2, err := b.Start(ctx, &Commit{Appends: []Append{{Queue: "s", Records: second}}}, p1)
 	if err != nil {
 		t.Fatal(err)

@@ -7,6 +7,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 )
 
 // TestRecycledReadBuffersKeepLeases: the buffers chunks are decompressed
@@ -81,5 +83,5 @@ func TestRecycledReadBuffersKeepLeases(t *testing.T) {
 		t.Fatal(err)
 	default:
 	}
-	waitFor(t, func() bool { st, _ := b.Stats("s"); return st.Records == 0 })
+	componenttest.Eventually(t, 5*time.Second, "queue s to empty", func() bool { st, _ := b.Stats("s"); return st.Records == 0 })
 }

@@ -6,8 +6,10 @@ import (
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 )
 
 // openQueue opens a fresh buffer (closed by the test's cleanup) with one
@@ -115,7 +117,7 @@ func TestStartAfterFailedIsNotWritten(t *testing.T) {
 			if got[0] != `{"free":0}` {
 				t.Fatalf("records: %v", got)
 			}
-			waitFor(t, func() bool { st, _ := b.Stats("s"); return st.Records == 0 })
+			componenttest.Eventually(t, 5*time.Second, "queue s to empty", func() bool { st, _ := b.Stats("s"); return st.Records == 0 })
 		})
 	}
 }

@@ -11,6 +11,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 )
 
 // TestScanBody reads testdata/scan/NAME.body and expects the seqs listed in
@@ -143,10 +145,7 @@ func TestReceiverTCPLines(t *testing.T) {
 	time.Sleep(20 * time.Millisecond)
 	c.Write([]byte("q\":2}\n"))
 	c.Close()
-	deadline := time.Now().Add(5 * time.Second)
-	for r.Tally.Snapshot().Unique < 2 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	componenttest.Eventually(t, 5*time.Second, "both lines counted", func() bool { return r.Tally.Snapshot().Unique >= 2 })
 	if s := r.Tally.Snapshot(); s.Unique != 2 || s.Dups != 0 {
 		t.Fatalf("snapshot = %+v", s)
 	}

@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 )
 
 // TestBreakerKeepsTheAgentFlowing runs the real binary with a connector
@@ -33,8 +35,8 @@ breaker_retry = "1h"`))
 		code, _ := capture(src, id, props)
 		return code
 	}
-	waitUntil(t, "the API to answer", 20*time.Second, func() bool { code, _ := get("/health"); return code == 200 })
-	waitUntil(t, "the HTTP source to listen", 20*time.Second, func() bool { return post("warm-up", `{}`) == 200 })
+	componenttest.Eventually(t, 20*time.Second, "the API to answer", func() bool { code, _ := get("/health"); return code == 200 })
+	componenttest.Eventually(t, 20*time.Second, "the HTTP source to listen", func() bool { return post("warm-up", `{}`) == 200 })
 
 	const events = 40
 	for i := 0; i < events; i++ {
@@ -57,7 +59,7 @@ breaker_retry = "1h"`))
 			t.Errorf("/metrics lacks %s", want)
 		}
 	}
-	waitUntil(t, "every event on stdout", 20*time.Second, func() bool {
+	componenttest.Eventually(t, 20*time.Second, "every event on stdout", func() bool {
 		return strings.Count(a.stdout.String(), `"event":"e"`) == events+1
 	})
 	if !strings.Contains(a.logs.String(), "connector switched off") {

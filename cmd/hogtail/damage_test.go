@@ -16,6 +16,7 @@ import (
 
 	"github.com/hogtail/hogtail/agent/buffer"
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	bolt "go.etcd.io/bbolt"
 )
 
@@ -175,7 +176,7 @@ inputs = ["logs"]
 	var stdout lockedBuffer
 	cmd.Stdout = &stdout
 	stderr := startAgent(t, cmd)
-	waitUntil(t, "agent started", 30*time.Second, func() bool { return strings.Contains(stderr.String(), "hogtail started") })
+	componenttest.Eventually(t, 30*time.Second, "agent started", func() bool { return strings.Contains(stderr.String(), "hogtail started") })
 	if !strings.Contains(stderr.String(), "BUFFER FILE DAMAGED") {
 		t.Fatalf("no loud log:\n%s", stderr.String())
 	}
@@ -204,7 +205,7 @@ inputs = ["logs"]
 		t.Fatalf("salvaged %d of %d records, with one leaf page destroyed", salvaged, n)
 	}
 	delivered := func() int { return strings.Count(stdout.String(), `"i":`) }
-	waitUntil(t, "salvaged records delivered", 30*time.Second, func() bool { return delivered() >= salvaged })
+	componenttest.Eventually(t, 30*time.Second, "salvaged records delivered", func() bool { return delivered() >= salvaged })
 	if asides, _ := filepath.Glob(file + ".corrupt-*"); len(asides) != 1 {
 		t.Fatalf("set-aside files: %v", asides)
 	}

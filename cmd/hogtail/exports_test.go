@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"fmt"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"io"
 	"net/http"
 	"net/http/httptest"
@@ -151,9 +152,9 @@ func TestExportsThroughOutage(t *testing.T) {
 			t.Fatal("not accepted")
 		}
 	}
-	waitUntil(t, "refused export calls", 20*time.Second, func() bool { _, r := target.snapshot(); return r >= 10 })
+	componenttest.Eventually(t, 20*time.Second, "refused export calls", func() bool { _, r := target.snapshot(); return r >= 10 })
 	target.down.Store(false)
-	waitUntil(t, "every export", 60*time.Second, func() bool { got, _ := target.snapshot(); return len(got) >= n-1 })
+	componenttest.Eventually(t, 60*time.Second, "every export", func() bool { got, _ := target.snapshot(); return len(got) >= n-1 })
 	time.Sleep(300 * time.Millisecond) // room for an unwanted duplicate to show
 	got, refused := target.snapshot()
 	var order []int
@@ -243,7 +244,7 @@ func TestExportsSurviveKill(t *testing.T) {
 		}
 		// Let this run's export sink run into the outage, then kill it
 		// while it retries.
-		waitUntil(t, "a refused export call", 20*time.Second, func() bool { _, r := target.snapshot(); return r > before+2 })
+		componenttest.Eventually(t, 20*time.Second, "a refused export call", func() bool { _, r := target.snapshot(); return r > before+2 })
 		if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 			t.Fatal(err)
 		}
@@ -251,7 +252,7 @@ func TestExportsSurviveKill(t *testing.T) {
 		cmd = start()
 	}
 	target.down.Store(false)
-	waitUntil(t, "every accepted event exported", 90*time.Second, func() bool {
+	componenttest.Eventually(t, 90*time.Second, "every accepted event exported", func() bool {
 		got, _ := target.snapshot()
 		seen := map[int]bool{}
 		for _, e := range got {
@@ -278,14 +279,14 @@ func TestExportsSurviveKill(t *testing.T) {
 		}
 		next++
 	}
-	waitUntil(t, "exports under way", 30*time.Second, func() bool { g, _ := target.snapshot(); return len(g) >= before+10 })
+	componenttest.Eventually(t, 30*time.Second, "exports under way", func() bool { g, _ := target.snapshot(); return len(g) >= before+10 })
 	if err := cmd.Process.Signal(syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	cmd.Wait()
 	cmd = start()
 	uuidOf := map[int]string{}
-	waitUntil(t, "every event exported after the kill", 60*time.Second, func() bool {
+	componenttest.Eventually(t, 60*time.Second, "every event exported after the kill", func() bool {
 		g, _ := target.snapshot()
 		seen := map[int]bool{}
 		for _, e := range g {
@@ -387,7 +388,7 @@ target = "stdout"
 		}
 	})
 	sent := post(0, 25)
-	waitUntil(t, "three exportEvents calls", 30*time.Second, func() bool { return len(snapshot()) >= 3 })
+	componenttest.Eventually(t, 30*time.Second, "three exportEvents calls", func() bool { return len(snapshot()) >= 3 })
 	got := snapshot()
 	var sizes []int
 	var order []int
@@ -407,7 +408,7 @@ target = "stdout"
 		t.Errorf("the partial batch of 5 was exported %s after it was stored, before batch_timeout %s", wait, linger)
 	}
 	sent = post(25, 28)
-	waitUntil(t, "the flush of 3 events", 30*time.Second, func() bool { return len(snapshot()) >= 4 })
+	componenttest.Eventually(t, 30*time.Second, "the flush of 3 events", func() bool { return len(snapshot()) >= 4 })
 	last := snapshot()[3]
 	if fmt.Sprint(last.ns) != "[25 26 27]" {
 		t.Errorf("last call %v, want [25 26 27]", last.ns)

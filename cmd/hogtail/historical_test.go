@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/sinks/sinktest"
 )
 
@@ -62,7 +63,7 @@ batch_timeout = "200ms"
 			t.Logf("hogtail output:\n%s", logs.String())
 		}
 	}()
-	waitUntil(t, "the http source", 20*time.Second, func() bool {
+	componenttest.Eventually(t, 20*time.Second, "the http source", func() bool {
 		c, err := net.Dial("tcp", addr)
 		if err == nil {
 			c.Close()

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 )
 
 // TestMemoryBombDoesNotKillTheAgent runs the real binary with a connector
@@ -28,7 +30,7 @@ max_memory = "64MiB"`))
 		}
 		return err
 	}
-	waitUntil(t, "the HTTP source to listen", 20*time.Second, func() bool { return post("warm-up", `{}`) == nil })
+	componenttest.Eventually(t, 20*time.Second, "the HTTP source to listen", func() bool { return post("warm-up", `{}`) == nil })
 
 	// Two bombs run while normal events keep arriving on the other lane.
 	bombs := make(chan error, 2)
@@ -55,7 +57,7 @@ max_memory = "64MiB"`))
 		t.Fatalf("event after the bombs: %v", err)
 	}
 	want := normal + 4 // warm-up, the two bombs (passed on unchanged), after
-	waitUntil(t, "every event on stdout", 30*time.Second, func() bool {
+	componenttest.Eventually(t, 30*time.Second, "every event on stdout", func() bool {
 		return strings.Count(a.stdout.String(), "\n") >= want
 	})
 	all := a.stdout.String()

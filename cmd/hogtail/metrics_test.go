@@ -20,6 +20,7 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/config"
 	"github.com/hogtail/hogtail/sinks/sinktest"
 	"github.com/twmb/franz-go/pkg/kfake"
@@ -144,7 +145,7 @@ batch_timeout = "10ms"
 
 	// A little traffic: an event and a rejected one over HTTP, a syslog
 	// message; the file source reads its two lines by itself.
-	waitUntil(t, "the http source listens", 10*time.Second, func() bool {
+	componenttest.Eventually(t, 10*time.Second, "the http source listens", func() bool {
 		resp, err := http.Post("http://"+httpAddr+"/ingest", "application/json", strings.NewReader(`{"event":"e","distinct_id":"d"}`))
 		if err != nil {
 			return false
@@ -194,9 +195,9 @@ batch_timeout = "10ms"
 }
 
 // TestNoRegistrationErrorIgnored reads every non-test Go file: a call to a
-// Register function (component.Register, RegisterInto, a Registerer's
-// Register or MustRegister) must not drop its error with _ or by ignoring
-// the result.
+// Register function (component.RegisterInto and the register behind it,
+// a Registerer's Register or MustRegister) must not drop its error with _
+// or by ignoring the result.
 func TestNoRegistrationErrorIgnored(t *testing.T) {
 	fset := token.NewFileSet()
 	checked := 0
@@ -227,7 +228,7 @@ func TestNoRegistrationErrorIgnored(t *testing.T) {
 			case *ast.SelectorExpr:
 				return f.Sel.Name == "Register" || f.Sel.Name == "MustRegister"
 			case *ast.Ident:
-				return f.Name == "Register"
+				return f.Name == "Register" || f.Name == "register"
 			}
 			return false
 		}

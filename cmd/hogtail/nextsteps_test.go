@@ -13,6 +13,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/config"
 	"github.com/hogtail/hogtail/agent/redact"
 )
@@ -168,7 +169,7 @@ func TestExampleNextStepsWork(t *testing.T) {
 	}()
 
 	hint := regexp.MustCompile(`msg="running; to see events flow, try" .*`)
-	waitUntil(t, "the hint line", 30*time.Second, func() bool { return hint.MatchString(stderr.String()) })
+	componenttest.Eventually(t, 30*time.Second, "the hint line", func() bool { return hint.MatchString(stderr.String()) })
 	line := hint.FindString(stderr.String())
 	for _, want := range []string{
 		"health=http://" + api + "/health",

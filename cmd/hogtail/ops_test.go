@@ -40,17 +40,6 @@ func startAgent(t *testing.T, cmd *exec.Cmd) *lockedBuffer {
 	return stderr
 }
 
-func waitUntil(t *testing.T, what string, timeout time.Duration, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(timeout)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatalf("timed out waiting for %s", what)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-}
-
 // notifySocket is a fake systemd NOTIFY_SOCKET counting what it receives.
 type notifySocket struct {
 	path string
@@ -159,28 +148,28 @@ func TestSystemdNotifyAndReload(t *testing.T) {
 	good := []byte(strings.Replace(opsConfig, "%q", `"`+filepath.Join(dir, "data")+`"`, 1))
 	os.WriteFile(cfgPath, good, 0o644)
 	cmd, stderr := startNotified(t, bin, cfgPath, ns)
-	waitUntil(t, "READY=1", 10*time.Second, func() bool { return seen("READY=1") == 1 })
-	waitUntil(t, "WATCHDOG=1", 5*time.Second, func() bool { return seen("WATCHDOG=1") > 0 })
+	componenttest.Eventually(t, 10*time.Second, "READY=1", func() bool { return seen("READY=1") == 1 })
+	componenttest.Eventually(t, 5*time.Second, "WATCHDOG=1", func() bool { return seen("WATCHDOG=1") > 0 })
 
 	// A bad config is rejected and the old one keeps running.
 	os.WriteFile(cfgPath, []byte("[sources.gen]\ntype = \"demo\"\nbogus = 1\n"), 0o644)
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitUntil(t, "rejection logged", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "config rejected") })
+	componenttest.Eventually(t, 10*time.Second, "rejection logged", func() bool { return strings.Contains(stderr.String(), "config rejected") })
 	if !strings.Contains(stderr.String(), "bogus: unknown key") {
 		t.Fatalf("rejection does not name the key:\n%s", stderr.String())
 	}
-	waitUntil(t, "READY=1 after the rejected reload", 5*time.Second, func() bool { return seen("READY=1") == 2 })
+	componenttest.Eventually(t, 5*time.Second, "READY=1 after the rejected reload", func() bool { return seen("READY=1") == 2 })
 	before := strings.Count(stderr.String(), "demo_log")
-	waitUntil(t, "events after the rejected reload", 10*time.Second, func() bool { return strings.Count(stderr.String(), "demo_log") > before+5 })
+	componenttest.Eventually(t, 10*time.Second, "events after the rejected reload", func() bool { return strings.Count(stderr.String(), "demo_log") > before+5 })
 
 	// A good config with a change is applied.
 	os.WriteFile(cfgPath, bytes.Replace(good, []byte(`type = "console"`), []byte("type = \"console\"\nformat = \"text\""), 1), 0o644)
 	cmd.Process.Signal(syscall.SIGHUP)
-	waitUntil(t, "reload applied", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "config reloaded") })
-	waitUntil(t, "READY=1 after the reload", 5*time.Second, func() bool { return seen("READY=1") == 3 })
+	componenttest.Eventually(t, 10*time.Second, "reload applied", func() bool { return strings.Contains(stderr.String(), "config reloaded") })
+	componenttest.Eventually(t, 5*time.Second, "READY=1 after the reload", func() bool { return seen("READY=1") == 3 })
 
 	stopCleanly(t, cmd, stderr, 30*time.Second)
-	waitUntil(t, "STOPPING=1", 2*time.Second, func() bool { return seen("STOPPING=1") == 1 })
+	componenttest.Eventually(t, 2*time.Second, "STOPPING=1", func() bool { return seen("STOPPING=1") == 1 })
 
 	// Order: READY, RELOADING, READY, RELOADING, READY, STOPPING (watchdog pings anywhere).
 	var order []string
@@ -207,10 +196,10 @@ func TestTapCommandAndConfigWatch(t *testing.T) {
 	cfg = strings.Replace(cfg, "enabled = false", "address = \""+addr+"\"\nauth_token = \"t0k3n\"\ntap = true", 1)
 	os.WriteFile(cfgPath, []byte(cfg), 0o644)
 	stderr := startAgent(t, exec.Command(bin, "run", "--config", cfgPath))
-	waitUntil(t, "agent started", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "hogtail started") })
+	componenttest.Eventually(t, 10*time.Second, "agent started", func() bool { return strings.Contains(stderr.String(), "hogtail started") })
 
 	// Address and token from the config file, as the first-run hint says.
-	waitUntil(t, "the first-run hint", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "to see events flow") })
+	componenttest.Eventually(t, 10*time.Second, "the first-run hint", func() bool { return strings.Contains(stderr.String(), "to see events flow") })
 	hint := regexp.MustCompile(`msg="running; to see events flow, try" .*tap="([^"]*)"`).FindStringSubmatch(stderr.String())
 	if want := "hogtail tap --component gen --config " + cfgPath; hint == nil || hint[1] != want {
 		t.Fatalf("tap hint %q, want %q:\n%s", hint, want, stderr.String())
@@ -239,7 +228,7 @@ func TestTapCommandAndConfigWatch(t *testing.T) {
 	}
 
 	os.WriteFile(cfgPath, []byte(strings.Replace(cfg, "rate = 100.0", "rate = 50.0", 1)), 0o644)
-	waitUntil(t, "reload on file change", 10*time.Second, func() bool { return strings.Contains(stderr.String(), "config reloaded") })
+	componenttest.Eventually(t, 10*time.Second, "reload on file change", func() bool { return strings.Contains(stderr.String(), "config reloaded") })
 }
 
 // TestTapDisabled: against an agent whose config leaves api.tap off, tap

@@ -9,6 +9,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/sinks/sinktest"
 )
 
@@ -95,7 +96,7 @@ concurrency = 4
 			t.Fatal(err)
 		}
 		defer cmd.Process.Kill()
-		waitUntil(t, "the moment to stop", 60*time.Second, stopWhen)
+		componenttest.Eventually(t, 60*time.Second, "the moment to stop", stopWhen)
 		stopCleanly(t, cmd, &stderr, 20*time.Second)
 		return stderr.String()
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/sinks/sinktest"
 )
 
@@ -64,30 +65,30 @@ retry.max_interval = "200ms"
 	pingsGoOn := func(phase string, want func(int, string) bool) {
 		t.Helper()
 		start := ns.count("WATCHDOG=1")
-		waitUntil(t, "10 watchdog pings "+phase, 10*time.Second, func() bool {
+		componenttest.Eventually(t, 10*time.Second, "10 watchdog pings "+phase, func() bool {
 			if code, body := health(); !want(code, body) {
 				t.Fatalf("%s: /health %d %s", phase, code, body)
 			}
 			return ns.count("WATCHDOG=1") >= start+10
 		})
 	}
-	waitUntil(t, "READY=1", 10*time.Second, func() bool { return ns.count("READY=1") == 1 })
+	componenttest.Eventually(t, 10*time.Second, "READY=1", func() bool { return ns.count("READY=1") == 1 })
 
 	paused := func(code int, body string) bool {
 		return code == 503 && strings.Contains(body, "sinks.ph") && strings.Contains(body, "paused") && strings.Contains(body, "401")
 	}
-	waitUntil(t, "/health reports the paused sink", 10*time.Second, func() bool { return paused(health()) })
+	componenttest.Eventually(t, 10*time.Second, "/health reports the paused sink", func() bool { return paused(health()) })
 	pingsGoOn("while the receiver answers 401", paused)
 
 	status.Store(503)
 	failing := func(code int, body string) bool {
 		return code == 503 && strings.Contains(body, "sinks.ph") && strings.Contains(body, "deliveries failing for") && strings.Contains(body, "503")
 	}
-	waitUntil(t, "/health reports the failing sink", 10*time.Second, func() bool { return failing(health()) })
+	componenttest.Eventually(t, 10*time.Second, "/health reports the failing sink", func() bool { return failing(health()) })
 	pingsGoOn("while the receiver answers 503", failing)
 
 	status.Store(200)
-	waitUntil(t, "/health ok once the receiver accepts", 10*time.Second, func() bool { code, _ := health(); return code == 200 })
+	componenttest.Eventually(t, 10*time.Second, "/health ok once the receiver accepts", func() bool { code, _ := health(); return code == 200 })
 	pingsGoOn("once the receiver accepts", func(code int, _ string) bool { return code == 200 })
 
 	stopCleanly(t, cmd, stderr, 20*time.Second)

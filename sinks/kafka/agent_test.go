@@ -13,6 +13,7 @@ import (
 
 	"github.com/hogtail/hogtail/agent"
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/config"
 	"github.com/hogtail/hogtail/agent/event"
 	"github.com/hogtail/hogtail/sinks/kafka"
@@ -26,7 +27,7 @@ import (
 // a kafka sink until the source finished and the queue drained. During the
 // run, during is called once; it may stop the agent early (a SIGTERM) with
 // stop. dir is the data directory ("" = a new one).
-func runAgent(t *testing.T, c *kfake.Cluster, dir string, count int, rate float64, sinkTOML string, during func(stop func())) string {
+func runAgent(t *testing.T, c *kfake.Cluster, dir string, count int, rate float64, sinkTOML string, during func(stop func(), logs *lockedBuffer)) string {
 	t.Helper()
 	if dir == "" {
 		dir = t.TempDir()
@@ -67,7 +68,7 @@ retry.max_interval = "300ms"
 	done := make(chan error, 1)
 	go func() { done <- a.Run(ctx) }()
 	if during != nil {
-		during(func() { stopped = true; cancel() })
+		during(func() { stopped = true; cancel() }, &logs)
 	}
 	if err := <-done; err != nil {
 		t.Fatal(err)
@@ -159,7 +160,7 @@ func TestAgentEndToEnd(t *testing.T) {
 		fmt.Sscanf(addr[strings.LastIndexByte(addr, ':')+1:], "%d", &port)
 		ports = append(ports, port)
 	}
-	runAgent(t, c, "", count, 10000, `topic = "demo.{event}"`, func(func()) {
+	runAgent(t, c, "", count, 10000, `topic = "demo.{event}"`, func(func(), *lockedBuffer) {
 		// The source makes 10,000 events/s for 2 s: disturb the
 		// cluster while they flow.
 		for range 4 {
@@ -189,8 +190,10 @@ func TestAgentPausesUntilTopicExists(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	logs := runAgent(t, c, "", count, 0, `topic = "late"`, func(func()) {
-		time.Sleep(2 * time.Second) // the unknown topic is reported within ~1s
+	logs := runAgent(t, c, "", count, 0, `topic = "late"`, func(_ func(), logs *lockedBuffer) {
+		componenttest.Eventually(t, 20*time.Second, "the sink paused on the unknown topic", func() bool {
+			return strings.Contains(logs.String(), "sink paused")
+		})
 		if err := c.CreateTopic("late", 2, nil); err != nil {
 			t.Error(err)
 		}
@@ -212,7 +215,7 @@ func TestAgentTopicRecreated(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer c.Close()
-	runAgent(t, c, "", count, 1000, "", func(func()) {
+	runAgent(t, c, "", count, 1000, "", func(func(), *lockedBuffer) {
 		if got := consumeSeqs(t, c, "hogtail_events", 200); len(got) < 200 {
 			t.Errorf("only %d events before the recreation", len(got))
 		}
@@ -263,7 +266,7 @@ func TestAgentStopAndRestart(t *testing.T) {
 	}
 	defer c.Close()
 	dir := t.TempDir()
-	runAgent(t, c, dir, count, 20000, "", func(stop func()) {
+	runAgent(t, c, dir, count, 20000, "", func(stop func(), _ *lockedBuffer) {
 		time.Sleep(400 * time.Millisecond)
 		stop()
 	})

@@ -269,11 +269,11 @@ func (s *Sink) renewClient(old *kgo.Client) bool {
 	}
 	cl, err := kgo.NewClient(s.opts...)
 	if err != nil {
-		s.log.Error("kafka: cannot renew the client after UNKNOWN_TOPIC_ID; keeping the old one", "error", err)
+		s.log.Error("cannot renew the client after UNKNOWN_TOPIC_ID; keeping the old one", "error", err)
 		return false
 	}
 	s.client = cl
-	s.log.Warn("kafka: a topic was recreated (UNKNOWN_TOPIC_ID); producing through a new client")
+	s.log.Warn("a topic was recreated (UNKNOWN_TOPIC_ID); producing through a new client")
 	s.waits.Add(1)
 	go func() {
 		defer s.waits.Done()

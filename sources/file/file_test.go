@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -30,12 +31,7 @@ func TestTailBasic(t *testing.T) {
 		t.Errorf("event = %+v", ev)
 	}
 	// Counted once Emit returned, which is just after the emitter saw them.
-	for i := 0; testutil.ToFloat64(h.src.metrics.lines) != 3 && i < 100; i++ {
-		time.Sleep(10 * time.Millisecond)
-	}
-	if n := testutil.ToFloat64(h.src.metrics.lines); n != 3 {
-		t.Errorf("lines_total = %v, want 3", n)
-	}
+	componenttest.Eventually(t, 5*time.Second, "lines_total = 3", func() bool { return testutil.ToFloat64(h.src.metrics.lines) == 3 })
 	if n := testutil.ToFloat64(h.src.metrics.open); n != 1 {
 		t.Errorf("open_files = %v, want 1", n)
 	}

@@ -9,6 +9,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -30,6 +31,8 @@ type harness struct {
 	mutate  func(*Source)
 	// emit, when set, is what the source emits to (wrapping em).
 	emit component.Emitter
+	// scans counts the scans of the running source.
+	scans atomic.Int64
 }
 
 func newHarness(t *testing.T, edit func(c *Config)) *harness {
@@ -70,7 +73,31 @@ func (h *harness) start() {
 	if h.emit != nil {
 		emit = h.emit
 	}
+	h.scans.Store(0)
+	h.src.afterScan = func() { h.scans.Add(1) }
 	h.stopRun = componenttest.StartSource(h.t, src, emit, nil)
+	// The files present now were found (and fsnotify watches their
+	// directories) once the first scan is done.
+	h.waitScans(1)
+}
+
+// waitScans waits until the running source completed n scans.
+func (h *harness) waitScans(n int64) {
+	h.t.Helper()
+	componenttest.Eventually(h.t, 10*time.Second, fmt.Sprintf("%d scans", n), func() bool { return h.scans.Load() >= n })
+}
+
+// nextScan waits for a scan that began after it was called.
+func (h *harness) nextScan() { h.waitScans(h.scans.Load() + 2) }
+
+// waitCheckpoints waits until n checkpoints are stored: a new file has
+// one once its reader decided where it starts.
+func (h *harness) waitCheckpoints(n int) {
+	h.t.Helper()
+	componenttest.Eventually(h.t, 10*time.Second, fmt.Sprintf("%d checkpoints", n), func() bool {
+		cps, _ := h.em.LoadCheckpoints()
+		return len(cps) >= n
+	})
 }
 
 func (h *harness) stop() {
@@ -91,7 +118,9 @@ func (h *harness) waitFor(n int) []*event.Event {
 	return h.em.Events()
 }
 
-// settle waits until no event arrived for d and returns the events.
+// settle waits until no event arrived for d and returns the events. It
+// is how a test sees that nothing more (a duplicate) comes: an absence can
+// only be observed by waiting.
 func (h *harness) settle(d time.Duration) []*event.Event {
 	n := -1
 	for {

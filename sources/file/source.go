@@ -6,9 +6,7 @@ package file
 import (
 	"bytes"
 	"context"
-	"crypto/sha256"
 	_ "embed"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -16,6 +14,7 @@ import (
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -63,6 +62,15 @@ type Source struct {
 	openFile func(string) (*os.File, error)
 	// noWatch turns fsnotify off, as when it is unavailable (tests).
 	noWatch bool
+	// now is the clock of timeouts and checkpoint ages (time.Now; tests
+	// step it by hand).
+	now func() time.Time
+	// stepped: tailers are not run in goroutines; a test calls their step
+	// (see model_test.go).
+	stepped bool
+	// afterScan, when set, is called after each scan: tests wait for the
+	// files present at their start to be found instead of sleeping.
+	afterScan func()
 
 	mu      sync.Mutex
 	tails   map[fileID]*tailer
@@ -76,8 +84,7 @@ type Source struct {
 // retiredFP remembers how far the content with fingerprint fp was read
 // before its file was truncated, so that a copy of it resumes there.
 type retiredFP struct {
-	fp     string
-	head   []byte // the first fingerprint_bytes
+	id     identity // complete: fingerprint_bytes long
 	offset int64
 	at     time.Time
 }
@@ -134,6 +141,7 @@ func newSource(cfg *Config, set component.Settings) (component.Source, error) {
 		denied:   map[string]bool{},
 		watched:  map[string]bool{},
 		openFile: os.Open,
+		now:      time.Now,
 	}
 	if s.log == nil {
 		s.log = slog.New(slog.DiscardHandler)
@@ -144,7 +152,7 @@ func newSource(cfg *Config, set component.Settings) (component.Source, error) {
 	}
 	m, err := newMetrics(reg)
 	if err != nil {
-		return nil, fmt.Errorf("file source metrics: %w", err)
+		return nil, fmt.Errorf("register metrics: %w", err)
 	}
 	s.metrics = m
 	resolve := func(p string) string {
@@ -173,23 +181,9 @@ func newSource(cfg *Config, set component.Settings) (component.Source, error) {
 
 // Run tails files until ctx is cancelled.
 func (s *Source) Run(ctx context.Context, emit component.Emitter) error {
-	s.emitter = emit
-	if l := s.set.Checkpoints; l != nil {
-		cps, err := l.LoadCheckpoints()
-		if err != nil {
-			return fmt.Errorf("file source: load checkpoints: %w", err)
-		}
-		for k, v := range cps {
-			r, err := decodeRecord(v)
-			if err != nil {
-				s.log.Warn("ignoring unreadable checkpoint", "key", k, "error", err)
-				continue
-			}
-			s.known[k] = r
-		}
-		s.hadCheckpoints = len(cps) > 0
+	if err := s.begin(emit); err != nil {
+		return err
 	}
-
 	defer s.wg.Wait()
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
@@ -207,7 +201,6 @@ func (s *Source) Run(ctx context.Context, emit component.Emitter) error {
 		go func() { defer s.wg.Done(); s.watch(ctx, w) }()
 	}
 
-	s.firstRun = true
 	ticker := time.NewTicker(s.cfg.PollInterval.D())
 	defer ticker.Stop()
 	for {
@@ -220,6 +213,30 @@ func (s *Source) Run(ctx context.Context, emit component.Emitter) error {
 		case <-s.scanReq:
 		}
 	}
+}
+
+// begin sets the source up to emit to emit, from the stored checkpoints.
+func (s *Source) begin(emit component.Emitter) error {
+	s.emitter = emit
+	s.firstRun = true
+	l := s.set.Checkpoints
+	if l == nil {
+		return nil
+	}
+	cps, err := l.LoadCheckpoints()
+	if err != nil {
+		return fmt.Errorf("load checkpoints: %w", err)
+	}
+	for k, v := range cps {
+		r, err := decodeRecord(v)
+		if err != nil {
+			s.log.Warn("ignoring unreadable checkpoint", "key", k, "error", err)
+			continue
+		}
+		s.known[k] = r
+	}
+	s.hadCheckpoints = len(cps) > 0
+	return nil
 }
 
 func (s *Source) requestScan() {
@@ -254,7 +271,7 @@ func (s *Source) watch(ctx context.Context, w *fsnotify.Watcher) {
 				// Open it now: it may be renamed away before a scan runs.
 				if fi, err := os.Stat(ev.Name); err == nil && fi.Mode().IsRegular() {
 					if id, ok := statID(fi); ok {
-						s.track(ctx, candidate{ev.Name, fi}, id, time.Now(), false)
+						s.track(ctx, candidate{ev.Name, fi}, id, s.now(), false)
 					}
 				}
 			}
@@ -385,7 +402,7 @@ func (s *Source) scan(ctx context.Context, w *fsnotify.Watcher) {
 			}
 		}
 	}
-	now := time.Now()
+	now := s.now()
 	present := map[fileID]bool{}
 	var newCPs []component.Checkpoint
 	for _, c := range files {
@@ -452,6 +469,9 @@ func (s *Source) scan(ctx context.Context, w *fsnotify.Watcher) {
 			s.log.Warn("cannot store checkpoints", "error", err)
 		}
 	}
+	if s.afterScan != nil {
+		s.afterScan()
+	}
 }
 
 // track opens a file found by a scan or an fsnotify event and starts its
@@ -469,9 +489,12 @@ func (s *Source) track(ctx context.Context, c candidate, id fileID, now time.Tim
 	}
 	s.tails[id] = t
 	s.byPath[c.path] = t
-	s.wg.Add(1)
 	s.mu.Unlock()
 	s.metrics.open.Inc()
+	if s.stepped {
+		return
+	}
+	s.wg.Add(1)
 	go func() { defer s.wg.Done(); t.run(ctx) }()
 }
 
@@ -507,12 +530,30 @@ func (s *Source) open(c candidate, id fileID, now time.Time, initial bool) *tail
 	key := id.key()
 	t := &tailer{s: s, id: id, key: key, f: f, path: c.path, wake: make(chan struct{}, 1), foundAt: time.Now()}
 
+	// The file's identity as its checkpoint measures it, read before the
+	// lock is taken: scans and other files' tailers wait on it.
+	s.mu.Lock()
+	readLen := -1
+	if r := s.known[key]; r != nil {
+		readLen = r.FPLen
+	}
+	s.mu.Unlock()
+	var cur identity
+	var curOK bool
+	if readLen >= 0 {
+		cur, curOK, _ = readIdentity(f, readLen)
+	}
+
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	// 1. Our own checkpoint, if the content is still the one it describes.
 	if r := s.known[key]; r != nil {
-		if fp, head, ok, _ := fingerprint(f, r.FPLen); ok && fp == r.FP {
-			t.head = head
+		if r.FPLen != readLen { // stored meanwhile (rare): measure again
+			readLen = r.FPLen
+			cur, curOK, _ = readIdentity(f, readLen)
+		}
+		if curOK && cur.fp == r.FP {
+			t.ident = cur
 			t.offset = r.Offset
 			if t.offset > size { // truncated while we were away
 				s.log.Info("file shorter than its checkpoint, reading it from the start", "path", c.path, "checkpoint", r.Offset, "size", size)
@@ -522,7 +563,6 @@ func (s *Source) open(c candidate, id fileID, now time.Time, initial bool) *tail
 				// Says why lines before the offset are not read again after a restart.
 				s.log.Info("resuming from checkpoint", "path", c.path, "offset", t.offset, "unread_bytes", size-t.offset)
 			}
-			t.fp, t.fpLen = r.FP, r.FPLen
 			r.Path, r.Seen = c.path, now.Unix()
 			return t
 		}
@@ -559,23 +599,28 @@ func (t *tailer) classify(ctx context.Context) (done bool, err error) {
 		return false, nil
 	}
 	size := fi.Size()
-	now := time.Now()
-	s.mu.Lock()
+	now := s.now()
 	off, verdict := s.copyOf(t.f, size, t.key)
-	if verdict == copyWait {
+	// A retry is due to another file closing or starting at the same
+	// moment; the bound only guards against a file that never settles.
+	for i := 0; verdict == copyRetry && i < 100 && ctx.Err() == nil; i++ {
+		off, verdict = s.copyOf(t.f, size, t.key)
+	}
+	if verdict == copyWait || verdict == copyRetry {
+		s.mu.Lock()
 		rotated, at := t.rotated, t.rotatedAt
 		s.mu.Unlock()
 		return rotated && now.Sub(at) >= s.cfg.RotateWait.D(), nil
 	}
 	if verdict == copyResume {
-		s.log.Debug("copy of content read before, resuming", "path", t.path, "offset", off)
+		s.log.Debug("copy of content read before, resuming", "path", t.curPath(), "offset", off)
 		t.offset = off
 	} else if t.startAtEnd {
 		t.offset = t.startSize
 	}
-	n := int(min(int64(s.fpBytes), size)) // a short file's is extended as it grows
-	t.fp, t.head, _, _ = fingerprint(t.f, n)
-	t.fpLen = n
+	id := identityAt(t.f, int(min(int64(s.fpBytes), size))) // a short file's is extended as it grows
+	s.mu.Lock()
+	t.ident = id
 	t.pending = false
 	s.log.Debug("new file", "path", t.path, "offset", t.offset, "size", size)
 	cp := s.newRecord(t, now)
@@ -594,14 +639,27 @@ const (
 	copyNone   copyVerdict = iota // a file of its own
 	copyWait                      // a copy of content still read elsewhere, or being written
 	copyResume                    // a copy of content read up to an offset
+	// copyRetry: the files compared changed while they were compared (see
+	// copyOf); ask again at once. Unlike copyWait it says nothing about
+	// the file, so it never lets a rotated file be closed unread.
+	copyRetry
 )
 
 // compareBytes is how much of two files' heads is compared to tell a copy
 // from a file that merely starts like another one.
 const compareBytes = 16 << 10
 
+// original is a file being read that a new file may be a copy of.
+type original struct {
+	t  *tailer
+	f  *os.File
+	fp string
+}
+
 // copyOf tells whether the new file f holds content already read under
-// another identity. Called with s.mu held.
+// another identity. Files are read without s.mu (it only guards the
+// lookups), so it is taken twice; a file that became a candidate original
+// in between makes the verdict copyRetry.
 func (s *Source) copyOf(f *os.File, size int64, key string) (int64, copyVerdict) {
 	if size == 0 {
 		return 0, copyWait // nothing to read yet, and it may be a copy starting
@@ -614,23 +672,34 @@ func (s *Source) copyOf(f *os.File, size int64, key string) (int64, copyVerdict)
 	short := size < int64(s.fpBytes)
 	var full string
 	if !short {
-		sum := sha256.Sum256(head[:s.fpBytes])
-		full = hex.EncodeToString(sum[:16])
+		full = hashHead(head[:s.fpBytes])
 	}
+	// The files being read that could hold the same content.
+	candidate := func(o *tailer) bool {
+		return o.key != key && !o.pending && (short || o.ident.complete(s.fpBytes) && o.ident.fp == full)
+	}
+	var origs []original
+	s.mu.Lock()
+	for _, o := range s.tails {
+		if candidate(o) {
+			origs = append(origs, original{o, o.f, o.ident.fp})
+		}
+	}
+	s.mu.Unlock()
 	// A file being read right now with the same head: wait. If the
 	// original gets truncated, its offset is retired and this copy resumes
 	// there; if it never is, all of this file's lines are read already.
 	other := make([]byte, m)
-	for _, o := range s.tails {
-		if o.key == key || o.pending || (!short && (o.fpLen != s.fpBytes || o.fp != full)) {
-			continue
+	for _, o := range origs {
+		n, err := o.f.ReadAt(other, 0)
+		if errors.Is(err, os.ErrClosed) {
+			return 0, copyRetry // closed meanwhile: its checkpoint is final now
 		}
-		n, _ := o.f.ReadAt(other, 0)
 		if !short {
 			if n < s.fpBytes {
 				return 0, copyWait // the original shrank: truncated, not noticed yet
 			}
-			if sum := sha256.Sum256(other[:s.fpBytes]); hex.EncodeToString(sum[:16]) != o.fp {
+			if hashHead(other[:s.fpBytes]) != o.fp {
 				return 0, copyWait // the original was replaced, not noticed yet
 			}
 		}
@@ -638,13 +707,21 @@ func (s *Source) copyOf(f *os.File, size int64, key string) (int64, copyVerdict)
 			return 0, copyWait
 		}
 	}
+
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for _, o := range s.tails {
+		if candidate(o) && !slices.ContainsFunc(origs, func(c original) bool { return c.t == o }) {
+			return 0, copyRetry // began to be read, or its fingerprint grew, while we compared
+		}
+	}
 	best := int64(-1)
 	for _, r := range s.retired {
 		if short {
-			if bytes.HasPrefix(r.head, head) {
+			if bytes.HasPrefix(r.id.head, head) {
 				return 0, copyWait // a copy being written
 			}
-		} else if r.fp == full && r.offset > best {
+		} else if r.id.fp == full && r.offset > best {
 			best = r.offset
 		}
 	}
@@ -672,7 +749,7 @@ func (s *Source) copyOf(f *os.File, size int64, key string) (int64, copyVerdict)
 // newRecord stores t's starting point in known and returns its checkpoint.
 // Called with s.mu held.
 func (s *Source) newRecord(t *tailer, now time.Time) *component.Checkpoint {
-	r := &record{Path: t.path, Offset: t.offset, FP: t.fp, FPLen: t.fpLen, Seen: now.Unix()}
+	r := &record{Path: t.path, Offset: t.offset, FP: t.ident.fp, FPLen: t.ident.n, Seen: now.Unix()}
 	s.known[t.key] = r
 	return &component.Checkpoint{Key: t.key, Value: r.encode()}
 }

@@ -36,7 +36,7 @@ func TestReadFromEnd(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.ReadFrom = "end" })
 	appendFile(t, h.path("old.log"), seqLines(0, 100))
 	h.start()
-	time.Sleep(100 * time.Millisecond) // let the first scan place old.log at its end
+	h.waitCheckpoints(1) // old.log placed at its end
 	appendFile(t, h.path("old.log"), seqLines(100, 110))
 	appendFile(t, h.path("new.log"), seqLines(110, 120)) // appears while running: from its beginning
 	h.waitFor(20)
@@ -104,8 +104,7 @@ func TestIgnoreOlderKeepsCheckpoints(t *testing.T) {
 	// read.log now looks old, but it has a checkpoint: it is neither
 	// forgotten nor read again.
 	must(t, os.Chtimes(h.path("read.log"), old, old))
-	h.start()
-	time.Sleep(150 * time.Millisecond)
+	h.start() // its first scan found read.log looking old
 	appendFile(t, h.path("read.log"), seqLines(10, 15))
 	h.waitFor(15)
 	h.settle(100 * time.Millisecond)
@@ -252,7 +251,7 @@ func TestCopyTruncate(t *testing.T) {
 	must(t, err)
 	for r := 0; r < rounds; r++ {
 		fmt.Fprint(f, seqLines(r*per, r*per+per/2))
-		time.Sleep(100 * time.Millisecond)
+		h.waitFor(r*per + per/2)
 		fmt.Fprint(f, seqLines(r*per+per/2, r*per+per)) // not read yet when copied
 		data, err := os.ReadFile(h.path("app.log"))
 		must(t, err)
@@ -260,7 +259,7 @@ func TestCopyTruncate(t *testing.T) {
 		must(t, f.Truncate(0))
 	}
 	must(t, f.Close())
-	time.Sleep(time.Second)
+	h.waitFor(rounds * per)
 	h.settle(300 * time.Millisecond)
 	checkSeqs(t, h, rounds*per)
 }
@@ -271,7 +270,7 @@ func TestTruncation(t *testing.T) {
 	h.start()
 	h.waitFor(100)
 	must(t, os.Truncate(h.path("a.log"), 0))
-	time.Sleep(100 * time.Millisecond)
+	h.waitTruncations(1)
 	appendFile(t, h.path("a.log"), seqLines(100, 110)) // shorter than before
 	h.waitFor(110)
 	// Truncated and refilled past the old offset before we look: the first
@@ -303,17 +302,10 @@ func TestDeleteWhileOpen(t *testing.T) {
 	must(t, f.Close())
 	h.waitFor(20)
 	// Closed after rotate_wait; its checkpoint goes with it.
-	deadline := time.Now().Add(5 * time.Second)
-	for {
+	componenttest.Eventually(t, 5*time.Second, "the deleted file's checkpoint deleted", func() bool {
 		cps, _ := h.em.LoadCheckpoints()
-		if len(cps) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("checkpoints of a deleted file kept: %v", cps)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
+		return len(cps) == 0
+	})
 	checkSeqs(t, h, 20)
 }
 
@@ -323,17 +315,10 @@ func TestCheckpointTTL(t *testing.T) {
 	h.start()
 	h.waitFor(10)
 	must(t, os.Rename(h.path("a.log"), h.path("a.old"))) // out of the glob
-	deadline := time.Now().Add(10 * time.Second)
-	for {
+	componenttest.Eventually(t, 10*time.Second, "the checkpoint pruned", func() bool {
 		cps, _ := h.em.LoadCheckpoints()
-		if len(cps) == 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("checkpoint not pruned: %v", cps)
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+		return len(cps) == 0
+	})
 }
 
 // TestRestartResume stops the source in the middle of a file, many times,
@@ -362,13 +347,17 @@ func TestBackpressure(t *testing.T) {
 	h := newHarness(t, nil)
 	appendFile(t, h.path("a.log"), seqLines(0, 5000))
 	h.em.SetFull(true)
+	ce := &countingEmitter{Emitter: h.em}
+	h.emit = ce
 	h.start()
-	time.Sleep(200 * time.Millisecond)
+	// The reader is blocked in a commit (its start's checkpoint first).
+	componenttest.Eventually(t, 10*time.Second, "a commit blocked on the full buffer", func() bool { return ce.calls.Load() > 0 })
 	h.stop()
 	if n := h.em.Len(); n != 0 {
 		t.Fatalf("%d events stored while full", n)
 	}
 	h.em.SetFull(false)
+	h.emit = nil
 	h.start()
 	h.waitFor(5000)
 	h.settle(100 * time.Millisecond)
@@ -380,7 +369,9 @@ func TestPartialLineWaits(t *testing.T) {
 	appendFile(t, h.path("a.log"), "seq=0\nseq=1 partial")
 	h.start()
 	h.waitFor(1)
-	time.Sleep(300 * time.Millisecond) // > partial_line_timeout: still waiting on an active file
+	// Waiting past partial_line_timeout is what is tested: the line of an
+	// active file still waits for its delimiter.
+	time.Sleep(300 * time.Millisecond)
 	if n := h.em.Len(); n != 1 {
 		t.Fatalf("partial line of an active file emitted (%d events)", n)
 	}
@@ -391,8 +382,7 @@ func TestPartialLineWaits(t *testing.T) {
 	if m := message(t, evs[1]); m != "seq=1 partial completed" {
 		t.Errorf("got %q", m)
 	}
-	time.Sleep(100 * time.Millisecond)
-	if n := h.em.Len(); n != 2 {
+	if n := len(h.settle(100 * time.Millisecond)); n != 2 {
 		t.Errorf("%d events", n)
 	}
 }
@@ -436,7 +426,7 @@ func TestPermissionDenied(t *testing.T) {
 	}
 	h.start()
 	h.waitFor(10) // the other file keeps going
-	time.Sleep(100 * time.Millisecond)
+	h.nextScan()  // which tried locked.log again
 	if n := h.em.Len(); n != 10 {
 		t.Fatalf("%d events while locked.log is unreadable", n)
 	}
@@ -509,7 +499,7 @@ func TestMillionLines(t *testing.T) {
 	case <-time.After(50 * time.Second):
 		t.Errorf("timed out")
 	}
-	time.Sleep(50 * time.Millisecond) // nothing more may come
+	time.Sleep(50 * time.Millisecond) // an absence is seen by waiting: nothing more may come
 	cancel()
 	must(t, <-errc)
 	em.mu.Lock()
@@ -538,14 +528,13 @@ func TestMultilineCheckpoint(t *testing.T) {
 	})
 	appendFile(t, h.path("a.log"), "START a\n  a1\nSTART b\n  b1\n")
 	h.start()
-	h.waitFor(1)
-	time.Sleep(100 * time.Millisecond)
+	h.waitFor(1) // committed with the checkpoint at record b's start
 	h.stop()
 	appendFile(t, h.path("a.log"), "  b2\nSTART c\n")
 	h.start()
-	evs := h.waitFor(2)
-	time.Sleep(100 * time.Millisecond)
-	got := messages(t, h.em.Events())
+	h.waitFor(2)
+	evs := h.settle(100 * time.Millisecond) // record c waits for its timeout
+	got := messages(t, evs)
 	want := []string{"START a\n  a1", "START b\n  b1\n  b2"}
 	if len(got) != 2 || got[0] != want[0] || got[1] != want[1] {
 		t.Fatalf("got %q, want %q", got, want)
@@ -571,7 +560,7 @@ func TestRotatedWhileDown(t *testing.T) {
 	h.cfg.Include = []string{h.path("app.log*")}
 	appendFile(t, h.path("app.log"), "seq=999999\n") // before the first start: skipped
 	h.start()
-	time.Sleep(100 * time.Millisecond)
+	h.waitCheckpoints(1) // app.log placed at its end
 	appendFile(t, h.path("app.log"), seqLines(0, 100))
 	h.waitFor(100)
 	h.stop()
@@ -591,8 +580,7 @@ func TestLongPartialLine(t *testing.T) {
 	appendFile(t, h.path("a.log"), strings.Repeat("x", 25))
 	h.start()
 	h.waitFor(2)
-	time.Sleep(100 * time.Millisecond)
-	if n := h.em.Len(); n != 2 {
+	if n := len(h.settle(100 * time.Millisecond)); n != 2 {
 		t.Fatalf("%d events before the delimiter, want 2", n)
 	}
 	appendFile(t, h.path("a.log"), "\nok\n")
@@ -646,10 +634,7 @@ func TestCopyTruncateAcrossRestart(t *testing.T) {
 	must(t, err)
 	must(t, os.WriteFile(h.path("copy.tmp"), data, 0o644)) // not included yet
 	must(t, f.Truncate(0))
-	deadline := time.Now().Add(5 * time.Second)
-	for testutil.ToFloat64(h.src.metrics.truncations) == 0 && time.Now().Before(deadline) {
-		time.Sleep(10 * time.Millisecond)
-	}
+	h.waitTruncations(1)
 	h.stop()
 	must(t, os.Rename(h.path("copy.tmp"), h.path("app.log.1")))
 	fmt.Fprint(f, seqLines(1000, 1100))
@@ -667,8 +652,7 @@ func TestRotateFastOutOfGlob(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.PollInterval = component.Duration(time.Second) })
 	h.cfg.Include = []string{h.path("app.log")}
 	const total, every = 20000, 500
-	h.start()
-	time.Sleep(50 * time.Millisecond)
+	h.start() // the directory is watched from the first scan on
 	f, err := os.Create(h.path("app.log"))
 	must(t, err)
 	for i := 0; i < total; i++ {
@@ -680,7 +664,7 @@ func TestRotateFastOutOfGlob(t *testing.T) {
 		}
 		fmt.Fprintf(f, "seq=%d\n", i)
 		if i%50 == 49 {
-			time.Sleep(time.Millisecond)
+			time.Sleep(time.Millisecond) // the writer's pace: a file lives about 10 ms
 		}
 	}
 	must(t, f.Close())
@@ -701,7 +685,8 @@ func TestCopyWithoutTruncate(t *testing.T) {
 	data, err := os.ReadFile(h.path("app.log"))
 	must(t, err)
 	must(t, os.WriteFile(h.path("app.log.1"), data, 0o644))
-	time.Sleep(300 * time.Millisecond)
+	// The copy is found and held, unread, before the original grows.
+	componenttest.Eventually(t, 10*time.Second, "the copy opened", func() bool { return testutil.ToFloat64(h.src.metrics.open) == 2 })
 	appendFile(t, h.path("app.log"), seqLines(100, 110))
 	h.waitFor(110)
 	h.settle(200 * time.Millisecond)
@@ -878,4 +863,28 @@ func TestResumeLogged(t *testing.T) {
 			}
 		})
 	}
+}
+
+// countingEmitter counts the commits begun, blocked ones included.
+type countingEmitter struct {
+	*componenttest.Emitter
+	calls atomic.Int64
+}
+
+func (c *countingEmitter) Emit(ctx context.Context, evs []*event.Event, cps ...component.Checkpoint) error {
+	c.calls.Add(1)
+	return c.Emitter.Emit(ctx, evs, cps...)
+}
+
+func (c *countingEmitter) EmitAsync(ctx context.Context, after component.Pending, evs []*event.Event, cps ...component.Checkpoint) (component.Pending, error) {
+	c.calls.Add(1)
+	return c.Emitter.EmitAsync(ctx, after, evs, cps...)
+}
+
+// waitTruncations waits until the source noticed n truncations.
+func (h *harness) waitTruncations(n float64) {
+	h.t.Helper()
+	componenttest.Eventually(h.t, 10*time.Second, fmt.Sprintf("%v truncations", n), func() bool {
+		return testutil.ToFloat64(h.src.metrics.truncations) >= n
+	})
 }

@@ -1,20 +1,21 @@
 package file
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"os"
 	"time"
-	"unicode/utf16"
 	"unsafe"
 
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
 )
 
-// tailer reads one open file in its own goroutine, so that the events of a
-// file keep their order while files are read in parallel.
+// tailer follows one open file in its own goroutine, so that the events of
+// a file keep their order while files are read in parallel. It owns the
+// file, the timers and the emitting; what the bytes mean is its
+// lineReader's business, and whether the file still holds the content
+// read from it is its identity's.
 type tailer struct {
 	s    *Source
 	id   fileID
@@ -29,47 +30,34 @@ type tailer struct {
 	pending   bool // new, start not decided yet (see classify)
 	rotated   bool // no longer at an included path (renamed away or deleted)
 	rotatedAt time.Time
-	fp        string
-	fpLen     int
-	head      []byte // the first fpLen bytes
+	// ident is only written by the tailer's goroutine (under s.mu), which
+	// therefore reads it without the lock.
+	ident identity
 
 	// Owned by the goroutine (set before it starts).
 	// retired is the checkpoint of the content this file held before it
 	// was truncated while hogtail was down, stored with its new start.
-	retired     *component.Checkpoint
-	startAtEnd  bool  // read_from = "end" applies
-	startSize   int64 // size when found
-	offset      int64 // committed: every line before it is stored
-	readPos     int64 // next byte to read
-	buf         []byte
-	bufp        *[]byte
-	fill        int   // bytes in buf
-	bufOff      int64 // file offset of buf[0]
-	consumed    int64 // file offset up to which bytes became items or multiline
-	splitting   bool  // inside a line longer than max_line_bytes
-	lastGrowth  time.Time
-	items       []item
-	dirty       bool // checkpoint fields changed without an event
-	readFailing bool // a read error was logged; log again once it works
-	// seen is the file's first bytes (up to fingerprint_bytes) as this
-	// tailer read them from offset 0; empty when it started further on.
-	// replaced compares them with the file: a file rewritten past our
-	// offset while it was shorter than the fingerprint is caught too.
-	seen    []byte
-	scratch []byte
+	retired    *component.Checkpoint
+	startAtEnd bool        // read_from = "end" applies
+	startSize  int64       // size when found
+	offset     int64       // committed: every line before it is stored
+	lr         *lineReader // nil until the start is decided
+	bufp       *[]byte     // the pooled buffer lr reads into, if any
+	lastGrowth time.Time
+	dirty      bool // checkpoint fields changed without an event
+	// readFailing: a read error was logged; log again once it works.
+	readFailing bool
+	// head is what this tailer read of the file's first bytes; replaced
+	// compares it with the file.
+	head readHead
 	// atEnd: the last read reached the end of the file (or failed). Data
 	// read next was written since, possibly by a truncate-and-rewrite: it
 	// is checked before use.
 	atEnd bool
 
-	utf16   bool
-	bigEnd  bool
-	delim   []byte
-	maxLine int
-	rnd     []byte
-	ml      *mlGroup
-	times   event.TimeFormatter
-	ptrs    []*event.Event
+	rnd   []byte
+	times event.TimeFormatter
+	ptrs  []*event.Event
 	// inflight is the batch queued by emitAsync and not yet known stored.
 	inflight *inflight
 }
@@ -81,25 +69,6 @@ type inflight struct {
 	n   int
 }
 
-// item is one line (or multiline record) waiting in the current batch.
-// Borrowed items point into buf [lo:hi]; owned ones carry their text.
-type item struct {
-	off    int64
-	lo, hi int
-	text   string
-	owned  bool
-	split  bool
-}
-
-// mlGroup is a multiline record being assembled.
-type mlGroup struct {
-	start int64
-	text  []byte
-	lines int
-	split bool
-	last  time.Time
-}
-
 func (t *tailer) poke() {
 	select {
 	case t.wake <- struct{}{}:
@@ -107,133 +76,18 @@ func (t *tailer) poke() {
 	}
 }
 
+// run steps the tailer until its file is closed or ctx is done, waiting
+// between steps for a wake-up or the time step asked for.
 func (t *tailer) run(ctx context.Context) {
 	defer t.close()
 	timer := time.NewTimer(time.Hour)
 	defer timer.Stop()
 	for {
-		s := t.s
-		s.mu.Lock()
-		pending := t.pending
-		s.mu.Unlock()
-		if !pending {
-			break
-		}
-		done, err := t.classify(ctx)
+		wait, done, err := t.step(ctx)
 		if err != nil || done {
 			return
 		}
-		s.mu.Lock()
-		pending = t.pending
-		s.mu.Unlock()
-		if !pending {
-			break
-		}
-		timer.Reset(s.cfg.PollInterval.D())
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.wake:
-			if !timer.Stop() {
-				select {
-				case <-timer.C:
-				default:
-				}
-			}
-		case <-timer.C:
-		}
-	}
-	cfg := t.s.cfg
-	t.maxLine = int(cfg.MaxLineBytes)
-	t.delim = []byte(cfg.LineDelimiter)
-	if cfg.Encoding != "utf-8" {
-		t.utf16 = true
-		t.bigEnd = cfg.Encoding == "utf-16be"
-		if cfg.Encoding == "utf-16" {
-			var bom [2]byte
-			if n, _ := t.f.ReadAt(bom[:], 0); n == 2 && bom[0] == 0xFE && bom[1] == 0xFF {
-				t.bigEnd = true
-			}
-		}
-		u := utf16.Encode([]rune(cfg.LineDelimiter))
-		t.delim = t.delim[:0]
-		for _, c := range u {
-			if t.bigEnd {
-				t.delim = append(t.delim, byte(c>>8), byte(c))
-			} else {
-				t.delim = append(t.delim, byte(c), byte(c>>8))
-			}
-		}
-		t.maxLine &^= 1
-		if t.maxLine == 0 {
-			t.maxLine = 2
-		}
-	}
-	t.readPos, t.bufOff, t.consumed = t.offset, t.offset, t.offset
-	t.seen = t.seen[:0]
-	t.lastGrowth = time.Now()
-
-	for ctx.Err() == nil {
-		if t.buf == nil {
-			t.bufp = t.s.pool.Get().(*[]byte)
-			t.buf = *t.bufp
-		}
-		n, err := t.f.ReadAt(t.buf[t.fill:], t.readPos)
-		if n > 0 && t.atEnd {
-			// Written since the last read reached the end (or failed), for
-			// example while we slept. If the file was truncated and
-			// rewritten past our offset in between, what was just read is
-			// the new content's middle: start over instead.
-			t.atEnd = false
-			if fi, serr := t.f.Stat(); serr == nil && t.replaced(fi.Size()) {
-				if t.truncated(ctx) != nil {
-					return
-				}
-				continue
-			}
-		}
-		if n > 0 {
-			t.atEnd = err == io.EOF
-			t.noteSeen(n)
-			t.fill += n
-			t.readPos += int64(n)
-			t.s.metrics.bytes.Add(float64(n))
-			t.lastGrowth = time.Now()
-			if t.consume(ctx, false) != nil {
-				return
-			}
-			continue
-		}
-		// The read path pauses here: everything below works on what is
-		// stored (offset, known checkpoints).
-		t.atEnd = true
-		if t.settle() != nil {
-			return
-		}
-		if err != nil && err != io.EOF {
-			t.s.metrics.readErrors.Inc()
-			if !t.readFailing {
-				t.s.log.Warn("read failed, will retry", "path", t.curPath(), "error", err)
-			}
-			t.readFailing = true
-		} else {
-			if t.readFailing {
-				t.s.log.Info("read works again", "path", t.curPath())
-				t.readFailing = false
-			}
-			done, err := t.atEOF(ctx)
-			if err != nil || done {
-				return
-			}
-			if t.changed() {
-				continue // grown meanwhile, or reset by truncation
-			}
-		}
-		if t.fill == 0 && t.ml == nil && t.buf != nil { // idle: give the buffer back
-			t.s.pool.Put(t.bufp)
-			t.buf, t.bufp = nil, nil
-		}
-		timer.Reset(t.nextWait())
+		timer.Reset(wait)
 		select {
 		case <-ctx.Done():
 			return
@@ -249,10 +103,119 @@ func (t *tailer) run(ctx context.Context) {
 	}
 }
 
+// step does all the tailer can do without waiting: it decides where a new
+// file starts, reads what was written, and handles the end of the file
+// (truncation, timeouts, rotation). It returns how long to wait before the
+// next step at most (a write wakes it earlier); done means the file is
+// finished and must be closed. An error (an emit that failed) stops the
+// tailer too: nothing after its checkpoint was stored, and the file is
+// read again from there when a scan finds it.
+func (t *tailer) step(ctx context.Context) (wait time.Duration, done bool, err error) {
+	s := t.s
+	if t.lr == nil {
+		s.mu.Lock()
+		pending := t.pending
+		s.mu.Unlock()
+		if pending {
+			if done, err := t.classify(ctx); err != nil || done {
+				return 0, done, err
+			}
+			s.mu.Lock()
+			pending = t.pending
+			s.mu.Unlock()
+			if pending {
+				return s.cfg.PollInterval.D(), false, nil
+			}
+		}
+		t.startReading()
+	}
+	for ctx.Err() == nil {
+		if t.lr.buf == nil {
+			t.bufp = s.pool.Get().(*[]byte)
+			t.lr.buf = *t.bufp
+		}
+		pos := t.lr.readPos()
+		n, rerr := t.f.ReadAt(t.lr.space(), pos)
+		if n > 0 && t.atEnd {
+			// Written since the last read reached the end (or failed), for
+			// example while we slept. If the file was truncated and
+			// rewritten past our offset in between, what was just read is
+			// the new content's middle: start over instead.
+			t.atEnd = false
+			if fi, serr := t.f.Stat(); serr == nil && t.replaced(fi.Size()) {
+				if err := t.truncated(ctx); err != nil {
+					return 0, false, err
+				}
+				continue
+			}
+		}
+		if n > 0 {
+			t.atEnd = rerr == io.EOF
+			t.head.note(pos, t.lr.space()[:n])
+			t.lr.added(n)
+			if t.ident.n < s.fpBytes && t.lr.readPos() >= int64(s.fpBytes) {
+				// Complete as soon as it can be, not at the next EOF: a
+				// copy made before it (copytruncate) would not be
+				// recognised and be read again from its start.
+				t.growIdentity(t.lr.readPos())
+			}
+			s.metrics.bytes.Add(float64(n))
+			t.lastGrowth = s.now()
+			if err := t.consume(ctx, false); err != nil {
+				return 0, false, err
+			}
+			continue
+		}
+		// The read path pauses here: everything below works on what is
+		// stored (offset, known checkpoints).
+		t.atEnd = true
+		if err := t.settle(); err != nil {
+			return 0, false, err
+		}
+		if rerr != nil && rerr != io.EOF {
+			s.metrics.readErrors.Inc()
+			if !t.readFailing {
+				s.log.Warn("read failed, will retry", "path", t.curPath(), "error", rerr)
+			}
+			t.readFailing = true
+		} else {
+			if t.readFailing {
+				s.log.Info("read works again", "path", t.curPath())
+				t.readFailing = false
+			}
+			if done, err := t.atEOF(ctx); err != nil || done {
+				return 0, done, err
+			}
+			if t.changed() {
+				continue // grown meanwhile, or reset by truncation
+			}
+		}
+		if t.lr.idle() && t.lr.buf != nil { // give the buffer back
+			s.pool.Put(t.bufp)
+			t.lr.buf, t.bufp = nil, nil
+		}
+		return t.nextWait(), false, nil
+	}
+	return 0, false, ctx.Err()
+}
+
+// startReading sets the line reader up at the decided offset.
+func (t *tailer) startReading() {
+	var first []byte
+	if t.s.cfg.Encoding == "utf-16" { // the byte order mark decides
+		var bom [2]byte
+		n, _ := t.f.ReadAt(bom[:], 0)
+		first = bom[:n]
+	}
+	t.lr = newLineReader(t.s.cfg, first, t.offset)
+	t.head = readHead{max: t.s.fpBytes}
+	t.lastGrowth = t.s.now()
+}
+
 // changed reports whether the file grew past what was read.
 func (t *tailer) changed() bool {
 	fi, err := t.f.Stat()
-	return err == nil && fi.Size() > t.readPos
+	return err == nil && fi.Size() > t.lr.readPos()
 }
 
 func (t *tailer) curPath() string {
@@ -266,7 +229,7 @@ func (t *tailer) close() {
 	t.f.Close()
 	if t.bufp != nil {
 		t.s.pool.Put(t.bufp)
-		t.buf, t.bufp = nil, nil
+		t.lr.buf, t.bufp = nil, nil
 	}
 	t.s.mu.Lock()
 	if t.s.tails[t.id] == t {
@@ -284,16 +247,16 @@ func (t *tailer) close() {
 func (t *tailer) nextWait() time.Duration {
 	cfg := t.s.cfg
 	d := cfg.PollInterval.D()
-	now := time.Now()
-	if t.ml != nil {
-		d = min(d, max(cfg.Multiline.Timeout.D()-now.Sub(t.ml.last), time.Millisecond))
+	now := t.s.now()
+	if idle := t.lr.groupIdle(now); idle >= 0 {
+		d = min(d, max(cfg.Multiline.Timeout.D()-idle, time.Millisecond))
 	}
 	t.s.mu.Lock()
 	rotated, at := t.rotated, t.rotatedAt
 	t.s.mu.Unlock()
 	if rotated {
 		idle := now.Sub(latest(t.lastGrowth, at))
-		if t.fill > 0 {
+		if t.lr.fill > 0 {
 			d = min(d, max(cfg.PartialLineTimeout.D()-idle, time.Millisecond))
 		}
 		d = min(d, max(cfg.RotateWait.D()-idle, time.Millisecond))
@@ -309,8 +272,8 @@ func latest(a, b time.Time) time.Time {
 }
 
 // atEOF handles truncation, fingerprint refresh, timeouts and the end of a
-// rotated file. done means the file was closed. run calls it with no batch
-// in flight.
+// rotated file. done means the file is finished. step calls it with no
+// batch in flight.
 func (t *tailer) atEOF(ctx context.Context) (done bool, err error) {
 	s, cfg := t.s, t.s.cfg
 	fi, err := t.f.Stat()
@@ -321,40 +284,29 @@ func (t *tailer) atEOF(ctx context.Context) (done bool, err error) {
 	if t.replaced(size) {
 		return false, t.truncated(ctx)
 	}
-	s.mu.Lock()
-	fpLen := t.fpLen
-	s.mu.Unlock()
-	if fpLen < s.fpBytes && size > int64(fpLen) {
-		n := int(min(int64(s.fpBytes), size))
-		if got, head, ok, err := fingerprint(t.f, n); err == nil && ok {
-			s.mu.Lock()
-			t.fp, t.fpLen, t.head = got, n, head
-			s.mu.Unlock()
-			t.dirty = true
-		}
-	}
-	now := time.Now()
-	if t.ml != nil && now.Sub(t.ml.last) >= cfg.Multiline.Timeout.D() {
-		t.flushGroup()
+	t.growIdentity(size)
+	now := s.now()
+	if t.lr.groupIdle(now) >= cfg.Multiline.Timeout.D() {
+		t.lr.flushGroup()
 	}
 	s.mu.Lock()
 	rotated, at := t.rotated, t.rotatedAt
 	s.mu.Unlock()
 	idle := now.Sub(latest(t.lastGrowth, at))
 	final := rotated && idle >= cfg.PartialLineTimeout.D()
-	if final && t.fill > 0 {
+	if final && t.lr.fill > 0 {
 		if err := t.consume(ctx, true); err != nil {
 			return false, err
 		}
 	}
-	if len(t.items) > 0 || t.dirty {
+	if len(t.lr.items) > 0 || t.dirty {
 		if err := t.emit(ctx); err != nil {
 			return false, err
 		}
 	}
-	if rotated && idle >= cfg.RotateWait.D() && t.fill == 0 {
-		if t.ml != nil {
-			t.flushGroup()
+	if rotated && idle >= cfg.RotateWait.D() && t.lr.fill == 0 {
+		if t.lr.group != nil {
+			t.lr.flushGroup()
 			if err := t.emit(ctx); err != nil {
 				return false, err
 			}
@@ -373,40 +325,33 @@ func (t *tailer) atEOF(ctx context.Context) (done bool, err error) {
 	return false, nil
 }
 
-// noteSeen keeps the part of the n bytes just read into buf[fill:] at
-// readPos that falls within the fingerprint (see seen).
-func (t *tailer) noteSeen(n int) {
-	fpBytes := int64(t.s.fpBytes)
-	if t.readPos >= fpBytes || int64(len(t.seen)) != t.readPos {
+// growIdentity extends an identity shorter than fingerprint_bytes to the
+// file's first size bytes (at most fingerprint_bytes). Only this
+// goroutine writes t.ident, so it reads it without the lock.
+func (t *tailer) growIdentity(size int64) {
+	s := t.s
+	if t.ident.n >= s.fpBytes || size <= int64(t.ident.n) {
 		return
 	}
-	take := int(min(int64(n), fpBytes-t.readPos))
-	t.seen = append(t.seen, t.buf[t.fill:t.fill+take]...)
+	n := int(min(int64(s.fpBytes), size))
+	if id, ok, err := readIdentity(t.f, n); err == nil && ok {
+		s.mu.Lock()
+		t.ident = id
+		s.mu.Unlock()
+		t.dirty = true
+	}
 }
 
 // replaced reports whether the file shrank below what was read or its first
 // bytes changed: truncated, maybe refilled past our offset already.
 func (t *tailer) replaced(size int64) bool {
-	if size < t.readPos {
+	if size < t.lr.readPos() || t.head.changedIn(t.f) {
 		return true
 	}
-	if len(t.seen) > 0 {
-		if cap(t.scratch) < len(t.seen) {
-			t.scratch = make([]byte, len(t.seen), t.s.fpBytes)
-		}
-		head := t.scratch[:len(t.seen)]
-		if got, _ := t.f.ReadAt(head, 0); got < len(head) || !bytes.Equal(head, t.seen) {
-			return true
-		}
-	}
 	t.s.mu.Lock()
-	fp, fpLen := t.fp, t.fpLen
+	id := t.ident
 	t.s.mu.Unlock()
-	if fpLen == 0 {
-		return false
-	}
-	got, _, ok, _ := fingerprint(t.f, fpLen)
-	return !ok || got != fp
+	return !id.heldBy(t.f)
 }
 
 // truncated restarts at 0 after the file shrank or its first bytes changed
@@ -417,37 +362,35 @@ func (t *tailer) truncated(ctx context.Context) error {
 		return err
 	}
 	s := t.s
-	if t.ml != nil {
-		t.flushGroup()
-	}
-	if len(t.items) > 0 {
+	t.lr.flushGroup()
+	if len(t.lr.items) > 0 {
 		if err := t.emit(ctx); err != nil {
 			return err
 		}
 	}
 	s.metrics.truncations.Inc()
-	s.log.Info("file truncated, reading from the start", "path", t.curPath(), "offset", t.offset, "fp", t.fp)
-	fp, fpLen, head := "", 0, []byte(nil)
+	s.log.Info("file truncated, reading from the start", "path", t.curPath(), "offset", t.offset, "fp", t.ident.fp)
+	var id identity
 	if fi, err := t.f.Stat(); err == nil {
-		fpLen = int(min(int64(s.fpBytes), fi.Size()))
-		fp, head, _, _ = fingerprint(t.f, fpLen)
+		id = identityAt(t.f, int(min(int64(s.fpBytes), fi.Size())))
 	}
 	var extra []component.Checkpoint
 	s.mu.Lock()
-	if t.fpLen == s.fpBytes && t.head != nil {
-		now := time.Now()
-		s.retired = append(s.retired, retiredFP{fp: t.fp, head: t.head, offset: t.offset, at: now})
+	if old := t.ident; old.complete(s.fpBytes) && old.head != nil {
+		now := s.now()
+		s.retired = append(s.retired, retiredFP{id: old, offset: t.offset, at: now})
 		// Also stored, so that a copy found after a restart resumes too;
 		// pruned after checkpoint_ttl like any checkpoint.
-		r := &record{Path: t.path, Offset: t.offset, FP: t.fp, FPLen: t.fpLen, Seen: now.Unix()}
-		s.known[retiredPrefix+t.fp] = r
-		extra = append(extra, component.Checkpoint{Key: retiredPrefix + t.fp, Value: r.encode()})
+		r := &record{Path: t.path, Offset: t.offset, FP: old.fp, FPLen: old.n, Seen: now.Unix()}
+		s.known[retiredPrefix+old.fp] = r
+		extra = append(extra, component.Checkpoint{Key: retiredPrefix + old.fp, Value: r.encode()})
 	}
-	t.fp, t.fpLen, t.head = fp, fpLen, head
+	t.ident = id
 	s.mu.Unlock()
-	t.offset, t.readPos, t.bufOff, t.consumed, t.fill = 0, 0, 0, 0, 0
-	t.seen, t.atEnd = t.seen[:0], false
-	t.splitting = false
+	t.offset = 0
+	t.lr.reset(0)
+	t.head.reset()
+	t.atEnd = false
 	t.dirty = true
 	if err := t.emit(ctx, extra...); err != nil {
 		return err
@@ -456,165 +399,27 @@ func (t *tailer) truncated(ctx context.Context) error {
 	return nil
 }
 
-// indexDelim finds the delimiter in buf[from:], aligned to code units for
-// UTF-16. It returns an index into buf or -1.
-func (t *tailer) indexDelim(from int) int {
-	data := t.buf[:t.fill]
-	if len(t.delim) == 1 {
-		i := bytes.IndexByte(data[from:], t.delim[0])
-		if i < 0 {
-			return -1
-		}
-		return from + i
-	}
-	for from < len(data) {
-		i := bytes.Index(data[from:], t.delim)
-		if i < 0 {
-			return -1
-		}
-		i += from
-		if !t.utf16 || (t.bufOff+int64(i))%2 == 0 {
-			return i
-		}
-		from = i + 1
-	}
-	return -1
-}
-
-// consume turns the complete lines in buf into items, emitting a batch every
+// consume turns the complete lines read into items, emitting a batch every
 // batch_lines lines and at the end. With final, a partial last line is
 // taken too.
 func (t *tailer) consume(ctx context.Context, final bool) error {
-	pos := 0
-	batch := t.s.cfg.BatchLines
+	now := t.s.now()
 	for {
-		i := t.indexDelim(pos)
-		if i < 0 {
-			rest := t.fill - pos
-			if rest > t.maxLine {
-				t.s.metrics.splits.Inc()
-				t.addLine(pos, pos+t.maxLine, true)
-				t.splitting = true
-				pos += t.maxLine
-				t.consumed = t.bufOff + int64(pos)
-			} else {
-				if final && rest > 0 {
-					t.addLine(pos, t.fill, t.splitting)
-					t.splitting = false
-					pos = t.fill
-					t.consumed = t.bufOff + int64(pos)
-				}
-				break
-			}
-		} else if i-pos > t.maxLine {
-			t.s.metrics.splits.Inc()
-			t.addLine(pos, pos+t.maxLine, true)
-			t.splitting = true
-			pos += t.maxLine
-			t.consumed = t.bufOff + int64(pos)
-		} else {
-			t.addLine(pos, i, t.splitting)
-			t.splitting = false
-			pos = i + len(t.delim)
-			t.consumed = t.bufOff + int64(pos)
+		more := t.lr.lines(final, t.s.cfg.BatchLines, now)
+		if n := t.lr.takeSplits(); n > 0 {
+			t.s.metrics.splits.Add(float64(n))
 		}
-		if len(t.items) >= batch {
+		if len(t.lr.items) > 0 {
 			if err := t.emitBatch(ctx, final); err != nil {
 				return err
 			}
 		}
-	}
-	if len(t.items) > 0 {
-		if err := t.emitBatch(ctx, final); err != nil {
-			return err
+		if !more {
+			break
 		}
 	}
-	copy(t.buf, t.buf[pos:t.fill])
-	t.fill -= pos
-	t.bufOff += int64(pos)
+	t.lr.compact()
 	return nil
-}
-
-// addLine adds buf[lo:hi] (a line without its delimiter) to the batch.
-func (t *tailer) addLine(lo, hi int, split bool) {
-	off := t.bufOff + int64(lo)
-	it := item{off: off, lo: lo, hi: hi, split: split}
-	if off == 0 { // byte order mark
-		b := t.buf[lo:hi]
-		switch {
-		case !t.utf16 && bytes.HasPrefix(b, []byte{0xEF, 0xBB, 0xBF}):
-			it.lo += 3
-		case t.utf16 && len(b) >= 2 && (b[0] == 0xFF && b[1] == 0xFE || b[0] == 0xFE && b[1] == 0xFF):
-			it.lo += 2
-		}
-	}
-	if t.utf16 {
-		it.text, it.owned = t.decodeUTF16(t.buf[it.lo:it.hi]), true
-		if !split && t.s.cfg.LineDelimiter == "\n" && len(it.text) > 0 && it.text[len(it.text)-1] == '\r' {
-			it.text = it.text[:len(it.text)-1]
-		}
-	} else if !split && t.s.cfg.LineDelimiter == "\n" && it.hi > it.lo && t.buf[it.hi-1] == '\r' {
-		it.hi--
-	}
-	if t.s.cfg.Multiline.start != nil {
-		t.addMultiline(it)
-		return
-	}
-	t.items = append(t.items, it)
-}
-
-func (t *tailer) decodeUTF16(b []byte) string {
-	u := make([]uint16, len(b)/2)
-	for i := range u {
-		if t.bigEnd {
-			u[i] = uint16(b[2*i])<<8 | uint16(b[2*i+1])
-		} else {
-			u[i] = uint16(b[2*i]) | uint16(b[2*i+1])<<8
-		}
-	}
-	return string(utf16.Decode(u))
-}
-
-func (t *tailer) itemBytes(it *item) []byte {
-	if it.owned {
-		return []byte(it.text)
-	}
-	return t.buf[it.lo:it.hi]
-}
-
-// addMultiline appends a line to the record being assembled, flushing the
-// previous record when the line starts a new one.
-func (t *tailer) addMultiline(it item) {
-	ml := t.s.cfg.Multiline
-	line := t.itemBytes(&it)
-	starts := ml.start.Match(line)
-	if t.ml != nil && (starts || t.ml.lines >= ml.MaxLines) {
-		t.flushGroup()
-	}
-	if t.ml == nil {
-		t.ml = &mlGroup{start: it.off}
-	} else {
-		t.ml.text = append(t.ml.text, '\n')
-	}
-	t.ml.text = append(t.ml.text, line...)
-	t.ml.lines++
-	t.ml.split = t.ml.split || it.split
-	t.ml.last = time.Now()
-}
-
-func (t *tailer) flushGroup() {
-	g := t.ml
-	t.ml = nil
-	t.items = append(t.items, item{off: g.start, text: string(g.text), owned: true, split: g.split})
-}
-
-// checkpointOffset is the offset a restart must resume at: the start of a
-// multiline record still being assembled, else the end of what was consumed.
-func (t *tailer) checkpointOffset() int64 {
-	if t.ml != nil {
-		return t.ml.start
-	}
-	return t.consumed
 }
 
 // emitBatch emits the batch from consume: while reading on (not final), it
@@ -634,7 +439,7 @@ func (t *tailer) emit(ctx context.Context, extra ...component.Checkpoint) error 
 	if err := t.settle(); err != nil {
 		return err
 	}
-	cpOff := t.checkpointOffset()
+	cpOff := t.lr.checkpointOffset()
 	if t.nothingNew(cpOff) {
 		return nil
 	}
@@ -663,7 +468,7 @@ func (t *tailer) emit(ctx context.Context, extra ...component.Checkpoint) error 
 // is chained after the previous one, so if that one fails this one is not
 // stored either and the checkpoint never skips lines.
 func (t *tailer) emitAsync(ctx context.Context, ae component.AsyncEmitter) error {
-	cpOff := t.checkpointOffset()
+	cpOff := t.lr.checkpointOffset()
 	if t.nothingNew(cpOff) {
 		return nil
 	}
@@ -699,7 +504,7 @@ func (t *tailer) nothingNew(cpOff int64) bool {
 	if t.inflight != nil {
 		last = t.inflight.rec.Offset
 	}
-	return len(t.items) == 0 && cpOff == last && !t.dirty
+	return len(t.lr.items) == 0 && cpOff == last && !t.dirty
 }
 
 // send builds the batch in one of the source's building slots and hands
@@ -729,19 +534,20 @@ func (t *tailer) send(ctx context.Context, cpOff int64, emit func([]*event.Event
 		return rec, 0, err
 	}
 	t.dirty = false
-	t.items = t.items[:0]
+	t.lr.items = t.lr.items[:0]
 	return rec, len(evs), nil
 }
 
 // detachBuf moves the tailer to a copy of its read buffer, the old one
-// being referenced by events that were not released.
+// being referenced by events that were not released. The copy goes to the
+// pool when the tailer is idle, the old one never.
 func (t *tailer) detachBuf() {
-	if t.buf == nil {
+	if t.lr.buf == nil {
 		return
 	}
-	b := make([]byte, len(t.buf))
-	copy(b, t.buf[:t.fill])
-	t.buf, t.bufp = b, &b
+	t.lr.detach()
+	b := t.lr.buf
+	t.bufp = &b
 }
 
 // startBuilding waits for one of the source's building slots.
@@ -774,7 +580,7 @@ func (t *tailer) settle() error {
 func (t *tailer) record(off int64) record {
 	t.s.mu.Lock()
 	defer t.s.mu.Unlock()
-	return record{Path: t.path, Offset: off, FP: t.fp, FPLen: t.fpLen, Seen: time.Now().Unix()}
+	return record{Path: t.path, Offset: off, FP: t.ident.fp, FPLen: t.ident.n, Seen: t.s.now().Unix()}
 }
 
 // stored records that a batch of n lines and its checkpoint rec are stored.
@@ -790,7 +596,8 @@ func (t *tailer) stored(rec record, n int) {
 // build turns the batch into events. The allocations are per batch, not per
 // line: events, properties, uuids and messages each come from one block.
 func (t *tailer) build(path string, sl *slab) []*event.Event {
-	n := len(t.items)
+	items, buf := t.lr.items, t.lr.buf
+	n := len(items)
 	if n == 0 {
 		return nil
 	}
@@ -805,8 +612,8 @@ func (t *tailer) build(path string, sl *slab) []*event.Event {
 
 	// Borrowed lines share one string.
 	lo, hi := -1, -1
-	for i := range t.items {
-		if it := &t.items[i]; !it.owned {
+	for i := range items {
+		if it := &items[i]; !it.owned {
 			if lo < 0 || it.lo < lo {
 				lo = it.lo
 			}
@@ -817,7 +624,7 @@ func (t *tailer) build(path string, sl *slab) []*event.Event {
 	// which send replaces unless the emitter released them.
 	var block string
 	if lo >= 0 && hi > lo && cfg.Codec == "text" {
-		block = unsafe.String(&t.buf[lo], hi-lo)
+		block = unsafe.String(&buf[lo], hi-lo)
 	}
 	var idb []byte
 	idb, t.rnd = event.AppendUUIDv7s(make([]byte, 0, n*36), n, now, t.rnd)
@@ -828,8 +635,8 @@ func (t *tailer) build(path string, sl *slab) []*event.Event {
 		t.ptrs = make([]*event.Event, n)
 	}
 	ptrs := t.ptrs[:n]
-	for i := range t.items {
-		it := &t.items[i]
+	for i := range items {
+		it := &items[i]
 		ev := &evs[i]
 		ev.UUID = ids[i*36 : i*36+36]
 		ev.Event = cfg.Event
@@ -878,7 +685,7 @@ func (t *tailer) build(path string, sl *slab) []*event.Event {
 // parseJSON maps a line with the json codec. A line that is not a JSON
 // object is kept as text with $parse_error.
 func (t *tailer) parseJSON(it *item, ev *event.Event) event.Map {
-	b := t.itemBytes(it)
+	b := t.lr.itemBytes(it)
 	v, err := event.ParseValue(b)
 	if err == nil {
 		if m, ok := v.(event.Map); ok {

@@ -101,7 +101,7 @@ func TestAcceptEMFILE(t *testing.T) {
 	}
 	// The failure is a warning, not only net/http's debug line.
 	componenttest.Eventually(t, 10*time.Second, "accept to fail with EMFILE", func() bool {
-		return logged("level=WARN msg=\"http source: accept failed; retrying with backoff\"") && logged("too many open files")
+		return logged("level=WARN msg=\"accept failed; retrying with backoff\"") && logged("too many open files")
 	})
 	if cmd.ProcessState != nil {
 		t.Fatal("child exited")

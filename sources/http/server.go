@@ -185,7 +185,7 @@ func (l *acceptWatch) Accept() (net.Conn, error) {
 		l.errs.Inc()
 		now := time.Now().UnixNano()
 		if last := l.last.Load(); now-last >= int64(acceptWarnEvery) && l.last.CompareAndSwap(last, now) {
-			l.log.Warn("http source: accept failed; retrying with backoff", "err", err)
+			l.log.Warn("accept failed; retrying with backoff", "err", err)
 		}
 	}
 	return c, err
@@ -433,7 +433,7 @@ func (s *source) handle(w http.ResponseWriter, r *http.Request, endpoint string,
 		s.metrics.rejected.WithLabelValues("buffer_full").Add(float64(ce.failed))
 		msg := "buffer full"
 		if !errors.Is(emitErr, component.ErrFull) {
-			s.log.Warn("http source: cannot store events", "err", emitErr, "events", ce.failed)
+			s.log.Warn("cannot store events", "err", emitErr, "events", ce.failed)
 			msg = "cannot store events"
 		}
 		if ce.stored > 0 {

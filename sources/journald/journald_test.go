@@ -274,7 +274,7 @@ func TestFilters(t *testing.T) {
 			// Filtered-out entries still move the checkpoint: wait until it
 			// reaches the last entry, then check nothing more came.
 			lastCursor := cursorOf(t, j, "last")
-			eventually(t, func() bool {
+			componenttest.Eventually(t, 20*time.Second, "the checkpoint at the last entry", func() bool {
 				cps, _ := emit.LoadCheckpoints()
 				return string(cps[checkpointKey]) == lastCursor
 			})
@@ -305,17 +305,6 @@ func cursorOf(t *testing.T, j *testJournal, msg string) string {
 		t.Fatalf("journalctl output %q: %v", out, err)
 	}
 	return e.Cursor
-}
-
-func eventually(t *testing.T, cond func() bool) {
-	t.Helper()
-	deadline := time.Now().Add(20 * time.Second)
-	for !cond() {
-		if time.Now().After(deadline) {
-			t.Fatal("condition not met within 20s")
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
 }
 
 // TestResume: a source restarted on the stored checkpoint reads exactly the
@@ -354,7 +343,7 @@ func TestSinceNow(t *testing.T) {
 	j.append(fields{"MESSAGE": "old"})
 	emit := componenttest.NewEmitter()
 	src, stop := start(t, j, emit, func(c *Config) { c.SinceNow = true })
-	eventually(t, func() bool { return testutil.ToFloat64(src.m.running) == 1 })
+	componenttest.Eventually(t, 20*time.Second, "journalctl running", func() bool { return testutil.ToFloat64(src.m.running) == 1 })
 	// journalctl --lines=0 --follow has seeked to the end once it runs,
 	// but may not have printed; new entries arrive until one shows up.
 	var evs []*event.Event
@@ -413,10 +402,10 @@ func TestJournalctlKilled(t *testing.T) {
 	if err := syscall.Kill(pid, syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
-	eventually(t, func() bool { return testutil.ToFloat64(src.m.restarts) >= 1 })
+	componenttest.Eventually(t, 20*time.Second, "a journalctl restart", func() bool { return testutil.ToFloat64(src.m.restarts) >= 1 })
 	j.append(fields{"MESSAGE": "3"})
 	waitEvents(t, emit, 3)
-	eventually(t, func() bool { return testutil.ToFloat64(src.m.running) == 1 })
+	componenttest.Eventually(t, 20*time.Second, "journalctl running", func() bool { return testutil.ToFloat64(src.m.running) == 1 })
 	stop()
 	if got := strings.Join(messages(emit.Events()), "|"); got != "1|2|3" {
 		t.Errorf("got %q", got)
@@ -427,7 +416,7 @@ func TestJournalctlKilled(t *testing.T) {
 func journalctlPID(t *testing.T, dir string) int {
 	t.Helper()
 	var pid int
-	eventually(t, func() bool {
+	componenttest.Eventually(t, 20*time.Second, "the journalctl child process", func() bool {
 		procs, _ := filepath.Glob("/proc/[0-9]*/cmdline")
 		for _, p := range procs {
 			b, err := os.ReadFile(p)

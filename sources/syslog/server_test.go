@@ -398,16 +398,17 @@ func TestUDPDropsUnderBackpressure(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer conn.Close()
-	deadline := time.Now().Add(10 * time.Second)
-	for metricValue(t, h.reg, "hogtail_syslog_source_udp_dropped_total") == 0 {
-		if time.Now().After(deadline) {
-			t.Fatal("no datagram counted as dropped")
+	// Datagrams are sent until one is dropped: how many fit before that
+	// depends on the kernel's socket buffer.
+	componenttest.Eventually(t, 10*time.Second, "a datagram counted as dropped", func() bool {
+		if metricValue(t, h.reg, "hogtail_syslog_source_udp_dropped_total") > 0 {
+			return true
 		}
 		for i := 0; i < 50; i++ {
 			conn.Write([]byte("<13>1 - - - - - - dropped?"))
 		}
-		time.Sleep(10 * time.Millisecond)
-	}
+		return false
+	})
 }
 
 func TestUnixDatagram(t *testing.T) {
@@ -589,7 +590,7 @@ func TestTLS(t *testing.T) {
 	raw.SetReadDeadline(time.Now().Add(5 * time.Second))
 	io.ReadAll(raw)
 	raw.Close()
-	time.Sleep(50 * time.Millisecond)
+	time.Sleep(50 * time.Millisecond) // an event that should not exist is seen by waiting
 	if n := emit.Len(); n != 2 {
 		t.Fatalf("%d events, want 2", n)
 	}

@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/event"
 )
 
@@ -58,14 +59,9 @@ func versionOf(t *testing.T, tr *Transform) any {
 
 func waitVersion(t *testing.T, tr *Transform, want int64) {
 	t.Helper()
-	deadline := time.Now().Add(5 * time.Second)
-	for time.Now().Before(deadline) {
-		if versionOf(t, tr) == want {
-			return
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	t.Fatalf("version %d never became active (have %v)", want, versionOf(t, tr))
+	componenttest.Eventually(t, 5*time.Second, fmt.Sprintf("version %d to become active", want), func() bool {
+		return versionOf(t, tr) == want
+	})
 }
 
 func TestHotReloadUnderLoadLosesNothing(t *testing.T) {
@@ -150,13 +146,9 @@ func TestReloadErrorsKeepTheRunningVersion(t *testing.T) {
 	for _, b := range bad {
 		t.Run(b.name, func(t *testing.T) {
 			writeSource(t, dir, b.src)
-			deadline := time.Now().Add(5 * time.Second)
-			for !strings.Contains(logs.String(), b.log) {
-				if time.Now().After(deadline) {
-					t.Fatalf("reload error not logged:\n%s", logs)
-				}
-				time.Sleep(20 * time.Millisecond)
-			}
+			componenttest.Eventually(t, 5*time.Second, "the reload error "+b.log+" in the log", func() bool {
+				return strings.Contains(logs.String(), b.log)
+			})
 			if v := versionOf(t, tr); v != int64(1) {
 				t.Errorf("version %v after a failed reload, want the old 1", v)
 			}
