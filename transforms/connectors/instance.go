@@ -128,6 +128,9 @@ type instance struct {
 	callSeq  uint64
 	timer    *time.Timer
 	deadline time.Time
+	// timerSet: timer is scheduled, for timerAt (see fire).
+	timerSet bool
+	timerAt  time.Time
 	// outOfMemory is set when the memory guard stopped a call: replacing
 	// the runtime then also returns the memory it held.
 	outOfMemory bool
@@ -261,17 +264,27 @@ func (in *instance) hasScheduled() bool {
 	return in.has("runEveryMinute") || in.has("runEveryHour") || in.has("runEveryDay")
 }
 
-// fire is the watchdog: it interrupts the runtime if a call is still armed.
+// fire is the watchdog: it interrupts the runtime if the armed call is past
+// its deadline. The timer is not stopped when a call ends (calls take
+// microseconds, and stopping and resetting a timer for each cost more than
+// the call): when it fires during a later call, it is set again for that
+// call's deadline; when it fires between calls, it stays off until the next
+// arm.
 func (in *instance) fire() {
 	in.mu.Lock()
-	// The deadline check skips a late callback of an earlier call's timer
-	// that lands after the next call was armed.
-	if in.armed && !in.fired && !time.Now().Before(in.deadline) {
-		in.fired = true
-		in.firedErr = errTimeout{in.t.cfg.Timeout.D()}
-		in.vm.Interrupt(in.firedErr)
+	defer in.mu.Unlock()
+	in.timerSet = false
+	if !in.armed || in.fired {
+		return
 	}
-	in.mu.Unlock()
+	if left := time.Until(in.deadline); left > 0 {
+		in.timerSet, in.timerAt = true, in.deadline
+		in.timer.Reset(left)
+		return
+	}
+	in.fired = true
+	in.firedErr = errTimeout{in.t.cfg.Timeout.D()}
+	in.vm.Interrupt(in.firedErr)
 }
 
 func (in *instance) arm(d time.Duration) {
@@ -281,12 +294,14 @@ func (in *instance) arm(d time.Duration) {
 	in.firedErr = nil
 	in.callSeq++
 	in.deadline = time.Now().Add(d)
+	if !in.timerSet || in.timerAt.After(in.deadline) {
+		in.timerSet, in.timerAt = true, in.deadline
+		in.timer.Reset(d)
+	}
 	in.mu.Unlock()
-	in.timer.Reset(d)
 }
 
 func (in *instance) disarm() {
-	in.timer.Stop()
 	in.mu.Lock()
 	in.armed = false
 	in.mu.Unlock()
