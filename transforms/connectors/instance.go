@@ -140,6 +140,8 @@ type instance struct {
 	captured []*event.Event
 
 	jsonParse, jsonStringify goja.Callable
+	// hashUpdate and hashDigest are the methods of every hashObj.
+	hashUpdate, hashDigest goja.Value
 }
 
 // newInstance creates a runtime, runs the connector's bundle in it and finds
