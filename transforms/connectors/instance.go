@@ -52,8 +52,13 @@ const prelude = `
         if (typeof callback !== 'function') {
           throw new TypeError('The "callback" argument must be of type function');
         }
-        for (const [name, value] of this.entries()) {
-          callback.call(thisArg, value, name, this);
+        // Live over the list, as in Node; the entries are read by index
+        // rather than destructured (goja runs array destructuring through
+        // the iterator protocol, several objects per pair).
+        const it = this.entries();
+        for (let r = it.next(); !r.done; r = it.next()) {
+          const pair = r.value;
+          callback.call(thisArg, pair[1], pair[0], this);
         }
       },
       writable: true, configurable: true, enumerable: true,
