@@ -496,3 +496,42 @@ func TestDeadLetterReasonRedacted(t *testing.T) {
 		t.Fatalf("reason %q", r)
 	}
 }
+
+// TestTimeoutAfterManyQuickCalls: the watchdog timer is not reset for every
+// call; a runaway call that starts after many quick ones, with the timer
+// still set for an earlier call's deadline, is stopped all the same.
+func TestTimeoutAfterManyQuickCalls(t *testing.T) {
+	// Long enough that the quick calls stay quick on a loaded machine
+	// with the race detector; the test checks that the runaway call ends.
+	const timeout = 500 * time.Millisecond
+	tr := newTestTransform(t, testOpts{onError: OnErrorDrop, timeout: timeout}, plugin("loops", nil))
+	var quick []*event.Event
+	for i := 0; i < 200; i++ {
+		quick = append(quick, mustEvent(t, `{"event":"e","distinct_id":"d","properties":{"loop":"none"}}`))
+	}
+	for round := 0; round < 3; round++ {
+		applyAll(t, tr, quick...)
+		// Part of the way to the timer's deadline, set by the quick calls.
+		time.Sleep(timeout / 3)
+		runaway := mustEvent(t, `{"event":"e","distinct_id":"d","properties":{"loop":"while"}}`)
+		done := make(chan error, 1)
+		var out component.Output
+		go func() {
+			done <- tr.Apply(context.Background(), component.Input{Source: "test", Events: []*event.Event{runaway}}, &out)
+		}()
+		select {
+		case err := <-done:
+			if err != nil {
+				t.Fatal(err)
+			}
+			if len(out.Events) != 0 {
+				t.Fatalf("round %d: the runaway event came out: %s", round, out.Events[0].AppendJSON(nil))
+			}
+		case <-time.After(30 * time.Second):
+			t.Fatalf("round %d: a runaway call after quick ones was never stopped", round)
+		}
+	}
+	if got := testutil.ToFloat64(tr.metrics.errors.WithLabelValues("enrich", "loops", "timeout")); got < 3 {
+		t.Errorf("timeout metric = %v, want at least the 3 runaway calls", got)
+	}
+}

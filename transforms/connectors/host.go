@@ -17,6 +17,7 @@ import (
 	"log/slog"
 	"net/http"
 	neturl "net/url"
+	"slices"
 	"strings"
 	"time"
 
@@ -238,17 +239,82 @@ func (in *instance) encodeDigest(sum []byte, enc goja.Value) goja.Value {
 	panic(in.vm.NewTypeError("unsupported digest encoding " + enc.String()))
 }
 
+// hashObj is a Hash of createHash/createHmac, as a DynamicObject whose
+// update and digest are one pair of functions per runtime (a plain object
+// with its own two closures cost two function objects per hash). Other
+// properties a plugin sets are kept.
+type hashObj struct {
+	in    *instance
+	h     hash.Hash
+	extra map[string]goja.Value
+	order []string // keys of extra in the order they were set
+}
+
 func (in *instance) hashObject(h hash.Hash) *goja.Object {
-	vm := in.vm
-	o := vm.NewObject()
-	_ = o.Set("update", func(call goja.FunctionCall) goja.Value {
-		h.Write(in.bytesArg(call.Argument(0), call.Argument(1)))
-		return o
-	})
-	_ = o.Set("digest", func(call goja.FunctionCall) goja.Value {
-		return in.encodeDigest(h.Sum(nil), call.Argument(0))
-	})
-	return o
+	if in.hashUpdate == nil {
+		in.hashUpdate = in.vm.ToValue(func(call goja.FunctionCall) goja.Value {
+			in.thisHash(call).h.Write(in.bytesArg(call.Argument(0), call.Argument(1)))
+			return call.This
+		})
+		in.hashDigest = in.vm.ToValue(func(call goja.FunctionCall) goja.Value {
+			return in.encodeDigest(in.thisHash(call).h.Sum(nil), call.Argument(0))
+		})
+	}
+	return in.vm.NewDynamicObject(&hashObj{in: in, h: h})
+}
+
+// thisHash is the hash a method was called on; a TypeError, as in Node,
+// when the method was detached from it.
+func (in *instance) thisHash(call goja.FunctionCall) *hashObj {
+	if o, ok := call.This.(*goja.Object); ok {
+		if ho, ok := o.Export().(*hashObj); ok {
+			return ho
+		}
+	}
+	panic(in.vm.NewTypeError("Illegal invocation: not called on a Hash"))
+}
+
+// Get implements goja.DynamicObject.
+func (o *hashObj) Get(key string) goja.Value {
+	if v, ok := o.extra[key]; ok {
+		return v
+	}
+	switch key {
+	case "update":
+		return o.in.hashUpdate
+	case "digest":
+		return o.in.hashDigest
+	}
+	return nil
+}
+
+// Set implements goja.DynamicObject.
+func (o *hashObj) Set(key string, v goja.Value) bool {
+	if o.extra == nil {
+		o.extra = map[string]goja.Value{}
+	}
+	if _, ok := o.extra[key]; !ok && key != "update" && key != "digest" {
+		o.order = append(o.order, key)
+	}
+	o.extra[key] = v
+	return true
+}
+
+// Has implements goja.DynamicObject.
+func (o *hashObj) Has(key string) bool { return o.Get(key) != nil }
+
+// Delete implements goja.DynamicObject.
+func (o *hashObj) Delete(key string) bool {
+	if _, ok := o.extra[key]; ok {
+		delete(o.extra, key)
+		o.order = slices.DeleteFunc(o.order, func(k string) bool { return k == key })
+	}
+	return true
+}
+
+// Keys implements goja.DynamicObject.
+func (o *hashObj) Keys() []string {
+	return append([]string{"update", "digest"}, o.order...)
 }
 
 func (in *instance) cryptoModule() goja.Value {

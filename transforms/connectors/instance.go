@@ -53,8 +53,13 @@ const prelude = `
         if (typeof callback !== 'function') {
           throw new TypeError('The "callback" argument must be of type function');
         }
-        for (const [name, value] of this.entries()) {
-          callback.call(thisArg, value, name, this);
+        // Live over the list, as in Node; the entries are read by index
+        // rather than destructured (goja runs array destructuring through
+        // the iterator protocol, several objects per pair).
+        const it = this.entries();
+        for (let r = it.next(); !r.done; r = it.next()) {
+          const pair = r.value;
+          callback.call(thisArg, pair[1], pair[0], this);
         }
       },
       writable: true, configurable: true, enumerable: true,
@@ -78,7 +83,9 @@ const prelude = `
       if (!new.target) {
         throw new TypeError("Class constructor URL cannot be invoked without 'new'");
       }
-      const u = arguments.length > 1 ? new NativeURL(input, base) : new NativeURL(input);
+      // The native constructor treats an undefined base as none, so
+      // passing it always saves reading 'arguments' (an object per call).
+      const u = new NativeURL(input, base);
       Object.setPrototypeOf(u, proto);
       return u;
     };
@@ -129,6 +136,9 @@ type instance struct {
 	callSeq  uint64
 	timer    *time.Timer
 	deadline time.Time
+	// timerSet: timer is scheduled, for timerAt (see fire).
+	timerSet bool
+	timerAt  time.Time
 	// outOfMemory is set when the memory guard stopped a call: replacing
 	// the runtime then also returns the memory it held.
 	outOfMemory bool
@@ -138,6 +148,8 @@ type instance struct {
 	captured []*event.Event
 
 	jsonParse, jsonStringify goja.Callable
+	// hashUpdate and hashDigest are the methods of every hashObj.
+	hashUpdate, hashDigest goja.Value
 
 	// limit is the time limit of one call: the transform's timeout, or
 	// exports.timeout on the runtimes of the export sink.
@@ -280,17 +292,27 @@ func (in *instance) hasScheduled() bool {
 	return in.has("runEveryMinute") || in.has("runEveryHour") || in.has("runEveryDay")
 }
 
-// fire is the watchdog: it interrupts the runtime if a call is still armed.
+// fire is the watchdog: it interrupts the runtime if the armed call is past
+// its deadline. The timer is not stopped when a call ends (calls take
+// microseconds, and stopping and resetting a timer for each cost more than
+// the call): when it fires during a later call, it is set again for that
+// call's deadline; when it fires between calls, it stays off until the next
+// arm.
 func (in *instance) fire() {
 	in.mu.Lock()
-	// The deadline check skips a late callback of an earlier call's timer
-	// that lands after the next call was armed.
-	if in.armed && !in.fired && !time.Now().Before(in.deadline) {
-		in.fired = true
-		in.firedErr = errTimeout{in.limit}
-		in.vm.Interrupt(in.firedErr)
+	defer in.mu.Unlock()
+	in.timerSet = false
+	if !in.armed || in.fired {
+		return
 	}
-	in.mu.Unlock()
+	if left := time.Until(in.deadline); left > 0 {
+		in.timerSet, in.timerAt = true, in.deadline
+		in.timer.Reset(left)
+		return
+	}
+	in.fired = true
+	in.firedErr = errTimeout{in.limit}
+	in.vm.Interrupt(in.firedErr)
 }
 
 func (in *instance) arm(d time.Duration) {
@@ -300,12 +322,14 @@ func (in *instance) arm(d time.Duration) {
 	in.firedErr = nil
 	in.callSeq++
 	in.deadline = time.Now().Add(d)
+	if !in.timerSet || in.timerAt.After(in.deadline) {
+		in.timerSet, in.timerAt = true, in.deadline
+		in.timer.Reset(d)
+	}
 	in.mu.Unlock()
-	in.timer.Reset(d)
 }
 
 func (in *instance) disarm() {
-	in.timer.Stop()
 	in.mu.Lock()
 	in.armed = false
 	in.mu.Unlock()

@@ -26,7 +26,7 @@ var realWorldChains = map[string][]string{
 }
 
 // realWorldEvents parses n events of the connector benchmark.
-func realWorldEvents(b *testing.B, n int) []*event.Event {
+func realWorldEvents(b testing.TB, n int) []*event.Event {
 	evs := make([]*event.Event, n)
 	var line []byte
 	for i := range evs {

@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -37,6 +38,10 @@ type TestOptions struct {
 // folders dirs; each resulting event is written to stdout as a JSON line and
 // each webhook request to stderr as {"webhook": {...}} (dead letters as
 // {"dead_letter": {...}}). Connector console output goes to stderr too.
+// stdout is flushed whenever stdin has no complete line waiting (so typed
+// events show their result at once) and before anything is written to
+// stderr (so the two streams stay in event order); a file piped in is
+// written in large blocks rather than one write per event.
 //
 // Each --config names a key that the connector's plugin.json declares; an
 // attachment key takes "@path" and the file becomes meta.attachments[key].
@@ -65,6 +70,9 @@ func RunTest(ctx context.Context, dirs []string, opts TestOptions, stdin io.Read
 			return fmt.Errorf("test: --config %q: %w", c, err)
 		}
 	}
+	bw := bufio.NewWriter(stdout)
+	defer bw.Flush()
+	stderr = &flushFirst{bw: bw, w: stderr}
 	cfg.setupFailFast = true
 	// The author wants every error of every event, not a switched-off
 	// connector.
@@ -112,67 +120,133 @@ func RunTest(ctx context.Context, dirs []string, opts TestOptions, stdin io.Read
 		}
 	}
 
-	sc := bufio.NewScanner(stdin)
-	sc.Buffer(make([]byte, 64<<10), 16<<20)
-	bw := bufio.NewWriter(stdout)
-	defer bw.Flush()
+	br := bufio.NewReaderSize(stdin, 64<<10)
+	var long []byte
 	line := 0
 	var buf []byte
-	for sc.Scan() {
+	for {
+		raw, err := readLine(br, &long)
+		if err == io.EOF {
+			break
+		}
 		line++
-		text := strings.TrimSpace(sc.Text())
-		if text == "" {
-			continue
+		if err != nil {
+			return fmt.Errorf("test: reading stdin line %d: %w", line, err)
 		}
-		ev := &event.Event{}
-		if err := ev.UnmarshalJSON([]byte(text)); err != nil {
-			return fmt.Errorf("test: stdin line %d: %w", line, err)
+		text := bytes.TrimSpace(raw)
+		if len(text) > 0 {
+			n := len(exports)
+			if exports, err = t.testOne(ctx, text, line, bw, stderr, &buf, exports); err != nil {
+				return err
+			}
+			// Each export call runs once: its outcome (ok, retry, error)
+			// is shown; the agent would retry a "retry". onEvent runs
+			// right away, exportEvents once batch_max_events events are
+			// there or at the end of the input.
+			if len(exports) > n && (!batching || len(exports) >= cfg.Exports.BatchMaxEvents) {
+				t.exports.runOnce(ctx, groupByConnector(exports))
+				exports = exports[:0]
+			}
+			if werr != nil {
+				return werr
+			}
 		}
-		ev.EnsureIdentity(time.Now())
-		var out component.Output
-		if err := t.Apply(ctx, component.Input{Source: "stdin", Events: []*event.Event{ev}}, &out); err != nil {
-			return fmt.Errorf("test: stdin line %d: %w", line, err)
-		}
-		for _, e := range out.Events {
-			buf = e.AppendJSON(buf[:0])
-			buf = append(buf, '\n')
-			if _, err := bw.Write(buf); err != nil {
+		if br.Buffered() == 0 {
+			// The next read may wait for input: show what is done.
+			if err := bw.Flush(); err != nil {
 				return fmt.Errorf("test: writing stdout: %w", err)
 			}
 		}
-		if err := bw.Flush(); err != nil {
-			return fmt.Errorf("test: writing stdout: %w", err)
-		}
-		for _, w := range out.Webhooks {
-			b, _ := json.Marshal(map[string]any{"webhook": w})
-			if _, err := fmt.Fprintf(stderr, "%s\n", b); err != nil {
-				return fmt.Errorf("test: writing stderr: %w", err)
-			}
-		}
-		// Each export call runs once: its outcome (ok, retry, error) is
-		// shown; the agent would retry a "retry". onEvent runs right away,
-		// exportEvents once batch_max_events events are there or at the
-		// end of the input.
-		exports = append(exports, out.Exports...)
-		if !batching || len(exports) >= cfg.Exports.BatchMaxEvents {
-			t.exports.runOnce(ctx, groupByConnector(exports))
-			exports = exports[:0]
-		}
-		if werr != nil {
-			return werr
-		}
-		for _, d := range out.DeadLetters {
-			b, _ := json.Marshal(map[string]any{"dead_letter": map[string]any{"component": d.Component, "reason": d.Reason, "record": json.RawMessage(d.Record)}})
-			if _, err := fmt.Fprintf(stderr, "%s\n", b); err != nil {
-				return fmt.Errorf("test: writing stderr: %w", err)
-			}
-		}
 	}
-	if err := sc.Err(); err != nil {
-		return fmt.Errorf("test: reading stdin: %w", err)
+	if err := bw.Flush(); err != nil {
+		return fmt.Errorf("test: writing stdout: %w", err)
 	}
-	t.exports.runOnce(ctx, groupByConnector(exports))
+	if len(exports) > 0 {
+		t.exports.runOnce(ctx, groupByConnector(exports))
+	}
 	return werr
+}
+
+// testOne runs the event of one stdin line through the chain, writes the
+// results and returns exports with the line's export records appended.
+func (t *Transform) testOne(ctx context.Context, text []byte, line int, bw *bufio.Writer, stderr io.Writer, buf *[]byte, exports [][]byte) ([][]byte, error) {
+	ev := &event.Event{}
+	if err := ev.UnmarshalJSON(text); err != nil {
+		return exports, fmt.Errorf("test: stdin line %d: %w", line, err)
+	}
+	ev.EnsureIdentity(time.Now())
+	var out component.Output
+	if err := t.Apply(ctx, component.Input{Source: "stdin", Events: []*event.Event{ev}}, &out); err != nil {
+		return exports, fmt.Errorf("test: stdin line %d: %w", line, err)
+	}
+	for _, e := range out.Events {
+		*buf = e.AppendJSON((*buf)[:0])
+		*buf = append(*buf, '\n')
+		if _, err := bw.Write(*buf); err != nil {
+			return exports, fmt.Errorf("test: writing stdout: %w", err)
+		}
+	}
+	for _, w := range out.Webhooks {
+		b, _ := json.Marshal(map[string]any{"webhook": w})
+		if _, err := fmt.Fprintf(stderr, "%s\n", b); err != nil {
+			return exports, fmt.Errorf("test: writing stderr: %w", err)
+		}
+	}
+	for _, d := range out.DeadLetters {
+		b, _ := json.Marshal(map[string]any{"dead_letter": map[string]any{"component": d.Component, "reason": d.Reason, "record": json.RawMessage(d.Record)}})
+		if _, err := fmt.Fprintf(stderr, "%s\n", b); err != nil {
+			return exports, fmt.Errorf("test: writing stderr: %w", err)
+		}
+	}
+	return append(exports, out.Exports...), nil
+}
+
+// maxTestLine is the longest stdin line `hogtail test` reads.
+const maxTestLine = 16 << 20
+
+// readLine returns the next line of br without its newline (a last line
+// without one too), or io.EOF. The result is valid until the next call;
+// lines longer than br's buffer are gathered in *long.
+func readLine(br *bufio.Reader, long *[]byte) ([]byte, error) {
+	chunk, err := br.ReadSlice('\n')
+	switch {
+	case err == nil:
+		return chunk[:len(chunk)-1], nil
+	case err == io.EOF && len(chunk) > 0:
+		return chunk, nil
+	case !errors.Is(err, bufio.ErrBufferFull):
+		return nil, err
+	}
+	*long = append((*long)[:0], chunk...)
+	for {
+		chunk, err = br.ReadSlice('\n')
+		*long = append(*long, chunk...)
+		if len(*long) > maxTestLine {
+			return nil, fmt.Errorf("line longer than %d MiB", maxTestLine>>20)
+		}
+		switch {
+		case err == nil:
+			return (*long)[:len(*long)-1], nil
+		case err == io.EOF:
+			return *long, nil
+		case !errors.Is(err, bufio.ErrBufferFull):
+			return nil, err
+		}
+	}
+}
+
+// flushFirst writes to w after flushing bw, so that what goes to stderr
+// (logs, webhooks) follows the stdout lines of the events before it.
+type flushFirst struct {
+	bw *bufio.Writer
+	w  io.Writer
+}
+
+func (f *flushFirst) Write(p []byte) (int, error) {
+	if err := f.bw.Flush(); err != nil {
+		return 0, fmt.Errorf("flushing stdout: %w", err)
+	}
+	return f.w.Write(p)
 }
 
 // groupByConnector orders export records by connector, keeping each

@@ -13,6 +13,8 @@ export function processEvent(event) {
   url.hash = '#top'
   event.properties.hash_set = url.hash
   event.properties.is_url = url instanceof URL && url.constructor === URL
+  const based = new URL('/a/../b?c=1', 'https://Base.example/x/')
+  event.properties.with_base = [based.toString(), based instanceof URL, new URL('https://y.example/p', undefined).href].join(' ')
   const q = new URLSearchParams('x=1&y=2&x=3')
   const seen = []
   q.forEach(function (v, k) { seen.push(k + v + (this && this.tag)) }, { tag: '!' })
