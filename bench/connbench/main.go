@@ -62,7 +62,7 @@ func run() error {
 	hogtail := flag.String("hogtail", "", "hogtail binary")
 	node := flag.String("node", "node", "node binary")
 	root := flag.String("root", ".", "the hogtail repository")
-	only := flag.String("only", "", "comma-separated workload names (default: all)")
+	only := flag.String("only", "", "comma-separated workload names, or the part before \":\" (\"chain\"); default: all")
 	flag.Parse()
 	if *hogtail == "" {
 		return errors.New("give -hogtail")
@@ -89,7 +89,9 @@ func run() error {
 	var logSum float64
 	var count int
 	for _, w := range workloads(*root) {
-		if *only != "" && !contains(strings.Split(*only, ","), w.name) {
+		// A row is selected by its name or the part before ":" ("chain").
+		short, _, _ := strings.Cut(w.name, ":")
+		if *only != "" && !contains(strings.Split(*only, ","), w.name) && !contains(strings.Split(*only, ","), short) {
 			continue
 		}
 		h, err := runHogtail(*hogtail, w.dirs, big, little, *n, small)

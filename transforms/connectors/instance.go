@@ -136,6 +136,9 @@ type instance struct {
 	// them.
 	captured []*event.Event
 
+	// regexps memoises RegExp.prototype.test (see regexpMemo).
+	regexps *regexpMemo
+
 	jsonParse, jsonStringify goja.Callable
 }
 
@@ -167,6 +170,9 @@ func newInstance(t *Transform, c *connector) (in *instance, err error) {
 
 	if _, err := vm.RunProgram(preludeProgram); err != nil {
 		return nil, fmt.Errorf("running prelude: %w", err)
+	}
+	if in.regexps, err = installRegexpMemo(vm); err != nil {
+		return nil, err
 	}
 	if err := installIntl(vm); err != nil {
 		return nil, fmt.Errorf("installing Intl: %w", err)

@@ -1,0 +1,184 @@
+package connectors
+
+import (
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/dop251/goja"
+)
+
+// runDifferential runs testdata/regexpmemo/differential.js with seed in vm
+// and returns its log.
+func runDifferential(t *testing.T, vm *goja.Runtime, seed int) string {
+	t.Helper()
+	src, err := os.ReadFile("testdata/regexpmemo/differential.js")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := vm.Set("SEED", seed); err != nil {
+		t.Fatal(err)
+	}
+	v, err := vm.RunScript("differential.js", string(src))
+	if err != nil {
+		t.Fatalf("seed %d: %v", seed, err)
+	}
+	return v.String()
+}
+
+// TestRegexpMemoMatchesGoja runs random sequences of RegExp operations
+// (test, exec, match, replace, search, split, compile, odd lastIndex
+// values, odd receivers and arguments, shadowed properties, subclasses) in
+// a plain goja runtime and in one with the memo, and requires the same
+// results, lastIndex values and side effects, with the memo answering many
+// of the tests.
+func TestRegexpMemoMatchesGoja(t *testing.T) {
+	for _, tc := range []struct {
+		name     string
+		genBytes int
+	}{
+		{"default size", memoGenerationBytes},
+		{"tiny generations", 2 << 10}, // evicts all the time
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			for seed := 1; seed <= 4; seed++ {
+				plain := goja.New()
+				memoised := goja.New()
+				m, err := installRegexpMemo(memoised)
+				if err != nil {
+					t.Fatal(err)
+				}
+				m.genBytes = tc.genBytes
+				want := runDifferential(t, plain, seed)
+				got := runDifferential(t, memoised, seed)
+				if got != want {
+					t.Fatalf("seed %d: results differ\nmemo:  %.2000s\ngoja: %.2000s", seed, firstDiff(got, want), firstDiff(want, got))
+				}
+				if m.hits < 50 || m.misses < 50 {
+					t.Errorf("seed %d: memo answered %d tests and missed %d; the script should exercise both", seed, m.hits, m.misses)
+				}
+				held := 0
+				for k := range m.cur {
+					held += len(k.source) + len(k.input) + memoEntryBytes
+				}
+				if held > tc.genBytes {
+					t.Errorf("seed %d: current generation holds %d bytes, limit %d", seed, held, tc.genBytes)
+				}
+			}
+		})
+	}
+}
+
+// firstDiff returns a from shortly before the first byte where it differs
+// from b.
+func firstDiff(a, b string) string {
+	i := 0
+	for i < len(a) && i < len(b) && a[i] == b[i] {
+		i++
+	}
+	return a[max(0, i-200):]
+}
+
+// TestRegexpMemoLooksNative checks that the replaced test is
+// indistinguishable from goja's own as a function.
+func TestRegexpMemoLooksNative(t *testing.T) {
+	const probe = `JSON.stringify([
+		String(RegExp.prototype.test), RegExp.prototype.test.name, RegExp.prototype.test.length,
+		Object.getOwnPropertyDescriptor(RegExp.prototype, 'test').writable,
+		Object.getOwnPropertyDescriptor(RegExp.prototype, 'test').enumerable,
+		Object.getOwnPropertyDescriptor(RegExp.prototype, 'test').configurable,
+		Object.keys(RegExp.prototype), typeof RegExp.prototype.test.prototype,
+		(() => { try { new RegExp.prototype.test(); return 'constructed'; } catch (e) { return e.name; } })(),
+	])`
+	plain := goja.New()
+	memoised := goja.New()
+	if _, err := installRegexpMemo(memoised); err != nil {
+		t.Fatal(err)
+	}
+	want, err := plain.RunString(probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := memoised.RunString(probe)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.String() != want.String() {
+		t.Errorf("memoised test looks like %s, goja's like %s", got, want)
+	}
+}
+
+// TestRegexpMemoInConnectors checks that connector runtimes get the memo:
+// a connector testing the same user agent twice is answered from it.
+func TestRegexpMemoInConnectors(t *testing.T) {
+	dir := filepath.Join(t.TempDir(), "ua")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	writePlugin(t, dir, `
+export function processEvent(event) {
+  const ua = event.properties.ua
+  event.properties.mobile = /(?=.*Mobile)(?=.*(iPhone|Android))/.test(ua)
+  event.properties.mobile_again = /(?=.*Mobile)(?=.*(iPhone|Android))/.test(ua)
+  return event
+}`)
+	tr := newTestTransform(t, testOpts{}, ChainEntry{Path: dir})
+	out := applyAll(t, tr, mustEvent(t, `{"event":"e","distinct_id":"d","properties":{"ua":"Mozilla/5.0 (iPhone) Mobile Safari"}}`))
+	if len(out.Events) != 1 {
+		t.Fatalf("got %d events, want 1", len(out.Events))
+	}
+	for _, k := range []string{"mobile", "mobile_again"} {
+		if got := prop(t, out.Events[0], k); got != true {
+			t.Errorf("%s = %v, want true", k, got)
+		}
+	}
+	l := <-tr.lanes
+	defer func() { tr.lanes <- l }()
+	m := l.insts[0].regexps
+	if m == nil || m.hits != 1 || m.misses != 1 {
+		t.Errorf("memo of the connector's runtime: %+v, want one hit and one miss", m)
+	}
+}
+
+// FuzzRegexpMemo compares test() of the memo (asked twice, so the second
+// answer comes from the memo) with goja's for any pattern, flags and input:
+//
+//	go test -run '^$' -fuzz FuzzRegexpMemo ./transforms/connectors/
+func FuzzRegexpMemo(f *testing.F) {
+	f.Add(`(?=.*Mobile)(?=.*(iPhone|Android))`, "", "Mozilla/5.0 (iPhone) Mobile")
+	f.Add(`(?!Chrom.*OPR)Chrom(?:e|ium)\/([0-9.]+)(:?\s|$)`, "i", "Chrome/131.0 OPR/1")
+	f.Add(`^a.b$`, "ms", "x\na\nb")
+	f.Add(`\u{1F600}`, "u", "😀")
+	f.Add(`\d+`, "g", "12 34")
+	f.Add(`(a)\1`, "y", "aa")
+	plain := goja.New()
+	memoised := goja.New()
+	if _, err := installRegexpMemo(memoised); err != nil {
+		f.Fatal(err)
+	}
+	const probe = `(function (p, fl, s) {
+		let rx;
+		try { rx = new RegExp(p, fl); } catch (e) { return 'invalid'; }
+		const a = rx.test(s), i1 = rx.lastIndex, b = rx.test(s), i2 = rx.lastIndex;
+		return JSON.stringify([a, i1, b, i2, new RegExp(p, fl).test(s)]);
+	})`
+	run := func(t *testing.T, vm *goja.Runtime, p, fl, s string) string {
+		fn, err := vm.RunString(probe)
+		if err != nil {
+			t.Fatal(err)
+		}
+		call, _ := goja.AssertFunction(fn)
+		v, err := call(goja.Undefined(), vm.ToValue(p), vm.ToValue(fl), vm.ToValue(s))
+		if err != nil {
+			return "throws " + err.Error()
+		}
+		return v.String()
+	}
+	f.Fuzz(func(t *testing.T, p, fl, s string) {
+		want := run(t, plain, p, fl, s)
+		got := run(t, memoised, p, fl, s)
+		if got != want {
+			t.Errorf("/%s/%s.test(%q): memo %s, goja %s", p, fl, s, got, want)
+		}
+	})
+}
