@@ -20,6 +20,12 @@ const (
 	memoGenerationBytes = 128 << 10
 	// memoEntryBytes approximates the map's own cost per entry.
 	memoEntryBytes = 64
+	// memoPauseCalls is how many tests go straight to goja after a
+	// generation in which fewer than one test in memoMinHitRatio was
+	// answered from the memo (inputs that do not repeat, such as ids):
+	// there a miss only adds the memo's own work.
+	memoPauseCalls  = 16384
+	memoMinHitRatio = 4
 )
 
 // regexpAccessors returns, from a runtime not yet touched by the connector,
@@ -52,9 +58,15 @@ type regexpMemo struct {
 	cur, old      map[memoKey]bool
 	curBytes      int
 	genBytes      int // memoGenerationBytes; smaller in tests
+	pauseCalls    int // memoPauseCalls; other values in tests
 	vTrue, vFalse goja.Value
 
-	hits, misses uint64 // for tests
+	// genHits and genMisses count the current generation's answers;
+	// paused counts down the tests left to pass straight to goja.
+	genHits, genMisses int
+	paused             int
+
+	hits, misses, pauses uint64 // for tests
 }
 
 // memoKey names one test: the pattern's source, its i/m/s/u flags and the
@@ -84,7 +96,7 @@ func installRegexpMemo(vm *goja.Runtime) (*regexpMemo, error) {
 	m := &regexpMemo{
 		test: fns[0], source: fns[1], global: fns[2], sticky: fns[3],
 		ignoreCase: fns[4], multiline: fns[5], dotAll: fns[6], u: fns[7],
-		cur: map[memoKey]bool{}, genBytes: memoGenerationBytes,
+		cur: map[memoKey]bool{}, genBytes: memoGenerationBytes, pauseCalls: memoPauseCalls,
 		vTrue: vm.ToValue(true), vFalse: vm.ToValue(false),
 	}
 	fn := vm.ToValue(m.call).ToObject(vm)
@@ -108,6 +120,10 @@ func installRegexpMemo(vm *goja.Runtime) (*regexpMemo, error) {
 // not a number, strings that do not convert to Go losslessly, long inputs)
 // goes to goja's own test.
 func (m *regexpMemo) call(call goja.FunctionCall) goja.Value {
+	if m.paused > 0 {
+		m.paused--
+		return m.test(call)
+	}
 	rx, ok := call.This.(*goja.Object)
 	if !ok || rx.ClassName() != "RegExp" || len(call.Arguments) == 0 {
 		return m.test(call)
@@ -138,13 +154,16 @@ func (m *regexpMemo) call(call goja.FunctionCall) goja.Value {
 	}
 	if r, ok := m.cur[k]; ok {
 		m.hits++
+		m.genHits++
 		return m.value(r)
 	}
 	r, ok := m.old[k]
 	if ok {
 		m.hits++
+		m.genHits++
 	} else {
 		m.misses++
+		m.genMisses++
 		r = m.test(call).ToBoolean()
 	}
 	m.put(k, r)
@@ -163,7 +182,16 @@ func (m *regexpMemo) value(b bool) goja.Value {
 func (m *regexpMemo) put(k memoKey, r bool) {
 	size := len(k.source) + len(k.input) + memoEntryBytes
 	if m.curBytes+size > m.genBytes {
-		m.old, m.cur, m.curBytes = m.cur, make(map[memoKey]bool, len(m.cur)), 0
+		if m.pauseCalls > 0 && m.genHits*memoMinHitRatio < m.genHits+m.genMisses {
+			// The memo did not pay in this generation: pause it, and
+			// start afresh after the pause.
+			m.paused = m.pauseCalls
+			m.pauses++
+			m.old, m.cur, m.curBytes = nil, make(map[memoKey]bool), 0
+		} else {
+			m.old, m.cur, m.curBytes = m.cur, make(map[memoKey]bool, len(m.cur)), 0
+		}
+		m.genHits, m.genMisses = 0, 0
 	}
 	m.cur[k] = r
 	m.curBytes += size

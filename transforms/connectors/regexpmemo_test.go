@@ -34,11 +34,14 @@ func runDifferential(t *testing.T, vm *goja.Runtime, seed int) string {
 // of the tests.
 func TestRegexpMemoMatchesGoja(t *testing.T) {
 	for _, tc := range []struct {
-		name     string
-		genBytes int
+		name       string
+		genBytes   int
+		pauseCalls int
+		minHits    uint64
 	}{
-		{"default size", memoGenerationBytes},
-		{"tiny generations", 2 << 10}, // evicts all the time
+		{"default size", memoGenerationBytes, memoPauseCalls, 50},
+		{"tiny generations", 2 << 10, 0, 50}, // evicts all the time
+		{"tiny generations, short pauses", 2 << 10, 20, 10},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for seed := 1; seed <= 4; seed++ {
@@ -48,14 +51,17 @@ func TestRegexpMemoMatchesGoja(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				m.genBytes = tc.genBytes
+				m.genBytes, m.pauseCalls = tc.genBytes, tc.pauseCalls
 				want := runDifferential(t, plain, seed)
 				got := runDifferential(t, memoised, seed)
 				if got != want {
 					t.Fatalf("seed %d: results differ\nmemo:  %.2000s\ngoja: %.2000s", seed, firstDiff(got, want), firstDiff(want, got))
 				}
-				if m.hits < 50 || m.misses < 50 {
+				if m.hits < tc.minHits || m.misses < 50 {
 					t.Errorf("seed %d: memo answered %d tests and missed %d; the script should exercise both", seed, m.hits, m.misses)
+				}
+				if tc.pauseCalls == 20 && m.pauses < 2 {
+					t.Errorf("seed %d: memo paused %d times; the script should pause and resume it", seed, m.pauses)
 				}
 				held := 0
 				for k := range m.cur {
@@ -181,4 +187,37 @@ func FuzzRegexpMemo(f *testing.F) {
 			t.Errorf("/%s/%s.test(%q): memo %s, goja %s", p, fl, s, got, want)
 		}
 	})
+}
+
+// TestRegexpMemoPausesOnUniqueInputs checks that inputs which never repeat
+// pause the memo (a miss only adds work) and that it resumes afterwards.
+func TestRegexpMemoPausesOnUniqueInputs(t *testing.T) {
+	vm := goja.New()
+	m, err := installRegexpMemo(vm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	v, err := vm.RunString(`
+		const re = /^user-[0-9]*[05]$/;
+		let wrong = 0;
+		for (let i = 0; i < 20000; i++) {
+			if (re.test('user-' + i) !== (i % 5 === 0)) wrong++;
+		}
+		wrong`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if v.ToInteger() != 0 {
+		t.Fatalf("%d wrong answers", v.ToInteger())
+	}
+	if m.pauses == 0 || m.paused == 0 {
+		t.Fatalf("unique inputs did not pause the memo: %d pauses, %d calls left", m.pauses, m.paused)
+	}
+	hits := m.hits
+	if _, err := vm.RunString(`for (let i = 0; i < 20000; i++) re.test('user-' + (i % 10))`); err != nil {
+		t.Fatal(err)
+	}
+	if m.paused != 0 || m.hits-hits < 1000 {
+		t.Errorf("memo did not resume after the pause: %d calls left, %d new hits", m.paused, m.hits-hits)
+	}
 }
