@@ -20,12 +20,16 @@ const (
 	memoGenerationBytes = 128 << 10
 	// memoEntryBytes approximates the map's own cost per entry.
 	memoEntryBytes = 64
-	// memoPauseCalls is how many tests go straight to goja after a
-	// generation in which fewer than one test in memoMinHitRatio was
-	// answered from the memo (inputs that do not repeat, such as ids):
-	// there a miss only adds the memo's own work.
-	memoPauseCalls  = 16384
-	memoMinHitRatio = 4
+	// Every memoCheckMisses misses the memo checks that it pays: when
+	// fewer than one test in memoMinHitRatio was answered from it (inputs
+	// that do not repeat, such as ids, where a miss only adds the memo's
+	// own work), the next memoPauseCalls tests go straight to goja, twice
+	// as many after each further check that fails, up to
+	// memoPauseCalls*memoMaxPauseFactor.
+	memoCheckMisses    = 512
+	memoMinHitRatio    = 4
+	memoPauseCalls     = 16384
+	memoMaxPauseFactor = 64
 )
 
 // regexpAccessors returns, from a runtime not yet touched by the connector,
@@ -59,12 +63,14 @@ type regexpMemo struct {
 	curBytes      int
 	genBytes      int // memoGenerationBytes; smaller in tests
 	pauseCalls    int // memoPauseCalls; other values in tests
+	checkMisses   int // memoCheckMisses; other values in tests
 	vTrue, vFalse goja.Value
 
-	// genHits and genMisses count the current generation's answers;
-	// paused counts down the tests left to pass straight to goja.
-	genHits, genMisses int
-	paused             int
+	// winHits and winMisses count answers since the last check; paused
+	// counts down the tests left to pass straight to goja; pauseLen is
+	// the next pause.
+	winHits, winMisses int
+	paused, pauseLen   int
 
 	hits, misses, pauses uint64 // for tests
 }
@@ -96,7 +102,7 @@ func installRegexpMemo(vm *goja.Runtime) (*regexpMemo, error) {
 	m := &regexpMemo{
 		test: fns[0], source: fns[1], global: fns[2], sticky: fns[3],
 		ignoreCase: fns[4], multiline: fns[5], dotAll: fns[6], u: fns[7],
-		cur: map[memoKey]bool{}, genBytes: memoGenerationBytes, pauseCalls: memoPauseCalls,
+		cur: map[memoKey]bool{}, genBytes: memoGenerationBytes, pauseCalls: memoPauseCalls, checkMisses: memoCheckMisses,
 		vTrue: vm.ToValue(true), vFalse: vm.ToValue(false),
 	}
 	fn := vm.ToValue(m.call).ToObject(vm)
@@ -154,20 +160,40 @@ func (m *regexpMemo) call(call goja.FunctionCall) goja.Value {
 	}
 	if r, ok := m.cur[k]; ok {
 		m.hits++
-		m.genHits++
+		m.winHits++
 		return m.value(r)
 	}
 	r, ok := m.old[k]
 	if ok {
 		m.hits++
-		m.genHits++
+		m.winHits++
 	} else {
 		m.misses++
-		m.genMisses++
+		m.winMisses++
 		r = m.test(call).ToBoolean()
 	}
 	m.put(k, r)
+	if m.winMisses >= m.checkMisses {
+		m.check()
+	}
 	return m.value(r)
+}
+
+// check pauses the memo when it did not pay since the last check.
+func (m *regexpMemo) check() {
+	if m.pauseCalls > 0 && m.winHits*memoMinHitRatio < m.winHits+m.winMisses {
+		if m.pauseLen == 0 {
+			m.pauseLen = m.pauseCalls
+		}
+		m.paused = m.pauseLen
+		m.pauseLen = min(2*m.pauseLen, m.pauseCalls*memoMaxPauseFactor)
+		m.pauses++
+		// What was kept came from inputs that did not repeat.
+		m.old, m.cur, m.curBytes = nil, make(map[memoKey]bool), 0
+	} else {
+		m.pauseLen = 0
+	}
+	m.winHits, m.winMisses = 0, 0
 }
 
 func (m *regexpMemo) value(b bool) goja.Value {
@@ -182,16 +208,7 @@ func (m *regexpMemo) value(b bool) goja.Value {
 func (m *regexpMemo) put(k memoKey, r bool) {
 	size := len(k.source) + len(k.input) + memoEntryBytes
 	if m.curBytes+size > m.genBytes {
-		if m.pauseCalls > 0 && m.genHits*memoMinHitRatio < m.genHits+m.genMisses {
-			// The memo did not pay in this generation: pause it, and
-			// start afresh after the pause.
-			m.paused = m.pauseCalls
-			m.pauses++
-			m.old, m.cur, m.curBytes = nil, make(map[memoKey]bool), 0
-		} else {
-			m.old, m.cur, m.curBytes = m.cur, make(map[memoKey]bool, len(m.cur)), 0
-		}
-		m.genHits, m.genMisses = 0, 0
+		m.old, m.cur, m.curBytes = m.cur, make(map[memoKey]bool, len(m.cur)), 0
 	}
 	m.cur[k] = r
 	m.curBytes += size

@@ -41,7 +41,7 @@ func TestRegexpMemoMatchesGoja(t *testing.T) {
 	}{
 		{"default size", memoGenerationBytes, memoPauseCalls, 50},
 		{"tiny generations", 2 << 10, 0, 50}, // evicts all the time
-		{"tiny generations, short pauses", 2 << 10, 20, 10},
+		{"tiny generations, short pauses", 2 << 10, 20, 5},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			for seed := 1; seed <= 4; seed++ {
@@ -52,6 +52,9 @@ func TestRegexpMemoMatchesGoja(t *testing.T) {
 					t.Fatal(err)
 				}
 				m.genBytes, m.pauseCalls = tc.genBytes, tc.pauseCalls
+				if tc.pauseCalls == 20 {
+					m.checkMisses = 20
+				}
 				want := runDifferential(t, plain, seed)
 				got := runDifferential(t, memoised, seed)
 				if got != want {
@@ -190,7 +193,8 @@ func FuzzRegexpMemo(f *testing.F) {
 }
 
 // TestRegexpMemoPausesOnUniqueInputs checks that inputs which never repeat
-// pause the memo (a miss only adds work) and that it resumes afterwards.
+// pause the memo (a miss only adds work), for longer each time, and that
+// the memo resumes after a pause.
 func TestRegexpMemoPausesOnUniqueInputs(t *testing.T) {
 	vm := goja.New()
 	m, err := installRegexpMemo(vm)
@@ -199,25 +203,55 @@ func TestRegexpMemoPausesOnUniqueInputs(t *testing.T) {
 	}
 	v, err := vm.RunString(`
 		const re = /^user-[0-9]*[05]$/;
-		let wrong = 0;
-		for (let i = 0; i < 20000; i++) {
-			if (re.test('user-' + i) !== (i % 5 === 0)) wrong++;
+		let next = 0;
+		// unique runs n tests on inputs never seen before and returns how
+		// many answers were wrong.
+		function unique(n) {
+			let wrong = 0;
+			for (let end = next + n; next < end; next++) {
+				if (re.test('user-' + next) !== (next % 5 === 0)) wrong++;
+			}
+			return wrong;
 		}
-		wrong`)
+		function repeated(n) {
+			let wrong = 0;
+			for (let i = 0; i < n; i++) {
+				if (re.test('user-' + (i % 10)) !== (i % 5 === 0)) wrong++;
+			}
+			return wrong;
+		}
+		[unique, repeated]`)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if v.ToInteger() != 0 {
-		t.Fatalf("%d wrong answers", v.ToInteger())
-	}
-	if m.pauses == 0 || m.paused == 0 {
-		t.Fatalf("unique inputs did not pause the memo: %d pauses, %d calls left", m.pauses, m.paused)
-	}
-	hits := m.hits
-	if _, err := vm.RunString(`for (let i = 0; i < 20000; i++) re.test('user-' + (i % 10))`); err != nil {
+	var fns []goja.Value
+	if err := vm.ExportTo(v, &fns); err != nil {
 		t.Fatal(err)
 	}
-	if m.paused != 0 || m.hits-hits < 1000 {
+	unique, _ := goja.AssertFunction(fns[0])
+	repeated, _ := goja.AssertFunction(fns[1])
+	run := func(f goja.Callable, n int) {
+		t.Helper()
+		wrong, err := f(goja.Undefined(), vm.ToValue(n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if wrong.ToInteger() != 0 {
+			t.Fatalf("%d wrong answers", wrong.ToInteger())
+		}
+	}
+
+	run(unique, memoCheckMisses)
+	if m.pauses != 1 || m.paused != memoPauseCalls {
+		t.Fatalf("after %d unique inputs: %d pauses, %d calls left; want 1 pause of %d", memoCheckMisses, m.pauses, m.paused, memoPauseCalls)
+	}
+	run(unique, memoPauseCalls+memoCheckMisses)
+	if m.pauses != 2 || m.paused != 2*memoPauseCalls {
+		t.Fatalf("a second failed check: %d pauses, %d calls left; want 2 pauses, the second of %d", m.pauses, m.paused, 2*memoPauseCalls)
+	}
+	hits := m.hits
+	run(repeated, 2*memoPauseCalls+5000)
+	if m.paused != 0 || m.hits-hits < 4000 {
 		t.Errorf("memo did not resume after the pause: %d calls left, %d new hits", m.paused, m.hits-hits)
 	}
 }
