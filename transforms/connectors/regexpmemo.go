@@ -131,7 +131,7 @@ func (m *regexpMemo) call(call goja.FunctionCall) goja.Value {
 		return m.test(call)
 	}
 	rx, ok := call.This.(*goja.Object)
-	if !ok || rx.ClassName() != "RegExp" || len(call.Arguments) == 0 {
+	if !ok || !isRegExp(rx) || len(call.Arguments) == 0 {
 		return m.test(call)
 	}
 	in, ok := call.Arguments[0].(goja.String)
@@ -194,6 +194,18 @@ func (m *regexpMemo) check() {
 		m.pauseLen = 0
 	}
 	m.winHits, m.winMisses = 0, 0
+}
+
+// isRegExp reports whether o is a RegExp object (not a proxy of one).
+func isRegExp(o *goja.Object) (ok bool) {
+	// The class of a revoked proxy is a TypeError; goja's own test then
+	// throws its own one.
+	defer func() {
+		if recover() != nil {
+			ok = false
+		}
+	}()
+	return o.ClassName() == "RegExp"
 }
 
 func (m *regexpMemo) value(b bool) goja.Value {

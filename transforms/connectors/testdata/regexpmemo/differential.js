@@ -145,7 +145,10 @@
         break;
       }
       case 14: {
-        const that = pick([{}, null, 'str', RegExp.prototype, { exec() { return null; } }]);
+        const revoked = Proxy.revocable(/a/, {});
+        revoked.revoke();
+        const that = pick([{}, null, 'str', RegExp.prototype, { exec() { return null; } }, revoked.proxy,
+          new Proxy(rx, { get(t, k) { sideEffects++; return Reflect.get(t, k); } })]);
         record('test-this', null, () => RegExp.prototype.test.call(that, s));
         break;
       }
