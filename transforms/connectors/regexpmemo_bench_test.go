@@ -20,6 +20,9 @@ var regexpStyles = []struct {
 	{"lookahead/test-without-memo", `const re = /(?=.*Mobile)(?=.*(iPhone|Android))/`, `sink = re.test(ua)`, true},
 	{"lookahead/exec", `const re = /(?=.*Mobile)(?=.*(iPhone|Android))/`, `sink = re.exec(ua) !== null`, false},
 	{"lookahead/split-in-two-exec", `const a = /Mobile/, b = /iPhone|Android/`, `sink = a.exec(ua) !== null && b.exec(ua) !== null`, false},
+	{"rules/for-of", uaRules, `for (const [name, re] of rules) { const m = re.exec(ua); if (m) { sink = name; break } }`, false},
+	{"rules/for-of-no-destructuring", uaRules, `for (const r of rules) { const m = r[1].exec(ua); if (m) { sink = r[0]; break } }`, false},
+	{"rules/indexed", uaRules, `for (let j = 0; j < rules.length; j++) { const m = rules[j][1].exec(ua); if (m) { sink = rules[j][0]; break } }`, false},
 	{"unique-inputs/test", `const re = /^user-[0-9]+$/`, `sink = re.test('user-' + i)`, false},
 	{"unique-inputs/test-without-memo", `const re = /^user-[0-9]+$/`, `sink = re.test('user-' + i)`, true},
 	{"literal/in-function", ``, `sink = key.replace(/([a-z0-9])([A-Z])/g, '$1 $2').replace(/[_\-.\s]+/g, ' ')`, false},
@@ -27,6 +30,17 @@ var regexpStyles = []struct {
 	{"split/regexp", ``, `sink = '131.0.6778.73'.split(/[._]/)`, false},
 	{"split/regexp-after-exec-reassigned", `RegExp.prototype.exec = RegExp.prototype.exec`, `sink = '131.0.6778.73'.split(/[._]/)`, false},
 }
+
+// uaRules is the start of the user-agent connector's rule list.
+const uaRules = `const rules = [
+  ['aol', /AOLShield\/([0-9._]+)/], ['edge', /Edge\/([0-9._]+)/], ['edge-ios', /EdgiOS\/([0-9._]+)/],
+  ['yandexbrowser', /YaBrowser\/([0-9._]+)/], ['kakaotalk', /KAKAOTALK\s([0-9.]+)/],
+  ['samsung', /SamsungBrowser\/([0-9.]+)/], ['silk', /\bSilk\/([0-9._-]+)\b/], ['miui', /MiuiBrowser\/([0-9.]+)$/],
+  ['beaker', /BeakerBrowser\/([0-9.]+)/], ['edge-chromium', /EdgA?\/([0-9.]+)/],
+  ['chromium-webview', /(?!Chrom.*OPR)wv\).*Chrom(?:e|ium)\/([0-9.]+)(:?\s|$)/],
+  ['chrome', /(?!Chrom.*OPR)Chrom(?:e|ium)\/([0-9.]+)(:?\s|$)/], ['firefox', /Firefox\/([0-9.]+)(?:\s|$)/],
+  ['safari', /Version\/([0-9._]+).*Safari/],
+]`
 
 // BenchmarkRegexpStyles measures regexpStyles in a runtime with the
 // connectors' regexp memo, one iteration per op:
