@@ -32,7 +32,7 @@ const (
 	memoMaxPauseFactor = 64
 )
 
-// regexpAccessors returns, from a runtime not yet touched by the connector,
+// regexpAccessorsProgram returns, from a runtime not yet touched by the connector,
 // RegExp.prototype.test and the getters that read a RegExp's own pattern
 // and flags (not properties a connector could have shadowed).
 var regexpAccessorsProgram = goja.MustCompile("hogtail-regexp.js", `(function () {
@@ -56,8 +56,8 @@ var regexpAccessorsProgram = goja.MustCompile("hogtail-regexp.js", `(function ()
 // watched, so the fast paths stay. The memo belongs to one runtime, which
 // one goroutine uses at a time, and is bounded (see memoGenerationBytes).
 type regexpMemo struct {
-	test                                                     func(goja.FunctionCall) goja.Value
-	source, global, sticky, ignoreCase, multiline, dotAll, u func(goja.FunctionCall) goja.Value
+	test                                                           func(goja.FunctionCall) goja.Value
+	source, global, sticky, ignoreCase, multiline, dotAll, unicode func(goja.FunctionCall) goja.Value
 
 	cur, old      map[memoKey]bool
 	curBytes      int
@@ -101,7 +101,7 @@ func installRegexpMemo(vm *goja.Runtime) (*regexpMemo, error) {
 	}
 	m := &regexpMemo{
 		test: fns[0], source: fns[1], global: fns[2], sticky: fns[3],
-		ignoreCase: fns[4], multiline: fns[5], dotAll: fns[6], u: fns[7],
+		ignoreCase: fns[4], multiline: fns[5], dotAll: fns[6], unicode: fns[7],
 		cur: map[memoKey]bool{}, genBytes: memoGenerationBytes, pauseCalls: memoPauseCalls, checkMisses: memoCheckMisses,
 		vTrue: vm.ToValue(true), vFalse: vm.ToValue(false),
 	}
@@ -153,7 +153,7 @@ func (m *regexpMemo) call(call goja.FunctionCall) goja.Value {
 		return m.test(call)
 	}
 	k := memoKey{source: source, input: input}
-	for i, f := range [...]func(goja.FunctionCall) goja.Value{m.ignoreCase, m.multiline, m.dotAll, m.u} {
+	for i, f := range [...]func(goja.FunctionCall) goja.Value{m.ignoreCase, m.multiline, m.dotAll, m.unicode} {
 		if f(this).ToBoolean() {
 			k.flags |= 1 << i
 		}
