@@ -154,8 +154,8 @@ export function processEvent(event) {
 //
 //	go test -run '^$' -fuzz FuzzRegexpMemo ./transforms/connectors/
 func FuzzRegexpMemo(f *testing.F) {
-	f.Add(`(?=.*Mobile)(?=.*(iPhone|Android))`, "", "Mozilla/5.0 (iPhone) Mobile")
-	f.Add(`(?!Chrom.*OPR)Chrom(?:e|ium)\/([0-9.]+)(:?\s|$)`, "i", "Chrome/131.0 OPR/1")
+	f.Add(`(?=.*Mobile)(?=.*(iPhone|Android))`, "", "Mozilla (iPhone) Mobile")
+	f.Add(`(?!Chrom.*OPR)Chrom(?:e|ium)\/([0-9.]+)`, "i", "Chrome/131.0 OPR/1")
 	f.Add(`^a.b$`, "ms", "x\na\nb")
 	f.Add(`\u{1F600}`, "u", "😀")
 	f.Add(`\d+`, "g", "12 34")
@@ -184,6 +184,11 @@ func FuzzRegexpMemo(f *testing.F) {
 		return v.String()
 	}
 	f.Fuzz(func(t *testing.T, p, fl, s string) {
+		// regexp2 backtracks without a limit: keep (a+)+$ and friends
+		// from running for hours.
+		if len(p) > 40 || len(s) > 24 {
+			t.Skip()
+		}
 		want := run(t, plain, p, fl, s)
 		got := run(t, memoised, p, fl, s)
 		if got != want {
