@@ -89,9 +89,7 @@ func run() error {
 	var logSum float64
 	var count int
 	for _, w := range workloads(*root) {
-		// A row is selected by its name or the part before ":" ("chain").
-		short, _, _ := strings.Cut(w.name, ":")
-		if *only != "" && !contains(strings.Split(*only, ","), w.name) && !contains(strings.Split(*only, ","), short) {
+		if !selected(*only, w.name) {
 			continue
 		}
 		h, err := runHogtail(*hogtail, w.dirs, big, little, *n, small)
@@ -279,6 +277,17 @@ func defaults(dir string) ([]byte, error) {
 		}
 	}
 	return json.Marshal(cfg)
+}
+
+// selected reports whether the -only list (empty: all) names a workload,
+// by its whole name or the part before ":" ("chain").
+func selected(only, name string) bool {
+	if only == "" {
+		return true
+	}
+	short, _, _ := strings.Cut(name, ":")
+	list := strings.Split(only, ",")
+	return contains(list, name) || contains(list, short)
 }
 
 func contains(list []string, s string) bool {
