@@ -62,7 +62,7 @@ func run() error {
 	hogtail := flag.String("hogtail", "", "hogtail binary")
 	node := flag.String("node", "node", "node binary")
 	root := flag.String("root", ".", "the hogtail repository")
-	only := flag.String("only", "", "comma-separated workload names (default: all)")
+	only := flag.String("only", "", "comma-separated workload names, or the part before \":\" (\"chain\"); default: all")
 	flag.Parse()
 	if *hogtail == "" {
 		return errors.New("give -hogtail")
@@ -89,7 +89,7 @@ func run() error {
 	var logSum float64
 	var count int
 	for _, w := range workloads(*root) {
-		if *only != "" && !contains(strings.Split(*only, ","), w.name) {
+		if !selected(*only, w.name) {
 			continue
 		}
 		h, err := runHogtail(*hogtail, w.dirs, big, little, *n, small)
@@ -277,6 +277,17 @@ func defaults(dir string) ([]byte, error) {
 		}
 	}
 	return json.Marshal(cfg)
+}
+
+// selected reports whether the -only list (empty: all) names a workload,
+// by its whole name or the part before ":" ("chain").
+func selected(only, name string) bool {
+	if only == "" {
+		return true
+	}
+	short, _, _ := strings.Cut(name, ":")
+	list := strings.Split(only, ",")
+	return contains(list, name) || contains(list, short)
 }
 
 func contains(list []string, s string) bool {

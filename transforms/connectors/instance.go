@@ -147,6 +147,9 @@ type instance struct {
 	// them.
 	captured []*event.Event
 
+	// regexps memoises RegExp.prototype.test (see regexpMemo).
+	regexps *regexpMemo
+
 	jsonParse, jsonStringify goja.Callable
 	// hashUpdate and hashDigest are the methods of every hashObj.
 	hashUpdate, hashDigest goja.Value
@@ -198,6 +201,9 @@ func newInstance(t *Transform, c *connector) (in *instance, err error) {
 
 	if _, err := vm.RunProgram(preludeProgram); err != nil {
 		return nil, fmt.Errorf("running prelude: %w", err)
+	}
+	if in.regexps, err = installRegexpMemo(vm); err != nil {
+		return nil, err
 	}
 	if err := installIntl(vm); err != nil {
 		return nil, fmt.Errorf("installing Intl: %w", err)
