@@ -61,41 +61,50 @@ func (f factory[C]) cast(cfg Config) (C, error) {
 	return c, nil
 }
 
-type sourceFactory[C Config] struct {
-	factory[C]
-	create func(C, Settings) (Source, error)
-}
-
-func (f sourceFactory[C]) CreateSource(cfg Config, set Settings) (Source, error) {
+// build casts cfg to C and calls create. A failed create yields the zero
+// interface value I, never an I holding a nil *T.
+func build[C Config, T, I any](f factory[C], cfg Config, set Settings, create func(C, Settings) (T, error), as func(T) I) (I, error) {
+	var zero I
 	c, err := f.cast(cfg)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	return f.create(c, set)
+	t, err := create(c, set)
+	if err != nil {
+		return zero, err
+	}
+	return as(t), nil
+}
+
+type sourceFactory[C Config, S Source] struct {
+	factory[C]
+	create func(C, Settings) (S, error)
+}
+
+func (f sourceFactory[C, S]) CreateSource(cfg Config, set Settings) (Source, error) {
+	return build(f.factory, cfg, set, f.create, func(s S) Source { return s })
 }
 
 // NewSourceFactory returns a factory for sources whose config type is C (a
-// pointer to a struct). defaults returns a fresh config with every default.
-func NewSourceFactory[C Config](typ, sample string, defaults func() C, create func(C, Settings) (Source, error)) SourceFactory {
-	return sourceFactory[C]{factory[C]{typ, sample, defaults}, create}
+// pointer to a struct). defaults returns a fresh config with every default;
+// create may return the concrete source type.
+func NewSourceFactory[C Config, S Source](typ, sample string, defaults func() C, create func(C, Settings) (S, error)) SourceFactory {
+	return sourceFactory[C, S]{factory[C]{typ, sample, defaults}, create}
 }
 
-type transformFactory[C Config] struct {
+type transformFactory[C Config, T Transform] struct {
 	factory[C]
-	create func(C, Settings) (Transform, error)
+	create func(C, Settings) (T, error)
 }
 
-func (f transformFactory[C]) CreateTransform(cfg Config, set Settings) (Transform, error) {
-	c, err := f.cast(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return f.create(c, set)
+func (f transformFactory[C, T]) CreateTransform(cfg Config, set Settings) (Transform, error) {
+	return build(f.factory, cfg, set, f.create, func(t T) Transform { return t })
 }
 
-// NewTransformFactory returns a factory for transforms with config type C.
-func NewTransformFactory[C Config](typ, sample string, defaults func() C, create func(C, Settings) (Transform, error)) TransformFactory {
-	return transformFactory[C]{factory[C]{typ, sample, defaults}, create}
+// NewTransformFactory returns a factory for transforms with config type C;
+// create may return the concrete transform type.
+func NewTransformFactory[C Config, T Transform](typ, sample string, defaults func() C, create func(C, Settings) (T, error)) TransformFactory {
+	return transformFactory[C, T]{factory[C]{typ, sample, defaults}, create}
 }
 
 // SinkConfig is what a sink config must be: validatable, with delivery
@@ -105,25 +114,22 @@ type SinkConfig interface {
 	DeliveryConfigurer
 }
 
-type sinkFactory[C SinkConfig] struct {
+type sinkFactory[C SinkConfig, S Sink] struct {
 	factory[C]
 	kind   Kind
-	create func(C, Settings) (Sink, error)
+	create func(C, Settings) (S, error)
 }
 
-func (f sinkFactory[C]) Kind() Kind { return f.kind }
+func (f sinkFactory[C, S]) Kind() Kind { return f.kind }
 
-func (f sinkFactory[C]) CreateSink(cfg Config, set Settings) (Sink, error) {
-	c, err := f.cast(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return f.create(c, set)
+func (f sinkFactory[C, S]) CreateSink(cfg Config, set Settings) (Sink, error) {
+	return build(f.factory, cfg, set, f.create, func(s S) Sink { return s })
 }
 
-// NewSinkFactory returns a factory for sinks with config type C.
-func NewSinkFactory[C SinkConfig](typ string, kind Kind, sample string, defaults func() C, create func(C, Settings) (Sink, error)) SinkFactory {
-	return sinkFactory[C]{factory[C]{typ, sample, defaults}, kind, create}
+// NewSinkFactory returns a factory for sinks with config type C; create may
+// return the concrete sink type (its New, unwrapped).
+func NewSinkFactory[C SinkConfig, S Sink](typ string, kind Kind, sample string, defaults func() C, create func(C, Settings) (S, error)) SinkFactory {
+	return sinkFactory[C, S]{factory[C]{typ, sample, defaults}, kind, create}
 }
 
 // Registry holds the factories hogtail knows, by TOML type. It is built

@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -123,42 +122,32 @@ func (c *Config) Validate() error {
 
 // NewFactory returns the factory of the http sink.
 func NewFactory() component.SinkFactory {
-	return component.NewSinkFactory("http", component.KindEvents, sample, defaultConfig,
-		func(c *Config, set component.Settings) (component.Sink, error) {
-			return New(c, set)
-		})
+	return component.NewSinkFactory("http", component.KindEvents, sample, defaultConfig, New)
 }
 
 // Sink posts batches of events.
 type Sink struct {
-	cfg     Config
-	header  http.Header
-	sep     []byte
-	open    []byte
-	close   []byte
-	client  *http.Client
-	log     *slog.Logger
-	metrics *httpx.Metrics
-	gz      *httpx.GzipPool
-	bufs    httpx.BufferPool
+	httpx.Endpoint
+	cfg    Config
+	header http.Header
+	sep    []byte
+	open   []byte
+	close  []byte
+	gz     *httpx.GzipPool
+	bufs   httpx.BufferPool
 }
 
 // New returns a sink for a validated config.
 func New(c *Config, set component.Settings) (*Sink, error) {
-	m, err := httpx.NewMetrics(set.Metrics)
+	e, err := httpx.NewEndpoint("http", c.Timeout.D(), c.Concurrency, set)
 	if err != nil {
-		return nil, fmt.Errorf("http sink metrics: %w", err)
+		return nil, err
 	}
 	s := &Sink{
-		cfg:     *c,
-		header:  http.Header{},
-		client:  httpx.NewClient(c.Timeout.D(), c.Concurrency),
-		log:     set.Logger,
-		metrics: m,
-		gz:      httpx.NewGzipPool(c.GzipLevel),
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+		Endpoint: e,
+		cfg:      *c,
+		header:   http.Header{},
+		gz:       httpx.NewGzipPool(c.GzipLevel),
 	}
 	if c.Encoding == EncodingNDJSON {
 		s.sep, s.close = []byte{'\n'}, []byte{'\n'}
@@ -203,8 +192,7 @@ func (s *Sink) Deliver(ctx context.Context, b component.Batch) error {
 	for k, v := range s.header {
 		req.Header[k] = v
 	}
-	s.metrics.AddBytes(buf.Len())
-	err = httpx.Do(ctx, s.client, req, s.metrics)
+	err = s.Send(ctx, req, buf.Len())
 	if body.Released() {
 		s.bufs.Put(buf)
 	}
@@ -237,14 +225,5 @@ func (s *Sink) encode(buf *bytes.Buffer, recs [][]byte) error {
 		}
 		s.gz.Put(zw)
 	}
-	return nil
-}
-
-// Start implements component.Lifecycle.
-func (s *Sink) Start(context.Context) error { return nil }
-
-// Shutdown implements component.Lifecycle.
-func (s *Sink) Shutdown(context.Context) error {
-	s.client.CloseIdleConnections()
 	return nil
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -109,14 +108,12 @@ func (c *Config) Validate() error {
 
 // NewFactory returns the factory of the posthog sink.
 func NewFactory() component.SinkFactory {
-	return component.NewSinkFactory("posthog", component.KindEvents, sample, defaultConfig,
-		func(c *Config, set component.Settings) (component.Sink, error) {
-			return New(c, set)
-		})
+	return component.NewSinkFactory("posthog", component.KindEvents, sample, defaultConfig, New)
 }
 
 // Sink posts batches of events to PostHog.
 type Sink struct {
+	httpx.Endpoint
 	url    string
 	prefix []byte // {"api_key":...,"sent_at":" (with historical_migration when configured)
 	// histPrefix opens the body of the events marked historical one by one.
@@ -125,9 +122,6 @@ type Sink struct {
 	allHistorical bool
 	maxEvent      int
 	gzip          bool
-	client        *http.Client
-	log           *slog.Logger
-	metrics       *httpx.Metrics
 	gz            *httpx.GzipPool
 	bufs          httpx.BufferPool
 	// now is the clock for sent_at (tests freeze it).
@@ -143,24 +137,18 @@ func New(c *Config, set component.Settings) (*Sink, error) {
 		prefix = append(prefix, `,"historical_migration":true`...)
 	}
 	prefix = append(prefix, `,"sent_at":"`...)
-	log := set.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	m, err := httpx.NewMetrics(set.Metrics)
+	e, err := httpx.NewEndpoint("posthog", c.Timeout.D(), c.Concurrency, set)
 	if err != nil {
-		return nil, fmt.Errorf("posthog sink metrics: %w", err)
+		return nil, err
 	}
 	return &Sink{
+		Endpoint:      e,
 		url:           strings.TrimRight(c.Host, "/") + "/batch/",
 		prefix:        prefix,
 		histPrefix:    histPrefix,
 		allHistorical: c.HistoricalMigration,
 		maxEvent:      int(c.MaxEventBytes),
 		gzip:          c.Gzip,
-		client:        httpx.NewClient(c.Timeout.D(), c.Concurrency),
-		log:           log,
-		metrics:       m,
 		gz:            httpx.NewGzipPool(c.GzipLevel),
 		now:           time.Now,
 	}, nil
@@ -178,7 +166,7 @@ func (s *Sink) Deliver(ctx context.Context, b component.Batch) error {
 		if len(r) > s.maxEvent {
 			err := fmt.Errorf("event %s is %d bytes, over max_event_bytes %d (PostHog drops events over 1 MB)", recordUUID(r), len(r), s.maxEvent)
 			if len(b.Records) == 1 {
-				s.log.Error("event too large for PostHog; it goes to dead letters", "uuid", recordUUID(r), "bytes", len(r), "max_event_bytes", s.maxEvent)
+				s.Log.Error("event too large for PostHog; it goes to dead letters", "uuid", recordUUID(r), "bytes", len(r), "max_event_bytes", s.maxEvent)
 			}
 			return component.Permanent(err)
 		}
@@ -269,8 +257,7 @@ func (s *Sink) post(ctx context.Context, prefix []byte, recs [][]byte) error {
 	if s.gzip {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
-	s.metrics.AddBytes(buf.Len())
-	err = httpx.Do(ctx, s.client, req, s.metrics)
+	err = s.Send(ctx, req, buf.Len())
 	// The transport may still hold the body after Do returns (RoundTrip
 	// may close it from another goroutine): reuse the buffer only once it
 	// was closed.
@@ -323,15 +310,6 @@ func writeBody(w io.Writer, prefix, sentAt []byte, recs [][]byte) {
 	}
 	w.Write(batchClose)
 }
-
-// Shutdown implements component.Lifecycle.
-func (s *Sink) Shutdown(context.Context) error {
-	s.client.CloseIdleConnections()
-	return nil
-}
-
-// Start implements component.Lifecycle.
-func (s *Sink) Start(context.Context) error { return nil }
 
 // recordUUID returns the uuid of an encoded event for log lines, without
 // decoding it: hogtail writes "uuid" first.

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -301,5 +302,45 @@ type bodyReader struct {
 
 func (r *bodyReader) Close() error {
 	r.once.Do(func() { r.b.open.Add(-1) })
+	return nil
+}
+
+// Endpoint is the part every HTTP sink shares: a client tuned for the
+// sink's concurrency, its logger and its request metrics. Embedded in a
+// sink, it provides the sink's Start and Shutdown.
+type Endpoint struct {
+	client  *http.Client
+	metrics *Metrics
+	// Log is the sink's logger, never nil.
+	Log *slog.Logger
+}
+
+// NewEndpoint builds the shared part of a sink of type typ ("http",
+// "posthog", "webhook"): requests time out after timeout, and up to
+// concurrency connections are kept idle for reuse.
+func NewEndpoint(typ string, timeout time.Duration, concurrency int, set component.Settings) (Endpoint, error) {
+	m, err := NewMetrics(set.Metrics)
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("%s sink metrics: %w", typ, err)
+	}
+	log := set.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return Endpoint{client: NewClient(timeout, concurrency), metrics: m, Log: log}, nil
+}
+
+// Send counts a request body of n bytes and sends req with Do.
+func (e *Endpoint) Send(ctx context.Context, req *http.Request, n int) error {
+	e.metrics.AddBytes(n)
+	return Do(ctx, e.client, req, e.metrics)
+}
+
+// Start implements component.Lifecycle.
+func (e *Endpoint) Start(context.Context) error { return nil }
+
+// Shutdown implements component.Lifecycle: idle connections are closed.
+func (e *Endpoint) Shutdown(context.Context) error {
+	e.client.CloseIdleConnections()
 	return nil
 }
