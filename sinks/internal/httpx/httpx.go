@@ -231,21 +231,14 @@ type Metrics struct {
 // NewMetrics registers the request metrics of one sink on reg (the agent
 // labels them with the component name).
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hogtail_sink_http_requests_total",
-			Help: "HTTP requests sent by a sink, by response status (\"error\" for transport failures).",
-		}, []string{"status"}),
-		bytes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hogtail_sink_http_sent_bytes_total",
-			Help: "Request body bytes sent by a sink, after compression.",
-		}),
-	}
 	// A sink rebuilt on reload finds its collectors registered: reuse them.
-	var err error
-	m.requests = component.RegisterInto(reg, m.requests, &err)
-	m.bytes = component.RegisterInto(reg, m.bytes, &err)
-	return m, err
+	c := component.NewCollectors(reg, "hogtail_sink_http_")
+	m := &Metrics{
+		requests: c.CounterVec("requests_total",
+			"HTTP requests sent by a sink, by response status (\"error\" for transport failures).", "status"),
+		bytes: c.Counter("sent_bytes_total", "Request body bytes sent by a sink, after compression."),
+	}
+	return m, c.Err()
 }
 
 func (m *Metrics) observe(status string) {
