@@ -133,7 +133,7 @@ type Sink struct {
 	sep    []byte
 	open   []byte
 	close  []byte
-	gz     *httpx.GzipPool
+	gz     *httpx.GzipPool // nil without gzip
 	bufs   httpx.BufferPool
 }
 
@@ -147,7 +147,6 @@ func New(c *Config, set component.Settings) (*Sink, error) {
 		Endpoint: e,
 		cfg:      *c,
 		header:   http.Header{},
-		gz:       httpx.NewGzipPool(c.GzipLevel),
 	}
 	if c.Encoding == EncodingNDJSON {
 		s.sep, s.close = []byte{'\n'}, []byte{'\n'}
@@ -158,6 +157,7 @@ func New(c *Config, set component.Settings) (*Sink, error) {
 	}
 	if c.Gzip {
 		s.header.Set("Content-Encoding", "gzip")
+		s.gz = httpx.NewGzipPool(c.GzipLevel)
 	}
 	s.header.Set("User-Agent", "hogtail")
 	for k, v := range c.Headers {
@@ -184,46 +184,19 @@ func (s *Sink) Deliver(ctx context.Context, b component.Batch) error {
 	if err := s.encode(buf, b.Records); err != nil {
 		return fmt.Errorf("http: encode batch: %w", err)
 	}
-	body := httpx.NewBody(buf.Bytes())
-	req, err := body.Request(s.cfg.Method, s.cfg.URL)
-	if err != nil {
-		return component.Permanent(fmt.Errorf("http: %w", err))
-	}
-	for k, v := range s.header {
-		req.Header[k] = v
-	}
-	err = s.Send(ctx, req, buf.Len())
-	if body.Released() {
-		s.bufs.Put(buf)
-	}
-	if err != nil {
-		return httpx.EndpointMissing(fmt.Errorf("http: %d events: %w", len(b.Records), err))
-	}
-	return nil
+	return s.SendBatch(ctx, "http", len(b.Records), s.cfg.Method, s.cfg.URL, s.header, buf, &s.bufs)
 }
 
 func (s *Sink) encode(buf *bytes.Buffer, recs [][]byte) error {
-	var w io.Writer = buf
-	var zw *gzip.Writer
-	if s.cfg.Gzip {
-		zw = s.gz.Get(buf)
-		w = zw
-	} else {
-		buf.Grow(component.Batch{Records: recs}.Bytes() + len(recs) + 2)
-	}
-	w.Write(s.open)
-	for i, r := range recs {
-		if i > 0 {
-			w.Write(s.sep)
+	size := component.Batch{Records: recs}.Bytes() + len(recs) + 2
+	return httpx.WriteBody(buf, s.gz, size, func(w io.Writer) {
+		w.Write(s.open)
+		for i, r := range recs {
+			if i > 0 {
+				w.Write(s.sep)
+			}
+			w.Write(r)
 		}
-		w.Write(r)
-	}
-	w.Write(s.close)
-	if zw != nil {
-		if err := zw.Close(); err != nil {
-			return err
-		}
-		s.gz.Put(zw)
-	}
-	return nil
+		w.Write(s.close)
+	})
 }

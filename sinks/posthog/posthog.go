@@ -122,7 +122,8 @@ type Sink struct {
 	allHistorical bool
 	maxEvent      int
 	gzip          bool
-	gz            *httpx.GzipPool
+	gz            *httpx.GzipPool // nil without gzip
+	header        http.Header
 	bufs          httpx.BufferPool
 	// now is the clock for sent_at (tests freeze it).
 	now func() time.Time
@@ -141,15 +142,24 @@ func New(c *Config, set component.Settings) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
+	header := http.Header{}
+	header.Set("Content-Type", "application/json")
+	header.Set("User-Agent", "hogtail")
+	var gz *httpx.GzipPool
+	if c.Gzip {
+		header.Set("Content-Encoding", "gzip")
+		gz = httpx.NewGzipPool(c.GzipLevel)
+	}
 	return &Sink{
 		Endpoint:      e,
+		header:        header,
+		gz:            gz,
 		url:           strings.TrimRight(c.Host, "/") + "/batch/",
 		prefix:        prefix,
 		histPrefix:    histPrefix,
 		allHistorical: c.HistoricalMigration,
 		maxEvent:      int(c.MaxEventBytes),
 		gzip:          c.Gzip,
-		gz:            httpx.NewGzipPool(c.GzipLevel),
 		now:           time.Now,
 	}, nil
 }
@@ -247,27 +257,7 @@ func (s *Sink) post(ctx context.Context, prefix []byte, recs [][]byte) error {
 	if !s.gzip && buf.Len() > postHogMaxBody {
 		return component.TooLarge(fmt.Errorf("posthog: body of %d bytes is over PostHog's 20 MiB limit", buf.Len()))
 	}
-	body := httpx.NewBody(buf.Bytes())
-	req, err := body.Request(http.MethodPost, s.url)
-	if err != nil {
-		return component.Permanent(fmt.Errorf("posthog: %w", err))
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "hogtail")
-	if s.gzip {
-		req.Header.Set("Content-Encoding", "gzip")
-	}
-	err = s.Send(ctx, req, buf.Len())
-	// The transport may still hold the body after Do returns (RoundTrip
-	// may close it from another goroutine): reuse the buffer only once it
-	// was closed.
-	if body.Released() {
-		s.bufs.Put(buf)
-	}
-	if err != nil {
-		return httpx.EndpointMissing(fmt.Errorf("posthog: %d events: %w", len(recs), err))
-	}
-	return nil
+	return s.SendBatch(ctx, "posthog", len(recs), http.MethodPost, s.url, s.header, buf, &s.bufs)
 }
 
 // encode writes the /batch/ body: the envelope with a fresh sent_at around
@@ -275,18 +265,8 @@ func (s *Sink) post(ctx context.Context, prefix []byte, recs [][]byte) error {
 func (s *Sink) encode(buf *bytes.Buffer, prefix []byte, recs [][]byte) error {
 	var sentAt [32]byte
 	ts := s.now().UTC().AppendFormat(sentAt[:0], event.TimeFormat)
-	if !s.gzip {
-		buf.Grow(len(prefix) + len(ts) + 16 + len(recs) + component.Batch{Records: recs}.Bytes())
-		writeBody(buf, prefix, ts, recs)
-		return nil
-	}
-	zw := s.gz.Get(buf)
-	writeBody(zw, prefix, ts, recs)
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	s.gz.Put(zw)
-	return nil
+	size := len(prefix) + len(ts) + 16 + len(recs) + component.Batch{Records: recs}.Bytes()
+	return httpx.WriteBody(buf, s.gz, size, func(w io.Writer) { writeBody(w, prefix, ts, recs) })
 }
 
 var (

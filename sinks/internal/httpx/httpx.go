@@ -337,3 +337,46 @@ func (e *Endpoint) Shutdown(context.Context) error {
 	e.client.CloseIdleConnections()
 	return nil
 }
+
+// WriteBody writes a request body into buf by calling write once: through
+// a pooled gzip writer when gz is not nil, else directly, after growing buf
+// by size (the body's length) so it is allocated once.
+func WriteBody(buf *bytes.Buffer, gz *GzipPool, size int, write func(io.Writer)) error {
+	if gz == nil {
+		buf.Grow(size)
+		write(buf)
+		return nil
+	}
+	zw := gz.Get(buf)
+	write(zw)
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	gz.Put(zw)
+	return nil
+}
+
+// SendBatch sends buf, the body of a batch of n events, as a method request
+// to url with header, and gives buf back to pool once the transport let go
+// of it (RoundTrip may still hold the body after Do returns). Errors start
+// with the sink type: a request that cannot be built is permanent; a
+// failed send names the number of events and passes through
+// EndpointMissing.
+func (e *Endpoint) SendBatch(ctx context.Context, typ string, n int, method, url string, header http.Header, buf *bytes.Buffer, pool *BufferPool) error {
+	body := NewBody(buf.Bytes())
+	req, err := body.Request(method, url)
+	if err != nil {
+		return component.Permanent(fmt.Errorf("%s: %w", typ, err))
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	err = e.Send(ctx, req, buf.Len())
+	if body.Released() {
+		pool.Put(buf)
+	}
+	if err != nil {
+		return EndpointMissing(fmt.Errorf("%s: %d events: %w", typ, n, err))
+	}
+	return nil
+}
