@@ -17,7 +17,6 @@ import (
 
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/sinks/internal/httpx"
-	"github.com/klauspost/compress/gzip"
 )
 
 //go:embed sample.toml
@@ -84,9 +83,7 @@ func (c *Config) Validate() error {
 	if c.Encoding != EncodingJSONArray && c.Encoding != EncodingNDJSON {
 		errs = append(errs, fmt.Errorf("encoding: must be %q or %q, got %q", EncodingJSONArray, EncodingNDJSON, c.Encoding))
 	}
-	if c.GzipLevel < gzip.BestSpeed || c.GzipLevel > gzip.BestCompression {
-		errs = append(errs, fmt.Errorf("gzip_level: must be 1 to 9, got %d", c.GzipLevel))
-	}
+	errs = append(errs, httpx.CheckGzipLevel(c.GzipLevel))
 	for k := range c.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n") {
 			errs = append(errs, fmt.Errorf("headers: invalid header name %q", k))

@@ -19,7 +19,6 @@ import (
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
 	"github.com/hogtail/hogtail/sinks/internal/httpx"
-	"github.com/klauspost/compress/gzip"
 )
 
 //go:embed sample.toml
@@ -92,9 +91,7 @@ func (c *Config) Validate() error {
 	case strings.HasPrefix(c.APIKey, "phx_"):
 		errs = append(errs, errors.New("api_key: is a personal API key (phx_...); capture needs the project API key (phc_...)"))
 	}
-	if c.GzipLevel < gzip.BestSpeed || c.GzipLevel > gzip.BestCompression {
-		errs = append(errs, fmt.Errorf("gzip_level: must be 1 to 9, got %d", c.GzipLevel))
-	}
+	errs = append(errs, httpx.CheckGzipLevel(c.GzipLevel))
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout: must be positive"))
 	}

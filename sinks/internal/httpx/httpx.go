@@ -171,6 +171,15 @@ func IsTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
+// CheckGzipLevel reports a gzip_level option outside 1 to 9 (nil when
+// valid; errors.Join drops it), worded alike for every sink.
+func CheckGzipLevel(level int) error {
+	if level < gzip.BestSpeed || level > gzip.BestCompression {
+		return fmt.Errorf("gzip_level: must be 1 to 9, got %d", level)
+	}
+	return nil
+}
+
 // GzipPool reuses gzip writers: a fresh writer allocates about 1 MB of
 // compression state.
 type GzipPool struct {
