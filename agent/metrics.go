@@ -21,38 +21,21 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer, buf *buffer.Buffer) (*metrics, error) {
+	c := component.NewCollectors(reg, "hogtail_")
 	m := &metrics{
-		eventsIn: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hogtail_component_received_events_total", Help: "Events received by a transform.",
-		}, []string{"component"}),
-		eventsOut: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hogtail_component_sent_events_total", Help: "Events emitted by a source or transform.",
-		}, []string{"component"}),
-		eventsDiscarded: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hogtail_component_discarded_events_total", Help: "Events a transform discarded (net of events it added).",
-		}, []string{"component"}),
-		eventsDelivered: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hogtail_sink_delivered_records_total", Help: "Records a sink's receiver accepted.",
-		}, []string{"component"}),
-		deadLetters: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hogtail_sink_dead_letters_total", Help: "Records a sink moved to dead letters.",
-		}, []string{"component"}),
-		retries: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hogtail_sink_retries_total", Help: "Failed deliveries that were retried.",
-		}, []string{"component"}),
-		deliveryLatency: prometheus.NewHistogramVec(prometheus.HistogramOpts{
-			Name: "hogtail_sink_delivery_seconds", Help: "Duration of one delivery attempt.",
-			Buckets: prometheus.ExponentialBuckets(0.001, 4, 10),
-		}, []string{"component"}),
+		reloads:         c.Counter("config_reloads_total", "Config reloads attempted."),
+		reloadFailures:  c.Counter("config_reload_failures_total", "Config reloads rejected (the old config kept running)."),
+		eventsIn:        c.CounterVec("component_received_events_total", "Events received by a transform.", "component"),
+		eventsOut:       c.CounterVec("component_sent_events_total", "Events emitted by a source or transform.", "component"),
+		eventsDiscarded: c.CounterVec("component_discarded_events_total", "Events a transform discarded (net of events it added).", "component"),
+		eventsDelivered: c.CounterVec("sink_delivered_records_total", "Records a sink's receiver accepted.", "component"),
+		deadLetters:     c.CounterVec("sink_dead_letters_total", "Records a sink moved to dead letters.", "component"),
+		retries:         c.CounterVec("sink_retries_total", "Failed deliveries that were retried.", "component"),
+		deliveryLatency: c.HistogramVec("sink_delivery_seconds", "Duration of one delivery attempt.",
+			prometheus.ExponentialBuckets(0.001, 4, 10), "component"),
 	}
-	m.reloads = prometheus.NewCounter(prometheus.CounterOpts{Name: "hogtail_config_reloads_total", Help: "Config reloads attempted."})
-	m.reloadFailures = prometheus.NewCounter(prometheus.CounterOpts{Name: "hogtail_config_reload_failures_total", Help: "Config reloads rejected (the old config kept running)."})
-	var err error
-	for _, c := range []prometheus.Collector{m.reloads, m.reloadFailures, m.eventsIn, m.eventsOut, m.eventsDiscarded,
-		m.eventsDelivered, m.deadLetters, m.retries, m.deliveryLatency, &bufferCollector{buf: buf}} {
-		component.RegisterInto(reg, c, &err)
-	}
-	return m, err
+	c.Add(&bufferCollector{buf: buf})
+	return m, c.Err()
 }
 
 // start makes the series of a component exist at 0 from its start on, so

@@ -42,60 +42,62 @@ type SinkFactory interface {
 	CreateSink(cfg Config, set Settings) (Sink, error)
 }
 
-type factory[C Config] struct {
+// factory is the part every factory shares; T is the concrete type create
+// returns and I the interface the factory hands out (Source, Transform,
+// Sink).
+type factory[C Config, T, I any] struct {
 	typ      string
 	sample   string
 	defaults func() C
+	create   func(C, Settings) (T, error)
 }
 
-func (f factory[C]) Type() string      { return f.typ }
-func (f factory[C]) Sample() string    { return f.sample }
-func (f factory[C]) NewConfig() Config { return f.defaults() }
+func (f factory[C, T, I]) Type() string      { return f.typ }
+func (f factory[C, T, I]) Sample() string    { return f.sample }
+func (f factory[C, T, I]) NewConfig() Config { return f.defaults() }
 
-func (f factory[C]) cast(cfg Config) (C, error) {
+// build casts cfg to C and calls create. A failed create yields the nil I,
+// never an I holding a nil *T.
+func (f factory[C, T, I]) build(cfg Config, set Settings) (I, error) {
+	var zero I
 	c, ok := cfg.(C)
 	if !ok {
-		var zero C
-		return zero, fmt.Errorf("%s: config has type %T, want %T", f.typ, cfg, zero)
+		var want C
+		return zero, fmt.Errorf("%s: config has type %T, want %T", f.typ, cfg, want)
 	}
-	return c, nil
-}
-
-type sourceFactory[C Config] struct {
-	factory[C]
-	create func(C, Settings) (Source, error)
-}
-
-func (f sourceFactory[C]) CreateSource(cfg Config, set Settings) (Source, error) {
-	c, err := f.cast(cfg)
+	t, err := f.create(c, set)
 	if err != nil {
-		return nil, err
+		return zero, err
 	}
-	return f.create(c, set)
+	// The constructors below constrain T to implement I; a nil interface T
+	// gives the nil I rather than a panic.
+	i, _ := any(t).(I)
+	return i, nil
+}
+
+type sourceFactory[C Config, S Source] struct{ factory[C, S, Source] }
+
+func (f sourceFactory[C, S]) CreateSource(cfg Config, set Settings) (Source, error) {
+	return f.build(cfg, set)
 }
 
 // NewSourceFactory returns a factory for sources whose config type is C (a
-// pointer to a struct). defaults returns a fresh config with every default.
-func NewSourceFactory[C Config](typ, sample string, defaults func() C, create func(C, Settings) (Source, error)) SourceFactory {
-	return sourceFactory[C]{factory[C]{typ, sample, defaults}, create}
+// pointer to a struct). defaults returns a fresh config with every default;
+// create may return the concrete source type.
+func NewSourceFactory[C Config, S Source](typ, sample string, defaults func() C, create func(C, Settings) (S, error)) SourceFactory {
+	return sourceFactory[C, S]{factory[C, S, Source]{typ, sample, defaults, create}}
 }
 
-type transformFactory[C Config] struct {
-	factory[C]
-	create func(C, Settings) (Transform, error)
+type transformFactory[C Config, T Transform] struct{ factory[C, T, Transform] }
+
+func (f transformFactory[C, T]) CreateTransform(cfg Config, set Settings) (Transform, error) {
+	return f.build(cfg, set)
 }
 
-func (f transformFactory[C]) CreateTransform(cfg Config, set Settings) (Transform, error) {
-	c, err := f.cast(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return f.create(c, set)
-}
-
-// NewTransformFactory returns a factory for transforms with config type C.
-func NewTransformFactory[C Config](typ, sample string, defaults func() C, create func(C, Settings) (Transform, error)) TransformFactory {
-	return transformFactory[C]{factory[C]{typ, sample, defaults}, create}
+// NewTransformFactory returns a factory for transforms with config type C;
+// create may return the concrete transform type.
+func NewTransformFactory[C Config, T Transform](typ, sample string, defaults func() C, create func(C, Settings) (T, error)) TransformFactory {
+	return transformFactory[C, T]{factory[C, T, Transform]{typ, sample, defaults, create}}
 }
 
 // SinkConfig is what a sink config must be: validatable, with delivery
@@ -105,25 +107,21 @@ type SinkConfig interface {
 	DeliveryConfigurer
 }
 
-type sinkFactory[C SinkConfig] struct {
-	factory[C]
-	kind   Kind
-	create func(C, Settings) (Sink, error)
+type sinkFactory[C SinkConfig, S Sink] struct {
+	factory[C, S, Sink]
+	kind Kind
 }
 
-func (f sinkFactory[C]) Kind() Kind { return f.kind }
+func (f sinkFactory[C, S]) Kind() Kind { return f.kind }
 
-func (f sinkFactory[C]) CreateSink(cfg Config, set Settings) (Sink, error) {
-	c, err := f.cast(cfg)
-	if err != nil {
-		return nil, err
-	}
-	return f.create(c, set)
+func (f sinkFactory[C, S]) CreateSink(cfg Config, set Settings) (Sink, error) {
+	return f.build(cfg, set)
 }
 
-// NewSinkFactory returns a factory for sinks with config type C.
-func NewSinkFactory[C SinkConfig](typ string, kind Kind, sample string, defaults func() C, create func(C, Settings) (Sink, error)) SinkFactory {
-	return sinkFactory[C]{factory[C]{typ, sample, defaults}, kind, create}
+// NewSinkFactory returns a factory for sinks with config type C; create may
+// return the concrete sink type (its New, unwrapped).
+func NewSinkFactory[C SinkConfig, S Sink](typ string, kind Kind, sample string, defaults func() C, create func(C, Settings) (S, error)) SinkFactory {
+	return sinkFactory[C, S]{factory[C, S, Sink]{typ, sample, defaults, create}, kind}
 }
 
 // Registry holds the factories hogtail knows, by TOML type. It is built

@@ -93,12 +93,12 @@ func (l FileLoad) Run(ctx context.Context) error {
 		return nil
 	}
 	// Paced writes go out every tick; flat out they go out per 256 KiB.
-	const tick = 10 * time.Millisecond
-	perTick := l.Rate / int(time.Second/tick)
-	if l.Rate > 0 && perTick == 0 {
-		perTick = 1
-	}
-	start := time.Now()
+	pace := newPacer(l.Rate, func() error {
+		if err := w.Flush(); err != nil {
+			return fmt.Errorf("load: %w", err)
+		}
+		return nil
+	})
 	buf := make([]byte, 0, lineBytes+64)
 	for seq := 0; seq < l.N; seq++ {
 		if l.Rotation != NoRotation && l.RotateEvery > 0 && seq > 0 && seq%l.RotateEvery == 0 {
@@ -110,20 +110,8 @@ func (l FileLoad) Run(ctx context.Context) error {
 		if _, err := w.Write(buf); err != nil {
 			return fmt.Errorf("load: %w", err)
 		}
-		if l.Rate > 0 && (seq+1)%perTick == 0 {
-			if err := w.Flush(); err != nil {
-				return fmt.Errorf("load: %w", err)
-			}
-			due := start.Add(time.Duration(float64(seq+1) / float64(l.Rate) * float64(time.Second)))
-			if d := time.Until(due); d > 0 {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(d):
-				}
-			}
-		} else if seq%4096 == 0 && ctx.Err() != nil {
-			return ctx.Err()
+		if err := pace.wrote(ctx, seq); err != nil {
+			return err
 		}
 	}
 	if err := w.Flush(); err != nil {
@@ -223,14 +211,17 @@ func (l *SyslogLoad) run(ctx context.Context) error {
 	if !l.UDP {
 		w = bufio.NewWriterSize(c, 256<<10)
 	}
-	start := time.Now()
+	pace := newPacer(l.Rate, func() error {
+		if w == nil {
+			return nil
+		}
+		if err := w.Flush(); err != nil {
+			return fmt.Errorf("syslog load: %w", err)
+		}
+		return nil
+	})
 	msg := make([]byte, 0, 512)
 	frame := make([]byte, 0, 512)
-	const tick = 10 * time.Millisecond
-	perTick := l.Rate / int(time.Second/tick)
-	if l.Rate > 0 && perTick == 0 {
-		perTick = 1
-	}
 	for i := 0; i < l.N; i++ {
 		seq := l.From + i
 		msg = syslogMessage(msg[:0], seq)
@@ -253,28 +244,55 @@ func (l *SyslogLoad) run(ctx context.Context) error {
 			}
 		}
 		l.Sent = i + 1
-		if l.Rate > 0 && (i+1)%perTick == 0 {
-			if w != nil {
-				if err := w.Flush(); err != nil {
-					return fmt.Errorf("syslog load: %w", err)
-				}
-			}
-			due := start.Add(time.Duration(float64(i+1) / float64(l.Rate) * float64(time.Second)))
-			if d := time.Until(due); d > 0 {
-				select {
-				case <-ctx.Done():
-					return ctx.Err()
-				case <-time.After(d):
-				}
-			}
-		} else if i%4096 == 0 && ctx.Err() != nil {
-			return ctx.Err()
+		if err := pace.wrote(ctx, i); err != nil {
+			return err
 		}
 	}
 	if w != nil {
 		if err := w.Flush(); err != nil {
 			return fmt.Errorf("syslog load: %w", err)
 		}
+	}
+	return nil
+}
+
+// pacer spaces a load's writes at rate lines per second (0: flat out).
+type pacer struct {
+	rate, perTick int
+	start         time.Time
+	flush         func() error
+}
+
+// newPacer starts the clock; flush sends what is buffered before each wait.
+func newPacer(rate int, flush func() error) pacer {
+	const tick = 10 * time.Millisecond
+	p := pacer{rate: rate, perTick: rate / int(time.Second/tick), start: time.Now(), flush: flush}
+	if rate > 0 && p.perTick == 0 {
+		p.perTick = 1
+	}
+	return p
+}
+
+// wrote is called after line i (from 0) was written: at the end of every
+// tick's worth of lines it flushes and waits until they are due. It returns
+// the flush's error, or ctx's once ctx is done.
+func (p pacer) wrote(ctx context.Context, i int) error {
+	if p.rate > 0 && (i+1)%p.perTick == 0 {
+		if err := p.flush(); err != nil {
+			return err
+		}
+		due := p.start.Add(time.Duration(float64(i+1) / float64(p.rate) * float64(time.Second)))
+		if d := time.Until(due); d > 0 {
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(d):
+			}
+		}
+		return nil
+	}
+	if i%4096 == 0 {
+		return ctx.Err()
 	}
 	return nil
 }

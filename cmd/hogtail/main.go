@@ -155,15 +155,27 @@ func parseFlags(fs *flag.FlagSet, args []string) int {
 	return -1
 }
 
-func cmdValidate(args []string, stdout, stderr io.Writer) int {
-	fs, path := newFlags("validate", "Checks a config: TOML syntax, unknown keys, component options, wiring, and\nevery connector (plugin.json, required keys and attachments, bundle, compile,\ntop-level code). Exits 0 when valid, 1 with every problem otherwise.", stderr)
+// loadFlags parses args and loads the config file they name. It returns
+// the exit code to use when the command must stop (help or a bad flag as
+// parseFlags; 1 for a config with errors, printed to stderr), or the
+// config and -1 to go on.
+func loadFlags(fs *flag.FlagSet, path *string, args []string, stderr io.Writer) (*config.Config, int) {
 	if code := parseFlags(fs, args); code >= 0 {
-		return code
+		return nil, code
 	}
 	cfg, err := config.Load(*path, components())
 	if err != nil {
 		fmt.Fprintln(stderr, err)
-		return 1
+		return nil, 1
+	}
+	return cfg, -1
+}
+
+func cmdValidate(args []string, stdout, stderr io.Writer) int {
+	fs, path := newFlags("validate", "Checks a config: TOML syntax, unknown keys, component options, wiring, and\nevery connector (plugin.json, required keys and attachments, bundle, compile,\ntop-level code). Exits 0 when valid, 1 with every problem otherwise.", stderr)
+	cfg, code := loadFlags(fs, path, args, stderr)
+	if code >= 0 {
+		return code
 	}
 	for _, w := range cfg.Warnings {
 		fmt.Fprintf(stderr, "%s: warning: %s\n", cfg.File, redact.Text(w))

@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"errors"
-	"fmt"
 	"io"
 	"log/slog"
 	"os"
@@ -42,13 +41,9 @@ func setLevel(v *slog.LevelVar, name string) {
 func cmdRun(args []string, stderr io.Writer) int {
 	fs, path := newFlags("run", "Runs the agent until SIGINT or SIGTERM (or until every source has finished),\nthen drains the queues within shutdown_timeout. SIGHUP, or a change of the\nconfig file, reloads the config; a config with errors is rejected and the\nrunning one is kept.", stderr)
 	watch := fs.Bool("watch-config", true, "reload when the config file changes")
-	if code := parseFlags(fs, args); code >= 0 {
+	cfg, code := loadFlags(fs, path, args, stderr)
+	if code >= 0 {
 		return code
-	}
-	cfg, err := config.Load(*path, components())
-	if err != nil {
-		fmt.Fprintln(stderr, err)
-		return 1
 	}
 	level := new(slog.LevelVar)
 	log := newLogger(cfg, level, stderr)

@@ -45,45 +45,45 @@ func cmdTest(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var dirs, configs []string
 	var geoip string
 	var nets []string
+	// Flags may stand before, between or after the connector folders, which
+	// package flag does not allow: the arguments are read here.
+	valued := []struct {
+		name, needs string
+		set         func(string)
+	}{
+		{"config", "DIR:key=value", func(v string) { configs = append(configs, v) }},
+		{"geoip", "a .mmdb file", func(v string) { geoip = v }},
+		{"fetch-allow-network", "a CIDR or an address", func(v string) { nets = append(nets, v) }},
+	}
+args:
 	for i := 0; i < len(args); i++ {
 		a := args[i]
-		switch {
-		case a == "-h" || a == "--help" || a == "-help":
+		if a == "-h" || a == "--help" || a == "-help" {
 			fmt.Fprint(stdout, testUsage)
 			return 0
-		case a == "--config" || a == "-config":
-			if i+1 >= len(args) {
-				fmt.Fprintf(stderr, "hogtail test: %s needs DIR:key=value\n\n%s", a, testUsage)
-				return 2
-			}
-			i++
-			configs = append(configs, args[i])
-		case strings.HasPrefix(a, "--config=") || strings.HasPrefix(a, "-config="):
-			configs = append(configs, a[strings.IndexByte(a, '=')+1:])
-		case a == "--geoip" || a == "-geoip":
-			if i+1 >= len(args) {
-				fmt.Fprintf(stderr, "hogtail test: %s needs a .mmdb file\n\n%s", a, testUsage)
-				return 2
-			}
-			i++
-			geoip = args[i]
-		case strings.HasPrefix(a, "--geoip=") || strings.HasPrefix(a, "-geoip="):
-			geoip = a[strings.IndexByte(a, '=')+1:]
-		case a == "--fetch-allow-network" || a == "-fetch-allow-network":
-			if i+1 >= len(args) {
-				fmt.Fprintf(stderr, "hogtail test: %s needs a CIDR or an address\n\n%s", a, testUsage)
-				return 2
-			}
-			i++
-			nets = append(nets, args[i])
-		case strings.HasPrefix(a, "--fetch-allow-network=") || strings.HasPrefix(a, "-fetch-allow-network="):
-			nets = append(nets, a[strings.IndexByte(a, '=')+1:])
-		case strings.HasPrefix(a, "-"):
-			fmt.Fprintf(stderr, "hogtail test: unknown flag %s\n\n%s", a, testUsage)
-			return 2
-		default:
-			dirs = append(dirs, a)
 		}
+		if !strings.HasPrefix(a, "-") {
+			dirs = append(dirs, a)
+			continue
+		}
+		name, value, inline := strings.Cut(strings.TrimPrefix(a[1:], "-"), "=")
+		for _, f := range valued {
+			if name != f.name {
+				continue
+			}
+			if !inline {
+				if i+1 >= len(args) {
+					fmt.Fprintf(stderr, "hogtail test: %s needs %s\n\n%s", a, f.needs, testUsage)
+					return 2
+				}
+				i++
+				value = args[i]
+			}
+			f.set(value)
+			continue args
+		}
+		fmt.Fprintf(stderr, "hogtail test: unknown flag %s\n\n%s", a, testUsage)
+		return 2
 	}
 	if len(dirs) == 0 {
 		fmt.Fprintf(stderr, "hogtail test: name at least one connector folder\n\n%s", testUsage)

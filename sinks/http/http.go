@@ -10,7 +10,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -18,7 +17,6 @@ import (
 
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/sinks/internal/httpx"
-	"github.com/klauspost/compress/gzip"
 )
 
 //go:embed sample.toml
@@ -85,9 +83,7 @@ func (c *Config) Validate() error {
 	if c.Encoding != EncodingJSONArray && c.Encoding != EncodingNDJSON {
 		errs = append(errs, fmt.Errorf("encoding: must be %q or %q, got %q", EncodingJSONArray, EncodingNDJSON, c.Encoding))
 	}
-	if c.GzipLevel < gzip.BestSpeed || c.GzipLevel > gzip.BestCompression {
-		errs = append(errs, fmt.Errorf("gzip_level: must be 1 to 9, got %d", c.GzipLevel))
-	}
+	errs = append(errs, httpx.CheckGzipLevel(c.GzipLevel))
 	for k := range c.Headers {
 		if k == "" || strings.ContainsAny(k, " :\r\n") {
 			errs = append(errs, fmt.Errorf("headers: invalid header name %q", k))
@@ -123,42 +119,31 @@ func (c *Config) Validate() error {
 
 // NewFactory returns the factory of the http sink.
 func NewFactory() component.SinkFactory {
-	return component.NewSinkFactory("http", component.KindEvents, sample, defaultConfig,
-		func(c *Config, set component.Settings) (component.Sink, error) {
-			return New(c, set)
-		})
+	return component.NewSinkFactory("http", component.KindEvents, sample, defaultConfig, New)
 }
 
 // Sink posts batches of events.
 type Sink struct {
-	cfg     Config
-	header  http.Header
-	sep     []byte
-	open    []byte
-	close   []byte
-	client  *http.Client
-	log     *slog.Logger
-	metrics *httpx.Metrics
-	gz      *httpx.GzipPool
-	bufs    httpx.BufferPool
+	httpx.Endpoint
+	cfg    Config
+	header http.Header
+	sep    []byte
+	open   []byte
+	close  []byte
+	gz     *httpx.GzipPool // nil without gzip
+	bufs   httpx.BufferPool
 }
 
 // New returns a sink for a validated config.
 func New(c *Config, set component.Settings) (*Sink, error) {
-	m, err := httpx.NewMetrics(set.Metrics)
+	e, err := httpx.NewEndpoint("http", c.Timeout.D(), c.Concurrency, set)
 	if err != nil {
-		return nil, fmt.Errorf("http sink metrics: %w", err)
+		return nil, err
 	}
 	s := &Sink{
-		cfg:     *c,
-		header:  http.Header{},
-		client:  httpx.NewClient(c.Timeout.D(), c.Concurrency),
-		log:     set.Logger,
-		metrics: m,
-		gz:      httpx.NewGzipPool(c.GzipLevel),
-	}
-	if s.log == nil {
-		s.log = slog.New(slog.DiscardHandler)
+		Endpoint: e,
+		cfg:      *c,
+		header:   http.Header{},
 	}
 	if c.Encoding == EncodingNDJSON {
 		s.sep, s.close = []byte{'\n'}, []byte{'\n'}
@@ -169,6 +154,7 @@ func New(c *Config, set component.Settings) (*Sink, error) {
 	}
 	if c.Gzip {
 		s.header.Set("Content-Encoding", "gzip")
+		s.gz = httpx.NewGzipPool(c.GzipLevel)
 	}
 	s.header.Set("User-Agent", "hogtail")
 	for k, v := range c.Headers {
@@ -195,56 +181,19 @@ func (s *Sink) Deliver(ctx context.Context, b component.Batch) error {
 	if err := s.encode(buf, b.Records); err != nil {
 		return fmt.Errorf("http: encode batch: %w", err)
 	}
-	body := httpx.NewBody(buf.Bytes())
-	req, err := body.Request(s.cfg.Method, s.cfg.URL)
-	if err != nil {
-		return component.Permanent(fmt.Errorf("http: %w", err))
-	}
-	for k, v := range s.header {
-		req.Header[k] = v
-	}
-	s.metrics.AddBytes(buf.Len())
-	err = httpx.Do(ctx, s.client, req, s.metrics)
-	if body.Released() {
-		s.bufs.Put(buf)
-	}
-	if err != nil {
-		return httpx.EndpointMissing(fmt.Errorf("http: %d events: %w", len(b.Records), err))
-	}
-	return nil
+	return s.SendBatch(ctx, "http", len(b.Records), s.cfg.Method, s.cfg.URL, s.header, buf, &s.bufs)
 }
 
 func (s *Sink) encode(buf *bytes.Buffer, recs [][]byte) error {
-	var w io.Writer = buf
-	var zw *gzip.Writer
-	if s.cfg.Gzip {
-		zw = s.gz.Get(buf)
-		w = zw
-	} else {
-		buf.Grow(component.Batch{Records: recs}.Bytes() + len(recs) + 2)
-	}
-	w.Write(s.open)
-	for i, r := range recs {
-		if i > 0 {
-			w.Write(s.sep)
+	size := component.Batch{Records: recs}.Bytes() + len(recs) + 2
+	return httpx.WriteBody(buf, s.gz, size, func(w io.Writer) {
+		w.Write(s.open)
+		for i, r := range recs {
+			if i > 0 {
+				w.Write(s.sep)
+			}
+			w.Write(r)
 		}
-		w.Write(r)
-	}
-	w.Write(s.close)
-	if zw != nil {
-		if err := zw.Close(); err != nil {
-			return err
-		}
-		s.gz.Put(zw)
-	}
-	return nil
-}
-
-// Start implements component.Lifecycle.
-func (s *Sink) Start(context.Context) error { return nil }
-
-// Shutdown implements component.Lifecycle.
-func (s *Sink) Shutdown(context.Context) error {
-	s.client.CloseIdleConnections()
-	return nil
+		w.Write(s.close)
+	})
 }

@@ -35,10 +35,7 @@ var sample string
 
 // NewFactory returns the factory of the kafka sink.
 func NewFactory() component.SinkFactory {
-	return component.NewSinkFactory("kafka", component.KindEvents, sample, defaultConfig,
-		func(c *Config, set component.Settings) (component.Sink, error) {
-			return New(c, set)
-		})
+	return component.NewSinkFactory("kafka", component.KindEvents, sample, defaultConfig, New)
 }
 
 // recordOverhead bounds what a record batch adds around one record (the

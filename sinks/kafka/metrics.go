@@ -15,29 +15,19 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
-	var err error
+	c := component.NewCollectors(reg, "hogtail_sink_kafka_")
 	m := &metrics{
-		records: component.RegisterInto(reg, prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hogtail_sink_kafka_records_total",
-			Help: "Records Kafka acknowledged.",
-		}), &err),
-		bytes: component.RegisterInto(reg, prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hogtail_sink_kafka_record_bytes_total",
-			Help: "Key and value bytes of the records Kafka acknowledged, before compression.",
-		}), &err),
-		skipped: component.RegisterInto(reg, prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hogtail_sink_kafka_retry_skipped_records_total",
-			Help: "Records of a retried batch not produced again because Kafka had acknowledged them on an earlier try.",
-		}), &err),
-		errors: component.RegisterInto(reg, prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hogtail_sink_kafka_record_errors_total",
-			Help: "Records that failed to produce, by Kafka error code (or record_timeout, canceled, other).",
-		}, []string{"error"}), &err),
+		records: c.Counter("records_total", "Records Kafka acknowledged."),
+		bytes:   c.Counter("record_bytes_total", "Key and value bytes of the records Kafka acknowledged, before compression."),
+		skipped: c.Counter("retry_skipped_records_total",
+			"Records of a retried batch not produced again because Kafka had acknowledged them on an earlier try."),
+		errors: c.CounterVec("record_errors_total",
+			"Records that failed to produce, by Kafka error code (or record_timeout, canceled, other).", "error"),
 	}
 	// The errors that are not Kafka codes start at 0, so that increase()
 	// alerts on them work from the first one.
 	for _, e := range []string{"record_timeout", "canceled", "other"} {
 		m.errors.WithLabelValues(e)
 	}
-	return m, err
+	return m, c.Err()
 }

@@ -11,7 +11,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -20,7 +19,6 @@ import (
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
 	"github.com/hogtail/hogtail/sinks/internal/httpx"
-	"github.com/klauspost/compress/gzip"
 )
 
 //go:embed sample.toml
@@ -93,9 +91,7 @@ func (c *Config) Validate() error {
 	case strings.HasPrefix(c.APIKey, "phx_"):
 		errs = append(errs, errors.New("api_key: is a personal API key (phx_...); capture needs the project API key (phc_...)"))
 	}
-	if c.GzipLevel < gzip.BestSpeed || c.GzipLevel > gzip.BestCompression {
-		errs = append(errs, fmt.Errorf("gzip_level: must be 1 to 9, got %d", c.GzipLevel))
-	}
+	errs = append(errs, httpx.CheckGzipLevel(c.GzipLevel))
 	if c.Timeout <= 0 {
 		errs = append(errs, errors.New("timeout: must be positive"))
 	}
@@ -109,14 +105,12 @@ func (c *Config) Validate() error {
 
 // NewFactory returns the factory of the posthog sink.
 func NewFactory() component.SinkFactory {
-	return component.NewSinkFactory("posthog", component.KindEvents, sample, defaultConfig,
-		func(c *Config, set component.Settings) (component.Sink, error) {
-			return New(c, set)
-		})
+	return component.NewSinkFactory("posthog", component.KindEvents, sample, defaultConfig, New)
 }
 
 // Sink posts batches of events to PostHog.
 type Sink struct {
+	httpx.Endpoint
 	url    string
 	prefix []byte // {"api_key":...,"sent_at":" (with historical_migration when configured)
 	// histPrefix opens the body of the events marked historical one by one.
@@ -125,10 +119,8 @@ type Sink struct {
 	allHistorical bool
 	maxEvent      int
 	gzip          bool
-	client        *http.Client
-	log           *slog.Logger
-	metrics       *httpx.Metrics
-	gz            *httpx.GzipPool
+	gz            *httpx.GzipPool // nil without gzip
+	header        http.Header
 	bufs          httpx.BufferPool
 	// now is the clock for sent_at (tests freeze it).
 	now func() time.Time
@@ -143,25 +135,28 @@ func New(c *Config, set component.Settings) (*Sink, error) {
 		prefix = append(prefix, `,"historical_migration":true`...)
 	}
 	prefix = append(prefix, `,"sent_at":"`...)
-	log := set.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	m, err := httpx.NewMetrics(set.Metrics)
+	e, err := httpx.NewEndpoint("posthog", c.Timeout.D(), c.Concurrency, set)
 	if err != nil {
-		return nil, fmt.Errorf("posthog sink metrics: %w", err)
+		return nil, err
+	}
+	header := http.Header{}
+	header.Set("Content-Type", "application/json")
+	header.Set("User-Agent", "hogtail")
+	var gz *httpx.GzipPool
+	if c.Gzip {
+		header.Set("Content-Encoding", "gzip")
+		gz = httpx.NewGzipPool(c.GzipLevel)
 	}
 	return &Sink{
+		Endpoint:      e,
+		header:        header,
+		gz:            gz,
 		url:           strings.TrimRight(c.Host, "/") + "/batch/",
 		prefix:        prefix,
 		histPrefix:    histPrefix,
 		allHistorical: c.HistoricalMigration,
 		maxEvent:      int(c.MaxEventBytes),
 		gzip:          c.Gzip,
-		client:        httpx.NewClient(c.Timeout.D(), c.Concurrency),
-		log:           log,
-		metrics:       m,
-		gz:            httpx.NewGzipPool(c.GzipLevel),
 		now:           time.Now,
 	}, nil
 }
@@ -178,7 +173,7 @@ func (s *Sink) Deliver(ctx context.Context, b component.Batch) error {
 		if len(r) > s.maxEvent {
 			err := fmt.Errorf("event %s is %d bytes, over max_event_bytes %d (PostHog drops events over 1 MB)", recordUUID(r), len(r), s.maxEvent)
 			if len(b.Records) == 1 {
-				s.log.Error("event too large for PostHog; it goes to dead letters", "uuid", recordUUID(r), "bytes", len(r), "max_event_bytes", s.maxEvent)
+				s.Log.Error("event too large for PostHog; it goes to dead letters", "uuid", recordUUID(r), "bytes", len(r), "max_event_bytes", s.maxEvent)
 			}
 			return component.Permanent(err)
 		}
@@ -259,28 +254,7 @@ func (s *Sink) post(ctx context.Context, prefix []byte, recs [][]byte) error {
 	if !s.gzip && buf.Len() > postHogMaxBody {
 		return component.TooLarge(fmt.Errorf("posthog: body of %d bytes is over PostHog's 20 MiB limit", buf.Len()))
 	}
-	body := httpx.NewBody(buf.Bytes())
-	req, err := body.Request(http.MethodPost, s.url)
-	if err != nil {
-		return component.Permanent(fmt.Errorf("posthog: %w", err))
-	}
-	req.Header.Set("Content-Type", "application/json")
-	req.Header.Set("User-Agent", "hogtail")
-	if s.gzip {
-		req.Header.Set("Content-Encoding", "gzip")
-	}
-	s.metrics.AddBytes(buf.Len())
-	err = httpx.Do(ctx, s.client, req, s.metrics)
-	// The transport may still hold the body after Do returns (RoundTrip
-	// may close it from another goroutine): reuse the buffer only once it
-	// was closed.
-	if body.Released() {
-		s.bufs.Put(buf)
-	}
-	if err != nil {
-		return httpx.EndpointMissing(fmt.Errorf("posthog: %d events: %w", len(recs), err))
-	}
-	return nil
+	return s.SendBatch(ctx, "posthog", len(recs), http.MethodPost, s.url, s.header, buf, &s.bufs)
 }
 
 // encode writes the /batch/ body: the envelope with a fresh sent_at around
@@ -288,18 +262,8 @@ func (s *Sink) post(ctx context.Context, prefix []byte, recs [][]byte) error {
 func (s *Sink) encode(buf *bytes.Buffer, prefix []byte, recs [][]byte) error {
 	var sentAt [32]byte
 	ts := s.now().UTC().AppendFormat(sentAt[:0], event.TimeFormat)
-	if !s.gzip {
-		buf.Grow(len(prefix) + len(ts) + 16 + len(recs) + component.Batch{Records: recs}.Bytes())
-		writeBody(buf, prefix, ts, recs)
-		return nil
-	}
-	zw := s.gz.Get(buf)
-	writeBody(zw, prefix, ts, recs)
-	if err := zw.Close(); err != nil {
-		return err
-	}
-	s.gz.Put(zw)
-	return nil
+	size := len(prefix) + len(ts) + 16 + len(recs) + component.Batch{Records: recs}.Bytes()
+	return httpx.WriteBody(buf, s.gz, size, func(w io.Writer) { writeBody(w, prefix, ts, recs) })
 }
 
 var (
@@ -323,15 +287,6 @@ func writeBody(w io.Writer, prefix, sentAt []byte, recs [][]byte) {
 	}
 	w.Write(batchClose)
 }
-
-// Shutdown implements component.Lifecycle.
-func (s *Sink) Shutdown(context.Context) error {
-	s.client.CloseIdleConnections()
-	return nil
-}
-
-// Start implements component.Lifecycle.
-func (s *Sink) Start(context.Context) error { return nil }
 
 // recordUUID returns the uuid of an encoded event for log lines, without
 // decoding it: hogtail writes "uuid" first.

@@ -9,7 +9,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"strings"
@@ -58,34 +57,21 @@ func (c *Config) Validate() error {
 
 // NewFactory returns the factory of the webhook sink.
 func NewFactory() component.SinkFactory {
-	return component.NewSinkFactory("webhook", component.KindWebhooks, sample, defaultConfig,
-		func(c *Config, set component.Settings) (component.Sink, error) {
-			return New(c, set)
-		})
+	return component.NewSinkFactory("webhook", component.KindWebhooks, sample, defaultConfig, New)
 }
 
 // Sink sends webhook requests.
 type Sink struct {
-	client  *http.Client
-	log     *slog.Logger
-	metrics *httpx.Metrics
+	httpx.Endpoint
 }
 
 // New returns a sink for a validated config.
 func New(c *Config, set component.Settings) (*Sink, error) {
-	log := set.Logger
-	if log == nil {
-		log = slog.New(slog.DiscardHandler)
-	}
-	m, err := httpx.NewMetrics(set.Metrics)
+	e, err := httpx.NewEndpoint("webhook", c.Timeout.D(), c.Concurrency, set)
 	if err != nil {
-		return nil, fmt.Errorf("webhook sink metrics: %w", err)
+		return nil, err
 	}
-	return &Sink{
-		client:  httpx.NewClient(c.Timeout.D(), c.Concurrency),
-		log:     log,
-		metrics: m,
-	}, nil
+	return &Sink{Endpoint: e}, nil
 }
 
 // Deliver implements component.Sink: the requests of the batch are sent in
@@ -140,18 +126,8 @@ func (s *Sink) send(ctx context.Context, rec []byte) error {
 	if req.Header.Get("User-Agent") == "" {
 		req.Header.Set("User-Agent", "hogtail")
 	}
-	s.metrics.AddBytes(len(w.Body))
-	if err := httpx.Do(ctx, s.client, req, s.metrics); err != nil {
+	if err := s.Send(ctx, req, len(w.Body)); err != nil {
 		return fmt.Errorf("connector %s: %w", w.Connector, err)
 	}
-	return nil
-}
-
-// Start implements component.Lifecycle.
-func (s *Sink) Start(context.Context) error { return nil }
-
-// Shutdown implements component.Lifecycle.
-func (s *Sink) Shutdown(context.Context) error {
-	s.client.CloseIdleConnections()
 	return nil
 }

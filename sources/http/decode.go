@@ -151,21 +151,27 @@ func readError(err error, what string) *reqError {
 // whatever the headers say, as PostHog capture does) and never holds more
 // than limit decompressed bytes. Every buffer it holds is charged to l.
 // The returned buffer goes back with putBuf.
+// decodeData decodes a data= value of a query or a form body: base64 of
+// the payload, compressed or not. missing is the message when it is empty,
+// what names it in read errors.
+func decodeData(data, missing, what string, limit int64, compression string, l *lease) ([]byte, *reqError) {
+	if data == "" {
+		return nil, badRequest("empty_payload", missing)
+	}
+	raw, err := readCapped(getBuf(), strings.NewReader(data), limit, l)
+	if err != nil {
+		putBuf(raw)
+		return nil, readError(err, what)
+	}
+	return unwrap(raw, limit, compression, true, l)
+}
+
 func decodeBody(r *http.Request, limit int64, capture bool, l *lease) ([]byte, *reqError) {
 	q := r.URL.Query()
 	compression := q.Get("compression")
 	if r.Method == http.MethodGet {
 		// GET /e/?data=<base64> (image beacons of old posthog-js).
-		data := q.Get("data")
-		if data == "" {
-			return nil, badRequest("empty_payload", "GET needs a data query parameter")
-		}
-		raw, err := readCapped(getBuf(), strings.NewReader(data), limit, l)
-		if err != nil {
-			putBuf(raw)
-			return nil, readError(err, "data parameter")
-		}
-		return unwrap(raw, limit, compression, true, l)
+		return decodeData(q.Get("data"), "GET needs a data query parameter", "data parameter", limit, compression, l)
 	}
 	if r.ContentLength > limit {
 		return nil, tooLarge("request body is larger than max_body_bytes")
@@ -204,16 +210,7 @@ func decodeBody(r *http.Request, limit int64, capture bool, l *lease) ([]byte, *
 		if c := vals.Get("compression"); c != "" {
 			compression = c
 		}
-		data := vals.Get("data")
-		if data == "" {
-			return nil, badRequest("empty_payload", "form body has no data field")
-		}
-		raw, err := readCapped(getBuf(), strings.NewReader(data), limit, l)
-		if err != nil {
-			putBuf(raw)
-			return nil, readError(err, "form data")
-		}
-		return unwrap(raw, limit, compression, true, l)
+		return decodeData(vals.Get("data"), "form body has no data field", "form data", limit, compression, l)
 	}
 	if compression == "gzip" && !isGzip(raw) {
 		putBuf(raw)

@@ -16,5 +16,5 @@ var sample string
 
 // NewFactory returns the factory of the http source.
 func NewFactory() component.SourceFactory {
-	return component.NewSourceFactory("http", sample, defaultConfig, newSource)
+	return component.NewSourceFactory("http", sample, defaultConfig, create)
 }

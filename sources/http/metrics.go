@@ -15,38 +15,16 @@ type metrics struct {
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
+	c := component.NewCollectors(reg, "hogtail_http_source_")
 	m := &metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hogtail_http_source_requests_total",
-			Help: "HTTP requests answered, by endpoint (capture, generic, proxy, other) and status code.",
-		}, []string{"endpoint", "code"}),
-		accepted: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hogtail_http_source_events_accepted_total",
-			Help: "Events committed to the buffer.",
-		}),
-		rejected: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hogtail_http_source_events_rejected_total",
-			Help: "Events refused, by reason (invalid_event, missing_distinct_id, too_large, ..., buffer_full).",
-		}, []string{"reason"}),
-		uuidReplaced: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hogtail_http_source_invalid_uuid_total",
-			Help: "Events whose invalid client uuid was replaced by a new UUIDv7.",
-		}),
-		inFlight: prometheus.NewGauge(prometheus.GaugeOpts{
-			Name: "hogtail_http_source_requests_in_flight",
-			Help: "Requests being decoded and stored (their bodies already read).",
-		}),
-		acceptErrors: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hogtail_http_source_accept_errors_total",
-			Help: "Failed accepts (too many open files, ...); the server retries them with backoff.",
-		}),
+		requests: c.CounterVec("requests_total",
+			"HTTP requests answered, by endpoint (capture, generic, proxy, other) and status code.", "endpoint", "code"),
+		accepted: c.Counter("events_accepted_total", "Events committed to the buffer."),
+		rejected: c.CounterVec("events_rejected_total",
+			"Events refused, by reason (invalid_event, missing_distinct_id, too_large, ..., buffer_full).", "reason"),
+		uuidReplaced: c.Counter("invalid_uuid_total", "Events whose invalid client uuid was replaced by a new UUIDv7."),
+		inFlight:     c.Gauge("requests_in_flight", "Requests being decoded and stored (their bodies already read)."),
+		acceptErrors: c.Counter("accept_errors_total", "Failed accepts (too many open files, ...); the server retries them with backoff."),
 	}
-	var err error
-	m.requests = component.RegisterInto(reg, m.requests, &err)
-	m.accepted = component.RegisterInto(reg, m.accepted, &err)
-	m.rejected = component.RegisterInto(reg, m.rejected, &err)
-	m.uuidReplaced = component.RegisterInto(reg, m.uuidReplaced, &err)
-	m.inFlight = component.RegisterInto(reg, m.inFlight, &err)
-	m.acceptErrors = component.RegisterInto(reg, m.acceptErrors, &err)
-	return m, err
+	return m, c.Err()
 }

@@ -51,10 +51,6 @@ type source struct {
 	ready      chan struct{}
 }
 
-func newSource(cfg *Config, set component.Settings) (component.Source, error) {
-	return create(cfg, set)
-}
-
 func create(cfg *Config, set component.Settings) (*source, error) {
 	if err := cfg.Validate(); err != nil {
 		return nil, err

@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"net"
 	"net/http"
 	"net/url"
@@ -170,6 +171,15 @@ func IsTimeout(err error) bool {
 	return errors.As(err, &ne) && ne.Timeout()
 }
 
+// CheckGzipLevel reports a gzip_level option outside 1 to 9 (nil when
+// valid; errors.Join drops it), worded alike for every sink.
+func CheckGzipLevel(level int) error {
+	if level < gzip.BestSpeed || level > gzip.BestCompression {
+		return fmt.Errorf("gzip_level: must be 1 to 9, got %d", level)
+	}
+	return nil
+}
+
 // GzipPool reuses gzip writers: a fresh writer allocates about 1 MB of
 // compression state.
 type GzipPool struct {
@@ -230,21 +240,14 @@ type Metrics struct {
 // NewMetrics registers the request metrics of one sink on reg (the agent
 // labels them with the component name).
 func NewMetrics(reg prometheus.Registerer) (*Metrics, error) {
-	m := &Metrics{
-		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
-			Name: "hogtail_sink_http_requests_total",
-			Help: "HTTP requests sent by a sink, by response status (\"error\" for transport failures).",
-		}, []string{"status"}),
-		bytes: prometheus.NewCounter(prometheus.CounterOpts{
-			Name: "hogtail_sink_http_sent_bytes_total",
-			Help: "Request body bytes sent by a sink, after compression.",
-		}),
-	}
 	// A sink rebuilt on reload finds its collectors registered: reuse them.
-	var err error
-	m.requests = component.RegisterInto(reg, m.requests, &err)
-	m.bytes = component.RegisterInto(reg, m.bytes, &err)
-	return m, err
+	c := component.NewCollectors(reg, "hogtail_sink_http_")
+	m := &Metrics{
+		requests: c.CounterVec("requests_total",
+			"HTTP requests sent by a sink, by response status (\"error\" for transport failures).", "status"),
+		bytes: c.Counter("sent_bytes_total", "Request body bytes sent by a sink, after compression."),
+	}
+	return m, c.Err()
 }
 
 func (m *Metrics) observe(status string) {
@@ -301,5 +304,88 @@ type bodyReader struct {
 
 func (r *bodyReader) Close() error {
 	r.once.Do(func() { r.b.open.Add(-1) })
+	return nil
+}
+
+// Endpoint is the part every HTTP sink shares: a client tuned for the
+// sink's concurrency, its logger and its request metrics. Embedded in a
+// sink, it provides the sink's Start and Shutdown.
+type Endpoint struct {
+	client  *http.Client
+	metrics *Metrics
+	// Log is the sink's logger, never nil.
+	Log *slog.Logger
+}
+
+// NewEndpoint builds the shared part of a sink of type typ ("http",
+// "posthog", "webhook"): requests time out after timeout, and up to
+// concurrency connections are kept idle for reuse.
+func NewEndpoint(typ string, timeout time.Duration, concurrency int, set component.Settings) (Endpoint, error) {
+	m, err := NewMetrics(set.Metrics)
+	if err != nil {
+		return Endpoint{}, fmt.Errorf("%s sink metrics: %w", typ, err)
+	}
+	log := set.Logger
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return Endpoint{client: NewClient(timeout, concurrency), metrics: m, Log: log}, nil
+}
+
+// Send counts a request body of n bytes and sends req with Do.
+func (e *Endpoint) Send(ctx context.Context, req *http.Request, n int) error {
+	e.metrics.AddBytes(n)
+	return Do(ctx, e.client, req, e.metrics)
+}
+
+// Start implements component.Lifecycle.
+func (e *Endpoint) Start(context.Context) error { return nil }
+
+// Shutdown implements component.Lifecycle: idle connections are closed.
+func (e *Endpoint) Shutdown(context.Context) error {
+	e.client.CloseIdleConnections()
+	return nil
+}
+
+// WriteBody writes a request body into buf by calling write once: through
+// a pooled gzip writer when gz is not nil, else directly, after growing buf
+// by size (the body's length) so it is allocated once.
+func WriteBody(buf *bytes.Buffer, gz *GzipPool, size int, write func(io.Writer)) error {
+	if gz == nil {
+		buf.Grow(size)
+		write(buf)
+		return nil
+	}
+	zw := gz.Get(buf)
+	write(zw)
+	if err := zw.Close(); err != nil {
+		return err
+	}
+	gz.Put(zw)
+	return nil
+}
+
+// SendBatch sends buf, the body of a batch of n events, as a method request
+// to url with header, and gives buf back to pool once the transport let go
+// of it (RoundTrip may still hold the body after Do returns). Errors start
+// with the sink type: a request that cannot be built is permanent; a
+// failed send names the number of events and passes through
+// EndpointMissing.
+func (e *Endpoint) SendBatch(ctx context.Context, typ string, n int, method, url string, header http.Header, buf *bytes.Buffer, pool *BufferPool) error {
+	body := NewBody(buf.Bytes())
+	req, err := body.Request(method, url)
+	if err != nil {
+		return component.Permanent(fmt.Errorf("%s: %w", typ, err))
+	}
+	for k, v := range header {
+		req.Header[k] = v
+	}
+	err = e.Send(ctx, req, buf.Len())
+	if body.Released() {
+		pool.Put(buf)
+	}
+	if err != nil {
+		return EndpointMissing(fmt.Errorf("%s: %d events: %w", typ, n, err))
+	}
 	return nil
 }
