@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"time"
-	"unsafe"
 
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
@@ -583,11 +582,11 @@ func (t *tailer) build(path string, sl *slab) []*event.Event {
 	// which send replaces unless the emitter released them.
 	var block string
 	if lo >= 0 && hi > lo && cfg.Codec == "text" {
-		block = unsafe.String(&buf[lo], hi-lo)
+		block = event.UnsafeString(buf[lo:hi])
 	}
 	var idb []byte
 	idb, t.rnd = event.AppendUUIDv7s(make([]byte, 0, n*36), n, now, t.rnd)
-	ids := unsafe.String(unsafe.SliceData(idb), len(idb)) // idb is not written again
+	ids := event.UnsafeString(idb) // idb is not written again
 	evs, offs, fields, msgs := sl.take(n, cfg.Codec == "text")
 	pathV, hostV := any(path), any(host)
 	if cap(t.ptrs) < n {

@@ -8,7 +8,6 @@ import (
 	"sync"
 	"time"
 	"unicode/utf8"
-	"unsafe"
 
 	syslog "github.com/leodido/go-syslog/v4"
 	"github.com/leodido/go-syslog/v4/auto"
@@ -132,7 +131,7 @@ func (b *blocks) text(s []byte) string {
 	}
 	start := len(b.texts)
 	b.texts = append(b.texts, s...)
-	return unsafe.String(&b.texts[start], len(s))
+	return event.UnsafeString(b.texts[start:])
 }
 
 // release hands back the next n events handed out: the agent no longer
