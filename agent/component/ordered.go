@@ -100,7 +100,7 @@ func NewOrdered[T any](emit Emitter, opts OrderedOptions[T]) *Ordered[T] {
 // not), and Landed has been called already.
 //
 // released reports that nothing refers to the events any more (they were
-// encoded and no transform received them, see Recycler): the caller may
+// encoded and nothing downstream keeps events, see Recycler): the caller may
 // reuse their memory now. It is never set with Retry, which keeps the
 // events for a retry until Landed reports the batch.
 //
