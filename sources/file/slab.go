@@ -65,13 +65,26 @@ func (p *slabs) get() *slab {
 		sl := p.free[n-1]
 		p.free[n-1] = nil
 		p.free = p.free[:n-1]
+		if event.PoisonReleased {
+			sl.reset() // take hands out zeroed memory
+		}
 		return sl
 	}
 	return &slab{}
 }
 
+// put gives back a slab whose events nothing refers to any more. With the
+// hogtailpoison build tag it is poisoned rather than zeroed, so that a
+// holder of one of its events reads event.Poison.
 func (p *slabs) put(sl *slab) {
-	sl.reset()
+	if event.PoisonReleased {
+		event.PoisonEvents(sl.evs)
+		event.PoisonInt64s(sl.offs)
+		event.PoisonFields(sl.fields)
+		event.PoisonStrings(sl.msgs)
+	} else {
+		sl.reset()
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.free) < p.max {

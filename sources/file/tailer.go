@@ -490,6 +490,13 @@ func (t *tailer) send(ctx context.Context, extra ...component.Checkpoint) error 
 	clear(evs) // do not keep the events alive
 	if released {
 		t.s.slabs.put(sl)
+		if event.PoisonReleased && t.s.cfg.Codec == "text" && t.lr.buf != nil {
+			// The released messages point into the read buffer: read on
+			// in a copy and poison it, so a holder of one reads poison.
+			old := t.lr.buf
+			t.detachBuf()
+			event.PoisonBytes(old)
+		}
 	} else if t.s.cfg.Codec == "text" {
 		// The events may live on, and their messages point into the read
 		// buffer: leave it to them and read on in a copy. (The json codec's

@@ -103,6 +103,9 @@ func (b *blocks) next() {
 		bl = b.free[n-1]
 		b.free[n-1] = nil
 		b.free = b.free[:n-1]
+		if event.PoisonReleased {
+			clear(bl.events) // toEvent expects zero events
+		}
 	} else {
 		bl = &block{
 			events: make([]event.Event, blockEvents),
@@ -158,6 +161,14 @@ func (b *blocks) release(n int) {
 			// stays alive until they are overwritten.
 			clear(bl.events)
 			b.free = append(b.free, bl)
+		}
+		if event.PoisonReleased {
+			// So that a holder of a released event, value or text reads
+			// event.Poison (build tag hogtailpoison).
+			event.PoisonEvents(bl.events)
+			event.PoisonFields(bl.fields)
+			event.PoisonStrings(bl.strs)
+			event.PoisonBytes(bl.texts[:cap(bl.texts)])
 		}
 	}
 }
