@@ -75,6 +75,10 @@ type topology struct {
 	// component.Exporter).
 	exportSinks map[string]*runningSink
 	nextT       map[string][]*runningTransform
+	// releases lists the sources whose batches may be reused once
+	// encoded: nothing downstream declares it keeps events (see
+	// component.Capabilities).
+	releases map[string]bool
 }
 
 type runningSource struct {
@@ -388,7 +392,32 @@ func buildTopology(cfg *config.Config, ts map[string]*runningTransform, ks map[s
 			t.nextT[in] = append(t.nextT[in], ts[name])
 		}
 	}
+	t.releases = map[string]bool{}
+	for name := range cfg.Sources {
+		t.releases[name] = !t.keepsEvents(name, map[string]bool{})
+	}
 	return t
+}
+
+// keepsEvents reports whether a transform downstream of node may keep the
+// events node outputs: one declares so, or declares nothing. Taps and
+// sinks never keep them (taps and the buffer encode events as they get
+// them, see tapCapabilities).
+func (t *topology) keepsEvents(node string, seen map[string]bool) bool {
+	if tapCapabilities().KeepsEvents {
+		return true
+	}
+	for _, rt := range t.nextT[node] {
+		if seen[rt.name] {
+			continue
+		}
+		seen[rt.name] = true
+		d, ok := rt.tr.(component.CapabilityDeclarer)
+		if !ok || d.Capabilities().KeepsEvents || t.keepsEvents(rt.name, seen) {
+			return true
+		}
+	}
+	return false
 }
 
 // allSinks returns the configured sinks plus an implicit webhook sink for

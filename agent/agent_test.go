@@ -84,11 +84,21 @@ type taggerConfig struct {
 	Tag     string `toml:"tag"`
 	DropOdd bool   `toml:"drop_odd"`
 	Webhook bool   `toml:"webhook"`
+	// Keeps, when "yes" or "no", makes the tagger declare whether it keeps
+	// events (component.Capabilities); empty declares nothing.
+	Keeps string `toml:"keeps"`
 }
 
 func (*taggerConfig) Validate() error { return nil }
 
 type tagger struct{ cfg taggerConfig }
+
+// declaringTagger is a tagger that declares its capabilities.
+type declaringTagger struct{ tagger }
+
+func (t declaringTagger) Capabilities() component.Capabilities {
+	return component.Capabilities{KeepsEvents: t.cfg.Keeps == "yes"}
+}
 
 func (t tagger) Apply(_ context.Context, in component.Input, out *component.Output) error {
 	for _, e := range in.Events {
@@ -109,7 +119,12 @@ func testRegistry(sinks map[string]*recorder) *component.Registry {
 		AddSource(demo.NewFactory()).
 		AddTransform(component.NewTransformFactory("tagger", "",
 			func() *taggerConfig { return &taggerConfig{} },
-			func(c *taggerConfig, _ component.Settings) (component.Transform, error) { return tagger{*c}, nil }))
+			func(c *taggerConfig, _ component.Settings) (component.Transform, error) {
+				if c.Keeps != "" {
+					return declaringTagger{tagger{*c}}, nil
+				}
+				return tagger{*c}, nil
+			}))
 	for _, kind := range []component.Kind{component.KindEvents, component.KindWebhooks} {
 		typ := "capture"
 		if kind == component.KindWebhooks {

@@ -53,7 +53,7 @@ func (e *emitter) EmitAsync(ctx context.Context, after component.Pending, events
 	// inside transforms, not for commits blocked on a full queue.
 	a.flowMu.RLock()
 	topo := a.topo.Load()
-	released := len(topo.nextT[e.source]) == 0
+	released := topo.releases[e.source]
 	err := a.flow(ctx, topo, e.source, e.source, events, p)
 	a.flowMu.RUnlock()
 	if err != nil {
@@ -84,8 +84,9 @@ type pendingCommit struct {
 	p      *buffer.Pending
 	n      int
 	source string
-	// released: no transform received the events (they were only
-	// encoded), see component.Recycler.
+	// released: nothing downstream declared it keeps events (they were
+	// encoded, or handed to transforms that keep none), see
+	// component.Recycler.
 	released bool
 }
 

@@ -4,6 +4,7 @@ import (
 	"sync"
 	"sync/atomic"
 
+	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
 )
 
@@ -26,6 +27,13 @@ type Tap struct {
 }
 
 func newTaps() *taps { return &taps{subs: map[string]map[*Tap]struct{}{}} }
+
+// tapCapabilities declares what taps.publish does with events: it encodes
+// each one before it returns and keeps none. A tap that buffered events
+// would have to say so here, and sources would stop reusing their memory.
+func tapCapabilities() component.Capabilities {
+	return component.Capabilities{KeepsEvents: false}
+}
 
 func (t *taps) publish(component string, events []*event.Event) {
 	if t.active.Load() == 0 || len(events) == 0 {

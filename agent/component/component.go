@@ -68,8 +68,9 @@ type Pending interface {
 // Recycler is implemented by a Pending that can tell its source whether the
 // batch's events are still referenced once EmitAsync returned. Encoding for
 // the buffer and taps copy what they need; a transform may keep an event
-// (a connector that stores it in meta.global), so only a batch that reached
-// no transform is released.
+// (a connector that stores it in meta.global). The agent releases a batch
+// only when every transform it reaches declares that it keeps no event
+// (Capabilities).
 type Recycler interface {
 	// Released reports that nothing in the agent refers to the batch's
 	// events any more: the source may reuse their memory for a later batch.
@@ -120,6 +121,27 @@ type KV interface {
 // only for failures of the agent, not for a bad event.
 type Transform interface {
 	Apply(ctx context.Context, in Input, out *Output) error
+}
+
+// Capabilities declare what a component does with the events handed to it,
+// as the OpenTelemetry Collector's consumer.Capabilities do. The agent
+// decides from them whether a source may reuse a batch's memory (see
+// Recycler).
+type Capabilities struct {
+	// KeepsEvents: the component may still refer to an event, or to a
+	// string or value in it, after the call that handed the event over
+	// returned (it stores it, buffers it, reads it from another
+	// goroutine later), or the webhooks, dead letters or exports it
+	// outputs refer to their memory. The events it outputs are not
+	// counted: the transforms that receive them declare for themselves.
+	KeepsEvents bool
+}
+
+// CapabilityDeclarer is implemented by a transform that declares its
+// Capabilities. A transform that does not is taken to keep events, so a
+// batch that reaches it is never reused.
+type CapabilityDeclarer interface {
+	Capabilities() Capabilities
 }
 
 // Input is a batch of events for a transform.

@@ -9,7 +9,6 @@ import (
 	"sort"
 	"strconv"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // AppendJSON appends the PostHog JSON form of e to dst. Keys come out in a
@@ -204,7 +203,7 @@ func AppendString(dst []byte, s string) []byte {
 	dst = reserve(dst, n, 2*len(s)+18)
 	dst[n] = '"'
 	n++
-	src := unsafe.Slice(unsafe.StringData(s), len(s))
+	src := unsafeBytes(s)
 	i := 0
 	for {
 		for i+8 <= len(src) {

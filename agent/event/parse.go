@@ -8,7 +8,6 @@ import (
 	"sync"
 	"unicode/utf16"
 	"unicode/utf8"
-	"unsafe"
 )
 
 // parser decodes JSON into Map/[]any values in one pass over the bytes.
@@ -404,12 +403,7 @@ func (p *parser) number() (any, error) {
 
 // unsafeString views b as a string without copying; only for immediate
 // parsing (strconv does not retain its argument).
-func unsafeString(b []byte) string {
-	if len(b) == 0 {
-		return ""
-	}
-	return unsafe.String(&b[0], len(b))
-}
+func unsafeString(b []byte) string { return UnsafeString(b) }
 
 // fixUTF8 replaces each invalid byte with U+FFFD, as encoding/json does.
 func fixUTF8(s string) string {

@@ -4,7 +4,6 @@ import (
 	"crypto/rand"
 	"encoding/binary"
 	"time"
-	"unsafe"
 )
 
 // AppendUUIDv7s appends n UUIDv7 strings (RFC 9562: 48-bit unix
@@ -58,7 +57,7 @@ func (p *UUIDPool) Next() string {
 	if len(p.ids) == 0 {
 		var b []byte
 		b, p.scratch = AppendUUIDv7s(make([]byte, 0, uuidBlock*36), uuidBlock, time.Now(), p.scratch)
-		p.ids = unsafe.String(unsafe.SliceData(b), len(b)) // b is not written again
+		p.ids = UnsafeString(b) // b is not written again
 	}
 	id := p.ids[:36]
 	p.ids = p.ids[36:]

@@ -15,37 +15,24 @@ const perEvent = 4
 // of 2000 lines takes close to 1 MB of them; allocated afresh for every
 // batch, that memory was zeroed and faulted in again each time, a visible
 // share of a tail's CPU.
-type slab struct {
-	evs    []event.Event
-	offs   []int64
-	fields []event.Field
-	msgs   []string
-}
+// Its Int64s are the events' offsets, its Strings their messages.
+type slab struct{ event.Slab }
 
 // take returns the slab's memory for n events; fields and msgs only when
 // text is set. Everything returned is zero.
 func (sl *slab) take(n int, text bool) ([]event.Event, []int64, []event.Field, []string) {
-	if cap(sl.evs) < n {
-		sl.evs, sl.offs = make([]event.Event, n), make([]int64, n)
+	if cap(sl.Events) < n {
+		sl.Events, sl.Int64s = make([]event.Event, n), make([]int64, n)
 	}
-	if text && cap(sl.msgs) < n {
-		sl.fields, sl.msgs = make([]event.Field, n*perEvent), make([]string, n)
+	if text && cap(sl.Strings) < n {
+		sl.Fields, sl.Strings = make([]event.Field, n*perEvent), make([]string, n)
 	}
 	var fields []event.Field
 	var msgs []string
 	if text {
-		fields, msgs = sl.fields[:n*perEvent], sl.msgs[:n]
+		fields, msgs = sl.Fields[:n*perEvent], sl.Strings[:n]
 	}
-	return sl.evs[:n], sl.offs[:n], fields, msgs
-}
-
-// reset zeroes what a batch wrote, so that a slab waiting in the free list
-// keeps no line alive.
-func (sl *slab) reset() {
-	clear(sl.evs)
-	clear(sl.offs)
-	clear(sl.fields)
-	clear(sl.msgs)
+	return sl.Events[:n], sl.Int64s[:n], fields, msgs
 }
 
 // slabs is a bounded free list of slabs. A slab goes back only when the
@@ -65,13 +52,16 @@ func (p *slabs) get() *slab {
 		sl := p.free[n-1]
 		p.free[n-1] = nil
 		p.free = p.free[:n-1]
+		sl.Reuse()
 		return sl
 	}
 	return &slab{}
 }
 
+// put gives back a slab whose events nothing refers to any more, zeroed
+// so that it keeps no line alive while it waits (see event.Slab.Release).
 func (p *slabs) put(sl *slab) {
-	sl.reset()
+	sl.Release(true)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if len(p.free) < p.max {

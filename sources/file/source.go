@@ -529,6 +529,7 @@ func (s *Source) open(c candidate, id fileID, now time.Time, initial bool) *tail
 	size := fi.Size()
 	key := id.key()
 	t := &tailer{s: s, id: id, key: key, f: f, path: c.path, wake: make(chan struct{}, 1), foundAt: time.Now()}
+	t.newOut()
 
 	// The file's identity as its checkpoint measures it, read before the
 	// lock is taken: scans and other files' tailers wait on it.

@@ -5,7 +5,6 @@ import (
 	"io"
 	"os"
 	"time"
-	"unsafe"
 
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
@@ -58,15 +57,21 @@ type tailer struct {
 	rnd   []byte
 	times event.TimeFormatter
 	ptrs  []*event.Event
-	// inflight is the batch queued by emitAsync and not yet known stored.
-	inflight *inflight
+	// out stores the batches in file order, each tagged with its
+	// checkpoint; stored is called as each one lands.
+	out *component.Ordered[record]
 }
 
-// inflight is a batch being written while the tailer reads on.
-type inflight struct {
-	p   component.Pending
-	rec record
-	n   int
+// newOut sets up the tailer's ordered emitting: a batch that fails stops
+// the tailer (the file is read again from its checkpoint), so no retry.
+func (t *tailer) newOut() {
+	t.out = component.NewOrdered(t.s.emitter, component.OrderedOptions[record]{
+		Landed: func(l component.Landed[record]) {
+			if l.Err == nil {
+				t.stored(l.Tag, l.Events)
+			}
+		},
+	})
 }
 
 func (t *tailer) poke() {
@@ -425,12 +430,10 @@ func (t *tailer) consume(ctx context.Context, final bool) error {
 // emitBatch emits the batch from consume: while reading on (not final), it
 // is queued and the next batch is prepared while it is written.
 func (t *tailer) emitBatch(ctx context.Context, final bool) error {
-	if !final {
-		if ae, ok := t.s.emitter.(component.AsyncEmitter); ok {
-			return t.emitAsync(ctx, ae)
-		}
+	if final {
+		return t.emit(ctx)
 	}
-	return t.emit(ctx)
+	return t.emitAsync(ctx)
 }
 
 // emit commits the batch with the file's checkpoint and waits for it. On
@@ -439,90 +442,61 @@ func (t *tailer) emit(ctx context.Context, extra ...component.Checkpoint) error 
 	if err := t.settle(); err != nil {
 		return err
 	}
-	cpOff := t.lr.checkpointOffset()
-	if t.nothingNew(cpOff) {
-		return nil
-	}
-	rec, n, err := t.send(ctx, cpOff, func(evs []*event.Event, cps []component.Checkpoint) (component.Pending, error) {
-		ae, ok := t.s.emitter.(component.AsyncEmitter)
-		if !ok {
-			return nil, t.s.emitter.Emit(ctx, evs, cps...)
-		}
-		// The same as Emit, with the Pending that tells whether the events
-		// were released.
-		p, err := ae.EmitAsync(ctx, nil, evs, cps...)
-		if err != nil {
-			return nil, err
-		}
-		return p, p.Wait()
-	}, extra...)
-	if err != nil {
+	if err := t.send(ctx, extra...); err != nil {
 		return err
 	}
-	t.stored(rec, n)
-	return nil
+	return t.settle()
 }
 
 // emitAsync queues the batch with the file's checkpoint, then waits for the
 // previous batch: reading and encoding overlap the buffer's write. A batch
 // is chained after the previous one, so if that one fails this one is not
 // stored either and the checkpoint never skips lines.
-func (t *tailer) emitAsync(ctx context.Context, ae component.AsyncEmitter) error {
-	cpOff := t.lr.checkpointOffset()
-	if t.nothingNew(cpOff) {
-		return nil
-	}
-	var after, p component.Pending
-	if t.inflight != nil {
-		after = t.inflight.p
-	}
-	rec, n, err := t.send(ctx, cpOff, func(evs []*event.Event, cps []component.Checkpoint) (component.Pending, error) {
-		var err error
-		p, err = ae.EmitAsync(ctx, after, evs, cps...)
-		return p, err
-	})
-	if err != nil {
-		t.settle()
+func (t *tailer) emitAsync(ctx context.Context) error {
+	if err := t.send(ctx); err != nil {
+		t.settle() // the batches before it are read again if they fail too
 		return err
 	}
-	prev := t.inflight
-	t.inflight = &inflight{p: p, rec: rec, n: n}
-	if prev != nil {
-		if err := prev.p.Wait(); err != nil {
-			t.settle() // fails too (chained)
-			return err
-		}
-		t.stored(prev.rec, prev.n)
-	}
-	return nil
+	return t.out.Wait(ctx, 1)
 }
 
 // nothingNew reports whether a batch checkpointed at cpOff would carry
 // nothing: no line, and the checkpoint of the last batch queued or stored.
 func (t *tailer) nothingNew(cpOff int64) bool {
 	last := t.offset
-	if t.inflight != nil {
-		last = t.inflight.rec.Offset
+	if rec, ok := t.out.Last(); ok {
+		last = rec.Offset
 	}
 	return len(t.lr.items) == 0 && cpOff == last && !t.dirty
 }
 
-// send builds the batch in one of the source's building slots and hands
-// its events and checkpoints (the file's, then extra) to emit. The events
-// are released once emit returned (they are encoded by then), and their
-// slab is reused when the emitter says nothing kept them (see
-// component.Recycler); on success the batch is cleared.
-func (t *tailer) send(ctx context.Context, cpOff int64, emit func([]*event.Event, []component.Checkpoint) (component.Pending, error), extra ...component.Checkpoint) (record, int, error) {
+// send builds the batch in one of the source's building slots and queues
+// its events and checkpoints (the file's, then extra), unless it would
+// carry nothing new. The events are released once queued (they are encoded
+// by then), and their slab is reused when the emitter says nothing kept
+// them (see component.Recycler); on success the batch is cleared.
+func (t *tailer) send(ctx context.Context, extra ...component.Checkpoint) error {
+	cpOff := t.lr.checkpointOffset()
+	if t.nothingNew(cpOff) {
+		return nil
+	}
 	if err := t.s.startBuilding(ctx); err != nil {
-		return record{}, 0, err
+		return err
 	}
 	rec := t.record(cpOff)
 	sl := t.s.slabs.get()
 	evs := t.build(rec.Path, sl)
-	p, err := emit(evs, append([]component.Checkpoint{{Key: t.key, Value: rec.encode()}}, extra...))
+	released, err := t.out.Queue(ctx, rec, evs, append([]component.Checkpoint{{Key: t.key, Value: rec.encode()}}, extra...)...)
 	clear(evs) // do not keep the events alive
-	if r, ok := p.(component.Recycler); ok && err == nil && r.Released() {
+	if released {
 		t.s.slabs.put(sl)
+		if event.PoisonReleased && t.s.cfg.Codec == "text" && t.lr.buf != nil {
+			// The released messages point into the read buffer: read on
+			// in a copy and poison it, so a holder of one reads poison.
+			old := t.lr.buf
+			t.detachBuf()
+			event.PoisonBytes(old)
+		}
 	} else if t.s.cfg.Codec == "text" {
 		// The events may live on, and their messages point into the read
 		// buffer: leave it to them and read on in a copy. (The json codec's
@@ -531,11 +505,11 @@ func (t *tailer) send(ctx context.Context, cpOff int64, emit func([]*event.Event
 	}
 	t.s.doneBuilding()
 	if err != nil {
-		return rec, 0, err
+		return err
 	}
 	t.dirty = false
 	t.lr.items = t.lr.items[:0]
-	return rec, len(evs), nil
+	return nil
 }
 
 // detachBuf moves the tailer to a copy of its read buffer, the old one
@@ -564,16 +538,7 @@ func (s *Source) doneBuilding() { <-s.building }
 
 // settle waits for the batch in flight, if any.
 func (t *tailer) settle() error {
-	f := t.inflight
-	if f == nil {
-		return nil
-	}
-	t.inflight = nil
-	if err := f.p.Wait(); err != nil {
-		return err
-	}
-	t.stored(f.rec, f.n)
-	return nil
+	return t.out.Wait(context.Background(), 0)
 }
 
 // record is the checkpoint of the file read up to off.
@@ -624,11 +589,11 @@ func (t *tailer) build(path string, sl *slab) []*event.Event {
 	// which send replaces unless the emitter released them.
 	var block string
 	if lo >= 0 && hi > lo && cfg.Codec == "text" {
-		block = unsafe.String(&buf[lo], hi-lo)
+		block = event.UnsafeString(buf[lo:hi])
 	}
 	var idb []byte
 	idb, t.rnd = event.AppendUUIDv7s(make([]byte, 0, n*36), n, now, t.rnd)
-	ids := unsafe.String(unsafe.SliceData(idb), len(idb)) // idb is not written again
+	ids := event.UnsafeString(idb) // idb is not written again
 	evs, offs, fields, msgs := sl.take(n, cfg.Codec == "text")
 	pathV, hostV := any(path), any(host)
 	if cap(t.ptrs) < n {

@@ -77,33 +77,36 @@ func (s *source) Run(ctx context.Context, emit component.Emitter) error {
 	}
 }
 
-// emitBatch commits events. A failed commit (disk full, I/O error) is
-// retried with backoff while ctx lives: meanwhile the connection is not read,
-// which pushes back to the sender instead of losing what was already read.
-// Only when ctx ends (shutdown past the drain timeout) are the messages
-// lost, and counted.
-func (s *source) emitBatch(ctx context.Context, emit component.Emitter, evs []*event.Event) bool {
-	if len(evs) == 0 {
-		return true
-	}
-	wait := 100 * time.Millisecond
-	for {
-		err := emit.Emit(ctx, evs)
-		if err == nil {
-			s.metrics.received.Add(float64(len(evs)))
-			return true
-		}
-		if ctx.Err() != nil {
-			s.metrics.lost.Add(float64(len(evs)))
-			return false
-		}
-		s.log.Warn("syslog source: cannot store messages; retrying", "err", err, "messages", len(evs), "retry_in", wait)
-		select {
-		case <-ctx.Done():
-		case <-time.After(wait):
-		}
-		wait = min(2*wait, 5*time.Second)
-	}
+// newOut returns the ordered emitting of a connection or datagram worker.
+// Syslog cannot ask the sender again, so a failed commit (disk full, I/O
+// error) is retried (component.OrderedOptions.Retry) while ctx lives:
+// meanwhile the connection is not read, which pushes back to the sender
+// instead of losing what was already read. Only when ctx ends (shutdown
+// past the drain timeout) are the messages lost, and counted. Stored
+// events go back to b (nil: not reused) when the agent released them.
+func (s *source) newOut(emit component.Emitter, b *blocks) *component.Ordered[struct{}] {
+	return component.NewOrdered(emit, component.OrderedOptions[struct{}]{
+		Retry:  true,
+		Logger: s.log,
+		Landed: func(l component.Landed[struct{}]) {
+			switch {
+			case l.Err != nil:
+				s.metrics.lost.Add(float64(l.Events))
+			default:
+				s.metrics.received.Add(float64(l.Events))
+			}
+			if b == nil {
+				return
+			}
+			// A batch that is not released (kept by a transform, failed
+			// and stored again, lost) breaks the order release counts on.
+			if l.Err == nil && l.Released {
+				b.release(l.Events)
+			} else {
+				b.poison()
+			}
+		},
+	})
 }
 
 // count counts the event p built last: truncated, flagged with a
@@ -279,14 +282,17 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
-		c := streamCommitter{s: s, ctx: ctx, emit: emit, blocks: &p.blocks}
+		out := s.newOut(emit, &p.blocks)
 		for {
 			batch, ok := pend.take()
 			if !ok {
-				c.settle()
+				ectx, cancel := emitContext(ctx)
+				// What is not stored is counted as lost by newOut's Landed.
+				_ = out.Wait(ectx, 0)
+				cancel()
 				return
 			}
-			if !c.commit(batch) {
+			if !commit(ctx, out, batch) {
 				// The buffer refused: stop reading this connection.
 				s.metrics.lost.Add(float64(pend.fail()))
 				conn.Close()
@@ -333,111 +339,25 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 	}
 }
 
-// streamCommitter stores a connection's batches in order. With an
-// AsyncEmitter, up to commitDepth batches are queued at once, each chained
-// after the one before: while one is written and fsynced the next is
-// encoded and waits, and the buffer writes what waits in one transaction
-// (group commit). A batch that fails (and those chained after it) is
-// stored again synchronously, with retries and in order, before anything
-// newer.
-type streamCommitter struct {
-	s        *source
-	ctx      context.Context
-	emit     component.Emitter
-	inflight []*flight // oldest first
-	// blocks is the reader's: stored batches go back to it (see blocks).
-	blocks *blocks
-}
-
-// commitDepth is how many batches of a connection may be queued in the
-// buffer at once: one written while the next is encoded and waits. Four
-// gave no measurable gain on syslog-tcp (the CPU, not the fsync, was the
-// limit) and cost 10 MB more RSS; each batch holds up to batch_max_events
-// events.
+// commitDepth is how many batches of a connection may be in flight at
+// once: one written while the next is encoded and waits, and the buffer
+// writes what waits in one transaction (group commit). Four gave no
+// measurable gain on syslog-tcp (the CPU, not the fsync, was the limit)
+// and cost 10 MB more RSS; each batch holds up to batch_max_events events.
 const commitDepth = 2
 
-type flight struct {
-	p   component.Pending
-	evs []*event.Event
-}
-
-// commit stores batch (or queues it); false once the source gives up on
-// the connection (shutdown past the drain timeout).
-func (c *streamCommitter) commit(batch []*event.Event) bool {
-	ae, ok := c.emit.(component.AsyncEmitter)
-	if !ok {
-		c.blocks.poison()
-		return c.store(batch)
-	}
-	var after component.Pending
-	if n := len(c.inflight); n > 0 {
-		after = c.inflight[n-1].p
-	}
-	ectx, cancel := emitContext(c.ctx)
-	p, err := ae.EmitAsync(ectx, after, batch)
-	cancel()
-	if err != nil {
-		ok := c.settle()
-		c.blocks.poison()
-		return ok && c.store(batch)
-	}
-	c.inflight = append(c.inflight, &flight{p: p, evs: batch})
-	for len(c.inflight) >= commitDepth {
-		f := c.inflight[0]
-		c.inflight[0] = nil
-		c.inflight = c.inflight[1:]
-		if !c.landed(f) {
-			// Those chained after it fail too: store all again, in order.
-			return c.settleAfter(c.store(f.evs))
-		}
-	}
-	return true
-}
-
-// landed waits for f. A stored batch is counted and its events go back to
-// the reader's blocks when the agent no longer refers to them; a failed
-// one (false) stops the reuse of blocks, since it will be stored again.
-func (c *streamCommitter) landed(f *flight) bool {
-	if f.p.Wait() != nil {
-		c.blocks.poison()
+// commit queues a connection's batch after the ones before it and waits
+// for the oldest down to commitDepth-1 in flight. A batch that fails (and
+// those chained after it) is stored again, in order, before anything
+// newer (see newOut). False once the source gives up on the connection
+// (shutdown past the drain timeout).
+func commit(ctx context.Context, out *component.Ordered[struct{}], batch []*event.Event) bool {
+	ectx, cancel := emitContext(ctx)
+	defer cancel()
+	if _, err := out.Queue(ectx, struct{}{}, batch); err != nil {
 		return false
 	}
-	c.s.metrics.received.Add(float64(len(f.evs)))
-	if r, ok := f.p.(component.Recycler); ok && r.Released() {
-		c.blocks.release(len(f.evs))
-	} else {
-		c.blocks.poison()
-	}
-	return true
-}
-
-// settle waits for every batch in flight, oldest first, storing again
-// those that failed.
-func (c *streamCommitter) settle() bool { return c.settleAfter(true) }
-
-// settleAfter is settle after a store that succeeded (ok) or not. Once the
-// source gave up (a store failed at shutdown), the batches that did not
-// land are counted as lost.
-func (c *streamCommitter) settleAfter(ok bool) bool {
-	for _, f := range c.inflight {
-		switch {
-		case c.landed(f):
-		case !ok:
-			c.s.metrics.lost.Add(float64(len(f.evs)))
-		default:
-			ok = c.store(f.evs)
-		}
-	}
-	clear(c.inflight)
-	c.inflight = c.inflight[:0]
-	return ok
-}
-
-// store commits evs synchronously, retrying (see emitBatch).
-func (c *streamCommitter) store(evs []*event.Event) bool {
-	ectx, cancel := emitContext(c.ctx)
-	defer cancel()
-	return c.s.emitBatch(ectx, c.emit, evs)
+	return out.Wait(ectx, commitDepth-1) == nil
 }
 
 // pending is the hand-over between a connection's reader and its committer.
@@ -646,6 +566,7 @@ func (s *source) readDatagrams(ctx context.Context, pc net.PacketConn, queue cha
 // one Emit (up to batch_max_events).
 func (s *source) processDatagrams(ctx context.Context, emit component.Emitter, queue <-chan datagram) {
 	p := newParser(s.cfg, s.host)
+	out := s.newOut(emit, nil)
 	batch := make([]*event.Event, 0, 64)
 	add := func(d datagram) {
 		if ev := p.toEvent(d.data, d.peer, frameInfo{truncated: d.truncated}, time.Now); ev != nil {
@@ -671,9 +592,12 @@ func (s *source) processDatagrams(ctx context.Context, emit component.Emitter, q
 				break gather
 			}
 		}
-		ectx, cancel := emitContext(ctx)
-		s.emitBatch(ectx, emit, batch)
-		cancel()
+		if len(batch) > 0 {
+			ectx, cancel := emitContext(ctx)
+			// What is not stored is counted as lost by newOut's Landed.
+			_ = out.Store(ectx, struct{}{}, batch)
+			cancel()
+		}
 		clear(batch)
 		batch = batch[:0]
 	}

@@ -1,8 +1,33 @@
 package event
 
+// Every use of package unsafe in hogtail's event handling is in this file,
+// with the invariant that makes it safe next to it. They all rest on one
+// rule of reuse: memory that an event, a string or a boxed value points
+// into is not written again while anything may still read it. A source
+// reuses such memory only for a batch the agent released (see
+// component.Recycler); a transform, tap or sink that keeps events says so
+// (component.Capabilities), and the agent then does not release the batch.
+
 import (
 	"unsafe"
 )
+
+// UnsafeString views b as a string without copying it. b must not be
+// written while the string, or any string cut from it, is in use: b is
+// then either never written again (a block of UUIDs), or reused only once
+// every event that refers to it is released.
+func UnsafeString(b []byte) string {
+	if len(b) == 0 {
+		return ""
+	}
+	return unsafe.String(&b[0], len(b))
+}
+
+// unsafeBytes views s as bytes without copying it, for reading only: a
+// string's bytes must never be written.
+func unsafeBytes(s string) []byte {
+	return unsafe.Slice(unsafe.StringData(s), len(s))
+}
 
 // Boxing a string or an int64 into an interface allocates a copy of it on
 // the heap, once per value. Sources store several such values per event, so

@@ -1,0 +1,5 @@
+//go:build !hogtailpoison
+
+package event
+
+const poisonReleased = false
