@@ -68,3 +68,12 @@ func boxAt(typ, data unsafe.Pointer) any {
 	e.typ, e.data = typ, data
 	return v
 }
+
+// ElementIndex returns the index in s of the element p points to, which
+// must be an element of s (a pointer a library hands back for one of the
+// values it was given, as franz-go does for the records of a produce
+// call). It is pointer arithmetic, not a search.
+func ElementIndex[T any](s []T, p *T) int {
+	var zero T
+	return int((uintptr(unsafe.Pointer(p)) - uintptr(unsafe.Pointer(&s[0]))) / unsafe.Sizeof(zero))
+}

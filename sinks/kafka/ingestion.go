@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"strconv"
 	"time"
-	"unsafe"
 
 	"github.com/hogtail/hogtail/agent/event"
 )
@@ -90,7 +89,7 @@ func appendIngestion(arena []byte, rec []byte, f *fields, tokenJSON []byte, toke
 	arena = append(arena, `,"data":`...)
 	arena = appendJSONAsString(arena, data)
 	arena = append(arena, `,"now":`...)
-	arena = event.AppendString(arena, unsafe.String(unsafe.SliceData(nowText), len(nowText)))
+	arena = event.AppendString(arena, event.UnsafeString(nowText))
 	if sentAt != nil {
 		arena = append(arena, `,"sent_at":`...)
 		arena = appendRawString(arena, f.sentAt)
@@ -100,7 +99,7 @@ func appendIngestion(arena []byte, rec []byte, f *fields, tokenJSON []byte, toke
 	arena = append(arena, `,"event":`...)
 	arena = appendRawString(arena, f.event)
 	arena = append(arena, `,"timestamp":`...)
-	arena = event.AppendString(arena, unsafe.String(unsafe.SliceData(tsText), len(tsText)))
+	arena = event.AppendString(arena, event.UnsafeString(tsText))
 	historical := bytes.Equal(f.historical, []byte("true"))
 	if historical {
 		arena = append(arena, `,"historical_migration":true`...)
@@ -156,7 +155,7 @@ func parseTime(b []byte) (time.Time, error) {
 	if len(b) == 0 {
 		return time.Time{}, fmt.Errorf("no time")
 	}
-	return time.Parse(time.RFC3339Nano, unsafe.String(unsafe.SliceData(b), len(b)))
+	return time.Parse(time.RFC3339Nano, event.UnsafeString(b))
 }
 
 // appendRawString appends a raw JSON value that should be a string; a
@@ -169,10 +168,10 @@ func appendRawString(dst, raw []byte) []byte {
 	case raw[0] == '"':
 		return append(dst, raw...)
 	}
-	return event.AppendString(dst, unsafe.String(unsafe.SliceData(raw), len(raw)))
+	return event.AppendString(dst, event.UnsafeString(raw))
 }
 
 // appendJSONAsString appends JSON text as a JSON string.
 func appendJSONAsString(dst, text []byte) []byte {
-	return event.AppendString(dst, unsafe.String(unsafe.SliceData(text), len(text)))
+	return event.AppendString(dst, event.UnsafeString(text))
 }

@@ -19,7 +19,6 @@ import (
 	"path/filepath"
 	"sync"
 	"time"
-	"unsafe"
 
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
@@ -620,7 +619,7 @@ func (s *Sink) results(b *batch, recs [][]byte, res kgo.ProduceResults) error {
 
 // position returns the index of r in b.recs.
 func (b *batch) position(r *kgo.Record) int {
-	return int((uintptr(unsafe.Pointer(r)) - uintptr(unsafe.Pointer(&b.recs[0]))) / unsafe.Sizeof(kgo.Record{}))
+	return event.ElementIndex(b.recs, r)
 }
 
 type errKind int
