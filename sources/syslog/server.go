@@ -178,7 +178,7 @@ func (s *source) serveStream(parent context.Context, emit component.Emitter, ln 
 			}
 			backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
 			s.metrics.acceptErrors.Inc()
-			s.log.Warn("syslog source: accept failed; retrying", "err", err, "retry_in", backoff)
+			s.log.Warn("accept failed; retrying", "err", err, "retry_in", backoff)
 			if !component.Sleep(ctx, backoff) {
 				break
 			}
@@ -211,7 +211,7 @@ func (s *source) serveStream(parent context.Context, emit component.Emitter, ln 
 				err := tc.HandshakeContext(hctx)
 				cancel()
 				if err != nil {
-					s.log.Debug("syslog source: TLS handshake failed", "peer", conn.RemoteAddr().String(), "err", err)
+					s.log.Debug("TLS handshake failed", "peer", conn.RemoteAddr().String(), "err", err)
 					return
 				}
 				s.serveConn(ctx, emit, tc, conn)
@@ -319,9 +319,9 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 		if err != nil {
 			if errors.Is(err, errFraming) {
 				s.metrics.framingError.Inc()
-				s.log.Warn("syslog source: closing connection on a framing error", "peer", peer, "err", err)
+				s.log.Warn("closing connection on a framing error", "peer", peer, "err", err)
 			} else if !errors.Is(err, io.EOF) && ctx.Err() == nil {
-				s.log.Debug("syslog source: connection ended", "peer", peer, "err", err)
+				s.log.Debug("connection ended", "peer", peer, "err", err)
 			}
 			if !pend.put(local) {
 				s.metrics.lost.Add(float64(len(local)))
@@ -330,7 +330,7 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 		}
 		if fi.cut != "" {
 			s.metrics.cutFrames.Inc()
-			s.log.Warn("syslog source: connection ended inside a frame; keeping what arrived", "peer", peer, "err", fi.cut)
+			s.log.Warn("connection ended inside a frame; keeping what arrived", "peer", peer, "err", fi.cut)
 		}
 		if ev := p.toEvent(msg, peer, fi, time.Now); ev != nil {
 			s.count(p, fi.truncated)
@@ -479,13 +479,13 @@ func (s *source) setupPacketConn(pc net.PacketConn) {
 	if n := int(s.cfg.ReceiveBufferBytes); n > 0 {
 		if rb, ok := pc.(interface{ SetReadBuffer(int) error }); ok {
 			if err := rb.SetReadBuffer(n); err != nil {
-				s.log.Warn("syslog source: cannot set receive_buffer_bytes", "err", err)
+				s.log.Warn("cannot set receive_buffer_bytes", "err", err)
 			}
 		}
 	}
 	if udp, ok := pc.(*net.UDPConn); ok {
 		if err := enableDropCount(udp); err != nil {
-			s.log.Warn("syslog source: kernel drops of udp datagrams will not be counted", "err", err)
+			s.log.Warn("kernel drops of udp datagrams will not be counted", "err", err)
 		}
 	}
 }
@@ -545,7 +545,7 @@ func (s *source) readDatagrams(ctx context.Context, pc net.PacketConn, queue cha
 			}
 			backoff = min(max(2*backoff, minAcceptBackoff), maxAcceptBackoff)
 			s.metrics.acceptErrors.Inc()
-			s.log.Warn("syslog source: read failed; retrying", "err", err, "retry_in", backoff)
+			s.log.Warn("read failed; retrying", "err", err, "retry_in", backoff)
 			if !component.Sleep(ctx, backoff) {
 				return nil
 			}
