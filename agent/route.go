@@ -195,16 +195,7 @@ func encodeEvents(arena []byte, events []*event.Event) ([][]byte, []byte) {
 	buf := arena[:0]
 	ends := make([]int, len(events))
 	for i, e := range events {
-		if ts := e.OffsetTimestamp(); ts != "" {
-			// An event that came with an offset is stored with the
-			// timestamp PostHog computes (now − offset), after every
-			// transform ran on it without one, as PostHog's plugins do.
-			c := *e
-			c.Timestamp = ts
-			buf = c.AppendJSON(buf)
-		} else {
-			buf = e.AppendJSON(buf)
-		}
+		buf = e.AppendStoredJSON(buf)
 		ends[i] = len(buf)
 	}
 	out := make([][]byte, len(events))

@@ -128,6 +128,20 @@ func (e *Event) OffsetTimestamp() string {
 	return FormatTime(now.Add(-off))
 }
 
+// AppendStoredJSON appends the event as hogtail stores it for delivery:
+// an event that came with an offset and no timestamp gets the timestamp
+// PostHog computes (OffsetTimestamp), after every transform ran on it
+// without one, as PostHog's plugins see it; every redelivery then carries
+// the same timestamp.
+func (e *Event) AppendStoredJSON(dst []byte) []byte {
+	if ts := e.OffsetTimestamp(); ts != "" {
+		c := *e
+		c.Timestamp = ts
+		return c.AppendJSON(dst)
+	}
+	return e.AppendJSON(dst)
+}
+
 // Clone returns a deep copy of the event.
 func (e *Event) Clone() *Event {
 	c := *e
