@@ -2,74 +2,17 @@ package connectors
 
 import (
 	"context"
-	"os"
-	"path/filepath"
 	"time"
-
-	"github.com/fsnotify/fsnotify"
 )
-
-// reloadDebounce groups the burst of file events an editor or a deploy
-// makes into one reload.
-const reloadDebounce = 200 * time.Millisecond
 
 // watch reloads connectors whose folder changed: fsnotify events
 // (debounced) and a poll as a fallback both trigger a fingerprint check.
-func (t *Transform) watch(ctx context.Context) {
-	var events <-chan fsnotify.Event
-	var errs <-chan error
-	w, err := fsnotify.NewWatcher()
-	if err != nil {
-		t.log.Warn("fsnotify unavailable; polling connector folders only", "error", err)
-	} else {
-		defer w.Close()
-		for _, c := range t.state.Load().conns {
-			_ = filepath.WalkDir(c.spec.dir, func(p string, d os.DirEntry, err error) error {
-				if err == nil && d.IsDir() {
-					if d.Name() == "node_modules" || d.Name() == ".git" {
-						return filepath.SkipDir
-					}
-					if werr := w.Add(p); werr != nil {
-						t.log.Warn("cannot watch connector folder; polling covers it", "dir", p, "error", werr)
-					}
-				}
-				return nil
-			})
-		}
-		events, errs = w.Events, w.Errors
+func (t *Transform) watch(ctx context.Context, poll time.Duration) {
+	var dirs []string
+	for _, c := range t.state.Load().conns {
+		dirs = append(dirs, c.spec.dir)
 	}
-	poll := time.NewTicker(t.cfg.PollInterval.D())
-	defer poll.Stop()
-	debounce := time.NewTimer(time.Hour)
-	debounce.Stop()
-	defer debounce.Stop()
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			if ev.Op&fsnotify.Create != 0 && w != nil {
-				if fi, err := os.Stat(ev.Name); err == nil && fi.IsDir() {
-					_ = w.Add(ev.Name)
-				}
-			}
-			debounce.Reset(reloadDebounce)
-		case err, ok := <-errs:
-			if !ok {
-				errs = nil
-				continue
-			}
-			t.log.Warn("fsnotify error; polling continues", "error", err)
-		case <-debounce.C:
-			t.checkReload()
-		case <-poll.C:
-			t.checkReload()
-		}
-	}
+	folderWatch{dirs: dirs, recursive: true, poll: poll, check: t.checkReload, log: t.log}.run(ctx)
 }
 
 // checkReload reloads every connector whose files changed.

@@ -329,11 +329,17 @@ func (t *Transform) Start(ctx context.Context) error {
 	t.running = true
 	bg, cancel := context.WithCancel(context.Background())
 	t.cancel = cancel
+	// Validate requires a positive poll_interval only with hot_reload;
+	// the GeoIP watch polls either way.
+	poll := t.cfg.PollInterval.D()
+	if poll <= 0 {
+		poll = DefaultConfig().PollInterval.D()
+	}
 	if t.cfg.HotReload {
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
-			t.watch(bg)
+			t.watch(bg, poll)
 		}()
 	}
 	t.wg.Add(1)
@@ -344,10 +350,6 @@ func (t *Transform) Start(ctx context.Context) error {
 	if t.geo != nil {
 		t.metrics.geoReload.WithLabelValues(t.name, "ok")
 		t.metrics.geoReload.WithLabelValues(t.name, "error")
-		poll := t.cfg.PollInterval.D()
-		if poll <= 0 {
-			poll = DefaultConfig().PollInterval.D()
-		}
 		t.wg.Add(1)
 		go func() {
 			defer t.wg.Done()
