@@ -202,11 +202,7 @@ func geoValue(v any) any {
 	case map[string]any:
 		return sortedMap(t, camelKey, geoValue)
 	case []any:
-		out := make([]any, len(t))
-		for i := range t {
-			out[i] = geoValue(t[i])
-		}
-		return out
+		return convertSlice(t, geoValue)
 	case uint16:
 		return int64(t)
 	case uint32:
