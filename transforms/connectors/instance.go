@@ -510,9 +510,13 @@ func (in *instance) teardown() {
 	// A stopped timer may stay in the Go runtime's timer heap for a while,
 	// and through in.fire it holds this instance: drop the runtime now, so
 	// what it allocated (a memory bomb's string) is freed at the next GC.
+	// That means every field that can reach it: goja values and functions
+	// (the regexp memo keeps the runtime's own RegExp.prototype.test).
 	in.mu.Lock()
 	in.vm, in.meta, in.fns = nil, nil, nil
 	in.jsonParse, in.jsonStringify = nil, nil
+	in.hashUpdate, in.hashDigest = nil, nil
+	in.regexps = nil
 	in.mu.Unlock()
 }
 
