@@ -187,6 +187,12 @@ func TestCache(t *testing.T) {
 	if got := result(`{"op":"lists","key":"l"}`); got != want {
 		t.Errorf("lists = %s\nwant %s", got, want)
 	}
+	want = `["WRONGTYPE Operation against a key holding the wrong kind of value",` +
+		`"ERR value is not an integer or out of range","too many items to push (max 1000)","ok",` +
+		`"ERR value is out of range, must be positive"]`
+	if got := result(`{"op":"errors","key":"e"}`); got != want {
+		t.Errorf("errors = %s\nwant %s", got, want)
+	}
 }
 
 func TestStoragePersistsAcrossTransforms(t *testing.T) {

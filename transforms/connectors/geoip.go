@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/dop251/goja"
-	"github.com/fsnotify/fsnotify"
 	"github.com/hogtail/hogtail/agent/event"
 	"github.com/oschwald/maxminddb-golang/v2"
 )
@@ -107,22 +106,6 @@ func (g *geoDB) reload() (bool, error) {
 // (a rename into place is an event on the folder, not on the old file),
 // with a poll as a fallback. onReload reports each attempt.
 func (g *geoDB) watch(ctx context.Context, log *slog.Logger, poll time.Duration, onReload func(ok bool)) {
-	var events <-chan fsnotify.Event
-	w, err := fsnotify.NewWatcher()
-	if err == nil {
-		defer w.Close()
-		if err = w.Add(filepath.Dir(g.path)); err == nil {
-			events = w.Events
-		}
-	}
-	if err != nil {
-		log.Warn("cannot watch the GeoIP database; polling it", "file", g.path, "error", err)
-	}
-	ticker := time.NewTicker(poll)
-	defer ticker.Stop()
-	debounce := time.NewTimer(time.Hour)
-	debounce.Stop()
-	defer debounce.Stop()
 	base := filepath.Base(g.path)
 	check := func() {
 		ok, err := g.reload()
@@ -135,24 +118,13 @@ func (g *geoDB) watch(ctx context.Context, log *slog.Logger, poll time.Duration,
 			log.Info("GeoIP database reloaded", "file", g.path)
 		}
 	}
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case ev, ok := <-events:
-			if !ok {
-				events = nil
-				continue
-			}
-			if filepath.Base(ev.Name) == base {
-				debounce.Reset(reloadDebounce)
-			}
-		case <-debounce.C:
-			check()
-		case <-ticker.C:
-			check()
-		}
-	}
+	folderWatch{
+		dirs:     []string{filepath.Dir(g.path)},
+		relevant: func(p string) bool { return filepath.Base(p) == base },
+		poll:     poll,
+		check:    check,
+		log:      log.With("file", g.path),
+	}.run(ctx)
 }
 
 // locate returns the record of ip in the shape @maxmind/geoip2-node's
@@ -230,11 +202,7 @@ func geoValue(v any) any {
 	case map[string]any:
 		return sortedMap(t, camelKey, geoValue)
 	case []any:
-		out := make([]any, len(t))
-		for i := range t {
-			out[i] = geoValue(t[i])
-		}
-		return out
+		return convertSlice(t, geoValue)
 	case uint16:
 		return int64(t)
 	case uint32:

@@ -358,24 +358,17 @@ func (in *instance) remaining() time.Duration {
 // Promises settle within the call: the host's async APIs (fetch, cache,
 // storage) resolve before they return, and goja drains its job queue when
 // the outermost call returns.
-func (in *instance) call(fn goja.Callable, args ...goja.Value) (v goja.Value, err error) {
-	in.arm(in.limit)
-	defer func() {
-		if r := recover(); r != nil {
-			err = fmt.Errorf("panic in connector call: %v", r)
-		}
-		in.disarm()
-	}()
-	v, err = fn(goja.Undefined(), args...)
+func (in *instance) call(fn goja.Callable, args ...goja.Value) (goja.Value, error) {
+	v, err := in.callSync(fn, args...)
 	if err != nil {
-		in.checkInterrupted(err)
 		return nil, err
 	}
 	v, err = settle(v)
 	if errors.Is(err, errPending) {
 		// An Interrupt that lands while goja runs the promise jobs
 		// after the call (code after an await) leaves the promise
-		// pending instead of failing the call.
+		// pending instead of failing the call. The watchdogs set fired
+		// only while the call is armed, so it still tells after it.
 		in.mu.Lock()
 		fired, firedErr := in.fired, in.firedErr
 		in.mu.Unlock()
@@ -401,8 +394,10 @@ func (in *instance) checkInterrupted(err error) {
 
 var errPending = errors.New("promise still pending when the call returned (connectors have no timers; await only host APIs)")
 
-// callSync runs fn without awaiting: composeWebhook is not awaited in
-// PostHog, so a returned promise is an error.
+// callSync runs fn with the watchdog armed, without awaiting a returned
+// promise (composeWebhook is not awaited in PostHog, so the caller treats
+// one as an error). A panic becomes an error; a timeout or memory stop
+// marks the runtime broken.
 func (in *instance) callSync(fn goja.Callable, args ...goja.Value) (v goja.Value, err error) {
 	in.arm(in.limit)
 	defer func() {
@@ -515,9 +510,13 @@ func (in *instance) teardown() {
 	// A stopped timer may stay in the Go runtime's timer heap for a while,
 	// and through in.fire it holds this instance: drop the runtime now, so
 	// what it allocated (a memory bomb's string) is freed at the next GC.
+	// That means every field that can reach it: goja values and functions
+	// (the regexp memo keeps the runtime's own RegExp.prototype.test).
 	in.mu.Lock()
 	in.vm, in.meta, in.fns = nil, nil, nil
 	in.jsonParse, in.jsonStringify = nil, nil
+	in.hashUpdate, in.hashDigest = nil, nil
+	in.regexps = nil
 	in.mu.Unlock()
 }
 

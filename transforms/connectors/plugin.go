@@ -256,6 +256,15 @@ func sortedMap(t map[string]any, key func(string) string, conv func(any) any) ev
 	return m
 }
 
+// convertSlice converts every element of s with conv.
+func convertSlice[T any](s []T, conv func(any) any) []any {
+	out := make([]any, len(s))
+	for i := range s {
+		out[i] = conv(s[i])
+	}
+	return out
+}
+
 func sameKey(k string) string { return k }
 
 func tomlToValue(v any) any {
@@ -263,17 +272,9 @@ func tomlToValue(v any) any {
 	case map[string]any:
 		return sortedMap(t, sameKey, tomlToValue)
 	case []any:
-		out := make([]any, len(t))
-		for i := range t {
-			out[i] = tomlToValue(t[i])
-		}
-		return out
+		return convertSlice(t, tomlToValue)
 	case []map[string]any:
-		out := make([]any, len(t))
-		for i := range t {
-			out[i] = tomlToValue(t[i])
-		}
-		return out
+		return convertSlice(t, tomlToValue)
 	case int:
 		return int64(t)
 	default:

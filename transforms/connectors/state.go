@@ -140,48 +140,7 @@ func (s *shared) setLocked(key string, v []byte) error {
 	return s.kv.Delete(legacy)
 }
 
-// ---- meta.cache: in memory, shared by a connector's lanes, with TTLs ----
-
-type cacheEntry struct {
-	str     string
-	list    []string
-	isList  bool
-	expires time.Time // zero = never
-}
-
-type cache struct {
-	mu  sync.Mutex
-	m   map[string]*cacheEntry
-	now func() time.Time
-}
-
-func newCache() *cache { return &cache{m: map[string]*cacheEntry{}, now: time.Now} }
-
-// get returns the live entry under key, dropping it if expired. Callers
-// hold c.mu.
-func (c *cache) get(key string) *cacheEntry {
-	e := c.m[key]
-	if e == nil {
-		return nil
-	}
-	if !e.expires.IsZero() && !c.now().Before(e.expires) {
-		delete(c.m, key)
-		return nil
-	}
-	return e
-}
-
-// sweep drops expired entries so the map does not grow without bound.
-func (c *cache) sweep() {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	now := c.now()
-	for k, e := range c.m {
-		if !e.expires.IsZero() && !now.Before(e.expires) {
-			delete(c.m, k)
-		}
-	}
-}
+// ---- meta.cache: the JS binding of cache ----
 
 func ttlArg(v goja.Value) time.Duration {
 	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
@@ -203,10 +162,23 @@ func jsonSerialize(opts goja.Value) bool {
 	return v == nil || goja.IsUndefined(v) || v.ToBoolean()
 }
 
+// maxCachePush is the most items one lpush / rpush call may add.
+const maxCachePush = 1000
+
+// cacheObject is meta.cache: it converts arguments and results between
+// JS and the connector's cache; every method returns a promise, as
+// PostHog's do.
 func (in *instance) cacheObject() *goja.Object {
 	vm := in.vm
 	c := in.c.sh.cache
 	o := vm.NewObject()
+	strs := func(s []string) goja.Value {
+		items := make([]any, len(s))
+		for i := range s {
+			items[i] = s[i]
+		}
+		return vm.NewArray(items...)
+	}
 	_ = o.Set("set", func(call goja.FunctionCall) goja.Value {
 		key := call.Argument(0).String()
 		var s string
@@ -223,29 +195,13 @@ func (in *instance) cacheObject() *goja.Object {
 		} else {
 			s = call.Argument(1).String()
 		}
-		e := &cacheEntry{str: s}
-		ttl := ttlArg(call.Argument(2))
-		c.mu.Lock()
-		if ttl > 0 {
-			e.expires = c.now().Add(ttl)
-		}
-		c.m[key] = e
-		c.mu.Unlock()
+		c.set(key, s, ttlArg(call.Argument(2)))
 		return in.resolved(goja.Undefined())
 	})
 	_ = o.Set("get", func(call goja.FunctionCall) goja.Value {
-		key := call.Argument(0).String()
-		def := call.Argument(1)
-		c.mu.Lock()
-		e := c.get(key)
-		var s string
-		var found bool
-		if e != nil && !e.isList {
-			s, found = e.str, true
-		}
-		c.mu.Unlock()
+		s, found := c.get(call.Argument(0).String())
 		if !found {
-			return in.resolved(def)
+			return in.resolved(call.Argument(1))
 		}
 		if !jsonSerialize(call.Argument(2)) {
 			return in.resolved(vm.ToValue(s))
@@ -257,38 +213,14 @@ func (in *instance) cacheObject() *goja.Object {
 		return in.resolved(v)
 	})
 	_ = o.Set("incr", func(call goja.FunctionCall) goja.Value {
-		key := call.Argument(0).String()
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		e := c.get(key)
-		var n int64
-		if e != nil {
-			if _, err := fmt.Sscan(e.str, &n); err != nil || e.isList {
-				return in.rejected(fmt.Errorf("ERR value is not an integer or out of range"))
-			}
-		} else {
-			e = &cacheEntry{}
-			c.m[key] = e
+		n, err := c.incr(call.Argument(0).String())
+		if err != nil {
+			return in.rejected(err)
 		}
-		n++
-		e.str = fmt.Sprint(n)
 		return in.resolved(vm.ToValue(n))
 	})
 	_ = o.Set("expire", func(call goja.FunctionCall) goja.Value {
-		key := call.Argument(0).String()
-		ttl := ttlArg(call.Argument(1))
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		e := c.get(key)
-		if e == nil {
-			return in.resolved(vm.ToValue(false))
-		}
-		if ttl <= 0 {
-			delete(c.m, key)
-		} else {
-			e.expires = c.now().Add(ttl)
-		}
-		return in.resolved(vm.ToValue(true))
+		return in.resolved(vm.ToValue(c.expire(call.Argument(0).String(), ttlArg(call.Argument(1)))))
 	})
 	push := func(left bool) func(goja.FunctionCall) goja.Value {
 		return func(call goja.FunctionCall) goja.Value {
@@ -296,132 +228,42 @@ func (in *instance) cacheObject() *goja.Object {
 			var items []string
 			if a, ok := call.Argument(1).(*goja.Object); ok && a.ClassName() == "Array" {
 				n := int(a.Get("length").ToInteger())
-				if n > 1000 {
-					return in.rejected(fmt.Errorf("too many items to push (max 1000)"))
+				if n > maxCachePush {
+					return in.rejected(fmt.Errorf("too many items to push (max %d)", maxCachePush))
 				}
-				for i := 0; i < n; i++ {
-					items = append(items, a.Get(itoa(i)).String())
+				items = make([]string, n)
+				for i := range items {
+					items[i] = a.Get(itoa(i)).String()
 				}
 			} else {
 				items = []string{call.Argument(1).String()}
 			}
-			c.mu.Lock()
-			defer c.mu.Unlock()
-			e := c.get(key)
-			if e == nil {
-				e = &cacheEntry{isList: true}
-				c.m[key] = e
+			n, err := c.push(key, items, left)
+			if err != nil {
+				return in.rejected(err)
 			}
-			if !e.isList {
-				return in.rejected(fmt.Errorf("WRONGTYPE Operation against a key holding the wrong kind of value"))
-			}
-			for _, it := range items {
-				if left {
-					e.list = append([]string{it}, e.list...)
-				} else {
-					e.list = append(e.list, it)
-				}
-			}
-			return in.resolved(vm.ToValue(len(e.list)))
+			return in.resolved(vm.ToValue(n))
 		}
 	}
 	_ = o.Set("lpush", push(true))
 	_ = o.Set("rpush", push(false))
-	list := func(key string) []string {
-		if e := c.get(key); e != nil && e.isList {
-			return e.list
-		}
-		return nil
-	}
-	strs := func(s []string) goja.Value {
-		items := make([]any, len(s))
-		for i := range s {
-			items[i] = s[i]
-		}
-		return vm.NewArray(items...)
-	}
 	_ = o.Set("lrange", func(call goja.FunctionCall) goja.Value {
-		c.mu.Lock()
-		l := list(call.Argument(0).String())
-		n := int64(len(l))
-		start, end := call.Argument(1).ToInteger(), call.Argument(2).ToInteger()
-		if start < 0 {
-			start += n
-		}
-		if end < 0 {
-			end += n
-		}
-		start = max(start, 0)
-		end = min(end, n-1)
-		var out []string
-		if start <= end {
-			out = append(out, l[start:end+1]...)
-		}
-		c.mu.Unlock()
-		return in.resolved(strs(out))
+		return in.resolved(strs(c.lrange(call.Argument(0).String(), call.Argument(1).ToInteger(), call.Argument(2).ToInteger())))
 	})
 	_ = o.Set("llen", func(call goja.FunctionCall) goja.Value {
-		c.mu.Lock()
-		n := len(list(call.Argument(0).String()))
-		c.mu.Unlock()
-		return in.resolved(vm.ToValue(n))
+		return in.resolved(vm.ToValue(c.llen(call.Argument(0).String())))
 	})
 	_ = o.Set("lrem", func(call goja.FunctionCall) goja.Value {
-		key := call.Argument(0).String()
-		count := call.Argument(1).ToInteger()
-		elem := call.Argument(2).String()
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		e := c.get(key)
-		if e == nil || !e.isList {
-			return in.resolved(vm.ToValue(0))
-		}
-		removed := int64(0)
-		limit := count
-		if limit < 0 {
-			limit = -limit
-		}
-		keep := make([]string, 0, len(e.list))
-		if count >= 0 {
-			for _, it := range e.list {
-				if it == elem && (limit == 0 || removed < limit) {
-					removed++
-					continue
-				}
-				keep = append(keep, it)
-			}
-		} else {
-			for i := len(e.list) - 1; i >= 0; i-- {
-				if e.list[i] == elem && removed < limit {
-					removed++
-					continue
-				}
-				keep = append([]string{e.list[i]}, keep...)
-			}
-		}
-		e.list = keep
-		if len(e.list) == 0 {
-			delete(c.m, key)
-		}
-		return in.resolved(vm.ToValue(removed))
+		return in.resolved(vm.ToValue(c.lrem(call.Argument(0).String(), call.Argument(1).ToInteger(), call.Argument(2).String())))
 	})
 	_ = o.Set("lpop", func(call goja.FunctionCall) goja.Value {
-		key := call.Argument(0).String()
 		count := int64(1)
 		if a := call.Argument(1); !goja.IsUndefined(a) {
 			count = a.ToInteger()
 		}
-		c.mu.Lock()
-		defer c.mu.Unlock()
-		e := c.get(key)
-		if e == nil || !e.isList {
-			return in.resolved(strs(nil))
-		}
-		count = min(count, int64(len(e.list)))
-		out := append([]string(nil), e.list[:count]...)
-		e.list = e.list[count:]
-		if len(e.list) == 0 {
-			delete(c.m, key)
+		out, err := c.lpop(call.Argument(0).String(), count)
+		if err != nil {
+			return in.rejected(err)
 		}
 		return in.resolved(strs(out))
 	})
@@ -517,4 +359,33 @@ func (in *instance) cursorIncrement(call goja.FunctionCall) goja.Value {
 		return in.rejected(err)
 	}
 	return in.resolved(in.vm.ToValue(n))
+}
+
+// memKV is the fallback meta.storage when no Store is given.
+type memKV struct {
+	mu sync.Mutex
+	m  map[string][]byte
+}
+
+func newMemKV() *memKV { return &memKV{m: map[string][]byte{}} }
+
+func (k *memKV) Get(key string) ([]byte, bool, error) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	v, ok := k.m[key]
+	return v, ok, nil
+}
+
+func (k *memKV) Set(key string, v []byte) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	k.m[key] = append([]byte(nil), v...)
+	return nil
+}
+
+func (k *memKV) Delete(key string) error {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	delete(k.m, key)
+	return nil
 }

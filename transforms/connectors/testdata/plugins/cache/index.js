@@ -30,6 +30,26 @@ export async function processEvent(event, { cache }) {
             const popped = await cache.lpop(p.key, 2)
             p.result = { all, len, removed, popped, rest: await cache.lrange(p.key, 0, -1) }
             break
+        case 'errors': {
+            // Each failing call rejects with a catchable error.
+            const msgs = []
+            const attempt = async (f) => {
+                try {
+                    await f()
+                    msgs.push('ok')
+                } catch (e) {
+                    msgs.push(e.message)
+                }
+            }
+            await cache.set(p.key, 'text')
+            await attempt(() => cache.lpush(p.key, 'x'))
+            await attempt(() => cache.incr(p.key))
+            await attempt(() => cache.rpush(p.key + ':list', new Array(1001).fill('a')))
+            await attempt(() => cache.rpush(p.key + ':list', ['a', 'b']))
+            await attempt(() => cache.lpop(p.key + ':list', -1))
+            p.result = msgs
+            break
+        }
     }
     return event
 }
