@@ -138,13 +138,7 @@ func appendExportRecord(dst []byte, connector string, ev *event.Event) []byte {
 	dst = append(dst, `{"connector":`...)
 	dst = strconv.AppendQuote(dst, connector)
 	dst = append(dst, `,"event":`...)
-	if ts := ev.OffsetTimestamp(); ts != "" {
-		c := *ev
-		c.Timestamp = ts
-		dst = c.AppendJSON(dst)
-	} else {
-		dst = ev.AppendJSON(dst)
-	}
+	dst = ev.AppendStoredJSON(dst)
 	return append(dst, '}')
 }
 
