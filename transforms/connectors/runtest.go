@@ -84,7 +84,7 @@ func RunTest(ctx context.Context, dirs []string, opts TestOptions, stdin io.Read
 		Name:    "test",
 		Logger:  slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelDebug, ReplaceAttr: redact.ReplaceAttr})),
 		Metrics: prometheus.NewRegistry(),
-		Store:   newMemKV(),
+		Store:   component.NewMemoryKV(),
 	}
 	t, err := New(cfg, set)
 	if err != nil {

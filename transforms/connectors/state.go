@@ -360,32 +360,3 @@ func (in *instance) cursorIncrement(call goja.FunctionCall) goja.Value {
 	}
 	return in.resolved(in.vm.ToValue(n))
 }
-
-// memKV is the fallback meta.storage when no Store is given.
-type memKV struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
-
-func newMemKV() *memKV { return &memKV{m: map[string][]byte{}} }
-
-func (k *memKV) Get(key string) ([]byte, bool, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	v, ok := k.m[key]
-	return v, ok, nil
-}
-
-func (k *memKV) Set(key string, v []byte) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.m[key] = append([]byte(nil), v...)
-	return nil
-}
-
-func (k *memKV) Delete(key string) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	delete(k.m, key)
-	return nil
-}

@@ -205,7 +205,7 @@ func (t *Transform) init() error {
 	var kv component.KV = t.set.Store
 	if kv == nil {
 		t.log.Warn("no persistent store given: meta.storage is kept in memory only")
-		kv = newMemKV()
+		kv = component.NewMemoryKV()
 	}
 	if t.cfg.GeoIPDatabase != "" {
 		g, err := openGeoDB(resolvePath(t.cfg.configDir, t.cfg.GeoIPDatabase))

@@ -25,7 +25,7 @@ func (c *Config) checkRuns(i int, sp *spec) error {
 	}
 	t.nLanes = 1
 	defer t.guard.close()
-	conn, err := t.build(i, sp, &shared{name: sp.name, cache: newCache(), kv: newMemKV()}, false)
+	conn, err := t.build(i, sp, &shared{name: sp.name, cache: newCache(), kv: component.NewMemoryKV()}, false)
 	if err != nil {
 		return err
 	}

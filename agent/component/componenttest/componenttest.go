@@ -210,37 +210,10 @@ func (e *Emitter) WaitFor(ctx context.Context, n int) error {
 }
 
 // KV is an in-memory component.KV.
-type KV struct {
-	mu sync.Mutex
-	m  map[string][]byte
-}
+type KV = component.MemoryKV
 
 // NewKV returns an empty in-memory store.
-func NewKV() *KV { return &KV{m: map[string][]byte{}} }
-
-// Get implements component.KV.
-func (k *KV) Get(key string) ([]byte, bool, error) {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	v, ok := k.m[key]
-	return v, ok, nil
-}
-
-// Set implements component.KV.
-func (k *KV) Set(key string, value []byte) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	k.m[key] = append([]byte(nil), value...)
-	return nil
-}
-
-// Delete implements component.KV.
-func (k *KV) Delete(key string) error {
-	k.mu.Lock()
-	defer k.mu.Unlock()
-	delete(k.m, key)
-	return nil
-}
+func NewKV() *KV { return component.NewMemoryKV() }
 
 // StartSource runs src in a goroutine with emit. When ready is not nil it
 // waits until the source closes it (serving), failing the test if Run
