@@ -211,6 +211,9 @@ func (o *Ordered[T]) store(ctx context.Context, tag T, events []*event.Event, cp
 	for err != nil {
 		if ctx.Err() != nil {
 			l.Err = fmt.Errorf("gave up storing %d events: %w", len(events), err)
+			// The producer cannot read them again (the reason for Retry):
+			// say so, not only in its lost-events metric.
+			o.opts.Logger.Error("gave up storing events (stopping); they are lost", "error", err, "events", len(events))
 			o.land(l)
 			return l.Err
 		}
