@@ -541,8 +541,9 @@ func (s *Source) open(c candidate, id fileID, now time.Time, initial bool) *tail
 	s.mu.Unlock()
 	var cur identity
 	var curOK bool
+	var idErr error
 	if readLen >= 0 {
-		cur, curOK, _ = readIdentity(f, readLen)
+		cur, curOK, idErr = readIdentity(f, readLen)
 	}
 
 	s.mu.Lock()
@@ -551,7 +552,12 @@ func (s *Source) open(c candidate, id fileID, now time.Time, initial bool) *tail
 	if r := s.known[key]; r != nil {
 		if r.FPLen != readLen { // stored meanwhile (rare): measure again
 			readLen = r.FPLen
-			cur, curOK, _ = readIdentity(f, readLen)
+			cur, curOK, idErr = readIdentity(f, readLen)
+		}
+		if idErr != nil {
+			// Unreadable head: the checkpoint cannot be matched, so the
+			// file is read as new content, from its start. Say why.
+			s.log.Warn("cannot read the file's first bytes to match its checkpoint", "path", c.path, "err", idErr)
 		}
 		if curOK && cur.fp == r.FP {
 			t.ident = cur
