@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"strconv"
 	"sync"
 	"time"
 
@@ -136,7 +135,7 @@ type exportRecord struct {
 // timestamp), so every redelivery carries the same one.
 func appendExportRecord(dst []byte, connector string, ev *event.Event) []byte {
 	dst = append(dst, `{"connector":`...)
-	dst = strconv.AppendQuote(dst, connector)
+	dst = event.AppendString(dst, connector)
 	dst = append(dst, `,"event":`...)
 	dst = ev.AppendStoredJSON(dst)
 	return append(dst, '}')

@@ -438,3 +438,19 @@ func TestExportConcurrentCalls(t *testing.T) {
 		t.Errorf("%d idle export runtimes, want 1 to 4", idle)
 	}
 }
+
+// TestExportRecordIsJSON: a connector named with quotes, control and
+// non-ASCII characters still gives a record that decodes to its name and
+// event (Go's quoting, \x escapes included, is not JSON).
+func TestExportRecordIsJSON(t *testing.T) {
+	for _, name := range []string{"plain", `with "quotes" and \`, "tab\there\x01", "ünïcode-✓"} {
+		ev := &event.Event{UUID: "u1", Event: "e", DistinctID: "d"}
+		var rec exportRecord
+		if err := json.Unmarshal(appendExportRecord(nil, name, ev), &rec); err != nil {
+			t.Fatalf("%q: %v", name, err)
+		}
+		if rec.Connector != name || !strings.Contains(string(rec.Event), `"uuid":"u1"`) {
+			t.Fatalf("%q: decoded %+v", name, rec)
+		}
+	}
+}
