@@ -58,6 +58,11 @@ type Config struct {
 	IdleTimeout component.Duration `toml:"idle_timeout"`
 	// BatchMaxEvents caps the events of one Emit.
 	BatchMaxEvents int `toml:"batch_max_events"`
+	// MaxInflightBytes is the memory budget of the messages read from all
+	// tcp/tls connections and not yet stored. Each message counts as its
+	// length plus messageOverhead; while the budget is used up, no
+	// connection is read (the senders' kernel buffers fill: backpressure).
+	MaxInflightBytes component.ByteSize `toml:"max_inflight_bytes"`
 	// UDPQueue is the number of datagrams held while the buffer is busy;
 	// more are dropped and counted.
 	UDPQueue int `toml:"udp_queue"`
@@ -86,8 +91,11 @@ func defaultConfig() *Config {
 		MaxConnections:  256,
 		IdleTimeout:     component.Duration(5 * time.Minute),
 		BatchMaxEvents:  1000,
-		UDPQueue:        10000,
-		Event:           "syslog",
+		// About four busy connections at full speed (one needs about
+		// 4 MiB of it: the events read, the batch being stored and the next).
+		MaxInflightBytes: 16 << 20,
+		UDPQueue:         10000,
+		Event:            "syslog",
 	}
 }
 
@@ -139,6 +147,9 @@ func (c *Config) Validate() error {
 	}
 	if c.BatchMaxEvents < 1 {
 		errs = append(errs, fmt.Errorf("batch_max_events: must be at least 1, got %d", c.BatchMaxEvents))
+	}
+	if min := c.MaxMessageBytes + messageOverhead; c.MaxInflightBytes < min {
+		errs = append(errs, fmt.Errorf("max_inflight_bytes: must hold at least one message of max_message_bytes plus %d bytes (%d), got %d", messageOverhead, int64(min), int64(c.MaxInflightBytes)))
 	}
 	if c.UDPQueue < 1 {
 		errs = append(errs, fmt.Errorf("udp_queue: must be at least 1, got %d", c.UDPQueue))

@@ -18,6 +18,8 @@ type metrics struct {
 	connections   prometheus.Gauge
 	refused       prometheus.Counter
 	framingError  prometheus.Counter
+	budgetWaits   prometheus.Counter
+	inflight      prometheus.Gauge
 }
 
 func newMetrics(reg prometheus.Registerer) (*metrics, error) {
@@ -35,6 +37,8 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		refused:      c.Counter("connections_refused_total", "Connections closed at once because max_connections was reached."),
 		framingError: c.Counter("framing_errors_total", "Connections closed on an invalid octet-counting frame."),
 		connections:  c.Gauge("connections", "Open tcp/tls connections."),
+		budgetWaits:  c.Counter("inflight_waits_total", "Times a tcp/tls connection stopped being read because max_inflight_bytes was used up by messages not yet stored."),
+		inflight:     c.Gauge("inflight_bytes", "Bytes of max_inflight_bytes taken by tcp/tls connections: messages read and not stored yet, and credit taken ahead of reading."),
 	}
 	m.queueDropped = m.udpDropped.WithLabelValues("queue")
 	m.kernelDropped = m.udpDropped.WithLabelValues("kernel")

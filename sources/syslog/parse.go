@@ -61,10 +61,47 @@ type blocks struct {
 	texts  []byte
 
 	mu       sync.Mutex
-	recycle  bool     // set by a stream connection, cleared by poison
-	inUse    []*block // blocks handed out from, oldest first; the last is current
-	free     []*block
-	released int // events released from inUse[0] onwards
+	recycle  bool       // set by a stream connection, cleared by poison
+	inUse    []*block   // blocks handed out from, oldest first; the last is current
+	pool     *blockPool // free blocks, shared by the source's connections
+	released int        // events released from inUse[0] onwards
+}
+
+// blockPool keeps released blocks for reuse by any connection of a source,
+// so that the memory kept for reuse is bounded per source (maxFree blocks)
+// however many connections come and go.
+type blockPool struct {
+	mu   sync.Mutex
+	free []*block
+}
+
+// get returns a free block, or nil.
+func (p *blockPool) get() *block {
+	if p == nil {
+		return nil
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	n := len(p.free)
+	if n == 0 {
+		return nil
+	}
+	bl := p.free[n-1]
+	p.free[n-1] = nil
+	p.free = p.free[:n-1]
+	return bl
+}
+
+// put keeps bl for reuse unless maxFree blocks are kept already.
+func (p *blockPool) put(bl *block) {
+	if p == nil {
+		return
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if len(p.free) < maxFree {
+		p.free = append(p.free, bl)
+	}
 }
 
 // block is one allocation of blockEvents events and their values: its
@@ -73,9 +110,9 @@ type block = event.Slab
 
 const (
 	blockEvents = 128
-	maxProps    = 15 // properties of the richest event toEvent builds
-	maxBoxes    = 6  // strings toEvent boxes per event
-	maxFree     = 8  // free blocks kept per connection
+	maxProps    = 15                 // properties of the richest event toEvent builds
+	maxBoxes    = 6                  // strings toEvent boxes per event
+	maxFree     = 2048 / blockEvents // free blocks kept per source (about 2.3 MB)
 	// blockText is the room for message text per block: most messages
 	// are well under 384 bytes; the others get an allocation of their own
 	// once it is full.
@@ -94,11 +131,8 @@ func (b *blocks) event() *event.Event {
 // next moves to a free block, or a new one.
 func (b *blocks) next() {
 	b.mu.Lock()
-	var bl *block
-	if n := len(b.free); n > 0 {
-		bl = b.free[n-1]
-		b.free[n-1] = nil
-		b.free = b.free[:n-1]
+	bl := b.pool.get()
+	if bl != nil {
 		bl.Reuse()
 	} else {
 		bl = &block{
@@ -154,9 +188,7 @@ func (b *blocks) release(n int) {
 		// until they are overwritten. Built with -tags hogtailpoison, all
 		// of it is poisoned, kept or not.
 		bl.Release(false)
-		if len(b.free) < maxFree {
-			b.free = append(b.free, bl)
-		}
+		b.pool.put(bl)
 	}
 }
 
@@ -165,7 +197,7 @@ func (b *blocks) poison() {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.recycle = false
-	b.inUse, b.free = nil, nil
+	b.inUse = nil
 }
 
 // props returns an empty Map with room for maxProps fields; appending more

@@ -154,6 +154,7 @@ func TestParseMessages(t *testing.T) {
 func TestBlocksReuseOnlyReleased(t *testing.T) {
 	var b blocks
 	b.recycle = true
+	b.pool = &blockPool{}
 	var out []*event.Event
 	var tags []string
 	hand := func(n int, tag string) {
@@ -200,5 +201,40 @@ func TestBlocksReuseOnlyReleased(t *testing.T) {
 				t.Fatal("a block was used again after poison")
 			}
 		}
+	}
+}
+
+// TestBlockPoolSharedAndBounded: a block one connection released is used
+// again by another, and the source keeps at most maxFree free blocks
+// however many connections released theirs.
+func TestBlockPoolSharedAndBounded(t *testing.T) {
+	pool := &blockPool{}
+	conns := make([]*blocks, 4)
+	for i := range conns {
+		conns[i] = &blocks{recycle: true, pool: pool}
+		for j := 0; j < 10*blockEvents; j++ {
+			conns[i].event()
+		}
+	}
+	// Connection 0 releases its oldest block (the current one is kept).
+	released := conns[0].inUse[0]
+	conns[0].release(blockEvents)
+	if len(pool.free) != 1 {
+		t.Fatalf("free blocks after one release: %d, want 1", len(pool.free))
+	}
+	// Connection 1's current block is full: its next event needs a block.
+	conns[1].event()
+	if cur := conns[1].inUse[len(conns[1].inUse)-1]; cur != released {
+		t.Fatal("connection 1 got a new block, not the one connection 0 released")
+	}
+	if len(pool.free) != 0 {
+		t.Fatalf("%d blocks still free after connection 1 took one", len(pool.free))
+	}
+	// Every connection releases everything but its current block.
+	for _, b := range conns {
+		b.release(20 * blockEvents)
+	}
+	if len(pool.free) != maxFree {
+		t.Fatalf("free blocks kept: %d, want the bound %d", len(pool.free), maxFree)
 	}
 }

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/semaphore"
+
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
 )
@@ -28,6 +30,12 @@ type source struct {
 	host    string
 	addr    atomic.Pointer[net.Addr]
 	ready   chan struct{}
+
+	// budget bounds the messages of all tcp/tls connections that were
+	// read and are not stored yet (max_inflight_bytes).
+	budget *semaphore.Weighted
+	// blocks keeps the connections' released blocks for reuse.
+	blocks blockPool
 }
 
 func newSource(cfg *Config, set component.Settings) (component.Source, error) {
@@ -49,7 +57,8 @@ func create(cfg *Config, set component.Settings) (*source, error) {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &source{cfg: cfg, log: log, metrics: m, host: set.Hostname, ready: make(chan struct{})}, nil
+	return &source{cfg: cfg, log: log, metrics: m, host: set.Hostname, ready: make(chan struct{}),
+		budget: semaphore.NewWeighted(int64(cfg.MaxInflightBytes))}, nil
 }
 
 // Addr returns the listening address once Run has opened it, else nil.
@@ -83,12 +92,15 @@ func (s *source) Run(ctx context.Context, emit component.Emitter) error {
 // meanwhile the connection is not read, which pushes back to the sender
 // instead of losing what was already read. Only when ctx ends (shutdown
 // past the drain timeout) are the messages lost, and counted. Stored
-// events go back to b (nil: not reused) when the agent released them.
-func (s *source) newOut(emit component.Emitter, b *blocks) *component.Ordered[struct{}] {
-	return component.NewOrdered(emit, component.OrderedOptions[struct{}]{
+// events go back to b (nil: not reused) when the agent released them. A
+// batch's tag is its weight in the budget (0 for datagrams), given back once
+// the batch landed, stored or lost.
+func (s *source) newOut(emit component.Emitter, b *blocks) *component.Ordered[int64] {
+	return component.NewOrdered(emit, component.OrderedOptions[int64]{
 		Retry:  true,
 		Logger: s.log,
-		Landed: func(l component.Landed[struct{}]) {
+		Landed: func(l component.Landed[int64]) {
+			s.giveBack(l.Tag)
 			switch {
 			case l.Err != nil:
 				s.metrics.lost.Add(float64(l.Events))
@@ -278,13 +290,14 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 	fr := newFramer(idleReader{r: r, conn: conn, idle: s.cfg.IdleTimeout.D(), ctx: ctx}, int(s.cfg.MaxMessageBytes))
 	p := newParser(s.cfg, s.host)
 	p.blocks.recycle = true // the committer releases what it stored
+	p.blocks.pool = &s.blocks
 	pend := newPending(s.cfg.BatchMaxEvents)
 	committed := make(chan struct{})
 	go func() {
 		defer close(committed)
 		out := s.newOut(emit, &p.blocks)
 		for {
-			batch, ok := pend.take()
+			batch, weight, ok := pend.take()
 			if !ok {
 				ectx, cancel := emitContext(ctx)
 				// What is not stored is counted as lost by newOut's Landed.
@@ -292,28 +305,45 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 				cancel()
 				return
 			}
-			if !commit(ctx, out, batch) {
+			if !commit(ctx, out, batch, weight) {
 				// The buffer refused: stop reading this connection.
-				s.metrics.lost.Add(float64(pend.fail()))
+				n, w := pend.fail()
+				s.metrics.lost.Add(float64(n))
+				s.giveBack(w)
 				conn.Close()
 				return
 			}
 		}
 	}()
+	// credit is budget taken and not yet spent on a message; local holds
+	// events read and not handed to the committer, of weight localWeight.
+	var credit, localWeight int64
+	local := make([]*event.Event, 0, 64)
+	handOver := func() bool {
+		if !pend.put(local, localWeight) {
+			s.metrics.lost.Add(float64(len(local)))
+			s.giveBack(localWeight)
+			local, localWeight = local[:0], 0
+			return false
+		}
+		local, localWeight = make([]*event.Event, 0, 64), 0
+		return true
+	}
 	defer func() {
+		s.giveBack(credit)
 		pend.close()
 		<-committed
 	}()
-	local := make([]*event.Event, 0, 64)
 	for {
 		// Hand over what was read once nothing more is buffered, so a quiet
-		// connection adds no latency.
-		if len(local) > 0 && (len(local) >= s.cfg.BatchMaxEvents || !fr.complete()) {
-			if !pend.put(local) {
-				s.metrics.lost.Add(float64(len(local)))
-				return
-			}
-			local = make([]*event.Event, 0, 64)
+		// connection adds no latency, and give back the credit a quiet
+		// connection would otherwise sit on.
+		if !fr.complete() {
+			s.giveBack(credit)
+			credit = 0
+		}
+		if len(local) > 0 && (len(local) >= s.cfg.BatchMaxEvents || !fr.complete()) && !handOver() {
+			return
 		}
 		msg, fi, err := fr.next()
 		if err != nil {
@@ -323,19 +353,82 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 			} else if !errors.Is(err, io.EOF) && ctx.Err() == nil {
 				s.log.Debug("connection ended", "peer", peer, "err", err)
 			}
-			if !pend.put(local) {
-				s.metrics.lost.Add(float64(len(local)))
-			}
+			handOver()
 			return
+		}
+		if w := int64(len(msg)) + messageOverhead; credit < w {
+			taken, ok := s.takeBudget(w - credit)
+			if !ok {
+				// The budget is used up. What this connection holds reaches
+				// the committer and its credit goes back before it waits, so
+				// that waiting connections never hold what others wait for.
+				if len(local) > 0 && !handOver() {
+					return
+				}
+				s.giveBack(credit)
+				credit = 0
+				if !s.waitBudget(ctx, w) {
+					// Stopped while waiting: like the bytes not read yet,
+					// this message is not taken (syslog over TCP has no
+					// acknowledgement to withhold).
+					return
+				}
+				taken = w
+			}
+			credit += taken
 		}
 		if fi.cut != "" {
 			s.metrics.cutFrames.Inc()
 			s.log.Warn("connection ended inside a frame; keeping what arrived", "peer", peer, "err", fi.cut)
 		}
 		if ev := p.toEvent(msg, peer, fi, time.Now); ev != nil {
+			w := int64(len(msg)) + messageOverhead
+			credit -= w
+			localWeight += w
 			s.count(p, fi.truncated)
 			local = append(local, ev)
 		}
+	}
+}
+
+// messageOverhead is what a message counts in max_inflight_bytes besides
+// its length: about the memory of its event (fields, boxed strings, its
+// share of the encoded batch).
+const messageOverhead = 1 << 10
+
+// creditChunk is how much budget a connection takes at a time, so that a
+// busy connection does not go to the shared budget for every message.
+const creditChunk = 32 << 10
+
+// takeBudget takes creditChunk bytes of the budget, or n if that is more,
+// without waiting. It returns what it took, and false when it took nothing.
+func (s *source) takeBudget(n int64) (int64, bool) {
+	if n < creditChunk && s.budget.TryAcquire(creditChunk) {
+		s.metrics.inflight.Add(creditChunk)
+		return creditChunk, true
+	}
+	if s.budget.TryAcquire(n) {
+		s.metrics.inflight.Add(float64(n))
+		return n, true
+	}
+	return 0, false
+}
+
+// waitBudget takes n bytes of the budget, waiting for room until ctx ends.
+func (s *source) waitBudget(ctx context.Context, n int64) bool {
+	s.metrics.budgetWaits.Inc()
+	if s.budget.Acquire(ctx, n) != nil {
+		return false
+	}
+	s.metrics.inflight.Add(float64(n))
+	return true
+}
+
+// giveBack returns n bytes to the budget.
+func (s *source) giveBack(n int64) {
+	if n > 0 {
+		s.metrics.inflight.Sub(float64(n))
+		s.budget.Release(n)
 	}
 }
 
@@ -351,10 +444,10 @@ const commitDepth = 2
 // those chained after it) is stored again, in order, before anything
 // newer (see newOut). False once the source gives up on the connection
 // (shutdown past the drain timeout).
-func commit(ctx context.Context, out *component.Ordered[struct{}], batch []*event.Event) bool {
+func commit(ctx context.Context, out *component.Ordered[int64], batch []*event.Event, weight int64) bool {
 	ectx, cancel := emitContext(ctx)
 	defer cancel()
-	if _, err := out.Queue(ectx, struct{}{}, batch); err != nil {
+	if _, err := out.Queue(ectx, weight, batch); err != nil {
 		return false
 	}
 	return out.Wait(ectx, commitDepth-1) == nil
@@ -365,6 +458,7 @@ type pending struct {
 	mu     sync.Mutex
 	cond   *sync.Cond
 	events []*event.Event
+	weight int64 // of events, in the source's budget
 	max    int
 	closed bool
 	failed bool
@@ -376,9 +470,9 @@ func newPending(max int) *pending {
 	return p
 }
 
-// put appends evs, waiting while that would make the next Emit larger than
-// max. It reports false once the committer gave up.
-func (p *pending) put(evs []*event.Event) bool {
+// put appends evs (of weight w), waiting while that would make the next
+// Emit larger than max. It reports false once the committer gave up.
+func (p *pending) put(evs []*event.Event, w int64) bool {
 	if len(evs) == 0 {
 		return true
 	}
@@ -391,25 +485,26 @@ func (p *pending) put(evs []*event.Event) bool {
 		return false
 	}
 	p.events = append(p.events, evs...)
+	p.weight += w
 	p.cond.Broadcast()
 	return true
 }
 
-// take returns everything pending, waiting for something; false once
-// closed and drained.
-func (p *pending) take() ([]*event.Event, bool) {
+// take returns everything pending and its weight, waiting for something;
+// false once closed and drained.
+func (p *pending) take() ([]*event.Event, int64, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	for len(p.events) == 0 && !p.closed {
 		p.cond.Wait()
 	}
 	if len(p.events) == 0 {
-		return nil, false
+		return nil, 0, false
 	}
-	evs := p.events
-	p.events = make([]*event.Event, 0, len(evs))
+	evs, w := p.events, p.weight
+	p.events, p.weight = make([]*event.Event, 0, len(evs)), 0
 	p.cond.Broadcast()
-	return evs, true
+	return evs, w, true
 }
 
 func (p *pending) close() {
@@ -420,15 +515,15 @@ func (p *pending) close() {
 }
 
 // fail makes put refuse from now on; it returns the number of events that
-// were pending and are dropped.
-func (p *pending) fail() int {
+// were pending and are dropped, and their weight.
+func (p *pending) fail() (int, int64) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	n := len(p.events)
-	p.events = nil
+	n, w := len(p.events), p.weight
+	p.events, p.weight = nil, 0
 	p.failed = true
 	p.cond.Broadcast()
-	return n
+	return n, w
 }
 
 // ---- udp / unix datagram ----
@@ -595,7 +690,7 @@ func (s *source) processDatagrams(ctx context.Context, emit component.Emitter, q
 		if len(batch) > 0 {
 			ectx, cancel := emitContext(ctx)
 			// What is not stored is counted as lost by newOut's Landed.
-			_ = out.Store(ectx, struct{}{}, batch)
+			_ = out.Store(ectx, 0, batch)
 			cancel()
 		}
 		clear(batch)
