@@ -130,3 +130,50 @@ func TestInflightBudgetValidate(t *testing.T) {
 		t.Fatalf("Validate with room for one message: %v", err)
 	}
 }
+
+// TestUDPInflightBudget: while nothing can be stored, queued datagrams take
+// at most max_inflight_bytes; the rest are dropped and counted (a flood of
+// 64 KiB datagrams could otherwise hold udp_queue × 64 KiB). Once storing
+// resumes, what was queued is stored and the budget comes back.
+func TestUDPInflightBudget(t *testing.T) {
+	const (
+		budget = 64 << 10
+		sent   = 200
+	)
+	g := &gatedEmitter{inner: componenttest.NewEmitter(), gate: make(chan struct{})}
+	s, reg := newBare(t, func(c *Config) {
+		c.Mode = ModeUDP
+		c.MaxMessageBytes = 8 << 10
+		c.MaxInflightBytes = budget
+		c.ReceiveBufferBytes = 4 << 20
+	})
+	componenttest.StartSource(t, s, g, s.ready)
+	conn, err := net.Dial("udp", s.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer conn.Close()
+	for i := 0; i < sent; i++ {
+		if _, err := conn.Write([]byte(fmt.Sprintf("<13>1 - host app - - - seq=%d %s", i, strings.Repeat("x", 4000)))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	componenttest.Eventually(t, 10*time.Second, "datagrams over the budget dropped", func() bool {
+		return metricValue(t, reg, `hogtail_syslog_source_udp_dropped_total`) > 0
+	})
+	for i := 0; i < 20; i++ {
+		if v := metricValue(t, reg, "hogtail_syslog_source_inflight_bytes"); v > budget || v <= 0 {
+			t.Fatalf("inflight_bytes = %v while nothing is stored, want within (0, %d]", v, budget)
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	close(g.gate)
+	componenttest.Eventually(t, 10*time.Second, "the budget given back", func() bool {
+		return metricValue(t, reg, "hogtail_syslog_source_inflight_bytes") == 0
+	})
+	stored := g.inner.Len()
+	dropped := int(metricValue(t, reg, `hogtail_syslog_source_udp_dropped_total`))
+	if stored == 0 || stored+dropped > sent {
+		t.Fatalf("stored %d, dropped %d of %d sent (budget %d bytes)", stored, dropped, sent, budget)
+	}
+}

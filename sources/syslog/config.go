@@ -58,10 +58,11 @@ type Config struct {
 	IdleTimeout component.Duration `toml:"idle_timeout"`
 	// BatchMaxEvents caps the events of one Emit.
 	BatchMaxEvents int `toml:"batch_max_events"`
-	// MaxInflightBytes is the memory budget of the messages read from all
-	// tcp/tls connections and not yet stored. Each message counts as its
-	// length plus messageOverhead; while the budget is used up, no
-	// connection is read (the senders' kernel buffers fill: backpressure).
+	// MaxInflightBytes is the memory budget of the messages read and not
+	// yet stored: from all tcp/tls connections, or queued datagrams. Each
+	// message counts as its length plus messageOverhead. While the budget
+	// is used up, no connection is read (the senders' kernel buffers fill:
+	// backpressure), and datagrams are dropped and counted.
 	MaxInflightBytes component.ByteSize `toml:"max_inflight_bytes"`
 	// UDPQueue is the number of datagrams held while the buffer is busy;
 	// more are dropped and counted.

@@ -532,6 +532,7 @@ type datagram struct {
 	data      []byte
 	peer      string
 	truncated bool
+	weight    int64 // in the source's budget
 }
 
 func (s *source) listenPacket() (net.PacketConn, func(), error) {
@@ -647,11 +648,20 @@ func (s *source) readDatagrams(ctx context.Context, pc net.PacketConn, queue cha
 			continue
 		}
 		backoff = 0
-		d := datagram{peer: peer, truncated: n > limit}
+		// A datagram counts in max_inflight_bytes until stored, so that a
+		// flood of large datagrams cannot fill udp_queue with 64 KiB each.
+		w := int64(min(n, limit)) + messageOverhead
+		if !s.budget.TryAcquire(w) {
+			s.metrics.queueDropped.Inc()
+			continue
+		}
+		s.metrics.inflight.Add(float64(w))
+		d := datagram{peer: peer, truncated: n > limit, weight: w}
 		d.data = append([]byte(nil), buf[:min(n, limit)]...)
 		select {
 		case queue <- d:
 		default:
+			s.giveBack(w)
 			s.metrics.queueDropped.Inc()
 		}
 	}
@@ -663,10 +673,14 @@ func (s *source) processDatagrams(ctx context.Context, emit component.Emitter, q
 	p := newParser(s.cfg, s.host)
 	out := s.newOut(emit, nil)
 	batch := make([]*event.Event, 0, 64)
+	var weight int64
 	add := func(d datagram) {
 		if ev := p.toEvent(d.data, d.peer, frameInfo{truncated: d.truncated}, time.Now); ev != nil {
 			s.count(p, d.truncated)
 			batch = append(batch, ev)
+			weight += d.weight
+		} else {
+			s.giveBack(d.weight)
 		}
 	}
 	for {
@@ -690,10 +704,10 @@ func (s *source) processDatagrams(ctx context.Context, emit component.Emitter, q
 		if len(batch) > 0 {
 			ectx, cancel := emitContext(ctx)
 			// What is not stored is counted as lost by newOut's Landed.
-			_ = out.Store(ectx, 0, batch)
+			_ = out.Store(ectx, weight, batch)
 			cancel()
 		}
 		clear(batch)
-		batch = batch[:0]
+		batch, weight = batch[:0], 0
 	}
 }
