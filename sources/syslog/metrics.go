@@ -38,7 +38,7 @@ func newMetrics(reg prometheus.Registerer) (*metrics, error) {
 		framingError: c.Counter("framing_errors_total", "Connections closed on an invalid octet-counting frame."),
 		connections:  c.Gauge("connections", "Open tcp/tls connections."),
 		budgetWaits:  c.Counter("inflight_waits_total", "Times a tcp/tls connection stopped being read because max_inflight_bytes was used up by messages not yet stored."),
-		inflight:     c.Gauge("inflight_bytes", "Bytes of max_inflight_bytes taken by tcp/tls connections: messages read and not stored yet, and credit taken ahead of reading."),
+		inflight:     c.Gauge("inflight_bytes", "Bytes of max_inflight_bytes in use: messages read (tcp/tls) or queued (udp/unix) and not stored yet, and credit tcp/tls connections took ahead of reading."),
 	}
 	m.queueDropped = m.udpDropped.WithLabelValues("queue")
 	m.kernelDropped = m.udpDropped.WithLabelValues("kernel")
