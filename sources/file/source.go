@@ -18,6 +18,7 @@ import (
 	"sort"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -44,6 +45,10 @@ type Source struct {
 	fpBytes int
 	bufSize int
 	pool    sync.Pool
+	// reading bounds the read buffers held at once, across all files:
+	// each is bufSize (half a MiB by default), and a glob can match
+	// thousands of files (see tailer.holdBuf).
+	reading readSlots
 	// building bounds the batches being built and encoded at once, across
 	// all files: each holds its events and their encoding (a few MB), and
 	// more of them than cores only adds memory (rotate: ten files at once).
@@ -174,6 +179,7 @@ func newSource(cfg *Config, set component.Settings) (component.Source, error) {
 		s.bufSize = n
 	}
 	s.pool.New = func() any { b := make([]byte, s.bufSize); return &b }
+	s.reading.ch = make(chan struct{}, max(8, 2*runtime.GOMAXPROCS(0)))
 	s.building = make(chan struct{}, max(2, runtime.GOMAXPROCS(0)))
 	s.slabs.max = cap(s.building)
 	return s, nil
@@ -760,3 +766,35 @@ func (s *Source) newRecord(t *tailer, now time.Time) *component.Checkpoint {
 	s.known[t.key] = r
 	return &component.Checkpoint{Key: t.key, Value: r.encode()}
 }
+
+// readSlots counts the read buffers held, up to cap(ch). A tailer that
+// finds none free does not wait for one (it tries again at its next step,
+// so that no file waits for another's), but counts itself in wanting, and
+// tailers holding one give it up between reads while someone wants one.
+type readSlots struct {
+	ch      chan struct{}
+	wanting atomic.Int32
+	// held and peak: slots held now and at most (for tests).
+	held, peak atomic.Int32
+}
+
+// tryAcquire takes a slot if one is free.
+func (r *readSlots) tryAcquire() bool {
+	select {
+	case r.ch <- struct{}{}:
+	default:
+		return false
+	}
+	if n := r.held.Add(1); n > r.peak.Load() {
+		r.peak.Store(n)
+	}
+	return true
+}
+
+func (r *readSlots) release() {
+	r.held.Add(-1)
+	<-r.ch
+}
+
+// contended reports whether a tailer wants a slot.
+func (r *readSlots) contended() bool { return r.wanting.Load() > 0 }

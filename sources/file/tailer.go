@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"os"
+	"runtime"
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
@@ -41,7 +42,11 @@ type tailer struct {
 	startSize  int64       // size when found
 	offset     int64       // committed: every line before it is stored
 	lr         *lineReader // nil until the start is decided
-	bufp       *[]byte     // the pooled buffer lr reads into, if any
+	bufp       *[]byte     // the pooled buffer lr reads into, if any (holding a read slot)
+	// partial is the allocation dropBuf keeps a partial last line in.
+	partial []byte
+	// wanting: found no free read buffer, counted in s.reading.wanting.
+	wanting    bool
 	lastGrowth time.Time
 	dirty      bool // checkpoint fields changed without an event
 	// readFailing: a read error was logged; log again once it works.
@@ -135,9 +140,10 @@ func (t *tailer) step(ctx context.Context) (wait time.Duration, done bool, err e
 		t.startReading()
 	}
 	for ctx.Err() == nil {
-		if t.lr.buf == nil {
-			t.bufp = s.pool.Get().(*[]byte)
-			t.lr.buf = *t.bufp
+		if t.bufp == nil && !t.holdBuf() {
+			// Every read buffer is taken: try again shortly (holders give
+			// theirs up between reads while this tailer wants one).
+			return readRetry, false, nil
 		}
 		pos := t.lr.readPos()
 		n, rerr := t.f.ReadAt(t.lr.space(), pos)
@@ -169,6 +175,11 @@ func (t *tailer) step(ctx context.Context) (wait time.Duration, done bool, err e
 			if err := t.consume(ctx, false); err != nil {
 				return 0, false, err
 			}
+			if s.reading.contended() && t.dropBuf() {
+				// Other files wait for a read buffer: take turns, so that
+				// files written flat out do not keep them from being read.
+				runtime.Gosched()
+			}
 			continue
 		}
 		// The read path pauses here: everything below works on what is
@@ -195,10 +206,7 @@ func (t *tailer) step(ctx context.Context) (wait time.Duration, done bool, err e
 				continue // grown meanwhile, or reset by truncation
 			}
 		}
-		if t.lr.idle() && t.lr.buf != nil { // give the buffer back
-			s.pool.Put(t.bufp)
-			t.lr.buf, t.bufp = nil, nil
-		}
+		t.dropBuf() // nothing to read until the file grows
 		return t.nextWait(), false, nil
 	}
 	return 0, false, ctx.Err()
@@ -232,8 +240,10 @@ func (t *tailer) curPath() string {
 func (t *tailer) close() {
 	t.settle() // what fails here is read again from the checkpoint
 	t.f.Close()
+	t.stopWanting()
 	if t.bufp != nil {
 		t.s.pool.Put(t.bufp)
+		t.s.reading.release()
 		t.lr.buf, t.bufp = nil, nil
 	}
 	t.s.mu.Lock()
@@ -514,14 +524,71 @@ func (t *tailer) send(ctx context.Context, extra ...component.Checkpoint) error 
 
 // detachBuf moves the tailer to a copy of its read buffer, the old one
 // being referenced by events that were not released. The copy goes to the
-// pool when the tailer is idle, the old one never.
+// pool when the tailer is idle, the old one never. A partial line kept
+// without a pooled buffer (see dropBuf) is copied the same way.
 func (t *tailer) detachBuf() {
 	if t.lr.buf == nil {
 		return
 	}
 	t.lr.detach()
-	b := t.lr.buf
-	t.bufp = &b
+	// The old bytes are the events' now: dropBuf must not reuse them.
+	t.partial = nil
+	if t.bufp != nil {
+		b := t.lr.buf
+		t.bufp = &b
+	}
+}
+
+// readRetry is how soon a tailer that found no free read buffer tries
+// again.
+const readRetry = 20 * time.Millisecond
+
+// holdBuf takes a read slot and a pooled buffer for lr, with the partial
+// line dropBuf kept, if any, at its start. It reports false when no slot is
+// free; the tailer then counts as wanting one until it gets one.
+func (t *tailer) holdBuf() bool {
+	if !t.s.reading.tryAcquire() {
+		if !t.wanting {
+			t.wanting = true
+			t.s.reading.wanting.Add(1)
+		}
+		return false
+	}
+	t.stopWanting()
+	t.bufp = t.s.pool.Get().(*[]byte)
+	copy(*t.bufp, t.lr.buf[:t.lr.fill])
+	t.lr.buf = *t.bufp
+	return true
+}
+
+func (t *tailer) stopWanting() {
+	if t.wanting {
+		t.wanting = false
+		t.s.reading.wanting.Add(-1)
+	}
+}
+
+// dropBuf gives the pooled read buffer and its slot back when the reader
+// holds no lines not yet sent (a multiline record in progress owns its
+// text): the bytes of a partial last line (at most max_line_bytes; an
+// active file's last line may wait for its delimiter for ever) move to an
+// allocation of their own. It reports whether it did.
+func (t *tailer) dropBuf() bool {
+	lr := t.lr
+	if t.bufp == nil || len(lr.items) > 0 {
+		return false
+	}
+	lr.compact()
+	if lr.fill > 0 {
+		lr.buf = append(t.partial[:0], lr.buf[:lr.fill]...)
+		t.partial = lr.buf
+	} else {
+		lr.buf = nil
+	}
+	t.s.pool.Put(t.bufp)
+	t.bufp = nil
+	t.s.reading.release()
+	return true
 }
 
 // startBuilding waits for one of the source's building slots.
