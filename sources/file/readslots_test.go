@@ -1,11 +1,8 @@
 package file
 
 import (
-	"context"
 	"fmt"
-	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 )
@@ -52,48 +49,30 @@ func TestManyFilesBoundedBuffers(t *testing.T) {
 	}
 }
 
-// TestBusyFilesTakeTurns: files written flat out do not keep a quiet file
-// from being read when there are fewer read slots than files.
-func TestBusyFilesTakeTurns(t *testing.T) {
-	const busy = 4
-	h := newHarness(t, nil)
-	h.mutate = func(s *Source) { s.reading.ch = make(chan struct{}, 2) }
-	for b := 0; b < busy; b++ {
-		appendFile(t, h.path(fmt.Sprintf("busy%d.log", b)), "warm=1\n")
-	}
-	h.start()
-	ctx, cancel := context.WithCancel(context.Background())
-	var wg sync.WaitGroup
-	for b := 0; b < busy; b++ {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			f, err := os.OpenFile(h.path(fmt.Sprintf("busy%d.log", b)), os.O_APPEND|os.O_WRONLY, 0)
-			if err != nil {
-				t.Error(err)
-				return
+// TestReadersTakeTurns: a file read in several reads gives its buffer up
+// between them while another file wants one (so files written flat out do
+// not keep the others from being read), and keeps it otherwise.
+func TestReadersTakeTurns(t *testing.T) {
+	for _, wanted := range []bool{false, true} {
+		t.Run(fmt.Sprintf("wanted=%v", wanted), func(t *testing.T) {
+			m := newModel(t, false, func(c *Config) { c.BatchLines = 1000 })
+			m.write(60000) // 1.3 MB: several reads of a 256 KiB buffer
+			if wanted {
+				m.src.reading.wanting.Store(1) // as a tailer that found no slot
 			}
-			defer f.Close()
-			chunk := []byte(strings.Repeat("busy line xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n", 1000))
-			for ctx.Err() == nil {
-				if _, err := f.Write(chunk); err != nil {
-					t.Error(err)
-					return
-				}
+			m.step()
+			taken := m.src.reading.taken.Load()
+			switch {
+			case !wanted && taken != 1:
+				t.Fatalf("read buffer taken %d times in one pass, want once", taken)
+			case wanted && taken < 4:
+				t.Fatalf("read buffer taken %d times in one pass while wanted, want once per read (at least 4)", taken)
 			}
-		}()
-	}
-	defer func() { cancel(); wg.Wait() }()
-	time.Sleep(200 * time.Millisecond) // the busy files hold the slots
-	appendFile(t, h.path("quiet.log"), "seq=0\n")
-	deadline := time.Now().Add(15 * time.Second)
-	for time.Now().Before(deadline) {
-		for _, m := range messages(t, h.em.Events()) {
-			if m == "seq=0" {
-				return
+			if h := m.src.reading.held.Load(); h != 0 {
+				t.Fatalf("%d read buffers held at the end of the file", h)
 			}
-		}
-		time.Sleep(50 * time.Millisecond)
+			m.src.reading.wanting.Store(0)
+			m.finish()
+		})
 	}
-	t.Fatal("the quiet file's line was not read while busy files were written")
 }

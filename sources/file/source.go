@@ -774,8 +774,10 @@ func (s *Source) newRecord(t *tailer, now time.Time) *component.Checkpoint {
 type readSlots struct {
 	ch      chan struct{}
 	wanting atomic.Int32
-	// held and peak: slots held now and at most (for tests).
+	// held and peak: slots held now and at most; taken: slots taken in
+	// all (for tests).
 	held, peak atomic.Int32
+	taken      atomic.Int64
 }
 
 // tryAcquire takes a slot if one is free.
@@ -785,6 +787,7 @@ func (r *readSlots) tryAcquire() bool {
 	default:
 		return false
 	}
+	r.taken.Add(1)
 	if n := r.held.Add(1); n > r.peak.Load() {
 		r.peak.Store(n)
 	}
