@@ -144,8 +144,8 @@ func run(args []string, stdout io.Writer) error {
 	full := FullSizes()
 	var shippers string
 	fs.BoolVar(&o.Smoke, "smoke", false, "hogtail only, small counts, exit non-zero on any loss")
-	fs.StringVar(&shippers, "shippers", "hogtail,syslog-ng,rsyslog,fluent-bit,syslog-ng-reliable,fluent-bit-sync-full",
-		"shippers to run; syslog-ng-reliable (disk-buffer(reliable(yes))) and fluent-bit-sync-full (storage.sync full) are the equal-durability rows of tail and syslog-tcp")
+	fs.StringVar(&shippers, "shippers", "hogtail,syslog-ng,rsyslog,fluent-bit,syslog-ng-reliable,fluent-bit-sync-full,syslog-ng-json",
+		"shippers to run; syslog-ng-reliable (disk-buffer(reliable(yes))) and fluent-bit-sync-full (storage.sync full) are the equal-durability rows of tail and syslog-tcp; syslog-ng-json (the body is hogtail's event, format-json) is the equal-output row of syslog-tcp")
 	fs.StringVar(&o.Hogtail, "hogtail", "hogtail", "hogtail binary")
 	fs.StringVar(&o.SyslogNG, "syslog-ng", "syslog-ng", "syslog-ng binary")
 	fs.BoolVar(&o.SyslogNGDiskBuffer, "syslog-ng-disk-buffer", false, "give syslog-ng's http() destination a reliable disk-buffer() (comparison only: a durable queue like hogtail's)")
@@ -318,6 +318,8 @@ func Bench(ctx context.Context, o Options, logf func(string, ...any)) ([]Result,
 			shippers = append(shippers, SyslogNG{Bin: o.SyslogNG, DiskBuffer: o.SyslogNGDiskBuffer})
 		case "syslog-ng-reliable":
 			shippers = append(shippers, SyslogNG{Bin: o.SyslogNG, Reliable: true})
+		case "syslog-ng-json":
+			shippers = append(shippers, SyslogNG{Bin: o.SyslogNG, JSON: true})
 		case "fluent-bit", "fluent-bit-sync-full":
 			if o.FluentBit == "" {
 				logf("%s skipped: no -fluent-bit (the binary of the unpacked release tarball)", name)

@@ -129,12 +129,29 @@ type SyslogNG struct {
 	// Reliable is the equal-durability shipper: disk-buffer(reliable(yes)),
 	// run for tail and syslog-tcp only, beside the memory-queue one.
 	Reliable bool
+	// JSON is the equal-output shipper of syslog-tcp: each message goes out
+	// as the event hogtail sends (uuid, event, distinct_id, timestamp and
+	// the same properties, with format-json) instead of the bare message,
+	// through memory queues.
+	JSON bool
 }
+
+// jsonEventBody is the body of the equal-output shipper: the fields of
+// hogtail's syslog event (sources/syslog/README.md, "Event mapping").
+const jsonEventBody = `"$(format-json uuid=${UNIQID} event=syslog distinct_id=${HOST} timestamp=${ISODATE}` +
+	` properties.facility=${FACILITY} properties.facility_code=int(${FACILITY_NUM})` +
+	` properties.severity=${LEVEL} properties.severity_code=int(${LEVEL_NUM})` +
+	` properties.hostname=${HOST} properties.appname=${PROGRAM} properties.procid=${PID}` +
+	` properties.message=${MESSAGE} properties.syslog_format=rfc5424 properties.peer=${SOURCEIP}` +
+	` properties.host=${HOST_FROM})"`
 
 // Name implements Shipper.
 func (s SyslogNG) Name() string {
-	if s.Reliable {
+	switch {
+	case s.Reliable:
 		return "syslog-ng disk-buffer"
+	case s.JSON:
+		return "syslog-ng json"
 	}
 	return "syslog-ng"
 }
@@ -144,6 +161,8 @@ func (s SyslogNG) Skip(sc Scenario) string {
 	switch {
 	case s.Reliable && sc.Name != "tail" && sc.Name != "syslog-tcp":
 		return "equal-durability rows cover tail and syslog-tcp"
+	case s.JSON && sc.Name != "syslog-tcp":
+		return "the equal-output row covers syslog-tcp"
 	case sc.Input == "http":
 		return "syslog-ng 3.38 has no HTTP source (its http() is a destination only)"
 	case sc.Input == "journal":
@@ -160,7 +179,11 @@ func (s SyslogNG) Skip(sc Scenario) string {
 func (s SyslogNG) Prepare(env Env) ([]string, error) {
 	var b strings.Builder
 	b.WriteString("@version: 3.38\n")
-	fmt.Fprintf(&b, "options { stats-freq(0); keep-hostname(yes); time-reopen(1); log-fifo-size(100000); };\n")
+	uniqid := ""
+	if s.JSON {
+		uniqid = " use-uniqid(yes);" // ${UNIQID}, the events' uuid
+	}
+	fmt.Fprintf(&b, "options { stats-freq(0); keep-hostname(yes); time-reopen(1); log-fifo-size(100000);%s };\n", uniqid)
 	switch env.Input {
 	case "file":
 		fmt.Fprintf(&b, "source s_in { file(%q follow-freq(1) flags(no-parse) log-iw-size(100000) log-fetch-limit(1000)); };\n", env.LogFile)
@@ -172,6 +195,9 @@ func (s SyslogNG) Prepare(env Env) ([]string, error) {
 		fmt.Fprintf(&b, "source s_in { syslog(transport(\"udp\") ip(%q) port(%s) so-rcvbuf(4194304)); };\n", host, port)
 	}
 	body := `"${MESSAGE}"`
+	if s.JSON {
+		body = jsonEventBody
+	}
 	if env.JS {
 		b.WriteString("parser p_json { json-parser(prefix(\".json.\")); };\n")
 		b.WriteString("rewrite r_add { set(\"syslog-ng\" value(\".json.shipper\")); };\n")
