@@ -31,8 +31,8 @@ type source struct {
 	addr    atomic.Pointer[net.Addr]
 	ready   chan struct{}
 
-	// budget bounds the messages of all tcp/tls connections that were
-	// read and are not stored yet (max_inflight_bytes).
+	// budget bounds the messages read (tcp/tls) or queued (udp/unix) and
+	// not stored yet (max_inflight_bytes).
 	budget *semaphore.Weighted
 	// blocks keeps the connections' released blocks for reuse.
 	blocks blockPool
@@ -356,7 +356,8 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 			handOver()
 			return
 		}
-		if w := int64(len(msg)) + messageOverhead; credit < w {
+		w := int64(len(msg)) + messageOverhead
+		if credit < w {
 			taken, ok := s.takeBudget(w - credit)
 			if !ok {
 				// The budget is used up. What this connection holds reaches
@@ -382,7 +383,6 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 			s.log.Warn("connection ended inside a frame; keeping what arrived", "peer", peer, "err", fi.cut)
 		}
 		if ev := p.toEvent(msg, peer, fi, time.Now); ev != nil {
-			w := int64(len(msg)) + messageOverhead
 			credit -= w
 			localWeight += w
 			s.count(p, fi.truncated)
@@ -403,15 +403,22 @@ const creditChunk = 32 << 10
 // takeBudget takes creditChunk bytes of the budget, or n if that is more,
 // without waiting. It returns what it took, and false when it took nothing.
 func (s *source) takeBudget(n int64) (int64, bool) {
-	if n < creditChunk && s.budget.TryAcquire(creditChunk) {
-		s.metrics.inflight.Add(creditChunk)
+	if n < creditChunk && s.tryTake(creditChunk) {
 		return creditChunk, true
 	}
-	if s.budget.TryAcquire(n) {
-		s.metrics.inflight.Add(float64(n))
+	if s.tryTake(n) {
 		return n, true
 	}
 	return 0, false
+}
+
+// tryTake takes n bytes of the budget if they are free.
+func (s *source) tryTake(n int64) bool {
+	if !s.budget.TryAcquire(n) {
+		return false
+	}
+	s.metrics.inflight.Add(float64(n))
+	return true
 }
 
 // waitBudget takes n bytes of the budget, waiting for room until ctx ends.
@@ -651,11 +658,10 @@ func (s *source) readDatagrams(ctx context.Context, pc net.PacketConn, queue cha
 		// A datagram counts in max_inflight_bytes until stored, so that a
 		// flood of large datagrams cannot fill udp_queue with 64 KiB each.
 		w := int64(min(n, limit)) + messageOverhead
-		if !s.budget.TryAcquire(w) {
+		if !s.tryTake(w) {
 			s.metrics.queueDropped.Inc()
 			continue
 		}
-		s.metrics.inflight.Add(float64(w))
 		d := datagram{peer: peer, truncated: n > limit, weight: w}
 		d.data = append([]byte(nil), buf[:min(n, limit)]...)
 		select {
