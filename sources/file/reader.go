@@ -106,10 +106,6 @@ func (r *lineReader) space() []byte { return r.buf[r.fill:] }
 // added records that n bytes were read into space.
 func (r *lineReader) added(n int) { r.fill += n }
 
-// idle reports whether the reader holds nothing: no bytes that are not
-// lines yet, no record in progress. Its buffer may then be given back.
-func (r *lineReader) idle() bool { return r.fill == 0 && r.group == nil }
-
 // lines appends the complete lines from the buffer to items until items
 // holds max of them (then it returns true: call again once they are taken)
 // or no complete line is left. With final, a partial last line is taken

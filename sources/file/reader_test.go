@@ -175,8 +175,8 @@ func TestLineReaderPartialAndRecords(t *testing.T) {
 	if got := r.groupIdle(t0.Add(300 * time.Millisecond)); got != 300*time.Millisecond {
 		t.Errorf("idle %v", got)
 	}
-	if r.idle() || r.fill != 4 || r.readPos() != 116 {
-		t.Errorf("idle %v, fill %d, readPos %d", r.idle(), r.fill, r.readPos())
+	if holdsNothing(r) || r.fill != 4 || r.readPos() != 116 {
+		t.Errorf("idle %v, fill %d, readPos %d", holdsNothing(r), r.fill, r.readPos())
 	}
 	r.items = r.items[:0]
 	r.lines(true, 1000, t0)
@@ -185,8 +185,8 @@ func TestLineReaderPartialAndRecords(t *testing.T) {
 	if len(r.items) != 1 || r.items[0].text != "S2\n b\npart" {
 		t.Fatalf("after final: %+v", r.items)
 	}
-	if !r.idle() || r.checkpointOffset() != 116 {
-		t.Errorf("idle %v, checkpoint %d, want 116", r.idle(), r.checkpointOffset())
+	if !holdsNothing(r) || r.checkpointOffset() != 116 {
+		t.Errorf("idle %v, checkpoint %d, want 116", holdsNothing(r), r.checkpointOffset())
 	}
 	r.reset(0)
 	if r.readPos() != 0 || r.checkpointOffset() != 0 {
@@ -214,3 +214,7 @@ func TestLineReaderDetach(t *testing.T) {
 		t.Errorf("old buffer changed: %q", old)
 	}
 }
+
+// holdsNothing reports whether r holds no bytes that are not lines yet and
+// no record in progress.
+func holdsNothing(r *lineReader) bool { return r.fill == 0 && r.group == nil }

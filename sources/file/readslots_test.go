@@ -68,7 +68,7 @@ func TestReadersTakeTurns(t *testing.T) {
 			case wanted && taken < 4:
 				t.Fatalf("read buffer taken %d times in one pass while wanted, want once per read (at least 4)", taken)
 			}
-			if h := m.src.reading.held.Load(); h != 0 {
+			if h := len(m.src.reading.ch); h != 0 {
 				t.Fatalf("%d read buffers held at the end of the file", h)
 			}
 			m.src.reading.wanting.Store(0)

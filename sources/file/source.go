@@ -772,12 +772,12 @@ func (s *Source) newRecord(t *tailer, now time.Time) *component.Checkpoint {
 // so that no file waits for another's), but counts itself in wanting, and
 // tailers holding one give it up between reads while someone wants one.
 type readSlots struct {
-	ch      chan struct{}
+	ch      chan struct{} // one value per slot held
 	wanting atomic.Int32
-	// held and peak: slots held now and at most; taken: slots taken in
+	// peak and taken: the most slots held at once, and slots taken in
 	// all (for tests).
-	held, peak atomic.Int32
-	taken      atomic.Int64
+	peak  atomic.Int32
+	taken atomic.Int64
 }
 
 // tryAcquire takes a slot if one is free.
@@ -788,16 +788,16 @@ func (r *readSlots) tryAcquire() bool {
 		return false
 	}
 	r.taken.Add(1)
-	if n := r.held.Add(1); n > r.peak.Load() {
-		r.peak.Store(n)
+	for n := int32(len(r.ch)); ; {
+		p := r.peak.Load()
+		if n <= p || r.peak.CompareAndSwap(p, n) {
+			break
+		}
 	}
 	return true
 }
 
-func (r *readSlots) release() {
-	r.held.Add(-1)
-	<-r.ch
-}
+func (r *readSlots) release() { <-r.ch }
 
 // contended reports whether a tailer wants a slot.
 func (r *readSlots) contended() bool { return r.wanting.Load() > 0 }
