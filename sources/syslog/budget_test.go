@@ -177,3 +177,25 @@ func TestUDPInflightBudget(t *testing.T) {
 		t.Fatalf("stored %d, dropped %d of %d sent (budget %d bytes)", stored, dropped, sent, budget)
 	}
 }
+
+// TestBudgetWaitDrainsAtShutdown: a connection that read a message and
+// waits for budget when the source stops still gets room within the drain
+// timeout (the committers store what was handed over and give theirs back),
+// so the message is stored like everything else already read.
+func TestBudgetWaitDrainsAtShutdown(t *testing.T) {
+	s, _ := newBare(t, func(c *Config) { c.Mode = ModeTCP; c.MaxMessageBytes = 4 << 10; c.MaxInflightBytes = 64 << 10 })
+	held := int64(64 << 10)
+	if !s.tryTake(held) {
+		t.Fatal("the budget is not free at the start")
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the source is stopping
+	go func() {
+		time.Sleep(50 * time.Millisecond) // a committer stores its batch
+		s.giveBack(held)
+	}()
+	if !s.waitBudget(ctx, 2<<10) {
+		t.Fatal("no room within the drain timeout, though the budget came back")
+	}
+	s.giveBack(2 << 10)
+}

@@ -369,9 +369,9 @@ func (s *source) serveConn(ctx context.Context, emit component.Emitter, r io.Rea
 				s.giveBack(credit)
 				credit = 0
 				if !s.waitBudget(ctx, w) {
-					// Stopped while waiting: like the bytes not read yet,
-					// this message is not taken (syslog over TCP has no
-					// acknowledgement to withhold).
+					// No room even within the drain timeout: the message
+					// read is lost, and counted as such.
+					s.metrics.lost.Inc()
 					return
 				}
 				taken = w
@@ -421,10 +421,18 @@ func (s *source) tryTake(n int64) bool {
 	return true
 }
 
-// waitBudget takes n bytes of the budget, waiting for room until ctx ends.
+// waitBudget takes n bytes of the budget, waiting for room until ctx ends,
+// then for the drain timeout: at a shutdown the committers still store what
+// was handed over, which gives room for a message already read.
 func (s *source) waitBudget(ctx context.Context, n int64) bool {
 	s.metrics.budgetWaits.Inc()
-	if s.budget.Acquire(ctx, n) != nil {
+	err := s.budget.Acquire(ctx, n)
+	if err != nil && ctx.Err() != nil {
+		dctx, cancel := emitContext(ctx)
+		err = s.budget.Acquire(dctx, n)
+		cancel()
+	}
+	if err != nil {
 		return false
 	}
 	s.metrics.inflight.Add(float64(n))
