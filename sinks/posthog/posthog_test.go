@@ -259,20 +259,7 @@ func TestValidate(t *testing.T) {
 			c := defaultConfig()
 			tc.mod(c)
 			err := c.Validate()
-			if len(tc.want) == 0 {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q:\n%v", w, err)
-				}
-			}
+			componenttest.CheckError(t, err, tc.want...)
 		})
 	}
 }

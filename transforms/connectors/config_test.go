@@ -3,7 +3,6 @@ package connectors
 import (
 	"os"
 	"path/filepath"
-	"strings"
 	"testing"
 
 	"github.com/hogtail/hogtail/agent/component"
@@ -65,20 +64,7 @@ func TestValidate(t *testing.T) {
 			c := DefaultConfig()
 			tc.mut(c)
 			err := c.Validate()
-			if len(tc.wants) == 0 {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("want an error")
-			}
-			for _, w := range tc.wants {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q:\n%v", w, err)
-				}
-			}
+			componenttest.CheckError(t, err, tc.wants...)
 		})
 	}
 }

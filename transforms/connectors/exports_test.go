@@ -331,20 +331,7 @@ func TestExportsConfigValidate(t *testing.T) {
 			e := defaultExports()
 			tc.mutate(&e)
 			err := e.validate()
-			if tc.want == nil {
-				if err != nil {
-					t.Fatal(err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("no error")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q:\n%v", w, err)
-				}
-			}
+			componenttest.CheckError(t, err, tc.want...)
 		})
 	}
 }

@@ -3,7 +3,6 @@ package connectors
 import (
 	"path/filepath"
 	"runtime"
-	"strings"
 	"testing"
 	"time"
 
@@ -38,20 +37,7 @@ func TestValidateCompilesConnectors(t *testing.T) {
 			c.Timeout = component.Duration(200 * time.Millisecond)
 			c.Chain = []ChainEntry{{Path: tc.dir}}
 			err := c.Validate()
-			if len(tc.want) == 0 {
-				if err != nil {
-					t.Fatalf("unexpected error: %v", err)
-				}
-				return
-			}
-			if err == nil {
-				t.Fatal("want an error")
-			}
-			for _, w := range tc.want {
-				if !strings.Contains(err.Error(), w) {
-					t.Errorf("error lacks %q:\n%v", w, err)
-				}
-			}
+			componenttest.CheckError(t, err, tc.want...)
 		})
 	}
 }
