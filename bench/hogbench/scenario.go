@@ -12,6 +12,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -73,6 +74,11 @@ type Result struct {
 	// after a refusal.
 	P99LatencyMS   float64 `json:"p99_request_ms,omitempty"`
 	CaptureRetries int64   `json:"capture_retries,omitempty"`
+	// HarnessCPU is hogbench's own CPU time (load generator, receiver and
+	// tally) from the start of the load to the end of the measurement. On
+	// a machine the shipper shares with hogbench, a shipper whose output is
+	// larger costs the harness more, and leaves itself less CPU.
+	HarnessCPU float64 `json:"harness_cpu_seconds,omitempty"`
 }
 
 // Failed reports a hogtail result that breaks a promise of the design.
@@ -230,6 +236,7 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 	if !sc.Prewrite {
 		start = time.Now()
 	}
+	harnessStart := selfCPU()
 
 	// Load and chaos run in goroutines that all end before Run returns.
 	var wg sync.WaitGroup
@@ -407,6 +414,7 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 		}
 		<-tick.C
 	}
+	res.HarnessCPU = (selfCPU() - harnessStart).Seconds()
 	// A short grace period catches late duplicates.
 	time.Sleep(300 * time.Millisecond)
 	snap := rcv.Tally.Snapshot()
@@ -440,6 +448,16 @@ func (rn *Runner) Run(ctx context.Context, sc Scenario, sh Shipper) (res Result,
 	}
 	loadMu.Unlock()
 	return res, nil
+}
+
+// selfCPU is the user and system CPU time hogbench itself used so far
+// (children not included); 0 when getrusage fails.
+func selfCPU() time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		return 0
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func latest(ts ...time.Time) time.Time {
