@@ -355,9 +355,13 @@ func NewValues(data []byte) *Values {
 // Parse decodes the value in data[start:end] (surrounding whitespace
 // allowed). Error offsets count from the start of data.
 func (v *Values) Parse(start, end int) (any, error) {
-	v.p.data, v.p.str, v.p.pos, v.p.depth = v.data[:end], v.str[:end], start, 0
+	v.p.data, v.p.str, v.p.pos, v.p.depth, v.p.values = v.data[:end], v.str[:end], start, 0, 0
 	return v.p.run()
 }
+
+// Count is how many values and object keys the last Parse decoded, as
+// CountValues counts them: what the decoded value's memory grows with.
+func (v *Values) Count() int { return v.p.values }
 
 // UnmarshalJSON implements json.Unmarshaler, keeping key order.
 func (m *Map) UnmarshalJSON(data []byte) error {

@@ -24,6 +24,8 @@ type parser struct {
 	str   string
 	pos   int
 	depth int
+	// values counts the values and keys decoded (see Values.Count).
+	values int
 	// fields and items are stacks of the objects and arrays being parsed:
 	// a finished one is copied out at its exact size, so a value does not
 	// reallocate as it grows.
@@ -93,6 +95,7 @@ func (p *parser) skipSpace() {
 }
 
 func (p *parser) value() (any, error) {
+	p.values++
 	p.skipSpace()
 	if p.pos >= len(p.data) {
 		return nil, p.fail("expected a value")
@@ -149,6 +152,7 @@ func (p *parser) object() (any, error) {
 		if err != nil {
 			return nil, err
 		}
+		p.values++
 		p.skipSpace()
 		if p.pos >= len(p.data) || p.data[p.pos] != ':' {
 			return nil, p.fail("expected ':'")

@@ -1,6 +1,9 @@
 package event
 
-import "bytes"
+import (
+	"bytes"
+	"strconv"
+)
 
 // SkipSpace returns the index of the first byte at or after i that is not
 // JSON whitespace.
@@ -75,4 +78,85 @@ func SkipValue(b []byte, i int) int {
 		return -1
 	}
 	return j
+}
+
+// CountValues scans the JSON text b without decoding it and returns how
+// many values and object keys it holds (each string, number, literal,
+// array and object counts one; a key counts one more), as Values.Count
+// reports them after decoding. A request handler uses it to charge a
+// large item's decoded memory before decoding it: that memory grows with
+// the count, not with the bytes (an array of zeros costs 50 times its
+// text). b need not be valid; the count is then only an estimate.
+func CountValues(b []byte) int {
+	n := 0
+	for i := 0; i < len(b); {
+		switch c := b[i]; {
+		case c == '"':
+			j := SkipString(b, i)
+			if j < 0 {
+				return n + 1
+			}
+			n++
+			i = j
+			continue
+		case c == '{' || c == '[':
+			n++
+		case c == '-' || (c >= '0' && c <= '9') || c == 't' || c == 'f' || c == 'n':
+			n++
+			i = scalarEnd(b, i)
+			continue
+		}
+		i++
+	}
+	return n
+}
+
+// NumberOutOfRange returns the offset of the first number of the JSON text
+// b that ParseValue refuses because a float64 cannot hold it (1e400, as
+// encoding/json refuses it too, though json.Valid accepts it), or -1.
+// Strings are skipped.
+func NumberOutOfRange(b []byte) int {
+	for i := 0; i < len(b); {
+		switch c := b[i]; {
+		case c == '"':
+			j := SkipString(b, i)
+			if j < 0 {
+				return -1
+			}
+			i = j
+			continue
+		case c == '-' || (c >= '0' && c <= '9'):
+			j := scalarEnd(b, i)
+			if outOfRange(b[i:j]) {
+				return i
+			}
+			i = j
+			continue
+		}
+		i++
+	}
+	return -1
+}
+
+// scalarEnd returns the index after the number or literal at b[i].
+func scalarEnd(b []byte, i int) int {
+	for i < len(b) {
+		switch b[i] {
+		case ',', '}', ']', ':', ' ', '\t', '\n', '\r', '"', '{', '[':
+			return i
+		}
+		i++
+	}
+	return i
+}
+
+// outOfRange reports whether the number text t (JSON syntax) is beyond
+// float64, as ParseValue's number finds it. Only an exponent or hundreds of
+// digits can get there, so other numbers are not parsed.
+func outOfRange(t []byte) bool {
+	if len(t) < 300 && bytes.IndexAny(t, "eE") < 0 {
+		return false
+	}
+	_, err := strconv.ParseFloat(UnsafeString(t), 64)
+	return err != nil
 }

@@ -1,66 +1,97 @@
 package event
 
 import (
+	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 )
 
-func TestSkipValue(t *testing.T) {
-	for _, tc := range []struct {
-		in   string
-		want int
-	}{
-		{`"a\"b",`, 6},
-		{`"a\\",`, 5},
-		{`{"k":"}"},1`, 9},
-		{`[1,[2,{"x":"]"}]] `, 17},
-		{`123,`, 3},
-		{`true}`, 4},
-		{`"open`, -1},
-		{`{"k":1`, -1},
-		{``, -1},
-		{`,`, -1},
-	} {
-		if got := SkipValue([]byte(tc.in), 0); got != tc.want {
-			t.Errorf("SkipValue(%q) = %d, want %d", tc.in, got, tc.want)
+// countCases are JSON texts with the number of values and keys they hold.
+var countCases = []struct {
+	in   string
+	want int
+}{
+	{`0`, 1},
+	{`"a,b:[{"`, 1},
+	{`"esc \" , ["`, 1},
+	{`[]`, 1},
+	{`{}`, 1},
+	{`[0,1.5,-2e3,true,false,null]`, 7},
+	{`{"a":1,"b":[2,3],"c":{"d":"x"}}`, 11},
+	{` { "k" : [ [ ] , { } ] } `, 5},
+	{`[` + strings.Repeat(`0,`, 999) + `0]`, 1001},
+	{`{"event":"t","distinct_id":"u"}`, 5},
+}
+
+func TestCountValues(t *testing.T) {
+	for _, c := range countCases {
+		if got := CountValues([]byte(c.in)); got != c.want {
+			t.Errorf("CountValues(%.40q) = %d, want %d", c.in, got, c.want)
 		}
-	}
-	if got := SkipSpace([]byte(" \t\r\nx"), 0); got != 4 {
-		t.Errorf("SkipSpace = %d", got)
+		v := NewValues([]byte(c.in))
+		if _, err := v.Parse(0, len(c.in)); err != nil {
+			t.Fatalf("%.40q: %v", c.in, err)
+		}
+		if v.Count() != c.want {
+			t.Errorf("Values.Count after %.40q = %d, want %d", c.in, v.Count(), c.want)
+		}
 	}
 }
 
-// TestValues: values decoded one by one out of a document equal what
-// ParseValue gives for each alone, and errors name document offsets.
-func TestValues(t *testing.T) {
-	doc := []byte(`[{"a":"x\"y","n":1,"f":1.5,"l":[true,null]}, "s" ,{"b":{}}]`)
-	var spans [][2]int
-	for i := 1; doc[i] != ']'; {
-		end := SkipValue(doc, i)
-		spans = append(spans, [2]int{i, end})
-		i = SkipSpace(doc, end)
-		if doc[i] == ',' {
-			i = SkipSpace(doc, i+1)
+func TestNumberOutOfRange(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want int
+	}{
+		{`[1,2.5,-3e10,1e308]`, -1},
+		{`{"a":"1e400","b":1}`, -1},
+		{`{"a":1e400}`, 5},
+		{`[0, -1E+999]`, 4},
+		{`[` + strings.Repeat("9", 320) + `]`, 1},
+		{`[` + strings.Repeat("9", 300) + `]`, -1},
+	} {
+		if got := NumberOutOfRange([]byte(c.in)); got != c.want {
+			t.Errorf("NumberOutOfRange(%.40q) = %d, want %d", c.in, got, c.want)
+		}
+		_, err := ParseValue([]byte(c.in))
+		if (err != nil) != (c.want >= 0) {
+			t.Errorf("ParseValue(%.40q) error %v, but NumberOutOfRange says %d", c.in, err, c.want)
 		}
 	}
-	if len(spans) != 3 {
-		t.Fatalf("spans %v", spans)
+}
+
+// FuzzCountValues checks the scanners against the parser: for every JSON
+// text, CountValues counts what decoding it counts, and NumberOutOfRange
+// finds a number exactly when ParseValue refuses one.
+func FuzzCountValues(f *testing.F) {
+	for _, c := range countCases {
+		f.Add(c.in)
 	}
-	vals := NewValues(doc)
-	for _, sp := range spans {
-		got, err := vals.Parse(sp[0], sp[1])
+	f.Add(`{"a":1e400}`)
+	f.Add(`[1e-400, 2E+5]`)
+	f.Fuzz(func(t *testing.T, in string) {
+		b := []byte(in)
+		if !json.Valid(b) {
+			return
+		}
+		v := NewValues(b)
+		_, err := v.Parse(0, len(b))
+		bad := NumberOutOfRange(b)
 		if err != nil {
-			t.Fatalf("Parse(%d, %d): %v", sp[0], sp[1], err)
+			if !errors.Is(err, errSyntax) || !strings.Contains(err.Error(), "out of range") && !strings.Contains(err.Error(), "nested too deeply") {
+				t.Fatalf("json.Valid text %q refused by ParseValue: %v", in, err)
+			}
+			if strings.Contains(err.Error(), "out of range") && bad < 0 {
+				t.Fatalf("%q: ParseValue refuses a number (%v), NumberOutOfRange finds none", in, err)
+			}
+			return
 		}
-		want, err := ParseValue(doc[sp[0]:sp[1]])
-		if err != nil {
-			t.Fatal(err)
+		if bad >= 0 {
+			t.Fatalf("%q: NumberOutOfRange says %d, ParseValue accepts it", in, bad)
 		}
-		if string(AppendValue(nil, got)) != string(AppendValue(nil, want)) {
-			t.Errorf("span %v: got %s, want %s", sp, AppendValue(nil, got), AppendValue(nil, want))
+		if got := CountValues(b); got != v.Count() {
+			t.Fatalf("%q: CountValues %d, decoding counted %d", in, got, v.Count())
 		}
-	}
-	if _, err := NewValues([]byte(`[1, {"a":}]`)).Parse(4, 10); err == nil || !strings.Contains(err.Error(), "offset 9") {
-		t.Errorf("error %v, want one at offset 9", err)
-	}
+	})
 }

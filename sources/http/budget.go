@@ -39,6 +39,9 @@ func (l *lease) take(n int64) bool {
 
 // give returns n bytes of the lease (the memory they stood for is garbage).
 func (l *lease) give(n int64) {
+	if l == nil || n <= 0 {
+		return
+	}
 	n = min(n, l.held)
 	l.held -= n
 	l.b.used.Add(-n)

@@ -18,6 +18,9 @@ type rejection struct {
 	Index int    `json:"index"`
 	Code  string `json:"code"`
 	Error string `json:"error"`
+	// raw is the text of an item refused without being decoded (too
+	// large), where its project token can still be found (rawItemToken).
+	raw []byte
 }
 
 // batchInfo holds what a request says about all of its events.
@@ -49,6 +52,73 @@ func itemToken(m event.Map) string {
 		}
 	}
 	return ""
+}
+
+// rawItemToken is itemToken of an item's JSON text, found without decoding
+// the item: only the values of the keys it looks at are decoded.
+func rawItemToken(raw []byte) string {
+	var tok, propTok string
+	eachKey(raw, func(key string, v []byte) {
+		switch key {
+		case "api_key", "token", "$token":
+			if s, ok := rawString(v); ok && s != "" && tok == "" {
+				tok = s
+			}
+		case "properties":
+			eachKey(v, func(key string, v []byte) {
+				if key == "token" {
+					propTok, _ = rawString(v)
+				}
+			})
+		}
+	})
+	if tok != "" {
+		return tok
+	}
+	return propTok
+}
+
+// eachKey calls fn with each key of the JSON object text b and the text of
+// its value, skipping values without decoding them. It stops quietly at
+// anything that is not an object.
+func eachKey(b []byte, fn func(key string, value []byte)) {
+	i := event.SkipSpace(b, 0)
+	if i >= len(b) || b[i] != '{' {
+		return
+	}
+	i = event.SkipSpace(b, i+1)
+	for i < len(b) && b[i] == '"' {
+		kEnd := event.SkipString(b, i)
+		if kEnd < 0 {
+			return
+		}
+		key, ok := rawString(b[i:kEnd])
+		i = event.SkipSpace(b, kEnd)
+		if !ok || i >= len(b) || b[i] != ':' {
+			return
+		}
+		i = event.SkipSpace(b, i+1)
+		end := event.SkipValue(b, i)
+		if end < 0 {
+			return
+		}
+		fn(key, b[i:end])
+		i = event.SkipSpace(b, end)
+		if i >= len(b) || b[i] != ',' {
+			return
+		}
+		i = event.SkipSpace(b, i+1)
+	}
+}
+
+// rawString decodes the JSON text of a string.
+func rawString(b []byte) (string, bool) {
+	if len(b) < 2 || b[0] != '"' {
+		return "", false
+	}
+	v, err := event.ParseValue(b)
+	s, ok := v.(string)
+	return s, err == nil && ok
 }
 
 var errNoDistinctID = errors.New("missing distinct_id")
@@ -132,6 +202,13 @@ func (s *source) finish(ev *event.Event, b *batchInfo, now time.Time) {
 	ev.EnsureIdentity(now)
 }
 
+// isRejection reports whether payload.each handed over an item it refused
+// (not JSON on the generic endpoint, or too large to decode).
+func isRejection(it any) bool {
+	_, ok := it.(rejection)
+	return ok
+}
+
 // captureEvent builds an event of a capture request, strictly as PostHog
 // capture does: an event name and a distinct_id are required.
 func (s *source) captureEvent(it any, b *batchInfo, now time.Time) (*event.Event, *rejection) {
@@ -169,9 +246,6 @@ func (s *source) captureEvent(it any, b *batchInfo, now time.Time) (*event.Event
 // "event" key is an event (distinct_id defaulted), any other object is a
 // log record that becomes the properties of a cfg.Event event.
 func (s *source) genericEvent(it any, b *batchInfo, now time.Time) (*event.Event, *rejection) {
-	if r, ok := it.(rejection); ok {
-		return nil, &r
-	}
 	m, ok := it.(event.Map)
 	if !ok {
 		return nil, &rejection{Code: "invalid_event", Error: "expected a JSON object"}

@@ -36,7 +36,29 @@ type payload struct {
 	// of them are stored together; before a request stores its first run
 	// of several, the rest of the body is checked (see valid).
 	checked bool
+	// maxRaw: an item longer than this (max_event_bytes) is handed to
+	// each's fn as a too_large rejection without being decoded; 0 for no
+	// limit.
+	maxRaw int
+	// lease, when set, is charged the decoded memory of an item longer
+	// than largeItem before it is decoded (see each).
+	lease *lease
+	// cost is the decoded memory of the item each last handed to fn, and
+	// held the part of it charged to lease: each gives held back after fn
+	// unless fn took it over (set it to 0).
+	cost, held int64
 }
+
+// valueCost is the memory a decoded value or object key may take, at most:
+// measured 113-126 bytes allocated per value for arrays of zeros, of empty
+// strings and objects of many keys, the worst shapes (their stacks' growth
+// included). An item is charged its length plus valueCost per value.
+const valueCost = 128
+
+// largeItem is the length above which an item's decoded memory is charged
+// to the request's lease before it is decoded. Below it an item costs at
+// most valueCost times as much, which the request's reserve covers.
+const largeItem = 4 << 10
 
 // errStructure reports a body whose brackets, commas or strings do not
 // line up.
@@ -134,8 +156,10 @@ func scanCapture(body []byte, b *batchInfo) (*payload, *reqError) {
 		}
 		return bad(jsonError(i, "expected a JSON object or array"))
 	}
-	// The top-level object: each value other than batch is decoded (and
-	// so checked); batch's elements are located.
+	// The top-level object: the values of the batch-level keys are decoded,
+	// the others checked without decoding them (the properties of a single
+	// event can be large, and decoding them costs many times their size);
+	// batch's elements are located.
 	p := &payload{body: body, kind: kindSingle}
 	var apiKey, token, sentAt string
 	historical, isBatch := false, false
@@ -172,7 +196,18 @@ func scanCapture(body []byte, b *batchInfo) (*payload, *reqError) {
 				if end < 0 {
 					return bad(jsonError(i, "unterminated value"))
 				}
-				v, err := event.ParseValue(body[i:end])
+				var v any
+				var err error
+				switch key {
+				case "batch", "api_key", "token", "sent_at", "historical_migration":
+					v, err = event.ParseValue(body[i:end])
+				default:
+					err = checkJSON(body[i:end])
+					if at := event.NumberOutOfRange(body[i:end]); err == nil && at >= 0 {
+						// As the parser refuses it when the item is decoded.
+						err = jsonError(i+at, "number out of range")
+					}
+				}
 				if err != nil {
 					return bad(err)
 				}
@@ -249,15 +284,33 @@ func (p *payload) valid() error {
 		return nil
 	}
 	p.checked = true
-	if !json.Valid(p.body) {
-		err := json.Unmarshal(p.body, new(struct{}))
-		var se *json.SyntaxError
-		if errors.As(err, &se) {
-			return fmt.Errorf("%w: %s (offset %d)", errStructure, se.Error(), se.Offset)
+	if err := checkJSON(p.body); err != nil {
+		return err
+	}
+	// json.Valid accepts numbers that ParseValue refuses, as capture's
+	// parser does: a request stored in runs must not fail at one of them
+	// after its first run is stored.
+	if at := event.NumberOutOfRange(p.body); at >= 0 {
+		end := at + 1
+		for end < len(p.body) && bytes.IndexByte([]byte("0123456789.eE+-"), p.body[end]) >= 0 {
+			end++
 		}
-		return errStructure
+		return fmt.Errorf("%w: number %s out of range (offset %d)", errStructure, p.body[at:end], at)
 	}
 	return nil
+}
+
+// checkJSON reports whether b is JSON, without decoding it.
+func checkJSON(b []byte) error {
+	if json.Valid(b) {
+		return nil
+	}
+	err := json.Unmarshal(b, new(struct{}))
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("%w: %s (offset %d)", errStructure, se.Error(), se.Offset)
+	}
+	return errStructure
 }
 
 // sharedDocMax is the largest body decoded as one document (see each).
@@ -278,12 +331,45 @@ func (p *payload) each(capture bool, fn func(i int, v any) error) error {
 	// A small body is decoded as one document (its strings share one
 	// copy); a large one item by item, so that the copy of a run's strings
 	// goes with the run instead of pinning a copy of the whole body.
-	parse := func(start, end int) (any, error) { return event.ParseValue(p.body[start:end]) }
+	var shared *event.Values
 	if len(p.body) <= sharedDocMax {
-		parse = event.NewValues(p.body).Parse
+		shared = event.NewValues(p.body)
+	}
+	parse := func(start, end int) (any, int, error) {
+		vs, from, to := shared, start, end
+		if vs == nil {
+			vs, from, to = event.NewValues(p.body[start:end]), 0, end-start
+		}
+		v, err := vs.Parse(from, to)
+		return v, vs.Count(), err
 	}
 	item := func(i, start, end int, what string) error {
-		v, err := parse(start, end)
+		raw := p.body[start:end]
+		if p.maxRaw > 0 && len(raw) > p.maxRaw {
+			// Not decoded: its values could take 50 times its size.
+			if err := checkJSON(raw); err != nil {
+				if capture {
+					return syntaxError{fmt.Errorf("item %d: %w", i, err)}
+				}
+				return fn(i, rejection{Code: "invalid_json", Error: what + err.Error()})
+			}
+			p.cost = int64(len(raw))
+			return fn(i, rejection{Code: "too_large", Error: fmt.Sprintf("event is %d bytes as received, more than max_event_bytes (%d)", len(raw), p.maxRaw), raw: raw})
+		}
+		if p.lease != nil && len(raw) > largeItem {
+			c := int64(len(raw)) + valueCost*int64(event.CountValues(raw))
+			if !p.lease.take(c) {
+				return errBudget
+			}
+			p.held = c
+		}
+		v, n, err := parse(start, end)
+		p.cost = int64(len(raw)) + valueCost*int64(n)
+		defer func() {
+			// What fn did not take over is garbage once fn returns.
+			p.lease.give(p.held)
+			p.held = 0
+		}()
 		if err != nil {
 			if capture {
 				if p.kind == kindArray {
@@ -331,11 +417,13 @@ func (p *payload) token() (string, *reqError) {
 	tok := ""
 	var rerr *reqError
 	err := p.each(true, func(_ int, v any) error {
-		m, ok := v.(event.Map)
-		if !ok {
-			return nil
+		var t string
+		switch it := v.(type) {
+		case event.Map:
+			t = itemToken(it)
+		case rejection:
+			t = rawItemToken(it.raw)
 		}
-		t := itemToken(m)
 		if t == "" {
 			return nil
 		}
@@ -348,6 +436,9 @@ func (p *payload) token() (string, *reqError) {
 	})
 	if rerr != nil {
 		return "", rerr
+	}
+	if errors.Is(err, errBudget) {
+		return "", readError(err, "")
 	}
 	if err != nil {
 		return "", badRequest("invalid_json", err.Error())

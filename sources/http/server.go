@@ -340,6 +340,8 @@ func (s *source) handle(w http.ResponseWriter, r *http.Request, endpoint string,
 		var rerr *reqError
 		p, rerr = scanCapture(body, &b)
 		if rerr == nil {
+			// Finding the project token may decode every item.
+			p.maxRaw, p.lease = int(s.cfg.MaxEventBytes), l
 			rerr = s.authorizeCapture(r, p, &b)
 		}
 		if rerr != nil {
@@ -349,6 +351,7 @@ func (s *source) handle(w http.ResponseWriter, r *http.Request, endpoint string,
 	} else {
 		p = scanGeneric(body)
 	}
+	p.maxRaw, p.lease = int(s.cfg.MaxEventBytes), l
 	if b.sentAt == "" {
 		b.sentAt = querySentAt(r)
 	}
@@ -373,15 +376,31 @@ func (s *source) handle(w http.ResponseWriter, r *http.Request, endpoint string,
 	var bad []rejection
 	nbad, tooBig := 0, 0
 	var chunk []*event.Event
-	var chunkBytes int64
+	// chunkBytes estimates the memory of chunk's events, of which
+	// chunkHeld was charged to l for large items (see payload.each).
+	var chunkBytes, chunkHeld int64
 	var scratch []byte
 	var emitErr error
+	emitChunk := func() error {
+		err := ce.emit(chunk)
+		// The events are encoded: their decoded values are garbage.
+		l.give(chunkHeld)
+		chunk, chunkBytes, chunkHeld = nil, 0, 0
+		return err
+	}
 	walkErr := p.each(capture, func(i int, it any) error {
 		var ev *event.Event
 		var rej *rejection
-		if capture {
+		switch {
+		case isRejection(it):
+			r := it.(rejection)
+			rej = &r
+			if r.Code == "too_large" {
+				tooBig++
+			}
+		case capture:
 			ev, rej = s.captureEvent(it, &b, now)
-		} else {
+		default:
 			ev, rej = s.genericEvent(it, &b, now)
 		}
 		if rej == nil {
@@ -400,27 +419,33 @@ func (s *source) handle(w http.ResponseWriter, r *http.Request, endpoint string,
 			}
 			return nil
 		}
-		cost := int64(2*len(scratch) + eventCost)
+		// The event's memory: its decoded values (p.cost, from their
+		// count) or twice its JSON, whichever is more.
+		cost := max(int64(2*len(scratch)+eventCost), p.cost)
+		held := p.held
+		p.held = 0 // kept with the event until its run is stored
 		if len(chunk) > 0 && (len(chunk) >= chunkMaxEvents || chunkBytes+cost > reserve/2) {
 			if ce.single {
 				// The first of several runs: the rest of the body must be
 				// known good before anything is stored.
 				if err := p.valid(); err != nil {
+					l.give(held)
 					return syntaxError{err}
 				}
 				ce.single = false
 			}
-			if emitErr = ce.emit(chunk); emitErr != nil {
+			if emitErr = emitChunk(); emitErr != nil {
+				l.give(held)
 				return emitErr
 			}
-			chunk, chunkBytes = nil, 0
 		}
 		chunk = append(chunk, ev)
 		chunkBytes += cost
+		chunkHeld += held
 		return nil
 	})
 	if walkErr == nil && len(chunk) > 0 {
-		emitErr = ce.emit(chunk)
+		emitErr = emitChunk()
 	}
 	if emitErr == nil {
 		emitErr = ce.wait()
@@ -440,9 +465,19 @@ func (s *source) handle(w http.ResponseWriter, r *http.Request, endpoint string,
 		s.unavailable(w, endpoint, msg)
 		return
 	}
+	if errors.Is(walkErr, errBudget) {
+		// A large item's values would take the memory budget over.
+		s.metrics.rejected.WithLabelValues("no_memory").Add(float64(ce.failed))
+		msg := "too much request data in flight; retry later"
+		if ce.stored > 0 {
+			msg += fmt.Sprintf(" (%d of the request's events were stored)", ce.stored)
+		}
+		s.unavailable(w, endpoint, msg)
+		return
+	}
 	if walkErr != nil {
-		// Only a syntax error stops the walk, and it does so before
-		// anything was stored (see payload.valid).
+		// Otherwise only a syntax error stops the walk, and it does so
+		// before anything was stored (see payload.valid).
 		s.rejectAll(w, endpoint, badRequest("invalid_json", walkErr.Error()))
 		return
 	}
@@ -610,6 +645,10 @@ func appendRejected(out []byte, bad []rejection, total int) []byte {
 }
 
 func (s *source) rejectAll(w http.ResponseWriter, endpoint string, e *reqError) {
+	if e.status == http.StatusServiceUnavailable && w.Header().Get("Retry-After") == "" {
+		// Every 503 says when to come back, whichever path refused.
+		w.Header().Set("Retry-After", strconv.Itoa(int(s.cfg.RetryAfter.D().Round(time.Second)/time.Second)))
+	}
 	s.metrics.rejected.WithLabelValues(e.code).Inc()
 	s.replyError(w, endpoint, e)
 }
