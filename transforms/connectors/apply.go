@@ -245,11 +245,17 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 				start := time.Now()
 				v, err = in.call(fn, eo.obj, in.meta)
 				in.c.processTime.Observe(time.Since(start).Seconds())
-				eo.materialize()
+				merr := in.guarded(eo.materialize)
+				if merr != nil && err == nil {
+					err = fmt.Errorf("processEvent left a value in the event that cannot be kept: %w", merr)
+				}
 				var next *event.Event
 				keep := true
 				if err == nil {
-					next, keep, err = t.result(cur, eo, v)
+					err = in.guarded(func() (rerr error) {
+						next, keep, rerr = t.result(cur, eo, v)
+						return rerr
+					})
 				}
 				eo.detach()
 				if eo.badUUID != "" {
@@ -368,7 +374,11 @@ func (t *Transform) result(cur *event.Event, eo *eventObj, v goja.Value) (*event
 		// uuid would make PostHog drop one of them.
 		next.UUID = cur.UUID
 	} else {
-		m, ok := fromJS(o).(event.Map)
+		v, err := fromJS(o)
+		if err != nil {
+			return nil, false, fmt.Errorf("processEvent returned a value that cannot be an event: %w", err)
+		}
+		m, ok := v.(event.Map)
 		if !ok {
 			return nil, false, errors.New("processEvent returned a value that is not an object")
 		}
@@ -392,6 +402,44 @@ func (t *Transform) result(cur *event.Event, eo *eventObj, v goja.Value) (*event
 		}
 	}
 	return next, true, nil
+}
+
+// readWebhook fills wh from composeWebhook's result o.
+func readWebhook(in *instance, o *goja.Object, wh *component.Webhook) error {
+	if u := o.Get("url"); u != nil && !goja.IsUndefined(u) && !goja.IsNull(u) {
+		wh.URL = u.String()
+	}
+	if wh.URL == "" {
+		return errors.New("no url")
+	}
+	if m := o.Get("method"); m != nil && !goja.IsUndefined(m) && !goja.IsNull(m) && m.String() != "" {
+		wh.Method = strings.ToUpper(m.String())
+	}
+	if h, ok := o.Get("headers").(*goja.Object); ok {
+		wh.Headers = map[string]string{}
+		for _, k := range h.Keys() {
+			wh.Headers[k] = h.Get(k).String()
+		}
+	} else {
+		wh.Headers = map[string]string{"Content-Type": "application/json"}
+	}
+	if b := o.Get("body"); b != nil && !goja.IsUndefined(b) && !goja.IsNull(b) {
+		if _, isObj := b.(*goja.Object); !isObj {
+			wh.Body = b.String()
+			return nil
+		}
+		// As PostHog serialises it: JSON.stringify, whose throw (a
+		// circular body) fails the webhook rather than sending it empty.
+		s, err := in.jsonStringify(goja.Undefined(), b)
+		if err != nil {
+			return fmt.Errorf("body: %w", err)
+		}
+		if goja.IsUndefined(s) {
+			return errors.New("body: JSON.stringify gave undefined")
+		}
+		wh.Body = s.String()
+	}
+	return nil
 }
 
 // posthogEvent builds composeWebhook's argument: PostHog's PostHogEvent
@@ -505,33 +553,10 @@ func (t *Transform) composeWebhook(in *instance, fn goja.Callable, ev *event.Eve
 		return
 	}
 	wh := component.Webhook{Connector: t.name + "/" + in.c.spec.name, Method: "POST"}
-	if u := o.Get("url"); u != nil && !goja.IsUndefined(u) && !goja.IsNull(u) {
-		wh.URL = u.String()
-	}
-	if wh.URL == "" {
-		fail(errors.New("composeWebhook returned no url"))
+	// Reading the result runs plugin code (getters, toString, Proxy traps).
+	if err := in.guarded(func() error { return readWebhook(in, o, &wh) }); err != nil {
+		fail(fmt.Errorf("composeWebhook's result: %s", jsErrorText(err)))
 		return
-	}
-	if m := o.Get("method"); m != nil && !goja.IsUndefined(m) && !goja.IsNull(m) && m.String() != "" {
-		wh.Method = strings.ToUpper(m.String())
-	}
-	if h, ok := o.Get("headers").(*goja.Object); ok {
-		wh.Headers = map[string]string{}
-		for _, k := range h.Keys() {
-			wh.Headers[k] = h.Get(k).String()
-		}
-	} else {
-		wh.Headers = map[string]string{"Content-Type": "application/json"}
-	}
-	if b := o.Get("body"); b != nil && !goja.IsUndefined(b) && !goja.IsNull(b) {
-		if _, isObj := b.(*goja.Object); isObj {
-			s, err := in.jsonStringify(goja.Undefined(), b)
-			if err == nil {
-				wh.Body = s.String()
-			}
-		} else {
-			wh.Body = b.String()
-		}
 	}
 	t.metrics.webhooks.WithLabelValues(t.name, in.c.spec.name).Inc()
 	out.Webhooks = append(out.Webhooks, wh)

@@ -161,7 +161,11 @@ function viaJSON(s) { const e = JSON.parse(s); e.properties.processed_by = 'hogt
 				b.Fatal(err)
 			}
 			var ne event.Event
-			if err := ne.FromMap(fromJS(r).(event.Map)); err != nil {
+			v, err := fromJS(r)
+			if err != nil {
+				b.Fatal(err)
+			}
+			if err := ne.FromMap(v.(event.Map)); err != nil {
 				b.Fatal(err)
 			}
 		}

@@ -130,7 +130,11 @@ func (in *instance) formatArgs(args []goja.Value) string {
 func (in *instance) capture(call goja.FunctionCall) goja.Value {
 	name := call.Argument(0).String()
 	ev := event.New(name, in.c.spec.name)
-	if props, ok := fromJS(call.Argument(1)).(event.Map); ok {
+	v, err := fromJS(call.Argument(1))
+	if err != nil {
+		panic(in.vm.NewTypeError("posthog.capture: properties: %s", err.Error()))
+	}
+	if props, ok := v.(event.Map); ok {
 		if d, ok := props.Get("distinct_id"); ok {
 			ev.DistinctID = stringValue(d)
 			props.Delete("distinct_id")

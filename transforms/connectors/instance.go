@@ -413,6 +413,31 @@ func (in *instance) callSync(fn goja.Callable, args ...goja.Value) (v goja.Value
 	return v, err
 }
 
+// guarded runs f, which reads the JS values a call handed back, under the
+// call's watchdog: a getter or a Proxy trap runs plugin code while they
+// are read, so a loop there times out as one in the call does, and a
+// throw becomes an error instead of a panic through the agent.
+func (in *instance) guarded(f func() error) (err error) {
+	in.arm(in.limit)
+	defer func() {
+		if r := recover(); r != nil {
+			switch x := r.(type) {
+			case *goja.Exception:
+				err = x
+			case *goja.InterruptedError:
+				err = x
+			default:
+				err = fmt.Errorf("panic reading a connector's result: %v", r)
+			}
+		}
+		in.disarm()
+		if err != nil {
+			in.checkInterrupted(err)
+		}
+	}()
+	return f()
+}
+
 func settle(v goja.Value) (goja.Value, error) {
 	o, ok := v.(*goja.Object)
 	if !ok || o.ExportType() != promiseType {

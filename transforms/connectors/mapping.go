@@ -1,6 +1,8 @@
 package connectors
 
 import (
+	"errors"
+	"fmt"
 	"math"
 	"reflect"
 	"time"
@@ -226,20 +228,42 @@ func (e *eventObj) Keys() []string {
 
 // materialize writes the JS-side state back into the Go event so it holds
 // only Go values again.
-func (e *eventObj) materialize() {
+// materialize turns the JS values a call left in the event into Go values.
+// It fails when one cannot be converted (see converter); the event then
+// keeps what was converted, without the values that were not.
+func (e *eventObj) materialize() (err error) {
+	c := &converter{}
+	defer func() {
+		if err = c.recovered(recover()); err != nil {
+			e.props, e.set, e.setOnce = nil, nil, nil
+			e.ev.Properties = scrub(e.ev.Properties)
+			e.ev.Set = scrub(e.ev.Set)
+			e.ev.SetOnce = scrub(e.ev.SetOnce)
+			e.ev.Extra = scrub(e.ev.Extra)
+		}
+	}()
+	c.materialize(e)
+	return nil
+}
+
+func (c *converter) materialize(e *eventObj) {
+	if !c.enter(e.obj) {
+		c.fail(errCircular)
+	}
+	defer c.leave()
 	if e.props != nil {
-		e.ev.Properties, _ = fromJS(e.props).(event.Map)
+		e.ev.Properties, _ = c.value(e.props, 1).(event.Map)
 		e.props = nil
 	}
 	if e.set != nil {
-		e.ev.Set, _ = fromJS(e.set).(event.Map)
+		e.ev.Set, _ = c.value(e.set, 1).(event.Map)
 		e.set = nil
 	}
 	if e.setOnce != nil {
-		e.ev.SetOnce, _ = fromJS(e.setOnce).(event.Map)
+		e.ev.SetOnce, _ = c.value(e.setOnce, 1).(event.Map)
 		e.setOnce = nil
 	}
-	materializeMap(e.ev.Extra)
+	c.materializeMap(e.ev.Extra, 1)
 }
 
 // mapObj is the JS view of an event.Map.
@@ -374,32 +398,162 @@ func jsString(v goja.Value) string {
 
 // materializeMap converts JS values held in m's fields back to Go values,
 // in place.
-func materializeMap(m event.Map) {
+func (c *converter) materializeMap(m event.Map, depth int) {
+	if depth > maxDepth {
+		c.fail(errTooDeep)
+	}
 	for i := range m {
 		switch v := m[i].Value.(type) {
 		case goja.Value:
-			m[i].Value = fromJS(v)
+			m[i].Value = c.value(v, depth+1)
 		case event.Map:
-			materializeMap(v)
+			c.materializeMap(v, depth+1)
 		case []any:
 			for j := range v {
 				if jv, ok := v[j].(goja.Value); ok {
-					v[j] = fromJS(jv)
+					v[j] = c.value(jv, depth+1)
 				}
 			}
 		}
 	}
 }
 
-// fromJS converts a JS value to the Go value types of event.Map. Undefined
-// and functions become nil (callers drop such keys), Dates ISO strings.
-func fromJS(v goja.Value) any {
-	return fromJSDepth(v, 0)
+// scrub drops the fields of m (and of the maps and arrays in it) that
+// still hold JS values after a failed conversion: what could not become a
+// Go value is not kept half-converted.
+func scrub(m event.Map) event.Map {
+	out := m[:0]
+	for _, f := range m {
+		switch v := f.Value.(type) {
+		case goja.Value:
+			continue
+		case event.Map:
+			f.Value = scrub(v)
+		case []any:
+			for j := range v {
+				switch x := v[j].(type) {
+				case goja.Value:
+					v[j] = nil
+				case event.Map:
+					v[j] = scrub(x)
+				}
+			}
+		}
+		out = append(out, f)
+	}
+	clear(m[len(out):])
+	return out
 }
 
-const maxDepth = 64
+// fromJS converts a JS value to the Go value types of event.Map. Undefined
+// and functions become nil (callers drop such keys), Dates ISO strings. It
+// fails as converter does.
+func fromJS(v goja.Value) (out any, err error) {
+	c := &converter{}
+	defer func() {
+		if err = c.recovered(recover()); err != nil {
+			out = nil
+		}
+	}()
+	return c.value(v, 0), nil
+}
 
-func fromJSDepth(v goja.Value, depth int) any {
+// maxDepth bounds the nesting of a value a plugin hands back: as deep as
+// hogtail's JSON parser reads, so that what a plugin builds can be stored
+// and read back. maxValues bounds its size, counted as a walk visits them
+// (a value shared by many parents is counted once per parent, as
+// JSON.stringify would write it).
+const (
+	maxDepth  = 10000
+	maxValues = 1 << 20
+)
+
+var (
+	errCircular  = errors.New("the value is circular (it contains itself), which JSON cannot represent")
+	errTooDeep   = fmt.Errorf("the value is nested deeper than %d levels", maxDepth)
+	errTooLarge  = fmt.Errorf("the value holds more than %d values", maxValues)
+	convertPanic = errors.New("converting a JS value")
+)
+
+// converter turns the JS values a plugin hands back into Go values. A
+// plugin can make that impossible: a value that contains itself (directly,
+// or through the event: event.properties.self = event.properties), one
+// too deep or too large (a DAG that doubles at every level is 2^64 values
+// to write), or a getter or Proxy trap that throws while it is read. Each
+// makes the conversion fail with an error, never loop, overflow the stack
+// or panic through the agent: its methods panic with a convertError that
+// recovered turns back into the error.
+type converter struct {
+	// stack holds the objects being converted, outermost first; deep ones
+	// are indexed in onStack too, so that a deep value costs no quadratic
+	// time.
+	stack   []*goja.Object
+	onStack map[*goja.Object]bool
+	n       int
+}
+
+type convertError struct{ err error }
+
+func (c *converter) fail(err error) { panic(convertError{err}) }
+
+// recovered turns what a conversion panicked with into its error: a
+// convertError's, or a JS exception thrown by a getter or Proxy trap.
+// Anything else is not the conversion's to handle and panics on.
+func (c *converter) recovered(r any) error {
+	switch x := r.(type) {
+	case nil:
+		return nil
+	case convertError:
+		return x.err
+	case *goja.Exception:
+		return fmt.Errorf("%w: %w", convertPanic, x)
+	case *goja.InterruptedError:
+		return fmt.Errorf("%w: %w", convertPanic, x)
+	}
+	panic(r)
+}
+
+// shallowStack is the depth up to which the stack is searched directly.
+const shallowStack = 16
+
+// enter pushes o, or reports false when o is already being converted.
+func (c *converter) enter(o *goja.Object) bool {
+	if c.onStack != nil {
+		if c.onStack[o] {
+			return false
+		}
+	} else {
+		for _, p := range c.stack {
+			if p == o {
+				return false
+			}
+		}
+	}
+	c.stack = append(c.stack, o)
+	switch {
+	case c.onStack != nil:
+		c.onStack[o] = true
+	case len(c.stack) > shallowStack:
+		c.onStack = make(map[*goja.Object]bool, 2*len(c.stack))
+		for _, p := range c.stack {
+			c.onStack[p] = true
+		}
+	}
+	return true
+}
+
+func (c *converter) leave() {
+	last := len(c.stack) - 1
+	if c.onStack != nil {
+		delete(c.onStack, c.stack[last])
+	}
+	c.stack = c.stack[:last]
+}
+
+func (c *converter) value(v goja.Value, depth int) any {
+	if c.n++; c.n > maxValues {
+		c.fail(errTooLarge)
+	}
 	if v == nil || goja.IsUndefined(v) || goja.IsNull(v) {
 		return nil
 	}
@@ -408,8 +562,12 @@ func fromJSDepth(v goja.Value, depth int) any {
 		return primitive(v)
 	}
 	if depth > maxDepth {
-		return nil
+		c.fail(errTooDeep)
 	}
+	if !c.enter(o) {
+		c.fail(errCircular)
+	}
+	defer c.leave()
 	switch o.ExportType() {
 	case mapObjType:
 		mo := o.Export().(*mapObj)
@@ -433,9 +591,9 @@ func fromJSDepth(v goja.Value, depth int) any {
 		}
 		for i := range m {
 			if jv, ok := m[i].Value.(goja.Value); ok {
-				m[i].Value = fromJSDepth(jv, depth+1)
+				m[i].Value = c.value(jv, depth+1)
 			} else if sub, ok := m[i].Value.(event.Map); ok {
-				materializeMap(sub)
+				c.materializeMap(sub, depth+1)
 			}
 		}
 		if mo.owner != nil && mo.owner.detached {
@@ -446,7 +604,9 @@ func fromJSDepth(v goja.Value, depth int) any {
 	case eventObjType:
 		eo := o.Export().(*eventObj)
 		if !eo.detached {
-			eo.materialize()
+			c.leave() // eo.obj is o: materialize enters it
+			c.materialize(eo)
+			c.enter(o)
 		}
 		return eventToMap(eo.event()).Clone()
 	}
@@ -462,7 +622,7 @@ func fromJSDepth(v goja.Value, depth int) any {
 		n := int(o.Get("length").ToInteger())
 		arr := make([]any, n)
 		for i := 0; i < n; i++ {
-			arr[i] = fromJSDepth(o.Get(itoa(i)), depth+1)
+			arr[i] = c.value(o.Get(itoa(i)), depth+1)
 		}
 		return arr
 	}
@@ -483,7 +643,7 @@ func fromJSDepth(v goja.Value, depth int) any {
 		if fo, ok := fv.(*goja.Object); ok && fo.ClassName() == "Function" {
 			continue
 		}
-		m = append(m, event.Field{Key: k, Value: fromJSDepth(fv, depth+1)})
+		m = append(m, event.Field{Key: k, Value: c.value(fv, depth+1)})
 	}
 	return m
 }
