@@ -10,11 +10,13 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"net/netip"
 	"net/url"
 	"strings"
 	"time"
 
 	"github.com/hogtail/hogtail/agent/component"
+	"github.com/hogtail/hogtail/agent/netguard"
 	"github.com/hogtail/hogtail/sinks/internal/httpx"
 )
 
@@ -71,8 +73,23 @@ func New(c *Config, set component.Settings) (*Sink, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Sink{Endpoint: e}, nil
+	s := &Sink{Endpoint: e}
+	// The url is chosen by a connector's code, which must not reach the
+	// agent's API (dead-letter replay and purge, /tap), as its fetch
+	// cannot either.
+	api := netguard.NewAPI(set.APIAddress)
+	s.Guard(func(address string) error {
+		if ap, err := netip.ParseAddrPort(address); err == nil && api.Reaches(ap.Addr(), ap.Port()) {
+			return fmt.Errorf("%w: %s is the agent's own API", errRefused, ap)
+		}
+		return nil
+	})
+	return s, nil
 }
+
+// errRefused marks a request refused before it was sent: it is never
+// retried.
+var errRefused = errors.New("webhook refused")
 
 // Deliver implements component.Sink: the requests of the batch are sent in
 // order, one at a time; the first failure ends the call with that request's
@@ -127,6 +144,9 @@ func (s *Sink) send(ctx context.Context, rec []byte) error {
 		req.Header.Set("User-Agent", "hogtail")
 	}
 	if err := s.Send(ctx, req, len(w.Body)); err != nil {
+		if errors.Is(err, errRefused) {
+			return component.Permanent(fmt.Errorf("connector %s: %w", w.Connector, err))
+		}
 		return fmt.Errorf("connector %s: %w", w.Connector, err)
 	}
 	return nil

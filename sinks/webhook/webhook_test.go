@@ -3,6 +3,7 @@ package webhook
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"strings"
@@ -171,4 +172,37 @@ func TestValidate(t *testing.T) {
 
 func TestSample(t *testing.T) {
 	componenttest.CheckSample(t, "sinks", NewFactory(), nil)
+}
+
+// TestAgentAPIRefused: a connector chooses the url, and must not reach the
+// agent's API (it can replay and purge dead letters): the request is
+// refused at the connection, whatever name or loopback address the url
+// uses, as a permanent failure (dead letters, no retries). Other loopback
+// ports are not concerned.
+func TestAgentAPIRefused(t *testing.T) {
+	api := sinktest.NewReceiver(nil)
+	defer api.Close()
+	other := sinktest.NewReceiver(nil)
+	defer other.Close()
+	set := componenttest.Settings("hooks", t.TempDir())
+	set.APIAddress = strings.TrimPrefix(api.URL, "http://")
+	s, err := New(defaultConfig(), set)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Shutdown(context.Background())
+	port := api.URL[strings.LastIndexByte(api.URL, ':'):]
+	for _, u := range []string{api.URL + "/dead-letters/purge", "http://localhost" + port + "/dead-letters/purge", "http://127.0.0.2" + port + "/tap"} {
+		err := s.Deliver(context.Background(), component.Batch{Records: [][]byte{record(t, component.Webhook{Connector: "c/x", URL: u, Method: "POST", Body: `{"all":true}`})}})
+		var de *component.DeliveryError
+		if !errors.As(err, &de) || !de.Permanent || !strings.Contains(err.Error(), "agent's own API") {
+			t.Fatalf("%s: error %v, want a permanent refusal", u, err)
+		}
+	}
+	if n := len(api.Requests()); n != 0 {
+		t.Fatalf("the API got %d requests", n)
+	}
+	if err := s.Deliver(context.Background(), component.Batch{Records: [][]byte{record(t, component.Webhook{Connector: "c/x", URL: other.URL + "/h", Body: "b"})}}); err != nil {
+		t.Fatalf("another loopback port: %v", err)
+	}
 }

@@ -6,10 +6,11 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"strconv"
 	"strings"
 	"syscall"
 	"time"
+
+	"github.com/hogtail/hogtail/agent/netguard"
 )
 
 // errFetchRefused marks a fetch refused by fetch_allow_hosts or by the
@@ -62,29 +63,13 @@ func refusedRange(ip netip.Addr) string {
 type dialGuard struct {
 	// allow are the networks of fetch_allow_networks.
 	allow []netip.Prefix
-	// apiPort is the agent's API port (0: no API); apiIP its address, or
-	// invalid when it listens on every interface (or by name).
-	apiPort uint16
-	apiIP   netip.Addr
-	// localAddrs lists the machine's addresses; a variable for tests.
-	localAddrs func() ([]net.Addr, error)
+	// api is the agent's API address, never a fetch target whatever
+	// fetch_allow_networks says: /tap shows every event of every source.
+	api *netguard.API
 }
 
 func newDialGuard(allow []netip.Prefix, apiAddress string) *dialGuard {
-	g := &dialGuard{allow: allow, localAddrs: net.InterfaceAddrs}
-	host, port, err := net.SplitHostPort(apiAddress)
-	if err != nil {
-		return g
-	}
-	p, err := strconv.ParseUint(port, 10, 16)
-	if err != nil || p == 0 {
-		return g
-	}
-	g.apiPort = uint16(p)
-	if ip, err := netip.ParseAddr(host); err == nil && !ip.IsUnspecified() {
-		g.apiIP = ip.Unmap()
-	}
-	return g
+	return &dialGuard{allow: allow, api: netguard.NewAPI(apiAddress)}
 }
 
 // check returns an error wrapping errFetchRefused when address (ip:port)
@@ -95,7 +80,7 @@ func (g *dialGuard) check(address string) error {
 		return fmt.Errorf("%w: cannot check address %q: %v", errFetchRefused, address, err)
 	}
 	ip := ap.Addr().Unmap()
-	if g.isAPI(ip, ap.Port()) {
+	if g.api.Reaches(ip, ap.Port()) {
 		return fmt.Errorf("%w: %s is the agent's own API", errFetchRefused, ap)
 	}
 	kind := refusedRange(ip)
@@ -108,34 +93,6 @@ func (g *dialGuard) check(address string) error {
 		}
 	}
 	return fmt.Errorf("%w: %s is a %s address; list its network in fetch_allow_networks to allow it", errFetchRefused, ip, kind)
-}
-
-// isAPI reports whether ip:port reaches the agent's API. The API is never
-// a fetch target, whatever fetch_allow_networks says: /tap shows every
-// event of every source.
-func (g *dialGuard) isAPI(ip netip.Addr, port uint16) bool {
-	if g.apiPort == 0 || port != g.apiPort {
-		return false
-	}
-	if g.apiIP.IsValid() {
-		return ip == g.apiIP || (g.apiIP.IsLoopback() && ip.IsLoopback())
-	}
-	// On every interface (or a name): any address of this machine.
-	if ip.IsLoopback() || ip.IsUnspecified() || thisNetwork.Contains(ip) {
-		return true
-	}
-	addrs, err := g.localAddrs()
-	if err != nil {
-		return true // cannot tell: refuse
-	}
-	for _, a := range addrs {
-		if n, ok := a.(*net.IPNet); ok {
-			if la, ok := netip.AddrFromSlice(n.IP); ok && la.Unmap() == ip {
-				return true
-			}
-		}
-	}
-	return false
 }
 
 func (g *dialGuard) control(_, address string, _ syscall.RawConn) error {

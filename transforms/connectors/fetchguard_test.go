@@ -63,7 +63,7 @@ func TestDialGuardCheck(t *testing.T) {
 				t.Fatal(errs)
 			}
 			g := newDialGuard(nets, tc.api)
-			g.localAddrs = local
+			g.api.LocalAddrs = local
 			err := g.check(tc.addr)
 			if tc.want == "" {
 				if err != nil {

@@ -16,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"sync/atomic"
 	"time"
 
@@ -163,6 +164,22 @@ func NewClient(timeout time.Duration, conns int) *http.Client {
 	// Sinks compress bodies themselves; responses are small.
 	t.DisableCompression = true
 	return &http.Client{Timeout: timeout, Transport: t}
+}
+
+// Guard makes every connection of the endpoint's client pass check, given
+// the ip:port it is about to connect to (in net.Dialer.Control, after name
+// resolution, so a name that resolves to a refused address gains nothing).
+// Call it before the endpoint is used.
+func (e *Endpoint) Guard(check func(address string) error) {
+	t := e.client.Transport.(*http.Transport).Clone()
+	dialTimeout := 30 * time.Second
+	if e.client.Timeout > 0 {
+		dialTimeout = min(e.client.Timeout, dialTimeout)
+	}
+	d := &net.Dialer{Timeout: dialTimeout, KeepAlive: 30 * time.Second,
+		Control: func(_, address string, _ syscall.RawConn) error { return check(address) }}
+	t.DialContext = d.DialContext
+	e.client.Transport = t
 }
 
 // IsTimeout reports whether err is a client timeout.
