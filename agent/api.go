@@ -110,15 +110,35 @@ func tokenOK(r *http.Request, token string) bool {
 	return subtle.ConstantTimeCompare([]byte(h[len(scheme):]), []byte(token)) == 1
 }
 
-// hostCheck answers 421 to requests whose Host the API does not expect.
+// hostCheck answers 421 to requests whose Host the API does not expect,
+// and 403 to requests that change something when a web page sent them.
 func hostCheck(cfg config.APIConfig, h http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if !hostAllowed(cfg, r.Host) {
 			http.Error(w, fmt.Sprintf("unexpected Host %q: use an IP address, localhost, or a name in api.allowed_hosts", r.Host), http.StatusMisdirectedRequest)
 			return
 		}
+		if fromWebPage(r) {
+			http.Error(w, "the API does not take requests that change something from web pages (the request has an Origin header)", http.StatusForbidden)
+			return
+		}
 		h.ServeHTTP(w, r)
 	})
+}
+
+// fromWebPage reports a request that would change something (not GET,
+// HEAD or OPTIONS) sent by a browser on behalf of a page: browsers send
+// Origin with every such request (and Sec-Fetch-Site), and hogtail's
+// commands and curl send neither. A page on any site can send a simple
+// POST to 127.0.0.1 without a preflight (cross-site request forgery); the
+// Host check, which stops DNS rebinding, does not stop that, since the
+// Host is then the API's own IP address.
+func fromWebPage(r *http.Request) bool {
+	switch r.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions:
+		return false
+	}
+	return r.Header.Get("Origin") != "" || r.Header.Get("Sec-Fetch-Site") != ""
 }
 
 // hostAllowed accepts IP literals, localhost, the host of the listen

@@ -42,6 +42,8 @@ inputs = ["gen"]
 
 type apiCase struct {
 	name   string
+	method string // "" = GET
+	header map[string]string
 	path   string
 	host   string // Host header; "" = the address dialled
 	token  string // bearer token sent; "" = none
@@ -54,9 +56,16 @@ func runAPICases(t *testing.T, addr string, cases []apiCase) {
 	t.Helper()
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
-			req, err := http.NewRequest(http.MethodGet, "http://"+addr+tc.path, nil)
+			method := tc.method
+			if method == "" {
+				method = http.MethodGet
+			}
+			req, err := http.NewRequest(method, "http://"+addr+tc.path, strings.NewReader(`{"ids":[1]}`))
 			if err != nil {
 				t.Fatal(err)
+			}
+			for k, v := range tc.header {
+				req.Header.Set(k, v)
 			}
 			if tc.host != "" {
 				req.Host = tc.host
@@ -114,6 +123,23 @@ func TestAPIHostHeader(t *testing.T) {
 		{name: "other ip literal", path: "/health", host: "192.0.2.7:8686", status: 200},
 		{name: "allowed name", path: "/metrics", host: "hogtail.internal:8686", status: 200},
 		{name: "allowed name, trailing dot", path: "/metrics", host: "Hogtail.Internal.", status: 200},
+	})
+}
+
+// TestAPIRefusesWebPages: a page on any site can make the browser POST to
+// 127.0.0.1 without a preflight; requests that change something are
+// refused when a browser sent them (Origin or Sec-Fetch-Site), reads and
+// hogtail's own commands (neither header) are not.
+func TestAPIRefusesWebPages(t *testing.T) {
+	_, addr := serveAPI(t, config.APIConfig{})
+	evil := map[string]string{"Origin": "https://evil.example", "Content-Type": "text/plain"}
+	runAPICases(t, addr, []apiCase{
+		{name: "purge from a page", method: "POST", path: "/dead-letters/purge", header: evil, status: 403, body: "web pages"},
+		{name: "replay from a page", method: "POST", path: "/dead-letters/replay", header: evil, status: 403},
+		{name: "purge, fetch metadata only", method: "POST", path: "/dead-letters/purge", header: map[string]string{"Sec-Fetch-Site": "cross-site"}, status: 403},
+		{name: "purge, null origin", method: "POST", path: "/dead-letters/purge", header: map[string]string{"Origin": "null"}, status: 403},
+		{name: "health read from a page", path: "/health", header: evil, status: 200},
+		{name: "purge from the command", method: "POST", path: "/dead-letters/purge", header: map[string]string{"Content-Type": "application/json"}, status: 200, body: `"purged":0`},
 	})
 }
 
