@@ -315,10 +315,19 @@ func looksBase64(b []byte) bool {
 // decodeBase64 accepts standard and URL alphabets, padded or not, and the
 // %-escaped padding some senders leave in forms.
 func decodeBase64(in []byte, limit int64, l *lease) ([]byte, error) {
-	src := bytes.TrimSpace(in)
+	// Not spaces: they may be a form value's '+' (below).
+	src := bytes.Trim(in, "\r\n\t")
 	if bytes.IndexByte(src, '%') >= 0 {
 		if u, err := url.QueryUnescape(string(src)); err == nil {
 			src = []byte(u)
+		}
+	}
+	// A form value's unescaped '+' arrives as a space (form decoding
+	// turns '+' into ' '); base64 has no spaces, so capture turns them
+	// back, and so does hogtail. src is this request's own buffer.
+	for i, c := range src {
+		if c == ' ' {
+			src[i] = '+'
 		}
 	}
 	enc := base64.StdEncoding

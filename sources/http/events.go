@@ -180,9 +180,10 @@ func (s *source) finish(ev *event.Event, b *batchInfo, now time.Time) {
 	if ev.SentAt == "" {
 		ev.SentAt = b.sentAt
 	}
-	if ev.Now == "" {
-		ev.Now = b.now
-	}
+	// The receive time at the edge, whatever the client sent, as capture
+	// uses its own clock: a client's now would move timestamps computed
+	// from offset.
+	ev.Now = b.now
 	if b.historical {
 		ev.Extra.Set("historical_migration", true)
 	}

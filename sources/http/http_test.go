@@ -106,6 +106,9 @@ func (c httpCase) request(t *testing.T, base string) *http.Request {
 		body = []byte(base64.StdEncoding.EncodeToString(body))
 	case "form":
 		body = []byte("data=" + url.QueryEscape(base64.StdEncoding.EncodeToString(body)))
+	case "form-raw":
+		// As some clients send it: the base64 not URL-escaped.
+		body = []byte("data=" + base64.StdEncoding.EncodeToString(body))
 	case "form-gzip":
 		body = []byte("data=" + url.QueryEscape(base64.StdEncoding.EncodeToString(gz(t, body))))
 	case "get":
@@ -316,6 +319,8 @@ func TestAuth(t *testing.T) {
 			map[string]string{"Authorization": "Bearer nope"}, `{"msg":"x"}`, 401, 0},
 		{"good bearer on generic", func(c *Config) { c.AuthToken = "s3cret" }, "/ingest",
 			map[string]string{"Authorization": "Bearer s3cret"}, `{"msg":"x"}`, 200, 1},
+		{"bearer scheme in lower case", func(c *Config) { c.AuthToken = "s3cret" }, "/ingest",
+			map[string]string{"Authorization": "bearer s3cret"}, `{"msg":"x"}`, 200, 1},
 		{"bearer required on capture without api_keys", func(c *Config) { c.AuthToken = "s3cret" }, "/batch/", nil, oneEvent, 401, 0},
 		{"good bearer on capture", func(c *Config) { c.AuthToken = "s3cret" }, "/batch/",
 			map[string]string{"Authorization": "Bearer s3cret"}, oneEvent, 200, 1},
@@ -550,6 +555,84 @@ func TestProxyUpstream(t *testing.T) {
 	resp, _ := post(t, h.url+"/batch/", nil, []byte(oneEvent))
 	if resp.StatusCode != 200 || h.emit.Len() != 1 || len(seen) != 4 {
 		t.Fatalf("capture went upstream: %d, %d events, %d upstream requests", resp.StatusCode, h.emit.Len(), len(seen))
+	}
+}
+
+// TestProxyAuth: with auth_token, proxied paths need the bearer as every
+// path does (unless api_keys lets browsers in, as on capture), and
+// hogtail's token never reaches the upstream; another Authorization (a
+// PostHog personal key) passes through.
+func TestProxyAuth(t *testing.T) {
+	var seen []string
+	up := http.NewServeMux()
+	up.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
+		seen = append(seen, r.URL.Path+" auth="+r.Header.Get("Authorization"))
+	})
+	upstream := newTestServer(t, up)
+	for _, tc := range []struct {
+		name, auth string
+		apiKeys    []string
+		status     int
+		upstream   string // what the upstream saw; "" = nothing
+	}{
+		{"no bearer", "", nil, 401, ""},
+		{"wrong bearer", "Bearer nope", nil, 401, ""},
+		{"bearer, stripped", "Bearer s3cret", nil, 200, "/flags/ auth="},
+		{"bearer in lower case", "bearer s3cret", nil, 200, "/flags/ auth="},
+		{"api_keys: open to browsers", "", []string{"phc_k"}, 200, "/flags/ auth="},
+		{"api_keys: other authorization passes", "Bearer phx_personal", []string{"phc_k"}, 200, "/flags/ auth=Bearer phx_personal"},
+		{"api_keys: bearer still stripped", "Bearer s3cret", []string{"phc_k"}, 200, "/flags/ auth="},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			seen = nil
+			h := start(t, func(c *Config) { c.ProxyUpstream, c.AuthToken, c.APIKeys = upstream, "s3cret", tc.apiKeys })
+			var hdr map[string]string
+			if tc.auth != "" {
+				hdr = map[string]string{"Authorization": tc.auth}
+			}
+			resp, body := post(t, h.url+"/flags/", hdr, []byte(`{"token":"phc_k"}`))
+			if resp.StatusCode != tc.status {
+				t.Fatalf("status %d, want %d: %s", resp.StatusCode, tc.status, body)
+			}
+			if got := strings.Join(seen, ";"); got != tc.upstream {
+				t.Fatalf("upstream saw %q, want %q", got, tc.upstream)
+			}
+		})
+	}
+}
+
+// TestRootHealth: "/" answers 200 as capture's health check without
+// proxy_upstream (with it, "/" is proxied).
+func TestRootHealth(t *testing.T) {
+	h := start(t, nil)
+	resp, err := http.Get(h.url + "/")
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != 200 {
+		t.Fatalf("GET / answered %d", resp.StatusCode)
+	}
+}
+
+// TestNowIsTheEdge: a client's now is replaced by the receive time, and a
+// timestamp computed from offset uses it, as capture does.
+func TestNowIsTheEdge(t *testing.T) {
+	h := start(t, nil)
+	before := time.Now()
+	resp, body := post(t, h.url+"/batch/", nil, []byte(`{"api_key":"phc_k","batch":[{"event":"a","distinct_id":"u","now":"2001-01-01T00:00:00.000Z","offset":1000}]}`))
+	if resp.StatusCode != 200 {
+		t.Fatalf("%d %s", resp.StatusCode, body)
+	}
+	ev := h.emit.Events()[0]
+	now, err := time.Parse(time.RFC3339Nano, ev.Now)
+	if err != nil || now.Before(before.Add(-time.Second)) {
+		t.Fatalf("now %q kept from the client", ev.Now)
+	}
+	ev.EnsureIdentity(time.Now())
+	js := string(ev.AppendJSON(nil))
+	if strings.Contains(js, "2000-12-31") || strings.Contains(js, "2001-01-01") {
+		t.Fatalf("the client's now was used: %s", js)
 	}
 }
 

@@ -196,10 +196,26 @@ func (s *source) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		endpoint = "capture"
 	case s.path != "" && p == s.path:
 		endpoint = "generic"
-	case p == "/_readiness" || p == "/_liveness":
+	case p == "/_readiness" || p == "/_liveness",
+		p == "/" && s.proxy == nil && (r.Method == http.MethodGet || r.Method == http.MethodHead):
+		// "/" is capture's health check too (load balancers probe it),
+		// unless it goes to proxy_upstream.
 		s.reply(w, "other", http.StatusOK, []byte("ok"))
 		return
 	case s.proxy != nil:
+		if s.cfg.AuthToken != "" {
+			switch {
+			case s.bearerOK(r):
+				// hogtail's secret is not the upstream's to see.
+				r.Header.Del("Authorization")
+			case len(s.apiKeys) == 0:
+				// As on every path; with api_keys the proxy serves
+				// browsers, which hold no secret, and the upstream
+				// checks its own keys.
+				s.rejectAll(w, "proxy", &reqError{http.StatusUnauthorized, "unauthorized", "missing or wrong bearer token"})
+				return
+			}
+		}
 		s.proxy.ServeHTTP(w, r)
 		s.metrics.requests.WithLabelValues("proxy", "proxied").Inc()
 		return
@@ -297,9 +313,15 @@ func setCORS(h http.Header, r *http.Request) {
 	}
 }
 
+// bearerOK reports whether r carries "Authorization: Bearer auth_token"
+// (the scheme is case-insensitive, RFC 9110).
 func (s *source) bearerOK(r *http.Request) bool {
-	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(strings.TrimSpace(got)), []byte(s.cfg.AuthToken)) == 1
+	h := r.Header.Get("Authorization")
+	const scheme = "bearer "
+	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
+		return false
+	}
+	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(h[len(scheme):])), []byte(s.cfg.AuthToken)) == 1
 }
 
 func (s *source) clientIP(r *http.Request) string {
