@@ -32,6 +32,21 @@ func loadCheckpoints(t *testing.T, b *Buffer, source string) string {
 // TestCheckpointCopyRestoresLostBuffer: a deleted buffer.db comes back with
 // the checkpoints it held, deletions included, from the copy beside it.
 func TestCheckpointCopyRestoresLostBuffer(t *testing.T) {
+	for _, tc := range []struct {
+		name string
+		lose func(path string) error
+	}{
+		{"removed", os.Remove},
+		// A 0-byte file (a crash while it was created, a full disk) is a
+		// new buffer, also through the checking child, which opens it
+		// read-only.
+		{"emptied", func(path string) error { return os.Truncate(path, 0) }},
+	} {
+		t.Run(tc.name, func(t *testing.T) { checkpointCopyRestores(t, tc.lose) })
+	}
+}
+
+func checkpointCopyRestores(t *testing.T, lose func(path string) error) {
 	path := filepath.Join(t.TempDir(), "buffer.db")
 	b, err := Open(path, Options{Sync: true})
 	if err != nil {
@@ -48,10 +63,10 @@ func TestCheckpointCopyRestoresLostBuffer(t *testing.T) {
 	if err := b.Close(); err != nil {
 		t.Fatal(err)
 	}
-	if err := os.Remove(path); err != nil {
+	if err := lose(path); err != nil {
 		t.Fatal(err)
 	}
-	b, err = Open(path, Options{Sync: true})
+	b, err = Open(path, Options{Sync: true, Child: testChild})
 	if err != nil {
 		t.Fatal(err)
 	}

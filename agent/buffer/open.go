@@ -75,6 +75,13 @@ func prepare(path string, opts Options) (fileState, error) {
 		return fileState{}, errUnusable(path, err)
 	}
 	f.Close()
+	if st.Size() == 0 {
+		// Nothing was ever stored in it (a crash while it was created, a
+		// full disk): bbolt makes a new file of it. Its checkpoints come
+		// from the checkpoint copy, as for a missing file.
+		opts.Logger.Warn("buffer: the buffer file is empty; starting a new one (checkpoints are taken from the checkpoint copy)", "path", path)
+		return fileState{fresh: true}, nil
+	}
 	if opts.Child == nil {
 		return fileState{}, nil
 	}
