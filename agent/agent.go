@@ -689,6 +689,14 @@ wait:
 		case <-a.srcDone:
 			if a.liveSrc.Load() == 0 {
 				a.log.Info("every source finished; draining the queues", "timeout", a.cfg.Load().ShutdownTimeout)
+				// A source that failed (one that could not listen) is not
+				// one that finished its work: hogtail then stops with an
+				// error, so that a service manager sees the failure.
+				for _, s := range a.sources {
+					if e := s.failed.Load(); e != nil {
+						errs = append(errs, fmt.Errorf("sources.%s: %w", s.name, *e))
+					}
+				}
 				break wait
 			}
 		case req := <-a.reloadReqs:

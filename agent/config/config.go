@@ -570,8 +570,8 @@ func (l *loader) checkAPI(api *APIConfig) {
 		l.add("api", "address", "must not be empty when the API is enabled")
 		return
 	}
-	if _, _, err := net.SplitHostPort(api.Address); err != nil {
-		l.add("api", "address", fmt.Sprintf("must be host:port, got %q", api.Address))
+	if err := component.CheckListenAddress("tcp", api.Address); err != nil {
+		l.add("api", "address", err.Error())
 		return
 	}
 	if api.AuthToken == "" && !IsLoopbackAddress(api.Address) {

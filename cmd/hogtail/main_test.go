@@ -5,7 +5,9 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -331,5 +333,39 @@ func TestRunLoggerRedacts(t *testing.T) {
 		if !strings.Contains(out, "out") || !strings.Contains(out, "h.example") {
 			t.Errorf("%s log lost context: %s", format, out)
 		}
+	}
+}
+
+// TestSourceThatCannotListen: a listener source whose address is taken
+// fails; with no other source, hogtail stops with an error (exit 1) so
+// that systemd restarts it, instead of exiting 0 as if its work were done.
+func TestSourceThatCannotListen(t *testing.T) {
+	taken, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer taken.Close()
+	dir := t.TempDir()
+	cfg := filepath.Join(dir, "hogtail.toml")
+	text := fmt.Sprintf("data_dir = %q\n[api]\nenabled = false\n[sources.web]\ntype = \"http\"\naddress = %q\ncapture = true\n[sinks.out]\ntype = \"console\"\ninputs = [\"web\"]\n", filepath.Join(dir, "data"), taken.Addr().String())
+	if err := os.WriteFile(cfg, []byte(text), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(binary(t), "run", "--config", cfg)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	done := make(chan error, 1)
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	go func() { done <- cmd.Wait() }()
+	select {
+	case err := <-done:
+		if code := exitCode(err); code != 1 || !strings.Contains(stderr.String(), "address already in use") || !strings.Contains(stderr.String(), "sources.web") {
+			t.Fatalf("exit code %d; stderr:\n%s", code, stderr.String())
+		}
+	case <-time.After(30 * time.Second):
+		cmd.Process.Kill()
+		t.Fatalf("still running; stderr:\n%s", stderr.String())
 	}
 }

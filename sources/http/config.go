@@ -3,7 +3,6 @@ package httpsource
 import (
 	"errors"
 	"fmt"
-	"net"
 	"net/url"
 	"path/filepath"
 	"strings"
@@ -96,8 +95,8 @@ func defaultConfig() *Config {
 // Validate implements component.Config.
 func (c *Config) Validate() error {
 	var errs []error
-	if _, _, err := net.SplitHostPort(c.Address); err != nil {
-		errs = append(errs, fmt.Errorf("address: must be host:port, got %q", c.Address))
+	if err := component.CheckListenAddress("tcp", c.Address); err != nil {
+		errs = append(errs, fmt.Errorf("address: %w", err))
 	}
 	if c.Path != "" && !strings.HasPrefix(c.Path, "/") {
 		errs = append(errs, fmt.Errorf("path: must start with /, got %q", c.Path))

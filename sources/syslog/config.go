@@ -5,7 +5,6 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
-	"net"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -105,8 +104,12 @@ func (c *Config) Validate() error {
 	var errs []error
 	switch c.Mode {
 	case ModeUDP, ModeTCP, ModeTLS:
-		if _, _, err := net.SplitHostPort(c.Address); err != nil {
-			errs = append(errs, fmt.Errorf("address: must be host:port, got %q", c.Address))
+		network := "tcp"
+		if c.Mode == ModeUDP {
+			network = "udp"
+		}
+		if err := component.CheckListenAddress(network, c.Address); err != nil {
+			errs = append(errs, fmt.Errorf("address: %w", err))
 		}
 	case ModeUnix:
 		if c.Path == "" {
