@@ -27,7 +27,9 @@ func TestValidateCompilesConnectors(t *testing.T) {
 	}
 	write("c/syntax/plugin.json", `{"name": "syntax"}`)
 	write("c/syntax/index.ts", "export function processEvent(event: any) {\n    return event +\n}\n")
-	write("c/needs-key/plugin.json", `{"name": "needs-key", "config": [{"key": "endpoint", "required": true}]}`)
+	// api_key is a secret: its messages are masked, the connector's name
+	// must not be.
+	write("c/needs-key/plugin.json", `{"name": "needs-key", "config": [{"key": "endpoint", "required": true}, {"key": "api_key", "required": true}]}`)
 	write("c/needs-key/index.js", "export function processEvent(e) { return e }\n")
 	write("c/needs-file/plugin.json", `{"name": "needs-file", "config": [{"key": "mapping", "type": "attachment", "required": true}]}`)
 	write("c/needs-file/index.js", "export function processEvent(e, { attachments }) { return e }\n")
@@ -61,7 +63,8 @@ inputs = ["enrich"]
 	}
 	for _, want := range []string{
 		`chain[0].path: connector "syntax": ` + filepath.Join(dir, "c/syntax/index.ts") + `:3:1: Unexpected "}"`,
-		`chain[1].config.endpoint: connector "needs-key" requires this key`,
+		`chain[1].config.endpoint: connector 'needs-key' requires this key`,
+		`chain[1].config.api_key: connector 'needs-key' requires this key`,
 		`chain[2].attachments.mapping: reading attachment: open ` + filepath.Join(dir, "mapping.json") + `: no such file or directory`,
 	} {
 		if !strings.Contains(string(out), want) {
@@ -72,7 +75,7 @@ inputs = ["enrich"]
 	// Fixed, the same config validates and names no problem.
 	write("c/syntax/index.ts", "export function processEvent(event: any) {\n    return event\n}\n")
 	write("mapping.json", `{}`)
-	write("hogtail.toml", strings.Replace(readFile(t, cfg), `path = "c/needs-key"`, "path = \"c/needs-key\"\nconfig = { endpoint = \"https://example.test\" }", 1))
+	write("hogtail.toml", strings.Replace(readFile(t, cfg), `path = "c/needs-key"`, "path = \"c/needs-key\"\nconfig = { endpoint = \"https://example.test\", api_key = \"k\" }", 1))
 	if out, err := exec.Command(bin, "validate", "--config", cfg).CombinedOutput(); err != nil {
 		t.Fatalf("fixed config: %v\n%s", err, out)
 	}

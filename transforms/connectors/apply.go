@@ -352,6 +352,11 @@ func firstLine(s string) string {
 	return s
 }
 
+// errNoName: an event needs a name (capture refuses one without, and the
+// sinks would send an event named ""), so a result without one is an error
+// of the call, not an event.
+var errNoName = errors.New("processEvent returned an event without a name (event is missing or empty)")
+
 // result interprets processEvent's return value: the same event, a new
 // object (spread copies), or a falsy value that discards the event.
 func (t *Transform) result(cur *event.Event, eo *eventObj, v goja.Value) (*event.Event, bool, error) {
@@ -363,6 +368,9 @@ func (t *Transform) result(cur *event.Event, eo *eventObj, v goja.Value) (*event
 		return nil, false, fmt.Errorf("processEvent returned %s, not an event", v.String())
 	}
 	if o == eo.obj {
+		if cur.Event == "" {
+			return nil, false, errNoName
+		}
 		return cur, true, nil
 	}
 	var next *event.Event
@@ -386,6 +394,9 @@ func (t *Transform) result(cur *event.Event, eo *eventObj, v goja.Value) (*event
 		if err := next.FromMap(m); err != nil {
 			return nil, false, fmt.Errorf("processEvent returned an invalid event: %w", err)
 		}
+	}
+	if next.Event == "" {
+		return nil, false, errNoName
 	}
 	if next != cur {
 		// team_id never changes, as PostHog enforces. A returned copy may

@@ -29,10 +29,10 @@ func TestValidate(t *testing.T) {
 		}, nil},
 		{"missing required key", func(c *Config) {
 			c.Chain = []ChainEntry{{Path: ex + "hello"}, {Path: ex + "property-filter"}}
-		}, []string{`chain[1].config.properties: connector "property-filter" requires this key`}},
+		}, []string{`chain[1].config.properties: connector 'property-filter' requires this key`}},
 		{"value outside choices", func(c *Config) {
 			c.Chain = []ChainEntry{{Path: ex + "url-normalizer", Config: map[string]any{"strip_query": "Maybe", "strip_hash": "No"}}}
-		}, []string{`chain[0].config.strip_query: connector "url-normalizer": "Maybe" is not one of the choices ["Yes" "No"]`}},
+		}, []string{`chain[0].config.strip_query: connector 'url-normalizer': "Maybe" is not one of the choices ["Yes" "No"]`}},
 		{"required attachment", func(c *Config) {
 			c.Chain = []ChainEntry{{Path: "testdata/plugins/attachments"}}
 		}, []string{`chain[0].attachments.countries: connector "attachments" requires this attachment`}},

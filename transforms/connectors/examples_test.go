@@ -180,7 +180,7 @@ func TestRunTestErrors(t *testing.T) {
 		{"no dirs", nil, nil, "", "give at least one connector folder"},
 		{"bad config flag", []string{examples + "hello"}, []string{"nokey"}, "", `--config "nokey": want DIR:key=value`},
 		{"config for another dir", []string{examples + "hello"}, []string{examples + "slack-webhook:x=1"}, "", "is not one of the connector folders given"},
-		{"missing required", []string{examples + "slack-webhook"}, nil, "", `chain[0].config.webhook_url: connector "slack-webhook" requires this key`},
+		{"missing required", []string{examples + "slack-webhook"}, nil, "", `chain[0].config.webhook_url: connector 'slack-webhook' requires this key`},
 		{"bad json line", []string{examples + "hello"}, nil, "{\"event\":\"e\"}\nnot json\n", "stdin line 2"},
 		{"undeclared key", []string{examples + "hello"}, []string{examples + "hello:greting=x"}, "", `declares no config key "greting" in plugin.json (declared: greeting)`},
 		{"key of a plugin without config", []string{"testdata/plugins/esm"}, []string{"testdata/plugins/esm:x=1"}, "", `declares no config key "x" in plugin.json (declared: none)`},

@@ -24,6 +24,8 @@ func TestHostileResults(t *testing.T) {
 		{"2^64 paths", `export function processEvent(e) { if (!e.properties.bad) return e; let o = {}; for (let i = 0; i < 40; i++) o = { a: o, b: o }; e.properties.dag = o; return e }`, "more than"},
 		{"throwing getter", `export function processEvent(e) { if (!e.properties.bad) return e; const o = {}; Object.defineProperty(o, "g", { get() { throw new Error("getter says no") }, enumerable: true }); e.properties.o = o; return e }`, "getter says no"},
 		{"Proxy ownKeys throws", `export function processEvent(e) { if (!e.properties.bad) return e; return new Proxy({}, { ownKeys() { throw new Error("trap says no") } }) }`, "trap says no"},
+		{"object without event", `export function processEvent(e) { if (!e.properties.bad) return e; return { distinct_id: "x", properties: { bad: true } } }`, "without a name"},
+		{"event deleted", `export function processEvent(e) { if (e.properties.bad) delete e.event; return e }`, "without a name"},
 		{"looping getter", `export function processEvent(e) { if (!e.properties.bad) return e; const o = {}; Object.defineProperty(o, "g", { get() { for (;;) {} }, enumerable: true }); e.properties.o = o; return e }`, "timed out"},
 	} {
 		t.Run(tc.name, func(t *testing.T) {

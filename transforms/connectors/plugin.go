@@ -192,12 +192,14 @@ func resolveConfig(p *pluginJSON, values map[string]any, atts map[string]string,
 		}
 		if !ok || (e.Required && s == "") {
 			if e.Required {
-				errs = append(errs, fmt.Errorf("%sconfig.%s: connector %q requires this key (plugin.json: required)", prefix, e.Key, p.Name))
+				// The name in single quotes: the messages about a secret
+				// key have their double-quoted values masked.
+				errs = append(errs, fmt.Errorf("%sconfig.%s: connector '%s' requires this key (plugin.json: required)", prefix, e.Key, p.Name))
 			}
 			continue
 		}
 		if len(e.Choices) > 0 && !slices.Contains(e.Choices, s) {
-			errs = append(errs, fmt.Errorf("%sconfig.%s: connector %q: %q is not one of the choices %q", prefix, e.Key, p.Name, s, e.Choices))
+			errs = append(errs, fmt.Errorf("%sconfig.%s: connector '%s': %q is not one of the choices %q", prefix, e.Key, p.Name, s, e.Choices))
 			continue
 		}
 		if e.Type == "json" {
