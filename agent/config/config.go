@@ -7,6 +7,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"sort"
 	"strings"
@@ -225,10 +226,74 @@ func (l *loader) topLevel(md toml.MetaData, top map[string]toml.Primitive, raw *
 		if !ok {
 			continue // reported by Undecoded
 		}
+		switch key {
+		case "api", "buffer", "health", "sources", "transforms", "sinks":
+			// "" is a table made implicitly by [sources.NAME].
+			if typ := md.Type(key); typ != "Hash" && typ != "" {
+				l.add("", key, fmt.Sprintf("must be a table ([%s] or [%s.NAME]), got %s", key, key, tomlTypeName(typ)))
+				continue
+			}
+		}
+		switch key {
+		case "api", "buffer", "health":
+			l.decodeByKey(md, key, prim, dst)
+			continue
+		}
 		if err := md.PrimitiveDecode(prim, dst); err != nil {
 			l.addDecodeError("", key, err)
 		}
 	}
+}
+
+// decodeByKey decodes the table prim of section into the struct dst one
+// key at a time: a bad value is reported under its own key, and does not
+// stop the keys after it from being decoded (they would be reported as
+// unknown).
+func (l *loader) decodeByKey(md toml.MetaData, section string, prim toml.Primitive, dst any) {
+	var keys map[string]toml.Primitive
+	if err := md.PrimitiveDecode(prim, &keys); err != nil {
+		l.addDecodeError("", section, err)
+		return
+	}
+	v := reflect.ValueOf(dst).Elem()
+	fields := map[string]reflect.Value{}
+	for i := 0; i < v.NumField(); i++ {
+		if tag, _, _ := strings.Cut(v.Type().Field(i).Tag.Get("toml"), ","); tag != "" && tag != "-" {
+			fields[tag] = v.Field(i)
+		}
+	}
+	for k, sub := range keys {
+		f, ok := fields[k]
+		if !ok {
+			// Decoding the table into keys marked them all decoded.
+			l.unknownKey(toml.Key{section, k})
+			continue
+		}
+		if err := md.PrimitiveDecode(sub, f.Addr().Interface()); err != nil {
+			l.addDecodeError(section, k, err)
+		}
+	}
+}
+
+// tomlTypeName words a toml.MetaData type for a message.
+func tomlTypeName(typ string) string {
+	switch typ {
+	case "Integer":
+		return "a number"
+	case "Float":
+		return "a number"
+	case "String":
+		return "a string"
+	case "Bool":
+		return "a boolean"
+	case "Array":
+		return "an array"
+	case "ArrayHash":
+		return "an array of tables ([[...]])"
+	case "Datetime":
+		return "a date"
+	}
+	return strings.ToLower(typ)
 }
 
 func (l *loader) parse(text string) *Config {
