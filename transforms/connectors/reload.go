@@ -2,6 +2,7 @@ package connectors
 
 import (
 	"context"
+	"fmt"
 	"time"
 )
 
@@ -45,6 +46,12 @@ func (t *Transform) reload(i int, fp string) error {
 	sp, err := t.loadSpec(i)
 	if err != nil {
 		return err
+	}
+	// As the config check at start would refuse it.
+	for j, other := range st.conns {
+		if j != i && other.spec.name == sp.name {
+			return fmt.Errorf("plugin.json now names it %q, the name of chain[%d]; a connector may appear once per chain", sp.name, j)
+		}
 	}
 	c, err := t.build(i, sp, old.sh, true)
 	if err != nil {

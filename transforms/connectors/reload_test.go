@@ -220,3 +220,33 @@ export function processEvent(event) { event.properties.version = v; return event
 	}
 	waitVersion(t, tr, 8)
 }
+
+// TestReloadRefusesDuplicateName: a reload whose plugin.json takes the name
+// of another connector of the chain is refused, as the config check at
+// start refuses it; the running version stays.
+func TestReloadRefusesDuplicateName(t *testing.T) {
+	root := t.TempDir()
+	alpha, beta := filepath.Join(root, "alpha"), filepath.Join(root, "beta")
+	for _, d := range []string{alpha, beta} {
+		if err := os.MkdirAll(d, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	writePlugin(t, alpha, "export function processEvent(e) { e.properties.alpha = 1; return e }")
+	writePlugin(t, beta, versionSource(1))
+	logs := &syncBuffer{}
+	tr := newTestTransform(t, testOpts{logs: logs, mutate: func(c *Config) {
+		c.HotReload = true
+		c.PollInterval = component.Duration(50 * time.Millisecond)
+	}}, ChainEntry{Path: alpha}, ChainEntry{Path: beta})
+	if err := os.WriteFile(filepath.Join(beta, "plugin.json"), []byte(`{"name":"alpha","config":[]}`), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	writeSource(t, beta, versionSource(2))
+	componenttest.Eventually(t, 5*time.Second, "the reload to be refused", func() bool {
+		return strings.Contains(logs.String(), "once per chain")
+	})
+	if v := versionOf(t, tr); v != int64(1) {
+		t.Fatalf("version %v after a refused reload, want the old 1", v)
+	}
+}
