@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -326,44 +327,87 @@ type candidate struct {
 }
 
 // glob lists the regular files matching include and not exclude, and the
-// directories worth watching.
+// directories worth watching. Symlinks to directories are followed, the
+// base of a pattern included (/var/log/app -> /data/app/logs is a common
+// layout), each directory once (a link back up the tree is no loop); the
+// paths keep the link's name.
 func (s *Source) glob() (files []candidate, dirs []string) {
 	seen := map[string]bool{}
 	for i := range s.include {
 		p := &s.include[i]
 		depth := p.maxDepth()
 		baseDepth := splitPath(p.base)
-		_ = filepath.WalkDir(p.base, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
-				if !errors.Is(err, fs.ErrNotExist) && path != p.base {
-					s.logDenied(path, err)
+		visited := map[fileKey]bool{}
+		var walk func(root string)
+		walk = func(root string) {
+			_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+				if err != nil {
+					if !errors.Is(err, fs.ErrNotExist) && path != root {
+						s.logDenied(path, err)
+					}
+					if d != nil && d.IsDir() {
+						return fs.SkipDir
+					}
+					return nil
 				}
-				if d != nil && d.IsDir() {
-					return fs.SkipDir
+				if d.IsDir() {
+					if depth >= 0 && splitPath(path)-baseDepth >= depth {
+						return fs.SkipDir
+					}
+					if k, ok := dirKey(path); ok {
+						if visited[k] {
+							return fs.SkipDir
+						}
+						visited[k] = true
+					}
+					dirs = append(dirs, filepath.Clean(path))
+					return nil
 				}
-				return nil
-			}
-			if d.IsDir() {
-				if depth >= 0 && splitPath(path)-baseDepth >= depth {
-					return fs.SkipDir
+				if d.Type()&fs.ModeSymlink != 0 {
+					if fi, err := os.Stat(path); err == nil && fi.IsDir() {
+						if depth < 0 || splitPath(path)-baseDepth < depth {
+							// A trailing separator makes WalkDir follow it.
+							walk(path + string(filepath.Separator))
+						}
+						return nil
+					}
 				}
-				dirs = append(dirs, path)
+				if seen[path] || !p.match(path) || s.excluded(path) {
+					return nil
+				}
+				fi, err := os.Stat(path) // follows symlinks
+				if err != nil || !fi.Mode().IsRegular() {
+					return nil
+				}
+				seen[path] = true
+				files = append(files, candidate{path, fi})
 				return nil
-			}
-			if seen[path] || !p.match(path) || s.excluded(path) {
-				return nil
-			}
-			fi, err := os.Stat(path) // follows symlinks
-			if err != nil || !fi.Mode().IsRegular() {
-				return nil
-			}
-			seen[path] = true
-			files = append(files, candidate{path, fi})
-			return nil
-		})
+			})
+		}
+		root := p.base
+		if fi, err := os.Lstat(root); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+			root += string(filepath.Separator)
+		}
+		walk(root)
 	}
 	sort.Slice(files, func(i, j int) bool { return files[i].path < files[j].path })
 	return files, dirs
+}
+
+// fileKey identifies a directory: its device and inode.
+type fileKey struct{ dev, ino uint64 }
+
+// dirKey returns path's device and inode (following symlinks).
+func dirKey(path string) (fileKey, bool) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return fileKey{}, false
+	}
+	st, ok := fi.Sys().(*syscall.Stat_t)
+	if !ok {
+		return fileKey{}, false
+	}
+	return fileKey{uint64(st.Dev), st.Ino}, true
 }
 
 // splitPath returns the number of segments of a clean path.

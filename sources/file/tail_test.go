@@ -888,3 +888,41 @@ func (h *harness) waitTruncations(n float64) {
 		return testutil.ToFloat64(h.src.metrics.truncations) >= n
 	})
 }
+
+// TestSymlinkedDirectories: a pattern whose base directory is a symlink
+// (/var/log/app -> /data/app/logs) is read, and a ** walk follows symlinked
+// subdirectories, each directory once: a link back up the tree is no loop
+// and reads nothing twice.
+func TestSymlinkedDirectories(t *testing.T) {
+	h := newHarness(t, nil)
+	mkdir := func(p string) {
+		if err := os.MkdirAll(p, 0o755); err != nil {
+			t.Fatal(err)
+		}
+	}
+	link := func(target, name string) {
+		if err := os.Symlink(target, name); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mkdir(h.path("real"))
+	link(h.path("real"), h.path("link"))
+	mkdir(h.path("tree/sub"))
+	mkdir(h.path("elsewhere"))
+	link(h.path("elsewhere"), h.path("tree/sub/linked"))
+	link(h.path("tree"), h.path("tree/sub/loop"))
+	h.cfg.Include = []string{h.path("link/*.log"), h.path("tree/**/*.log")}
+	appendFile(t, h.path("real/a.log"), seqLines(0, 40))
+	appendFile(t, h.path("tree/sub/b.log"), seqLines(40, 70))
+	appendFile(t, h.path("elsewhere/c.log"), seqLines(70, 100))
+	h.start()
+	h.waitFor(100)
+	h.settle(200 * time.Millisecond)
+	checkSeqs(t, h, 100)
+	// Files that appear later under the linked directories are found too.
+	appendFile(t, h.path("real/d.log"), seqLines(100, 110))
+	appendFile(t, h.path("elsewhere/e.log"), seqLines(110, 120))
+	h.waitFor(120)
+	h.settle(200 * time.Millisecond)
+	checkSeqs(t, h, 120)
+}
