@@ -99,6 +99,10 @@ type retiredFP struct {
 // away from its file (the others are "<dev>.<inode>").
 const retiredPrefix = "r."
 
+// startedKey is the checkpoint that says the source has started before,
+// whether or not it found files (see read_from).
+const startedKey = "started"
+
 // maxRetired bounds the fingerprints of truncated content kept in memory.
 const maxRetired = 1000
 
@@ -212,6 +216,15 @@ func (s *Source) Run(ctx context.Context, emit component.Emitter) error {
 	defer ticker.Stop()
 	for {
 		s.scan(ctx, w)
+		if s.firstRun && !s.hadCheckpoints && s.cfg.ReadFrom == "end" && s.set.Checkpoints != nil {
+			// The very first start is over once its files are placed at
+			// their end: say so, for a start that finds no file at all
+			// leaves no other checkpoint, and the next start would skip
+			// what was written meanwhile.
+			if err := s.emitter.Emit(ctx, nil, component.Checkpoint{Key: startedKey, Value: []byte(s.now().UTC().Format(time.RFC3339))}); err != nil && ctx.Err() == nil {
+				s.log.Warn("cannot store that the source has started; the next start will place existing files at their end again", "error", err)
+			}
+		}
 		s.firstRun = false
 		select {
 		case <-ctx.Done():
@@ -235,6 +248,9 @@ func (s *Source) begin(emit component.Emitter) error {
 		return fmt.Errorf("load checkpoints: %w", err)
 	}
 	for k, v := range cps {
+		if k == startedKey {
+			continue
+		}
 		r, err := decodeRecord(v)
 		if err != nil {
 			s.log.Warn("ignoring unreadable checkpoint", "key", k, "error", err)

@@ -926,3 +926,18 @@ func TestSymlinkedDirectories(t *testing.T) {
 	h.settle(200 * time.Millisecond)
 	checkSeqs(t, h, 120)
 }
+
+// TestReadFromEndFirstStartWithoutFiles: a first start that finds no file
+// still counts as the first start: a file written while hogtail is stopped
+// afterwards is read from its beginning.
+func TestReadFromEndFirstStartWithoutFiles(t *testing.T) {
+	h := newHarness(t, func(c *Config) { c.ReadFrom = "end" })
+	h.start()
+	h.waitCheckpoints(1) // the mark that the source has started
+	h.stop()
+	appendFile(t, h.path("app.log"), seqLines(0, 50))
+	h.start()
+	h.waitFor(50)
+	h.settle(100 * time.Millisecond)
+	checkSeqs(t, h, 50)
+}
