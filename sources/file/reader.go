@@ -5,6 +5,7 @@ import (
 	"regexp"
 	"time"
 	"unicode/utf16"
+	"unicode/utf8"
 )
 
 // lineReader turns the bytes of one file into lines: it finds delimiters,
@@ -114,24 +115,32 @@ func (r *lineReader) lines(final bool, max int, now time.Time) (more bool) {
 	pos := r.pos
 	for len(r.items) < max {
 		i := r.indexDelim(pos)
+		// The line's text ends before a CR that goes with the delimiter
+		// (CRLF), which is no part to split off.
+		end := i
+		if i > pos && r.trimCR && !r.utf16 && r.buf[i-1] == '\r' {
+			end--
+		}
 		switch {
 		// Without a delimiter, the buffer may end in the first bytes of
-		// one: the line is known too long only past those.
-		case i < 0 && r.fill-pos-len(r.delim)+1 > r.maxLine, i >= 0 && i-pos > r.maxLine:
+		// one (or in the CR of a CRLF): the line is known too long only
+		// past those.
+		case i < 0 && r.fill-pos-r.partialDelim(pos) > r.maxLine, i >= 0 && end-pos > r.maxLine:
 			r.splits++
-			r.addLine(pos, pos+r.maxLine, true, now)
+			cut := r.cut(pos)
+			r.addLine(pos, cut, true, false, now)
 			r.splitting = true
-			pos += r.maxLine
+			pos = cut
 		case i < 0:
 			if !final || pos == r.fill {
 				r.pos = pos
 				return false
 			}
-			r.addLine(pos, r.fill, r.splitting, now)
+			r.addLine(pos, r.fill, r.splitting, true, now)
 			r.splitting = false
 			pos = r.fill
 		default:
-			r.addLine(pos, i, r.splitting, now)
+			r.addLine(pos, i, r.splitting, true, now)
 			r.splitting = false
 			pos = i + len(r.delim)
 		}
@@ -182,9 +191,38 @@ func (r *lineReader) indexDelim(from int) int {
 	return -1
 }
 
+// partialDelim is how many bytes at the end of buf[pos:fill], a line
+// without its delimiter yet, may be the start of the delimiter: they are
+// not the line's, so they do not make it too long.
+func (r *lineReader) partialDelim(pos int) int {
+	n := len(r.delim) - 1
+	if r.trimCR && !r.utf16 && r.fill > pos && r.buf[r.fill-1] == '\r' {
+		n++ // the CR of a CRLF
+	}
+	return n
+}
+
+// cut returns where the part of a too long line that starts at pos ends:
+// max_line_bytes on, backed up to the start of a UTF-8 character (at most
+// three bytes), so that no character is cut in two and lost to U+FFFD.
+func (r *lineReader) cut(pos int) int {
+	c := pos + r.maxLine
+	if r.utf16 {
+		return c // maxLine is whole code units
+	}
+	for back := 0; back < 3 && c-1 > pos && c < r.fill && !utf8.RuneStart(r.buf[c]); back++ {
+		c--
+	}
+	if c < r.fill && !utf8.RuneStart(r.buf[c]) {
+		return pos + r.maxLine // not UTF-8 there: cut where asked
+	}
+	return c
+}
+
 // addLine adds buf[lo:hi] (a line without its delimiter) to the items, or
-// to the multiline record.
-func (r *lineReader) addLine(lo, hi int, split bool, now time.Time) {
+// to the multiline record. last: the part ends the line (at its delimiter
+// or at the end of the file), so a CR before a "\n" delimiter is removed.
+func (r *lineReader) addLine(lo, hi int, split, last bool, now time.Time) {
 	off := r.bufOff + int64(lo)
 	it := item{off: off, lo: lo, hi: hi, split: split}
 	if off == 0 { // byte order mark
@@ -198,10 +236,10 @@ func (r *lineReader) addLine(lo, hi int, split bool, now time.Time) {
 	}
 	if r.utf16 {
 		it.text, it.owned = r.decodeUTF16(r.buf[it.lo:it.hi]), true
-		if !split && r.trimCR && len(it.text) > 0 && it.text[len(it.text)-1] == '\r' {
+		if last && r.trimCR && len(it.text) > 0 && it.text[len(it.text)-1] == '\r' {
 			it.text = it.text[:len(it.text)-1]
 		}
-	} else if !split && r.trimCR && it.hi > it.lo && r.buf[it.hi-1] == '\r' {
+	} else if last && r.trimCR && it.hi > it.lo && r.buf[it.hi-1] == '\r' {
 		it.hi--
 	}
 	if r.start != nil {

@@ -133,6 +133,19 @@ func TestLineReaderCases(t *testing.T) {
 		// later, a line of exactly max_line_bytes is one line.
 		{"line of max_line_bytes, delimiter of two", func(c *Config) { c.LineDelimiter = "<>"; c.MaxLineBytes = 4 }, "abcd<>ef<>",
 			[]readLine{{0, "abcd", false}, {6, "ef", false}}},
+		// CRLF: the CR goes with the delimiter, not with the line's length
+		// nor into a part of its own.
+		{"CRLF line of max_line_bytes", func(c *Config) { c.MaxLineBytes = 4 }, "abcd\r\nok\r\n",
+			[]readLine{{0, "abcd", false}, {6, "ok", false}}},
+		{"CRLF line split, CR not in the last part", func(c *Config) { c.MaxLineBytes = 4 }, "abcdef\r\n",
+			[]readLine{{0, "abcd", true}, {4, "ef", true}}},
+		{"CRLF line split at the CR", func(c *Config) { c.MaxLineBytes = 4 }, "abcde\r\n",
+			[]readLine{{0, "abcd", true}, {4, "e", true}}},
+		// A split never cuts a UTF-8 character in two (é is 2 bytes, € 3).
+		{"split before a multi-byte character", func(c *Config) { c.MaxLineBytes = 4 }, "abcé\n",
+			[]readLine{{0, "abc", true}, {3, "é", true}}},
+		{"split inside a three-byte character", func(c *Config) { c.MaxLineBytes = 4 }, "ab€€\n",
+			[]readLine{{0, "ab", true}, {2, "€", true}, {5, "€", true}}},
 		{"multiline max_lines", func(c *Config) { c.Multiline.StartPattern = "^S"; c.Multiline.MaxLines = 2 }, "x\nS1\n a\n b\nS2\n",
 			[]readLine{{0, "x", false}, {2, "S1\n a", false}, {8, " b", false}, {11, "S2", false}}},
 	} {
