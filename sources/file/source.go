@@ -679,6 +679,21 @@ func (t *tailer) classify(ctx context.Context) (done bool, err error) {
 	for i := 0; verdict == copyRetry && i < 100 && ctx.Err() == nil; i++ {
 		off, verdict = s.copyOf(t.f, size, t.key)
 	}
+	if verdict == copyWait && size > 0 {
+		// The copy of copytruncate is followed at once by the truncation
+		// of its original. A file that holds the content of one being read
+		// and has not grown for rotate_wait, its original untouched, is a
+		// file of its own with the same text (job logs that say the same
+		// thing): read it rather than never (logrotate's copy without
+		// truncate then ships the copy again; duplicates, never a loss).
+		switch {
+		case size != t.heldSize || t.heldAt.IsZero():
+			t.heldSize, t.heldAt = size, now
+		case now.Sub(t.heldAt) >= s.cfg.RotateWait.D():
+			s.log.Info("a file with the content of another being read was not a copy (that file was not truncated within rotate_wait): reading it", "path", t.curPath())
+			verdict = copyNone
+		}
+	}
 	if verdict == copyWait || verdict == copyRetry {
 		s.mu.Lock()
 		rotated, at := t.rotated, t.rotatedAt

@@ -674,8 +674,12 @@ func TestRotateFastOutOfGlob(t *testing.T) {
 }
 
 // TestCopyWithoutTruncate: logrotate's "copy" leaves the original in
-// place; the copy's lines were all read from the original, so it is never
-// read, while the original goes on.
+// place. The copy is held while it may be the copy of a copytruncate (whose
+// original is truncated at once); once it has not grown for rotate_wait
+// with its original untouched, it is read as a file of its own. Its lines
+// then arrive twice (another file, another event); none is ever lost,
+// which matters for the other case content cannot tell from it: two files
+// that say the same thing.
 func TestCopyWithoutTruncate(t *testing.T) {
 	h := newHarness(t, nil)
 	h.cfg.Include = []string{h.path("app.log*")}
@@ -688,9 +692,52 @@ func TestCopyWithoutTruncate(t *testing.T) {
 	// The copy is found and held, unread, before the original grows.
 	componenttest.Eventually(t, 10*time.Second, "the copy opened", func() bool { return testutil.ToFloat64(h.src.metrics.open) == 2 })
 	appendFile(t, h.path("app.log"), seqLines(100, 110))
-	h.waitFor(110)
-	h.settle(200 * time.Millisecond)
-	checkSeqs(t, h, 110)
+	h.waitFor(210) // after rotate_wait (300 ms here), the copy's 100 too
+	c := newSeqChecker()
+	for _, m := range messages(t, h.settle(200*time.Millisecond)) {
+		c.add(t, m)
+	}
+	for i := 0; i < 110; i++ {
+		want := 1
+		if i < 100 {
+			want = 2
+		}
+		if c.seen[i] != want {
+			t.Fatalf("seq %d arrived %d times, want %d", i, c.seen[i], want)
+		}
+	}
+}
+
+// TestSameContentFiles: files whose whole content is the same (job logs
+// that say the same thing), found together or one after another, are all
+// read: content cannot tell them from copies, but a copy's original is
+// truncated at once, and theirs are not.
+func TestSameContentFiles(t *testing.T) {
+	h := newHarness(t, nil)
+	for i := range 3 {
+		appendFile(t, h.path(fmt.Sprintf("job%d.log", i)), "backup started\nbackup finished: ok\n")
+	}
+	h.start()
+	appendFile(t, h.path("job3.log"), "backup started\nbackup finished: ok\n")
+	appendFile(t, h.path("job4.log"), "backup started\n") // a prefix of the others
+	evs := h.waitFor(9)
+	if evs = h.settle(500 * time.Millisecond); len(evs) != 9 {
+		t.Fatalf("%d events, want 9", len(evs))
+	}
+	files := map[string]int{}
+	for _, e := range evs {
+		f, _ := e.Properties.GetString("$file")
+		files[filepath.Base(f)]++
+	}
+	for i := range 5 {
+		want := 2
+		if i == 4 {
+			want = 1
+		}
+		if n := files[fmt.Sprintf("job%d.log", i)]; n != want {
+			t.Errorf("job%d.log: %d events, want %d (all: %v)", i, n, want, files)
+		}
+	}
 }
 
 // TestUnreadableCheckpoint: a checkpoint that cannot be decoded is logged
