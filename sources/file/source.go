@@ -689,7 +689,10 @@ func (t *tailer) classify(ctx context.Context) (done bool, err error) {
 		switch {
 		case size != t.heldSize || t.heldAt.IsZero():
 			t.heldSize, t.heldAt = size, now
-		case now.Sub(t.heldAt) >= s.cfg.RotateWait.D():
+		case now.Sub(t.heldAt) >= 2*s.cfg.RotateWait.D():
+			// Twice: an original that was deleted (cp, then rm) closes
+			// after rotate_wait of quiet, which began before the copy,
+			// and retires its offset for the copy first.
 			s.log.Info("a file with the content of another being read was not a copy (that file was not truncated within rotate_wait): reading it", "path", t.curPath())
 			verdict = copyNone
 		}

@@ -692,7 +692,7 @@ func TestCopyWithoutTruncate(t *testing.T) {
 	// The copy is found and held, unread, before the original grows.
 	componenttest.Eventually(t, 10*time.Second, "the copy opened", func() bool { return testutil.ToFloat64(h.src.metrics.open) == 2 })
 	appendFile(t, h.path("app.log"), seqLines(100, 110))
-	h.waitFor(210) // after rotate_wait (300 ms here), the copy's 100 too
+	h.waitFor(210) // after twice rotate_wait (300 ms here), the copy's 100 too
 	c := newSeqChecker()
 	for _, m := range messages(t, h.settle(200*time.Millisecond)) {
 		c.add(t, m)
@@ -706,6 +706,26 @@ func TestCopyWithoutTruncate(t *testing.T) {
 			t.Fatalf("seq %d arrived %d times, want %d", i, c.seen[i], want)
 		}
 	}
+}
+
+// TestCopyThenDelete: a file copied, then the original deleted (a move
+// across file systems, logrotate renamecopy): the copy resumes where the
+// original was read to; nothing twice, nothing lost.
+func TestCopyThenDelete(t *testing.T) {
+	h := newHarness(t, nil)
+	h.cfg.Include = []string{h.path("app.log*")}
+	appendFile(t, h.path("app.log"), seqLines(0, 100))
+	h.start()
+	h.waitFor(100)
+	data, err := os.ReadFile(h.path("app.log"))
+	must(t, err)
+	must(t, os.WriteFile(h.path("app.log.1"), data, 0o644))
+	componenttest.Eventually(t, 10*time.Second, "the copy opened", func() bool { return testutil.ToFloat64(h.src.metrics.open) == 2 })
+	must(t, os.Remove(h.path("app.log")))
+	appendFile(t, h.path("app.log.1"), seqLines(100, 120)) // the copy goes on
+	h.waitFor(120)
+	h.settle(time.Second) // well past twice rotate_wait
+	checkSeqs(t, h, 120)
 }
 
 // TestSameContentFiles: files whose whole content is the same (job logs

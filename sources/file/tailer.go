@@ -334,14 +334,36 @@ func (t *tailer) atEOF(ctx context.Context) (done bool, err error) {
 		if nlink(fi) == 0 { // deleted: nothing can find it again
 			s.mu.Lock()
 			delete(s.known, t.key)
+			// Its content may live on in a copy (cp then rm, a move
+			// across file systems): that copy resumes where this file
+			// was read to, as after a truncation.
+			cps := append([]component.Checkpoint{{Key: t.key}}, s.retire(t)...)
 			s.mu.Unlock()
-			if err := s.emitter.Emit(ctx, nil, component.Checkpoint{Key: t.key}); err != nil {
+			if err := s.emitter.Emit(ctx, nil, cps...); err != nil {
 				return false, err
 			}
+			s.requestScan() // a copy may be waiting
 		}
 		return true, nil
 	}
 	return false, nil
+}
+
+// retire records that the content t identified left its file (truncated,
+// or the file deleted) after being read to t.offset, so that a copy of it
+// resumes there; it returns the checkpoint that stores that, so that a
+// copy found after a restart resumes too (pruned after checkpoint_ttl like
+// any checkpoint). Called with s.mu held.
+func (s *Source) retire(t *tailer) []component.Checkpoint {
+	old := t.ident
+	if !old.complete(s.fpBytes) || old.head == nil {
+		return nil
+	}
+	now := s.now()
+	s.retired = append(s.retired, retiredFP{id: old, offset: t.offset, at: now})
+	r := &record{Path: t.path, Offset: t.offset, FP: old.fp, FPLen: old.n, Seen: now.Unix()}
+	s.known[retiredPrefix+old.fp] = r
+	return []component.Checkpoint{{Key: retiredPrefix + old.fp, Value: r.encode()}}
 }
 
 // growIdentity extends an identity shorter than fingerprint_bytes to the
@@ -393,17 +415,8 @@ func (t *tailer) truncated(ctx context.Context) error {
 	if fi, err := t.f.Stat(); err == nil {
 		id = identityAt(t.f, int(min(int64(s.fpBytes), fi.Size())))
 	}
-	var extra []component.Checkpoint
 	s.mu.Lock()
-	if old := t.ident; old.complete(s.fpBytes) && old.head != nil {
-		now := s.now()
-		s.retired = append(s.retired, retiredFP{id: old, offset: t.offset, at: now})
-		// Also stored, so that a copy found after a restart resumes too;
-		// pruned after checkpoint_ttl like any checkpoint.
-		r := &record{Path: t.path, Offset: t.offset, FP: old.fp, FPLen: old.n, Seen: now.Unix()}
-		s.known[retiredPrefix+old.fp] = r
-		extra = append(extra, component.Checkpoint{Key: retiredPrefix + old.fp, Value: r.encode()})
-	}
+	extra := s.retire(t)
 	t.ident = id
 	s.mu.Unlock()
 	t.offset = 0
