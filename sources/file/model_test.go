@@ -252,6 +252,23 @@ func (m *model) do(op string) {
 		m.renamed++
 		must(m.t, os.WriteFile(m.path(fmt.Sprintf("app.log.%d", m.renamed)), data, 0o644))
 		must(m.t, os.Truncate(m.path("app.log"), 0))
+	case "copytruncate-at-find":
+		// Once app.log is found and its start decided, before its first
+		// read: copy it, truncate it and write n new lines.
+		n := arg()
+		m.finishLine()
+		m.src.afterClassify = func(path string) {
+			if filepath.Base(path) != "app.log" {
+				return
+			}
+			m.src.afterClassify = nil
+			data, err := os.ReadFile(path)
+			must(m.t, err)
+			m.renamed++
+			must(m.t, os.WriteFile(m.path(fmt.Sprintf("app.log.%d", m.renamed)), data, 0o644))
+			must(m.t, os.Truncate(path, 0))
+			m.write(n)
+		}
 	case "truncate", "rewrite":
 		// Lines not read before a truncation are gone by design: read
 		// them first. rewrite refills the file at once, past the old

@@ -71,6 +71,9 @@ type Source struct {
 	// now is the clock of timeouts and checkpoint ages (time.Now; tests
 	// step it by hand).
 	now func() time.Time
+	// afterClassify, when set (by tests), runs once a new file's start is
+	// decided, before its first read: the moment a copytruncate may land.
+	afterClassify func(path string)
 	// stepped: tailers are not run in goroutines; a test calls their step
 	// (see model_test.go).
 	stepped bool

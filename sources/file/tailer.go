@@ -140,6 +140,9 @@ func (t *tailer) step(ctx context.Context) (wait time.Duration, done bool, err e
 			if pending {
 				return s.cfg.PollInterval.D(), false, nil
 			}
+			if s.afterClassify != nil {
+				s.afterClassify(t.path)
+			}
 		}
 		t.startReading()
 	}
@@ -227,6 +230,10 @@ func (t *tailer) startReading() {
 	t.lr = newLineReader(t.s.cfg, first, t.offset)
 	t.head = readHead{max: t.s.fpBytes}
 	t.lastGrowth = t.s.now()
+	// The first read checks that the file still holds the content its
+	// identity was taken from (see step): a copytruncate right after the
+	// file was found must not have its new content read as the old.
+	t.atEnd = true
 }
 
 // changed reports whether the file grew past what was read.
@@ -422,7 +429,7 @@ func (t *tailer) truncated(ctx context.Context) error {
 	t.offset = 0
 	t.lr.reset(0)
 	t.head.reset()
-	t.atEnd = false
+	t.atEnd = true // the next read checks the new content's identity again
 	t.dirty = true
 	if err := t.emit(ctx, extra...); err != nil {
 		return err
