@@ -26,12 +26,12 @@ type tailer struct {
 	foundAt time.Time
 
 	// Guarded by s.mu.
-	path      string
-	pending   bool // new, start not decided yet (see classify)
+	path    string
+	pending bool // new, start not decided yet (see classify)
 	// heldSize and heldAt: the size a pending file held as a copy had
 	// when it was last seen to grow, and when (see classify).
-	heldSize int64
-	heldAt   time.Time
+	heldSize  int64
+	heldAt    time.Time
 	rotated   bool // no longer at an included path (renamed away or deleted)
 	rotatedAt time.Time
 	// ident is only written by the tailer's goroutine (under s.mu), which
