@@ -26,12 +26,8 @@ type tailer struct {
 	foundAt time.Time
 
 	// Guarded by s.mu.
-	path    string
-	pending bool // new, start not decided yet (see classify)
-	// heldSize and heldAt: the size a pending file held as a copy had
-	// when it was last seen to grow, and when (see classify).
-	heldSize  int64
-	heldAt    time.Time
+	path      string
+	pending   bool // new, start not decided yet (see classify)
 	rotated   bool // no longer at an included path (renamed away or deleted)
 	rotatedAt time.Time
 	// ident is only written by the tailer's goroutine (under s.mu), which
@@ -42,11 +38,16 @@ type tailer struct {
 	// retired is the checkpoint of the content this file held before it
 	// was truncated while hogtail was down, stored with its new start.
 	retired    *component.Checkpoint
-	startAtEnd bool        // read_from = "end" applies
-	startSize  int64       // size when found
-	offset     int64       // committed: every line before it is stored
-	lr         *lineReader // nil until the start is decided
-	bufp       *[]byte     // the pooled buffer lr reads into, if any (holding a read slot)
+	startAtEnd bool  // read_from = "end" applies
+	startSize  int64 // size when found
+	// heldSize and heldAt: the size a pending file held as a copy had
+	// when it was last seen to grow, and when (see classify); only the
+	// tailer's goroutine uses them.
+	heldSize int64
+	heldAt   time.Time
+	offset   int64       // committed: every line before it is stored
+	lr       *lineReader // nil until the start is decided
+	bufp     *[]byte     // the pooled buffer lr reads into, if any (holding a read slot)
 	// partial is the allocation dropBuf keeps a partial last line in.
 	partial []byte
 	// wanting: found no free read buffer, counted in s.reading.wanting.
