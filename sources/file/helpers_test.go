@@ -229,3 +229,12 @@ func head(s []int) []int {
 	}
 	return s
 }
+
+// waitSeqs waits for seqs 0 to n-1, lets late duplicates arrive, and checks
+// that each arrived exactly once.
+func (h *harness) waitSeqs(n int) {
+	h.t.Helper()
+	h.waitFor(n)
+	h.settle(200 * time.Millisecond)
+	checkSeqs(h.t, h, n)
+}

@@ -983,15 +983,11 @@ func TestSymlinkedDirectories(t *testing.T) {
 	appendFile(t, h.path("tree/sub/b.log"), seqLines(40, 70))
 	appendFile(t, h.path("elsewhere/c.log"), seqLines(70, 100))
 	h.start()
-	h.waitFor(100)
-	h.settle(200 * time.Millisecond)
-	checkSeqs(t, h, 100)
+	h.waitSeqs(100)
 	// Files that appear later under the linked directories are found too.
 	appendFile(t, h.path("real/d.log"), seqLines(100, 110))
 	appendFile(t, h.path("elsewhere/e.log"), seqLines(110, 120))
-	h.waitFor(120)
-	h.settle(200 * time.Millisecond)
-	checkSeqs(t, h, 120)
+	h.waitSeqs(120)
 }
 
 // TestReadFromEndFirstStartWithoutFiles: a first start that finds no file
@@ -1004,7 +1000,5 @@ func TestReadFromEndFirstStartWithoutFiles(t *testing.T) {
 	h.stop()
 	appendFile(t, h.path("app.log"), seqLines(0, 50))
 	h.start()
-	h.waitFor(50)
-	h.settle(100 * time.Millisecond)
-	checkSeqs(t, h, 50)
+	h.waitSeqs(50)
 }
