@@ -673,14 +673,11 @@ func TestRotateFastOutOfGlob(t *testing.T) {
 	checkSeqs(t, h, total)
 }
 
-// TestCopyWithoutTruncate: logrotate's "copy" leaves the original in
-// place. The copy is held while it may be the copy of a copytruncate (whose
-// original is truncated at once); once it has not grown for rotate_wait
-// with its original untouched, it is read as a file of its own. Its lines
-// then arrive twice (another file, another event); none is ever lost,
-// which matters for the other case content cannot tell from it: two files
-// that say the same thing.
-func TestCopyWithoutTruncate(t *testing.T) {
+// copiedApp starts a source on app.log* with 100 lines read from app.log,
+// copies app.log to app.log.1 and waits until the copy is found and held
+// (unread: its content is the original's).
+func copiedApp(t *testing.T) *harness {
+	t.Helper()
 	h := newHarness(t, nil)
 	h.cfg.Include = []string{h.path("app.log*")}
 	appendFile(t, h.path("app.log"), seqLines(0, 100))
@@ -689,8 +686,19 @@ func TestCopyWithoutTruncate(t *testing.T) {
 	data, err := os.ReadFile(h.path("app.log"))
 	must(t, err)
 	must(t, os.WriteFile(h.path("app.log.1"), data, 0o644))
-	// The copy is found and held, unread, before the original grows.
 	componenttest.Eventually(t, 10*time.Second, "the copy opened", func() bool { return testutil.ToFloat64(h.src.metrics.open) == 2 })
+	return h
+}
+
+// TestCopyWithoutTruncate: logrotate's "copy" leaves the original in
+// place. The copy is held while it may be the copy of a copytruncate (whose
+// original is truncated at once); once it has not grown for rotate_wait
+// with its original untouched, it is read as a file of its own. Its lines
+// then arrive twice (another file, another event); none is ever lost,
+// which matters for the other case content cannot tell from it: two files
+// that say the same thing.
+func TestCopyWithoutTruncate(t *testing.T) {
+	h := copiedApp(t)
 	appendFile(t, h.path("app.log"), seqLines(100, 110))
 	h.waitFor(210) // after twice rotate_wait (300 ms here), the copy's 100 too
 	c := newSeqChecker()
@@ -712,15 +720,7 @@ func TestCopyWithoutTruncate(t *testing.T) {
 // across file systems, logrotate renamecopy): the copy resumes where the
 // original was read to; nothing twice, nothing lost.
 func TestCopyThenDelete(t *testing.T) {
-	h := newHarness(t, nil)
-	h.cfg.Include = []string{h.path("app.log*")}
-	appendFile(t, h.path("app.log"), seqLines(0, 100))
-	h.start()
-	h.waitFor(100)
-	data, err := os.ReadFile(h.path("app.log"))
-	must(t, err)
-	must(t, os.WriteFile(h.path("app.log.1"), data, 0o644))
-	componenttest.Eventually(t, 10*time.Second, "the copy opened", func() bool { return testutil.ToFloat64(h.src.metrics.open) == 2 })
+	h := copiedApp(t)
 	must(t, os.Remove(h.path("app.log")))
 	appendFile(t, h.path("app.log.1"), seqLines(100, 120)) // the copy goes on
 	h.waitFor(120)
