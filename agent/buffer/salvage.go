@@ -48,7 +48,12 @@ func salvage(src, dst string) (*SalvageReport, error) {
 	debug.SetPanicOnFault(true)
 	in, err := bolt.Open(src, 0o600, &bolt.Options{ReadOnly: true, Timeout: time.Second})
 	if err != nil {
-		return nil, fmt.Errorf("salvage: open %s: %w", src, err)
+		if isFSError(err) {
+			return nil, fmt.Errorf("salvage: open %s: %w", src, err)
+		}
+		// Both meta pages are gone, so bbolt cannot find the tree; its
+		// pages may be intact: read them all.
+		return salvagePages(src, dst, err)
 	}
 	defer in.Close()
 	os.Remove(dst)
@@ -96,6 +101,46 @@ func salvage(src, dst string) (*SalvageReport, error) {
 		if err := s.flush(); err != nil {
 			return nil, fmt.Errorf("salvage: %w", err)
 		}
+	}
+	return s.rep, nil
+}
+
+// salvagePages is the salvage of a file bbolt cannot open at all (both
+// meta pages damaged): without a tree nothing says which pages are live,
+// so every chunk found in the file's pages becomes a dead letter (as the
+// chunks of pages a damaged tree no longer reaches do), for the operator
+// to replay or purge. Checkpoints come from the checkpoint copy; connector
+// storage is lost. The page size is the system's, which bbolt gave the
+// file.
+func salvagePages(src, dst string, openErr error) (*SalvageReport, error) {
+	os.Remove(dst)
+	out, err := bolt.Open(dst, 0o600, &bolt.Options{NoFreelistSync: true, FreelistType: bolt.FreelistMapType})
+	if err != nil {
+		return nil, fmt.Errorf("salvage: create %s: %w", dst, err)
+	}
+	defer out.Close()
+	s := &salvager{out: out, rep: &SalvageReport{Records: map[string]int64{}, Damage: []string{"bbolt cannot open it: " + openErr.Error()}}, seen: map[[32]byte]bool{}, queues: map[string]bool{}}
+	if err := s.flush(); err != nil {
+		return nil, err
+	}
+	chunks, err := orphanChunks(src, os.Getpagesize(), s.seen)
+	if err != nil {
+		s.rep.Damage = append(s.rep.Damage, "reading its pages: "+err.Error())
+	}
+	for _, c := range chunks {
+		recs, _ := decodeChunk(c)
+		for _, r := range recs {
+			s.dls = append(s.dls, component.DeadLetter{Reason: reasonOrphaned, Record: r})
+			if len(s.dls) >= salvageBatch {
+				if err := s.flush(); err != nil {
+					return nil, fmt.Errorf("salvage: %w", err)
+				}
+			}
+		}
+		s.rep.Orphaned += len(recs)
+	}
+	if err := s.flush(); err != nil {
+		return nil, fmt.Errorf("salvage: %w", err)
 	}
 	return s.rep, nil
 }
