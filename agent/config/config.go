@@ -163,10 +163,29 @@ func Load(path string, reg *component.Registry) (*Config, error) {
 	return Parse(path, data, reg, os.LookupEnv)
 }
 
+// LoadSettings reads only the top-level settings of the config at path
+// (data_dir, api, buffer, health, logging), checked as Load checks them,
+// without building the components: for commands that need the data
+// directory or the API address of an agent, and should neither fail on a
+// component's problem (a connector with a syntax error, which a running
+// agent keeps its old version of) nor run its code. The returned Config
+// has no components.
+func LoadSettings(path string) (*Config, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read config: %v", err)}}
+	}
+	return parse(&loader{file: path, settingsOnly: true}, data, os.LookupEnv)
+}
+
 // Parse validates config text as if read from path; lookup resolves
 // ${VAR} references.
 func Parse(path string, data []byte, reg *component.Registry, lookup func(string) (string, bool)) (*Config, error) {
-	l := &loader{file: path, reg: reg}
+	return parse(&loader{file: path, reg: reg}, data, lookup)
+}
+
+func parse(l *loader, data []byte, lookup func(string) (string, bool)) (*Config, error) {
+	path := l.file
 	text, probs := interpolate(string(data), lookup)
 	for _, p := range probs {
 		p.File = path
@@ -186,13 +205,16 @@ func Parse(path string, data []byte, reg *component.Registry, lookup func(string
 }
 
 type loader struct {
-	file     string
-	reg      *component.Registry
-	loc      *locator
-	problems Errors
-	declared map[string]string // name -> "sources" | "transforms"
-	failed   map[string]bool   // components whose table could not be decoded
-	dir      string            // directory of the config file
+	// settingsOnly: read the top-level settings, not the components (see
+	// LoadSettings).
+	settingsOnly bool
+	file         string
+	reg          *component.Registry
+	loc          *locator
+	problems     Errors
+	declared     map[string]string // name -> "sources" | "transforms"
+	failed       map[string]bool   // components whose table could not be decoded
+	dir          string            // directory of the config file
 }
 
 func (l *loader) add(component, key, msg string) {
@@ -364,6 +386,9 @@ func (l *loader) parse(text string) *Config {
 		l.add("health", "min_free_disk", "must not be negative")
 	}
 	l.checkAPI(&cfg.API)
+	if l.settingsOnly {
+		return cfg
+	}
 
 	for _, name := range sortedKeys(raw.Sources) {
 		h, f, c, ok := decodeComponent(l, md, "sources."+name, raw.Sources[name], l.reg.Sources)

@@ -199,3 +199,27 @@ func TestAPITokenOffLoopback(t *testing.T) {
 		})
 	}
 }
+
+// TestLoadSettings: the settings of a config whose components do not build
+// (unknown type, bad options) are read, and their own problems reported.
+func TestLoadSettings(t *testing.T) {
+	dir := t.TempDir()
+	p := filepath.Join(dir, "hogtail.toml")
+	write := func(text string) {
+		if err := os.WriteFile(p, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("data_dir = \"d\"\n[api]\naddress = \"127.0.0.1:9999\"\nauth_token = \"s3cret\"\n[sources.x]\ntype = \"nope\"\nbogus = 1\n[sinks.out]\ntype = \"console\"\ninputs = [\"missing\"]\n")
+	cfg, err := LoadSettings(p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.DataDir != filepath.Join(dir, "d") || cfg.API.Address != "127.0.0.1:9999" || cfg.API.AuthToken != "s3cret" || len(cfg.Sources)+len(cfg.Sinks) != 0 {
+		t.Fatalf("settings %+v", cfg)
+	}
+	write("data_dir = \"d\"\n[api]\naddress = \":99999\"\n")
+	if _, err := LoadSettings(p); err == nil || !strings.Contains(err.Error(), "api: address:") {
+		t.Fatalf("bad API address: %v", err)
+	}
+}

@@ -104,7 +104,9 @@ func bufferFile(f bufferFlags) (string, *config.Config, error) {
 	if *f.dataDir != "" {
 		return filepath.Join(*f.dataDir, agent.BufferFile), nil, nil
 	}
-	c, err := config.Load(*f.config, components())
+	// Only the settings: the components (connector code included) need
+	// not build for a command that reads the buffer.
+	c, err := config.LoadSettings(*f.config)
 	if err != nil {
 		return "", nil, fmt.Errorf("%w\n(use --data-dir to point at the buffer without a valid config)", err)
 	}
@@ -137,7 +139,7 @@ func remoteFor(f bufferFlags, cfg *config.Config, locked error) (bufferAdmin, er
 		tok = os.Getenv(tokenEnv)
 	}
 	if (addr == "" || tok == "") && cfg == nil {
-		c, err := config.Load(*f.config, components())
+		c, err := config.LoadSettings(*f.config)
 		if err != nil && addr == "" {
 			return nil, fmt.Errorf("%w; give --api ADDR (or a valid --config) to ask the running agent", locked)
 		}

@@ -310,3 +310,35 @@ func TestOfflineUsage(t *testing.T) {
 		}
 	}
 }
+
+// TestBufferCommandsIgnoreComponents: the buffer commands read only the
+// config's settings: a connector with a syntax error (which a running agent
+// keeps its old version of) does not stop them, and its code is not run.
+func TestBufferCommandsIgnoreComponents(t *testing.T) {
+	cfg, _ := offlineSetup(t)
+	dir := filepath.Dir(cfg)
+	conn := filepath.Join(dir, "broken")
+	must := func(err error) {
+		t.Helper()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	must(os.MkdirAll(conn, 0o755))
+	must(os.WriteFile(filepath.Join(conn, "plugin.json"), []byte(`{"name":"broken"}`), 0o644))
+	// Runs at load time if the connector is built: it would take 5 s and
+	// fail, and its syntax error fails the build anyway.
+	must(os.WriteFile(filepath.Join(conn, "index.js"), []byte("while (true) {}\nexport function processEvent(e { return e }\n"), 0o644))
+	text, err := os.ReadFile(cfg)
+	must(err)
+	text = append(text, []byte("\n[transforms.chain]\ntype = \"connectors\"\ninputs = [\"gen\"]\n\n[[transforms.chain.chain]]\npath = \"broken\"\n")...)
+	must(os.WriteFile(cfg, text, 0o644))
+	start := time.Now()
+	code, out, errs := runOffline(cmdDeadLetters, "list", "--config", cfg)
+	if code != 0 || strings.Count(out, "\n") != 3 {
+		t.Fatalf("list: exit %d\n%s\n%s", code, out, errs)
+	}
+	if d := time.Since(start); d > 3*time.Second {
+		t.Fatalf("list took %v: the connector's code ran", d)
+	}
+}

@@ -40,7 +40,7 @@ func cmdTap(args []string, stdout, stderr io.Writer) int {
 		tok = os.Getenv(tokenEnv)
 	}
 	if addr == "" || tok == "" {
-		cfg, err := config.Load(*path, components())
+		cfg, err := config.LoadSettings(*path) // the API's address and token only
 		switch {
 		case err == nil:
 			if addr == "" {
