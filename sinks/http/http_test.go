@@ -5,9 +5,12 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	nethttp "net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -203,5 +206,41 @@ func TestSample(t *testing.T) {
 	})
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)
+	}
+}
+
+// TestRedirects: 307 and 308 resend the same request and are followed; 301,
+// 302 and 303 would resend it as a GET without its body, whose 200 must not
+// acknowledge a batch the receiver never got: the sink pauses, keeping the
+// data, and says where the receiver points.
+func TestRedirects(t *testing.T) {
+	for _, code := range []int{301, 302, 303, 307, 308} {
+		t.Run(fmt.Sprint(code), func(t *testing.T) {
+			target := sinktest.NewReceiver(nil)
+			defer target.Close()
+			var gets atomic.Int64
+			redir := httptest.NewServer(nethttp.HandlerFunc(func(w nethttp.ResponseWriter, r *nethttp.Request) {
+				if r.Method != nethttp.MethodPost {
+					gets.Add(1)
+				}
+				nethttp.Redirect(w, r, target.URL+"/moved", code)
+			}))
+			defer redir.Close()
+			s := newSink(t, redir.URL+"/ingest", nil)
+			err := s.Deliver(context.Background(), component.Batch{Records: records(3)})
+			if code == 307 || code == 308 {
+				if err != nil || len(target.Accepted()) != 3 {
+					t.Fatalf("error %v, %d events at the target", err, len(target.Accepted()))
+				}
+				return
+			}
+			de := component.AsDeliveryError(err)
+			if err == nil || !de.Paused || !strings.Contains(err.Error(), target.URL+"/moved") {
+				t.Fatalf("error %v, want a pause naming the new location", err)
+			}
+			if n := len(target.Requests()); n != 0 || gets.Load() != 0 {
+				t.Fatalf("the redirect was followed: %d requests at the target", n)
+			}
+		})
 	}
 }

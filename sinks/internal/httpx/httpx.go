@@ -62,7 +62,9 @@ func ParseRetryAfter(v string, now time.Time) time.Duration {
 //	413                    component.TooLarge (the agent splits the batch)
 //	401, 403               component.Paused (bad credentials: keep the data)
 //	other 4xx              component.Permanent (split, then dead letters)
-//	anything else          retryable (1xx/3xx here mean a confused receiver)
+//	anything else          retryable (1xx/3xx here mean a confused receiver;
+//	                       the sinks with one url pause on a 3xx, see
+//	                       EndpointMissing)
 //
 // body is a snippet of the response body, quoted in the error.
 func Classify(status int, header http.Header, body []byte) error {
@@ -70,6 +72,9 @@ func Classify(status int, header http.Header, body []byte) error {
 		return nil
 	}
 	err := &StatusError{Status: status, Body: snippet(body)}
+	if status >= 300 && status < 400 {
+		err.Location = header.Get("Location")
+	}
 	switch {
 	case status == http.StatusRequestEntityTooLarge:
 		return component.TooLarge(err)
@@ -98,6 +103,11 @@ func EndpointMissing(err error) error {
 		// %v, not %w: the inner Permanent classification must not survive.
 		return component.Paused(fmt.Errorf("%v (is the configured host or url right?)", err))
 	}
+	if errors.As(err, &se) && se.Status >= 300 && se.Status < 400 {
+		// A redirect that was not followed (see NewClient): the url is
+		// wrong in the same way (http:// for https://, a moved host).
+		return component.Paused(fmt.Errorf("%v (the receiver redirects: set the url to where it points)", err))
+	}
 	return err
 }
 
@@ -105,13 +115,19 @@ func EndpointMissing(err error) error {
 type StatusError struct {
 	Status int
 	Body   string
+	// Location is where a 3xx answer redirects to.
+	Location string
 }
 
 func (e *StatusError) Error() string {
-	if e.Body == "" {
-		return fmt.Sprintf("HTTP %d %s", e.Status, http.StatusText(e.Status))
+	msg := fmt.Sprintf("HTTP %d %s", e.Status, http.StatusText(e.Status))
+	if e.Location != "" {
+		msg += " to " + redact.URL(e.Location)
 	}
-	return fmt.Sprintf("HTTP %d %s: %s", e.Status, http.StatusText(e.Status), e.Body)
+	if e.Body != "" {
+		msg += ": " + e.Body
+	}
+	return msg
 }
 
 func snippet(b []byte) string {
@@ -163,7 +179,21 @@ func NewClient(timeout time.Duration, conns int) *http.Client {
 	t.DialContext = (&net.Dialer{Timeout: min(timeout, 30*time.Second), KeepAlive: 30 * time.Second}).DialContext
 	// Sinks compress bodies themselves; responses are small.
 	t.DisableCompression = true
-	return &http.Client{Timeout: timeout, Transport: t}
+	return &http.Client{Timeout: timeout, Transport: t, CheckRedirect: keepMethod}
+}
+
+// keepMethod follows only the redirects that resend the same request (307,
+// 308, at most 10). Go's client turns a POST into a GET without its body
+// on 301, 302 and 303, whose 200 would then acknowledge a batch the
+// receiver never got: those are returned as they are, for Classify.
+func keepMethod(req *http.Request, via []*http.Request) error {
+	if len(via) >= 10 {
+		return errors.New("stopped after 10 redirects")
+	}
+	if r := req.Response; r != nil && (r.StatusCode == http.StatusTemporaryRedirect || r.StatusCode == http.StatusPermanentRedirect) {
+		return nil
+	}
+	return http.ErrUseLastResponse
 }
 
 // Guard makes every connection of the endpoint's client pass check, given
