@@ -400,7 +400,10 @@ func (s *exportSink) call(ctx context.Context, c *connector, raw []json.RawMessa
 	// A stop of the agent cuts the call (and its fetch): its records stay
 	// in the queue and are exported again at the next start.
 	in.ctx = ctx
-	stop := context.AfterFunc(ctx, func() { in.vm.Interrupt(errStopped) })
+	// The runtime itself, not in.vm: when the stop lands as the call ends,
+	// the function may still run after put tore the instance down.
+	vm := in.vm
+	stop := context.AfterFunc(ctx, func() { vm.Interrupt(errStopped) })
 	_, cerr := in.call(in.fns[fnName], arg, in.meta)
 	interrupted := !stop()
 	in.ctx = nil
