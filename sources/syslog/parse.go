@@ -60,11 +60,23 @@ type blocks struct {
 	strs   []string
 	texts  []byte
 
+	// curN counts the events handed out from the current block, curBig
+	// the bytes of long strings its slots point to (see box); only the
+	// reader uses them.
+	curN, curBig int
+
 	mu       sync.Mutex
 	recycle  bool       // set by a stream connection, cleared by poison
-	inUse    []*block   // blocks handed out from, oldest first; the last is current
+	inUse    []useEntry // blocks handed out from, oldest first; the last is current
 	pool     *blockPool // free blocks, shared by the source's connections
 	released int        // events released from inUse[0] onwards
+}
+
+// useEntry is a block handed out from: n events (-1 while it is the
+// current block), whose slots point to big bytes of long strings.
+type useEntry struct {
+	bl     *block
+	n, big int
 }
 
 // blockPool keeps released blocks for reuse by any connection of a source,
@@ -117,20 +129,35 @@ const (
 	// are well under 384 bytes; the others get an allocation of their own
 	// once it is full.
 	blockText = blockEvents * 384
+	// bigString is the length from which a string a slot points to
+	// counts in maxBlockBig.
+	bigString = 384
+	// maxBlockBig bounds the long strings one block's slots point to. A
+	// block is reused only once all of its events are released, and its
+	// slots keep what they point to alive until then (the current block
+	// of every connection included): 128 messages of 64 KiB would be
+	// 8 MiB per connection after they were stored, outside
+	// max_inflight_bytes. Past this, the next event starts a new block.
+	maxBlockBig = 256 << 10
 )
 
 func (b *blocks) event() *event.Event {
-	if len(b.events) == 0 {
+	if len(b.events) == 0 || b.curBig > maxBlockBig {
 		b.next()
 	}
 	e := &b.events[0]
 	b.events = b.events[1:]
+	b.curN++
 	return e
 }
 
 // next moves to a free block, or a new one.
 func (b *blocks) next() {
 	b.mu.Lock()
+	if n := len(b.inUse); n > 0 {
+		b.inUse[n-1].n, b.inUse[n-1].big = b.curN, b.curBig
+	}
+	b.curN, b.curBig = 0, 0
 	bl := b.pool.get()
 	if bl != nil {
 		bl.Reuse()
@@ -143,7 +170,7 @@ func (b *blocks) next() {
 		}
 	}
 	if b.recycle {
-		b.inUse = append(b.inUse, bl)
+		b.inUse = append(b.inUse, useEntry{bl: bl, n: -1})
 	}
 	b.mu.Unlock()
 	b.events, b.fields, b.strs, b.texts = bl.Events, bl.Fields, bl.Strings, bl.Text[:0]
@@ -175,20 +202,21 @@ func (b *blocks) release(n int) {
 	}
 	b.released += n
 	// The last block is the one being filled: never taken back.
-	for len(b.inUse) > 1 && b.released >= blockEvents {
-		bl := b.inUse[0]
-		b.inUse[0] = nil
+	for len(b.inUse) > 1 && b.released >= b.inUse[0].n {
+		e := b.inUse[0]
+		b.inUse[0] = useEntry{}
 		b.inUse = b.inUse[1:]
-		b.released -= blockEvents
+		b.released -= e.n
 		// Only the events are cleared: toEvent sets some of their fields,
 		// and the others must be zero again. Property slots and boxes are
 		// written before they are read, so they are left as they are
 		// (clearing them cost about 3 % of a busy connection's CPU); what
 		// they still point to (at most maxFree blocks' worth) stays alive
-		// until they are overwritten. Built with -tags hogtailpoison, all
-		// of it is poisoned, kept or not.
-		bl.Release(false)
-		b.pool.put(bl)
+		// until they are overwritten. A block that points to long strings
+		// is scrubbed: the pool would keep them alive. Built with -tags
+		// hogtailpoison, all of it is poisoned, kept or not.
+		e.bl.Release(e.big > 0)
+		b.pool.put(e.bl)
 	}
 }
 
@@ -219,6 +247,9 @@ func (b *blocks) box(s string) any {
 	p := &b.strs[0]
 	*p = s
 	b.strs = b.strs[1:]
+	if len(s) >= bigString {
+		b.curBig += len(s)
+	}
 	return event.BoxString(p)
 }
 

@@ -217,14 +217,14 @@ func TestBlockPoolSharedAndBounded(t *testing.T) {
 		}
 	}
 	// Connection 0 releases its oldest block (the current one is kept).
-	released := conns[0].inUse[0]
+	released := conns[0].inUse[0].bl
 	conns[0].release(blockEvents)
 	if len(pool.free) != 1 {
 		t.Fatalf("free blocks after one release: %d, want 1", len(pool.free))
 	}
 	// Connection 1's current block is full: its next event needs a block.
 	conns[1].event()
-	if cur := conns[1].inUse[len(conns[1].inUse)-1]; cur != released {
+	if cur := conns[1].inUse[len(conns[1].inUse)-1].bl; cur != released {
 		t.Fatal("connection 1 got a new block, not the one connection 0 released")
 	}
 	if len(pool.free) != 0 {
@@ -236,5 +236,51 @@ func TestBlockPoolSharedAndBounded(t *testing.T) {
 	}
 	if len(pool.free) != maxFree {
 		t.Fatalf("free blocks kept: %d, want the bound %d", len(pool.free), maxFree)
+	}
+}
+
+// TestBlocksBoundLongStrings: a block's slots keep what they point to alive
+// until it is reused, after its events were stored: past maxBlockBig of
+// long strings, a block is closed early (and scrubbed when released), so
+// that the messages of a connection that sends 64 KiB lines do not stay
+// alive 128 at a time per connection.
+func TestBlocksBoundLongStrings(t *testing.T) {
+	pool := &blockPool{}
+	b := &blocks{recycle: true, pool: pool}
+	long := strings.Repeat("x", 64<<10)
+	const n = 40
+	for range n {
+		b.event()
+		b.box(long)
+	}
+	// 64 KiB each: a block takes 5 (the fifth passes 256 KiB), not 128.
+	if len(b.inUse) != n/5 {
+		t.Fatalf("%d blocks for %d long messages, want %d", len(b.inUse), n, n/5)
+	}
+	for _, e := range b.inUse[:len(b.inUse)-1] {
+		if e.n != 5 || e.big != 5*len(long) {
+			t.Fatalf("block entry %+v, want 5 events of %d bytes", e, 5*len(long))
+		}
+	}
+	// Released blocks are scrubbed: the pool keeps no long string alive.
+	b.release(n)
+	if len(pool.free) != n/5-1 {
+		t.Fatalf("%d free blocks, want %d", len(pool.free), n/5-1)
+	}
+	for _, bl := range pool.free {
+		for _, s := range bl.Strings {
+			if s != "" && s != event.Poison {
+				t.Fatal("a free block still points to a message")
+			}
+		}
+	}
+	// Short messages still fill whole blocks.
+	b2 := &blocks{recycle: true, pool: &blockPool{}}
+	for range 2 * blockEvents {
+		b2.event()
+		b2.box("short")
+	}
+	if len(b2.inUse) != 2 {
+		t.Fatalf("%d blocks for %d short messages", len(b2.inUse), 2*blockEvents)
 	}
 }
