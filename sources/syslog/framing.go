@@ -115,8 +115,15 @@ func (f *framer) nextLine() ([]byte, bool, error) {
 			return f.scratch, over, nil
 		case errors.Is(err, bufio.ErrBufferFull):
 			continue
-		case errors.Is(err, io.EOF) && (len(f.scratch) > 0 || over):
-			// The last message of a stream may lack its newline.
+		case len(f.scratch) > 0 || over:
+			// The last message of a stream may lack its newline. Whatever
+			// ended the stream (its end, the idle timeout, a shutdown, a
+			// TLS peer gone without close_notify), what arrived is kept,
+			// as a cut octet-counted frame is; an error other than the end
+			// of the stream is returned by the next call.
+			if !errors.Is(err, io.EOF) {
+				f.err = err
+			}
 			return f.scratch, over, nil
 		default:
 			return nil, false, err

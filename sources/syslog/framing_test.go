@@ -183,3 +183,24 @@ func TestFramingCutByError(t *testing.T) {
 		}
 	}
 }
+
+// TestFramingLastLineCutByError: with newline framing, a last line without
+// its newline is kept whatever ended the stream (the idle timeout, a
+// shutdown, a TLS peer gone without close_notify), as at the end of the
+// stream; the error comes next.
+func TestFramingLastLineCutByError(t *testing.T) {
+	stop := errors.New("read deadline")
+	for _, max := range []int{100, 4} { // 4: the last line is also cut at max_message_bytes
+		f := newFramer(&errAfterReader{s: "<13>first\n<13>last", err: stop}, max)
+		if msg, _, err := f.next(); err != nil || string(msg) != "<13>first"[:min(max, 9)] {
+			t.Fatalf("max %d: first line %q %v", max, msg, err)
+		}
+		msg, fi, err := f.next()
+		if err != nil || string(msg) != "<13>last"[:min(max, 8)] || fi.truncated != (max < 8) {
+			t.Fatalf("max %d: last line %q %+v %v", max, msg, fi, err)
+		}
+		if _, _, err := f.next(); !errors.Is(err, stop) {
+			t.Fatalf("max %d: after the last line: %v, want the read error", max, err)
+		}
+	}
+}
