@@ -245,17 +245,24 @@ func (t *Transform) processOne(l *lane, ev *event.Event, out *component.Output) 
 				start := time.Now()
 				v, err = in.call(fn, eo.obj, in.meta)
 				in.c.processTime.Observe(time.Since(start).Seconds())
-				merr := in.guarded(eo.materialize)
-				if merr != nil && err == nil {
+				// Converting what the call left runs plugin code (getters,
+				// Proxy traps) when it left JS objects: under the watchdog.
+				materialize := eo.materialize
+				if eo.touched() {
+					materialize = func() error { return in.guarded(eo.materialize) }
+				}
+				if merr := materialize(); merr != nil && err == nil {
 					err = fmt.Errorf("processEvent left a value in the event that cannot be kept: %w", merr)
 				}
 				var next *event.Event
 				keep := true
-				if err == nil {
+				if o, isObj := v.(*goja.Object); err == nil && isObj && o != eo.obj {
 					err = in.guarded(func() (rerr error) {
 						next, keep, rerr = t.result(cur, eo, v)
 						return rerr
 					})
+				} else if err == nil {
+					next, keep, err = t.result(cur, eo, v)
 				}
 				eo.detach()
 				if eo.badUUID != "" {

@@ -228,6 +228,21 @@ func (e *eventObj) Keys() []string {
 
 // materialize writes the JS-side state back into the Go event so it holds
 // only Go values again.
+// touched reports whether the call read or set the event's properties,
+// $set or $set_once, or left a JS value among its other keys: only then
+// has materialize JS values to convert.
+func (e *eventObj) touched() bool {
+	if e.props != nil || e.set != nil || e.setOnce != nil {
+		return true
+	}
+	for _, f := range e.ev.Extra {
+		if _, ok := f.Value.(goja.Value); ok {
+			return true
+		}
+	}
+	return false
+}
+
 // materialize turns the JS values a call left in the event into Go values.
 // It fails when one cannot be converted (see converter); the event then
 // keeps what was converted, without the values that were not.
