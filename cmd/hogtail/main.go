@@ -35,9 +35,10 @@ Usage:
                                      run JSON-lines events from stdin through connectors
   hogtail tap --component NAME       stream the events leaving a component (live)
   hogtail dead-letters list|replay|purge [--config FILE]
-                                     inspect, replay or delete dead letters (agent stopped)
+                                     inspect, replay or delete dead letters (offline, or
+                                     through the running agent's API)
   hogtail buffer check [--config FILE]
-                                     check the buffer file (agent stopped)
+                                     check the buffer file (offline, or through the API)
   hogtail version                    print version, commit, build date and Go version
 
 Run "hogtail COMMAND --help" for a command's flags.

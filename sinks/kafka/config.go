@@ -172,7 +172,7 @@ func (c *Config) Validate() error {
 	case EncodingJSON:
 	case EncodingPostHogIngestion:
 		if strings.TrimSpace(c.Token) == "" {
-			errs = append(errs, errors.New("token: must be set to the project API key (phc_...) for encoding = \"posthog_ingestion\""))
+			errs = append(errs, errors.New("token: must be set to the project API key (phc_...) with the posthog_ingestion encoding"))
 		}
 	default:
 		errs = append(errs, fmt.Errorf("encoding: must be %q or %q, got %q", EncodingJSON, EncodingPostHogIngestion, c.Encoding))
