@@ -326,7 +326,7 @@ func (a *Agent) apply(cfg *config.Config) error {
 		if newK[name] != old {
 			a.stopSink(old)
 			if _, kept := newK[name]; !kept {
-				a.log.Warn("sink removed; its queue stays in the buffer until purged or the sink returns", "sink", name)
+				a.log.WarnContext(NoRateLimit(context.Background()), "sink removed; its queue stays in the buffer until purged or the sink returns", "sink", name)
 			}
 		}
 	}
@@ -557,7 +557,7 @@ func (a *Agent) Reload(ctx context.Context, cfg *config.Config) error {
 func (a *Agent) reload(cfg *config.Config) error {
 	old := a.cfg.Load()
 	if cfg.DataDir != old.DataDir || cfg.Buffer != old.Buffer || !cfg.API.Equal(old.API) {
-		a.log.Warn("data_dir, [buffer] and [api] changes take effect at the next restart")
+		a.log.WarnContext(NoRateLimit(context.Background()), "data_dir, [buffer] and [api] changes take effect at the next restart")
 		cp := *cfg
 		cp.DataDir, cp.Buffer, cp.API = old.DataDir, old.Buffer, old.API
 		cfg = &cp
@@ -568,7 +568,9 @@ func (a *Agent) reload(cfg *config.Config) error {
 		a.m.reloadFailures.Inc()
 		return err
 	}
-	a.log.Info("config applied", "started", d.started, "stopped", d.stopped, "changed", d.changed, "kept", d.kept)
+	// Every reload says what it did, however many come in a burst (config
+	// management pushing edits): past the log rate limiter.
+	a.log.InfoContext(NoRateLimit(context.Background()), "config applied", "started", d.started, "stopped", d.stopped, "changed", d.changed, "kept", d.kept)
 	return nil
 }
 

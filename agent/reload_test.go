@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/config"
@@ -70,5 +71,38 @@ inputs = ["gen"]
 	}
 	if got := testutil.ToFloat64(a.m.retries.WithLabelValues("c")); got != 0 {
 		t.Errorf("retries of c = %v", got)
+	}
+}
+
+// TestReloadLogsPastRateLimit: every reload says what it did, however many
+// come in a burst; the log rate limiter (burst 2 here) does not swallow
+// them.
+func TestReloadLogsPastRateLimit(t *testing.T) {
+	sinks := map[string]*recorder{"a": {}}
+	dir := t.TempDir()
+	parse := func(tag string) *config.Config {
+		t.Helper()
+		text := fmt.Sprintf("data_dir = %q\n[api]\nenabled = false\n[sources.gen]\ntype = \"demo\"\nrate = 100.0\n[transforms.tag]\ntype = \"tagger\"\ninputs = [\"gen\"]\ntag = %q\n[sinks.a]\ntype = \"capture\"\ninputs = [\"tag\"]\n", dir, tag)
+		cfg, err := config.Parse(filepath.Join(dir, "h.toml"), []byte(text), testRegistry(sinks), func(string) (string, bool) { return "", false })
+		if err != nil {
+			t.Fatal(err)
+		}
+		return cfg
+	}
+	var logs componenttest.SyncBuffer
+	a, err := New(parse("v0"), Options{Logger: slog.New(NewRateLimitedHandler(slog.NewTextHandler(&logs, nil), 2, time.Minute))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	stop := startAgent(t, a)
+	defer stop()
+	const reloads = 5
+	for i := 1; i <= reloads; i++ {
+		if err := a.Reload(context.Background(), parse(fmt.Sprint("v", i))); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(logs.String(), "config applied"); n != reloads {
+		t.Fatalf("%d config applied lines for %d reloads:\n%s", n, reloads, logs.String())
 	}
 }

@@ -134,8 +134,8 @@ func trigger(ch chan string, why string) {
 // running config is kept and every problem is logged, past the log rate
 // limiter: a rejected reload must say all that is wrong, every time.
 func reload(ctx context.Context, log *slog.Logger, level *slog.LevelVar, a *agent.Agent, path, why string) {
-	log.Info("reloading config", "trigger", why, "config", path)
 	full := agent.NoRateLimit(ctx)
+	log.InfoContext(full, "reloading config", "trigger", why, "config", path)
 	cfg, err := config.Load(path, components())
 	if err != nil {
 		a.ReloadRejected()
@@ -163,7 +163,7 @@ func reload(ctx context.Context, log *slog.Logger, level *slog.LevelVar, a *agen
 		return
 	}
 	setLevel(level, cfg.LogLevel)
-	log.Info("config reloaded", "config", path)
+	log.InfoContext(full, "config reloaded", "config", path)
 }
 
 // watchFile triggers a reload when the config file changes. It watches the
