@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"net/http"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/component/componenttest"
 	"github.com/hogtail/hogtail/agent/config"
+	"github.com/hogtail/hogtail/agent/event"
 	"github.com/prometheus/client_golang/prometheus/testutil"
 )
 
@@ -274,4 +276,57 @@ inputs = ["gen"]
 	}
 	n := sinks["out"].len()
 	componenttest.Eventually(t, 10*time.Second, "old pipeline keeps running", func() bool { return sinks["out"].len() > n+100 })
+}
+
+// TestSourceSentCountsStoredOnly: a source's sent events are counted once
+// they are stored. A commit refused by a full queue is not counted: a
+// source that reads again after it (a full disk) would count the same
+// events again and again.
+func TestSourceSentCountsStoredOnly(t *testing.T) {
+	sinks := map[string]*recorder{"out": {failN: 1 << 30}} // never accepts: the queue keeps what it gets
+	a := newAgent(t, `
+[sources.gen]
+type = "demo"
+rate = 0.001
+[sinks.out]
+type = "capture"
+inputs = ["gen"]
+buffer.max_size = "1KiB"
+`, sinks)
+	stop := startAgent(t, a)
+	defer stop()
+	// An emitter of its own, routed as gen is: the demo source's events
+	// do not count under its name.
+	em := a.emitter("probe")
+	a.flowMu.Lock()
+	topo := a.topo.Load()
+	topo.eventSinks["probe"] = topo.eventSinks["gen"]
+	a.flowMu.Unlock()
+	batch := func() []*event.Event {
+		evs := make([]*event.Event, 10)
+		for i := range evs {
+			evs[i] = event.New("e", "d")
+			evs[i].Properties = event.Map{{Key: "pad", Value: strings.Repeat("x", 200)}}
+		}
+		return evs
+	}
+	sent := func() float64 { return testutil.ToFloat64(a.m.eventsOut.WithLabelValues("probe")) }
+	base := sent()
+	if err := em.Emit(context.Background(), batch()); err != nil { // an empty queue takes it
+		t.Fatal(err)
+	}
+	if got := sent() - base; got != 10 {
+		t.Fatalf("sent %v after a stored batch, want 10", got)
+	}
+	for range 3 { // the queue is full now: refused, not counted
+		ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+		err := em.Emit(ctx, batch())
+		cancel()
+		if !errors.Is(err, component.ErrFull) {
+			t.Fatalf("emit into a full queue: %v", err)
+		}
+	}
+	if got := sent() - base; got != 10 {
+		t.Fatalf("sent %v after refused batches, want still 10", got)
+	}
 }

@@ -8,6 +8,7 @@ import (
 	"github.com/hogtail/hogtail/agent/buffer"
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
+	"github.com/prometheus/client_golang/prometheus"
 )
 
 // emitter is the component.Emitter of one source: it runs the source's
@@ -46,7 +47,6 @@ func (e *emitter) Emit(ctx context.Context, events []*event.Event, cps ...compon
 // writes them while the caller prepares its next batch.
 func (e *emitter) EmitAsync(ctx context.Context, after component.Pending, events []*event.Event, cps ...component.Checkpoint) (component.Pending, error) {
 	a := e.a
-	a.m.eventsOut.WithLabelValues(e.source).Add(float64(len(events)))
 	p := &plan{appends: map[string][][]byte{}}
 	a.taps.publish(e.source, events)
 	// The read lock spans only the transforms: a reload waits for batches
@@ -72,7 +72,10 @@ func (e *emitter) EmitAsync(ctx context.Context, after component.Pending, events
 	for _, ar := range p.arenas {
 		a.arenas.Put(ar)
 	}
-	pc := &pendingCommit{p: bp, n: len(events), source: e.source, released: released}
+	// Counted once stored (see Wait): a source that reads again after a
+	// failed commit (a full disk) would count the same events again and
+	// again.
+	pc := &pendingCommit{p: bp, n: len(events), source: e.source, released: released, sent: a.m.eventsOut.WithLabelValues(e.source)}
 	if err != nil {
 		return nil, pc.wrap(err)
 	}
@@ -88,6 +91,8 @@ type pendingCommit struct {
 	// encoded, or handed to transforms that keep none), see
 	// component.Recycler.
 	released bool
+	// sent counts the source's events once they are stored.
+	sent prometheus.Counter
 }
 
 // Released implements component.Recycler.
@@ -98,6 +103,7 @@ func (pc *pendingCommit) Wait() error {
 	if err := pc.p.Wait(); err != nil {
 		return pc.wrap(err)
 	}
+	pc.sent.Add(float64(pc.n))
 	return nil
 }
 
