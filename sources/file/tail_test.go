@@ -804,6 +804,8 @@ func TestFailedBatchesAreReadAgain(t *testing.T) {
 	h := newHarness(t, func(c *Config) { c.BatchLines = 100 })
 	fe := &flakyEmitter{Emitter: h.em, every: 40}
 	h.emit = fe
+	var logs componenttest.SyncBuffer
+	h.mutate = func(s *Source) { s.log = slog.New(slog.NewTextHandler(&logs, nil)) }
 	const n = 20000
 	data := seqLines(0, n)
 	appendFile(t, h.path("app.log"), data)
@@ -814,6 +816,10 @@ func TestFailedBatchesAreReadAgain(t *testing.T) {
 		t.Fatal("no batch failed: the test tests nothing")
 	}
 	t.Logf("%d of %d batches failed", fe.failed.Load(), fe.calls.Load())
+	// A refused batch is said, not only read again.
+	if !strings.Contains(logs.String(), "cannot store the lines read") {
+		t.Fatalf("no warning about the failed batches:\n%s", logs.String())
+	}
 	c := newSeqChecker()
 	for _, ev := range evs {
 		c.add(t, message(t, ev))

@@ -99,6 +99,12 @@ func (t *tailer) run(ctx context.Context) {
 	defer timer.Stop()
 	for {
 		wait, done, err := t.step(ctx)
+		if err != nil && ctx.Err() == nil {
+			// The buffer refused the lines (a full disk, a full queue that
+			// gave up): nothing after the checkpoint was stored, and the
+			// next scan reads them again from there.
+			t.s.log.Warn("cannot store the lines read; they are read again from the checkpoint", "path", t.curPath(), "error", err)
+		}
 		if err != nil || done {
 			return
 		}
