@@ -326,7 +326,7 @@ func (a *Agent) apply(cfg *config.Config) error {
 		if newK[name] != old {
 			a.stopSink(old)
 			if _, kept := newK[name]; !kept {
-				a.log.WarnContext(NoRateLimit(context.Background()), "sink removed; its queue stays in the buffer until purged or the sink returns", "sink", name)
+				a.log.WarnContext(NoRateLimit(context.Background()), "sink removed; its queue stays in the buffer until a sink of that name returns (and delivers it) or it is dropped (hogtail buffer drop-queue, agent stopped)", "sink", name)
 			}
 		}
 	}

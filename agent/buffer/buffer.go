@@ -257,7 +257,7 @@ func (b *Buffer) Queue(name string, cfg QueueConfig) error {
 }
 
 // Queues returns the names of the queues stored in the file, registered or
-// not (a removed sink's queue stays until purged).
+// not (a removed sink's queue stays until dropped, see DropQueue).
 func (b *Buffer) Queues() ([]string, error) {
 	var names []string
 	err := b.db.View(func(tx *bolt.Tx) error {
@@ -267,6 +267,38 @@ func (b *Buffer) Queues() ([]string, error) {
 		})
 	})
 	return names, err
+}
+
+// DropQueue deletes the queue name and every record in it, and returns
+// what it held. It is for the queue of a sink removed from the config
+// (such a queue stays in the file until it is dropped or the sink comes
+// back), so it refuses a queue registered by Queue in this process: a
+// sink reads it.
+func (b *Buffer) DropQueue(name string) (QueueStats, error) {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	st := QueueStats{Name: name}
+	if b.closed {
+		return st, ErrClosed
+	}
+	if _, ok := b.queues[name]; ok {
+		return st, fmt.Errorf("queue %q is read by a sink", name)
+	}
+	err := b.db.Update(func(tx *bolt.Tx) error {
+		queues := tx.Bucket(bucketQueues)
+		qb := queues.Bucket([]byte(name))
+		if qb == nil {
+			return fmt.Errorf("no queue %q in the buffer", name)
+		}
+		c := qb.Cursor()
+		for k, v := c.First(); k != nil; k, v = c.Next() {
+			st.Bytes += int64(len(v))
+			st.Records += int64(chunkCount(v))
+			st.Chunks++
+		}
+		return queues.DeleteBucket([]byte(name))
+	})
+	return st, err
 }
 
 // QueueStats describes one queue.

@@ -48,6 +48,7 @@ API ([api] address of --config, or --api).
 
 const bufferUsage = `Usage:
   hogtail buffer check [--config FILE] [--json]
+  hogtail buffer drop-queue NAME [--config FILE | --data-dir DIR]
 
 Checks the buffer file under data_dir: bbolt's page-level consistency
 check, then every queue chunk's checksum (through the running agent's API
@@ -57,6 +58,12 @@ checkpoint namespaces. Exits 1 when it finds damage. The check runs in a
 child process, so a file that makes bbolt crash is reported as damaged.
 The file is never changed: hogtail run sets a damaged file aside and
 salvages what it can.
+
+drop-queue deletes the queue NAME and its records: the queue of a sink
+removed from the config, which stays in the buffer until it is dropped
+or the sink comes back (to deliver its records instead, put the sink back
+under that name). The agent must be stopped. With --config, a queue that
+a sink of the config reads is refused; --data-dir does not check.
 `
 
 // idList is a repeatable --id flag; values may also be comma-separated.
@@ -302,6 +309,9 @@ func cmdDeadLetters(args []string, stdout, stderr io.Writer) int {
 }
 
 func cmdBuffer(args []string, stdout, stderr io.Writer) int {
+	if len(args) > 0 && args[0] == "drop-queue" {
+		return dropQueue(args[1:], stdout, stderr)
+	}
 	if len(args) == 0 || args[0] != "check" {
 		if len(args) > 0 && (args[0] == "-h" || args[0] == "--help") {
 			fmt.Fprint(stdout, bufferUsage)
@@ -401,4 +411,50 @@ func sortedNames[V any](m map[string]V) []string {
 	}
 	sort.Strings(out)
 	return out
+}
+
+// dropQueue runs `hogtail buffer drop-queue NAME`.
+func dropQueue(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 0 || strings.HasPrefix(args[0], "-") {
+		fmt.Fprint(stderr, bufferUsage)
+		return 2
+	}
+	name := args[0]
+	fs, bf := offlineFlags("buffer drop-queue", bufferUsage, stderr)
+	if code := parseFlags(fs, args[1:]); code >= 0 {
+		return code
+	}
+	file := filepath.Join(*bf.dataDir, agent.BufferFile)
+	if *bf.dataDir == "" {
+		// The whole config: its sinks say which queues are read.
+		cfg, err := config.Load(*bf.config, components())
+		if err != nil {
+			fmt.Fprintf(stderr, "hogtail buffer drop-queue: %v\n(use --data-dir to drop a queue without a valid config)\n", err)
+			return 1
+		}
+		if _, ok := cfg.Sinks[name]; ok {
+			fmt.Fprintf(stderr, "hogtail buffer drop-queue: sink %q of %s reads queue %q; remove the sink first\n", name, *bf.config, name)
+			return 1
+		}
+		file = filepath.Join(cfg.DataDir, agent.BufferFile)
+	}
+	b, err := openOffline(file)
+	if errors.Is(err, buffer.ErrLocked) {
+		fmt.Fprintf(stderr, "hogtail buffer drop-queue: %v\n(stop the agent first: a running agent may still hold the queue)\n", err)
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "hogtail buffer drop-queue:", err)
+		return 1
+	}
+	st, err := b.DropQueue(name)
+	if cerr := b.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		fmt.Fprintln(stderr, "hogtail buffer drop-queue:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "dropped queue %q: %d records, %d bytes\n", name, st.Records, st.Bytes)
+	return 0
 }

@@ -342,3 +342,43 @@ func TestBufferCommandsIgnoreComponents(t *testing.T) {
 		t.Fatalf("list took %v: the connector's code ran", d)
 	}
 }
+
+// TestDropQueue: the queue of a removed sink can be dropped (offline); a
+// queue a configured sink reads cannot, nor one that does not exist.
+func TestDropQueue(t *testing.T) {
+	cfg, file := offlineSetup(t)
+	b, err := buffer.Open(file, buffer.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Queue("gone", buffer.QueueConfig{}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Commit(context.Background(), &buffer.Commit{Appends: []buffer.Append{{Queue: "gone", Records: [][]byte{[]byte(`{"n":0}`), []byte(`{"n":1}`), []byte(`{"n":2}`)}}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if code, _, errs := runOffline(cmdBuffer, "drop-queue", "out", "--config", cfg); code != 1 || !strings.Contains(errs, `sink "out"`) {
+		t.Fatalf("dropping a configured sink's queue: exit %d %s", code, errs)
+	}
+	if code, out, errs := runOffline(cmdBuffer, "drop-queue", "gone", "--config", cfg); code != 0 || !strings.HasPrefix(out, `dropped queue "gone": 3 records`) {
+		t.Fatalf("drop-queue gone: exit %d %q %s", code, out, errs)
+	}
+	rep, err := buffer.Check(file, lockTimeout)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, q := range rep.Queues {
+		if q.Name == "gone" {
+			t.Fatalf("queue gone still there: %+v", rep.Queues)
+		}
+	}
+	if len(rep.Queues) != 1 || rep.Queues[0].Records != 2 {
+		t.Fatalf("queue out changed: %+v", rep.Queues)
+	}
+	if code, _, errs := runOffline(cmdBuffer, "drop-queue", "gone", "--data-dir", filepath.Dir(file)); code != 1 || !strings.Contains(errs, `no queue "gone"`) {
+		t.Fatalf("dropping it again: exit %d %s", code, errs)
+	}
+}

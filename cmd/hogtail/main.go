@@ -39,6 +39,8 @@ Usage:
                                      through the running agent's API)
   hogtail buffer check [--config FILE]
                                      check the buffer file (offline, or through the API)
+  hogtail buffer drop-queue NAME [--config FILE]
+                                     delete the queue of a removed sink (agent stopped)
   hogtail version                    print version, commit, build date and Go version
 
 Run "hogtail COMMAND --help" for a command's flags.
