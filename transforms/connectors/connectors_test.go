@@ -282,6 +282,25 @@ func TestFetch(t *testing.T) {
 			t.Errorf("fetch_timeout (50ms) not applied: the call took %s against a 5s server", el)
 		}
 	})
+	t.Run("form body", func(t *testing.T) {
+		// A URLSearchParams body is the form, with node-fetch's content
+		// type (Twilio-style APIs); a + in a value is %2B.
+		var got, ctype string
+		form := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			b, _ := io.ReadAll(r.Body)
+			got, ctype = string(b), r.Header.Get("Content-Type")
+		}))
+		defer form.Close()
+		tr := newTestTransform(t, testOpts{onError: OnErrorDeadLetter, mutate: func(c *Config) { c.FetchAllowNetworks = []string{"127.0.0.0/8"} }},
+			writeConnector(t, "form", `export async function processEvent(e) {
+    await fetch('`+form.URL+`/sms', { method: 'POST', body: new URLSearchParams({ To: '+15551234', Body: 'hi there & bye' }) })
+    return e
+}`))
+		out := applyAll(t, tr, mustEvent(t, `{"event":"e","distinct_id":"d"}`))
+		if len(out.DeadLetters) != 0 || got != "To=%2B15551234&Body=hi+there+%26+bye" || ctype != "application/x-www-form-urlencoded;charset=UTF-8" {
+			t.Fatalf("body %q, content type %q, dead letters %+v", got, ctype, out.DeadLetters)
+		}
+	})
 	t.Run("allowlist", func(t *testing.T) {
 		tr := newTestTransform(t, testOpts{onError: OnErrorDeadLetter, mutate: func(c *Config) { c.FetchAllowHosts = []string{"*.posthog.com"} }}, plugin("fetcher", map[string]any{"base": srv.URL}))
 		out := applyAll(t, tr, mustEvent(t, `{"event":"e","distinct_id":"d"}`))

@@ -204,6 +204,12 @@ func newHash(alg string) (func() hash.Hash, error) {
 	return nil, fmt.Errorf("Digest method not supported: %s", alg)
 }
 
+// isParams reports whether v is a URLSearchParams.
+func (in *instance) isParams(v goja.Value) bool {
+	ctor, ok := in.vm.Get("URLSearchParams").(*goja.Object)
+	return ok && in.vm.InstanceOf(v, ctor)
+}
+
 func (in *instance) bytesArg(v goja.Value, enc goja.Value) []byte {
 	if o, ok := v.(*goja.Object); ok {
 		return buffer.Bytes(in.vm, o)
@@ -427,7 +433,16 @@ func (in *instance) doFetch(call goja.FunctionCall) (goja.Value, error) {
 			}
 		}
 		if b := opts.Get("body"); b != nil && !goja.IsUndefined(b) && !goja.IsNull(b) {
-			body = strings.NewReader(string(in.bytesArg(b, nil)))
+			if in.isParams(b) {
+				// As node-fetch: the form, with its content type unless
+				// the plugin set one.
+				body = strings.NewReader(b.String())
+				if headers.Get("Content-Type") == "" {
+					headers.Set("Content-Type", "application/x-www-form-urlencoded;charset=UTF-8")
+				}
+			} else {
+				body = strings.NewReader(string(in.bytesArg(b, nil)))
+			}
 		}
 		if t := opts.Get("timeout"); t != nil && !goja.IsUndefined(t) {
 			if d := time.Duration(t.ToInteger()) * time.Millisecond; d > 0 && d < timeout {

@@ -45,9 +45,30 @@ const prelude = `
   });
   // goja_nodejs's URL differs from WHATWG URL (and so from Node) where real
   // plugins notice: URLSearchParams#forEach passes (name, value) instead
-  // of (value, name), and the search setter keeps a leading "?".
+  // of (value, name), the search setter keeps a leading "?", toString
+  // leaves "+" unescaped (a receiver reads it as a space), and a change
+  // through url.searchParams does not reach url.href.
   const sp = g.URLSearchParams && g.URLSearchParams.prototype;
+  // formEncode is application/x-www-form-urlencoded: only ASCII letters,
+  // digits and *-._ stay, a space is "+".
+  const formEncode = (s) => encodeURIComponent(String(s))
+    .replace(/[!'()~]/g, (c) => '%' + c.charCodeAt(0).toString(16).toUpperCase())
+    .replace(/%20/g, '+');
+  const nativeEntries = sp && sp.entries;
+  const serialize = (params) => {
+    let out = '';
+    const it = nativeEntries.call(params);
+    for (let r = it.next(); !r.done; r = it.next()) {
+      out += (out ? '&' : '') + formEncode(r.value[0]) + '=' + formEncode(r.value[1]);
+    }
+    return out;
+  };
+  const nativeParamsString = sp && sp.toString;
   if (sp) {
+    Object.defineProperty(sp, 'toString', {
+      value: function toString() { return serialize(this); },
+      writable: true, configurable: true, enumerable: true,
+    });
     Object.defineProperty(sp, 'forEach', {
       value: function forEach(callback, thisArg) {
         if (typeof callback !== 'function') {
@@ -69,16 +90,55 @@ const prelude = `
   // of their own, below the native one, whose search setter drops the "?".
   const NativeURL = g.URL;
   const search = NativeURL && Object.getOwnPropertyDescriptor(NativeURL.prototype, 'search');
-  if (search && search.set) {
+  const href = NativeURL && Object.getOwnPropertyDescriptor(NativeURL.prototype, 'href');
+  const params = NativeURL && Object.getOwnPropertyDescriptor(NativeURL.prototype, 'searchParams');
+  if (search && search.set && href && params && sp) {
     const proto = Object.create(NativeURL.prototype);
+    const nativeString = NativeURL.prototype.toString;
+    // The query, as WHATWG URL has it: the text the URL was given, until
+    // a plugin changes it through searchParams; then the params,
+    // serialised. goja_nodejs's query is its own serialisation of the
+    // params once they changed (with "+" unescaped), and only a query
+    // equal to that is re-serialised: one the URL was given as it is
+    // stays as it is. (Whether the params changed cannot be kept: a host
+    // object is a new JS object at every read, so a WeakSet never finds
+    // it again.)
+    const rawQuery = (u) => search.get.call(u).replace(/^\?/, '');
+    const query = (u, raw) => {
+      const p = params.get.call(u);
+      return raw === nativeParamsString.call(p) ? serialize(p) : raw;
+    };
+    const whole = function () {
+      const s = nativeString.call(this);
+      const raw = rawQuery(this);
+      const q = query(this, raw);
+      if (q === raw) return s;
+      const h = s.indexOf('#');
+      let base = h < 0 ? s : s.slice(0, h);
+      const i = base.indexOf('?');
+      if (i >= 0) base = base.slice(0, i);
+      return base + (q ? '?' + q : '') + (h < 0 ? '' : s.slice(h));
+    };
+    const setQuery = (u, set, v) => set.call(u, v);
     Object.defineProperty(proto, 'search', {
-      get: search.get,
+      get() {
+        const q = query(this, rawQuery(this));
+        return q ? '?' + q : '';
+      },
       set(v) {
         v = String(v);
-        search.set.call(this, v.charAt(0) === '?' ? v.slice(1) : v);
+        setQuery(this, search.set, v.charAt(0) === '?' ? v.slice(1) : v);
       },
       enumerable: search.enumerable, configurable: true,
     });
+    Object.defineProperty(proto, 'href', {
+      get: whole,
+      set(v) { setQuery(this, href.set, v); },
+      enumerable: href.enumerable, configurable: true,
+    });
+    for (const m of ['toString', 'toJSON']) {
+      Object.defineProperty(proto, m, { value: whole, writable: true, configurable: true, enumerable: false });
+    }
     const URL = function URL(input, base) {
       if (!new.target) {
         throw new TypeError("Class constructor URL cannot be invoked without 'new'");
@@ -97,6 +157,21 @@ const prelude = `
       }
     }
     def('URL', URL);
+  }
+  // Node's Buffer statics that goja_nodejs lacks and plugins call.
+  const B = g.Buffer;
+  if (B && typeof B.isBuffer !== 'function') {
+    Object.defineProperty(B, 'isBuffer', { value: function isBuffer(x) { return x instanceof B; }, writable: true, configurable: true });
+  }
+  if (B && typeof B.byteLength !== 'function') {
+    Object.defineProperty(B, 'byteLength', {
+      value: function byteLength(v, enc) {
+        if (typeof v === 'string') return B.from(v, enc).length;
+        if (v && typeof v.byteLength === 'number') return v.byteLength;
+        throw new TypeError('The "string" argument must be of type string or an instance of Buffer or ArrayBuffer');
+      },
+      writable: true, configurable: true,
+    });
   }
   def('__hogtailBatchWrapper', function (batch) {
     return async function processEvent(event, meta) {
