@@ -243,6 +243,15 @@ func (r *lineReader) addLine(lo, hi int, split, last bool, now time.Time) {
 		it.hi--
 	}
 	if r.start != nil {
+		if split {
+			// A part of a line too long for max_line_bytes is an event of
+			// its own, as without multiline: joined into a record it would
+			// get newlines that are not in the file, and the record would
+			// be as large as the line.
+			r.flushGroup()
+			r.items = append(r.items, it)
+			return
+		}
 		r.addMultiline(it, now)
 		return
 	}

@@ -146,6 +146,10 @@ func TestLineReaderCases(t *testing.T) {
 			[]readLine{{0, "abc", true}, {3, "é", true}}},
 		{"split inside a three-byte character", func(c *Config) { c.MaxLineBytes = 4 }, "ab€€\n",
 			[]readLine{{0, "ab", true}, {2, "€", true}, {5, "€", true}}},
+		// The parts of a split line are events of their own, outside any
+		// record: no newline is added between them.
+		{"split line inside multiline", func(c *Config) { c.Multiline.StartPattern = "^S"; c.MaxLineBytes = 4 }, "S1\n a\nSxyzabc\n b\nS2\n",
+			[]readLine{{0, "S1\n a", false}, {6, "Sxyz", true}, {10, "abc", true}, {14, " b", false}, {17, "S2", false}}},
 		{"multiline max_lines", func(c *Config) { c.Multiline.StartPattern = "^S"; c.Multiline.MaxLines = 2 }, "x\nS1\n a\n b\nS2\n",
 			[]readLine{{0, "x", false}, {2, "S1\n a", false}, {8, " b", false}, {11, "S2", false}}},
 	} {
