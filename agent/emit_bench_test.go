@@ -30,11 +30,7 @@ batch_max_events = 1000
 	sinks["out"].discard = true
 	stop := startAgent(b, a)
 	defer stop()
-	em := a.emitter("bench")
-	a.flowMu.Lock()
-	topo := a.topo.Load()
-	topo.eventSinks["bench"] = topo.eventSinks["gen"]
-	a.flowMu.Unlock()
+	em := a.emitterLike("bench", "gen")
 	const per = 1000
 	msg := `{"seq":1,"ts":"2026-11-27T09:00:00.000Z","level":"info","service":"checkout","msg":"request served xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx"}`
 	batch := make([]*event.Event, per)

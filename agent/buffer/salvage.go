@@ -86,23 +86,32 @@ func salvage(src, dst string) (*SalvageReport, error) {
 				owner = q
 			}
 		}
-		for _, c := range chunks {
-			recs, _ := decodeChunk(c)
-			for _, r := range recs {
-				s.dls = append(s.dls, component.DeadLetter{Component: owner, Reason: reasonOrphaned, Record: r})
-				if len(s.dls) >= salvageBatch {
-					if err := s.flush(); err != nil {
-						return nil, fmt.Errorf("salvage: %w", err)
-					}
-				}
-			}
-			s.rep.Orphaned += len(recs)
-		}
-		if err := s.flush(); err != nil {
-			return nil, fmt.Errorf("salvage: %w", err)
+		if err := s.orphans(chunks, owner); err != nil {
+			return nil, err
 		}
 	}
 	return s.rep, nil
+}
+
+// orphans stores the records of chunks found outside the tree as dead
+// letters of component owner ("" when unknown), and flushes.
+func (s *salvager) orphans(chunks [][]byte, owner string) error {
+	for _, c := range chunks {
+		recs, _ := decodeChunk(c)
+		for _, r := range recs {
+			s.dls = append(s.dls, component.DeadLetter{Component: owner, Reason: reasonOrphaned, Record: r})
+			if len(s.dls) >= salvageBatch {
+				if err := s.flush(); err != nil {
+					return fmt.Errorf("salvage: %w", err)
+				}
+			}
+		}
+		s.rep.Orphaned += len(recs)
+	}
+	if err := s.flush(); err != nil {
+		return fmt.Errorf("salvage: %w", err)
+	}
+	return nil
 }
 
 // salvagePages is the salvage of a file bbolt cannot open at all (both
@@ -127,20 +136,8 @@ func salvagePages(src, dst string, openErr error) (*SalvageReport, error) {
 	if err != nil {
 		s.rep.Damage = append(s.rep.Damage, "reading its pages: "+err.Error())
 	}
-	for _, c := range chunks {
-		recs, _ := decodeChunk(c)
-		for _, r := range recs {
-			s.dls = append(s.dls, component.DeadLetter{Reason: reasonOrphaned, Record: r})
-			if len(s.dls) >= salvageBatch {
-				if err := s.flush(); err != nil {
-					return nil, fmt.Errorf("salvage: %w", err)
-				}
-			}
-		}
-		s.rep.Orphaned += len(recs)
-	}
-	if err := s.flush(); err != nil {
-		return nil, fmt.Errorf("salvage: %w", err)
+	if err := s.orphans(chunks, ""); err != nil {
+		return nil, err
 	}
 	return s.rep, nil
 }
