@@ -19,7 +19,6 @@ import (
 	"strings"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/fsnotify/fsnotify"
@@ -356,7 +355,7 @@ func (s *Source) glob() (files []candidate, dirs []string) {
 		p := &s.include[i]
 		depth := p.maxDepth()
 		baseDepth := splitPath(p.base)
-		visited := map[fileKey]bool{}
+		visited := map[fileID]bool{}
 		var walk func(root string)
 		walk = func(root string) {
 			_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
@@ -373,7 +372,7 @@ func (s *Source) glob() (files []candidate, dirs []string) {
 					if depth >= 0 && splitPath(path)-baseDepth >= depth {
 						return fs.SkipDir
 					}
-					if k, ok := dirKey(path); ok {
+					if k, ok := dirID(path); ok {
 						if visited[k] {
 							return fs.SkipDir
 						}
@@ -413,20 +412,13 @@ func (s *Source) glob() (files []candidate, dirs []string) {
 	return files, dirs
 }
 
-// fileKey identifies a directory: its device and inode.
-type fileKey struct{ dev, ino uint64 }
-
-// dirKey returns path's device and inode (following symlinks).
-func dirKey(path string) (fileKey, bool) {
+// dirID returns the identity of the directory at path, following symlinks.
+func dirID(path string) (fileID, bool) {
 	fi, err := os.Stat(path)
 	if err != nil {
-		return fileKey{}, false
+		return fileID{}, false
 	}
-	st, ok := fi.Sys().(*syscall.Stat_t)
-	if !ok {
-		return fileKey{}, false
-	}
-	return fileKey{uint64(st.Dev), st.Ino}, true
+	return statID(fi)
 }
 
 // splitPath returns the number of segments of a clean path.
