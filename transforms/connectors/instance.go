@@ -119,7 +119,6 @@ const prelude = `
       if (i >= 0) base = base.slice(0, i);
       return base + (q ? '?' + q : '') + (h < 0 ? '' : s.slice(h));
     };
-    const setQuery = (u, set, v) => set.call(u, v);
     Object.defineProperty(proto, 'search', {
       get() {
         const q = query(this, rawQuery(this));
@@ -127,13 +126,13 @@ const prelude = `
       },
       set(v) {
         v = String(v);
-        setQuery(this, search.set, v.charAt(0) === '?' ? v.slice(1) : v);
+        search.set.call(this, v.charAt(0) === '?' ? v.slice(1) : v);
       },
       enumerable: search.enumerable, configurable: true,
     });
     Object.defineProperty(proto, 'href', {
       get: whole,
-      set(v) { setQuery(this, href.set, v); },
+      set: href.set,
       enumerable: href.enumerable, configurable: true,
     });
     for (const m of ['toString', 'toJSON']) {

@@ -226,8 +226,6 @@ func (e *eventObj) Keys() []string {
 	return keys
 }
 
-// materialize writes the JS-side state back into the Go event so it holds
-// only Go values again.
 // touched reports whether the call read or set the event's properties,
 // $set or $set_once, or left a JS value among its other keys: only then
 // has materialize JS values to convert.
@@ -246,19 +244,16 @@ func (e *eventObj) touched() bool {
 // materialize turns the JS values a call left in the event into Go values.
 // It fails when one cannot be converted (see converter); the event then
 // keeps what was converted, without the values that were not.
-func (e *eventObj) materialize() (err error) {
-	c := &converter{}
-	defer func() {
-		if err = c.recovered(recover()); err != nil {
-			e.props, e.set, e.setOnce = nil, nil, nil
-			e.ev.Properties = scrub(e.ev.Properties)
-			e.ev.Set = scrub(e.ev.Set)
-			e.ev.SetOnce = scrub(e.ev.SetOnce)
-			e.ev.Extra = scrub(e.ev.Extra)
-		}
-	}()
-	c.materialize(e)
-	return nil
+func (e *eventObj) materialize() error {
+	err := convert(func(c *converter) { c.materialize(e) })
+	if err != nil {
+		e.props, e.set, e.setOnce = nil, nil, nil
+		e.ev.Properties = scrub(e.ev.Properties)
+		e.ev.Set = scrub(e.ev.Set)
+		e.ev.SetOnce = scrub(e.ev.SetOnce)
+		e.ev.Extra = scrub(e.ev.Extra)
+	}
+	return err
 }
 
 func (c *converter) materialize(e *eventObj) {
@@ -463,14 +458,21 @@ func scrub(m event.Map) event.Map {
 // fromJS converts a JS value to the Go value types of event.Map. Undefined
 // and functions become nil (callers drop such keys), Dates ISO strings. It
 // fails as converter does.
-func fromJS(v goja.Value) (out any, err error) {
+func fromJS(v goja.Value) (any, error) {
+	var out any
+	if err := convert(func(c *converter) { out = c.value(v, 0) }); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// convert runs f with a fresh converter and returns the error of a
+// conversion that failed.
+func convert(f func(c *converter)) (err error) {
 	c := &converter{}
-	defer func() {
-		if err = c.recovered(recover()); err != nil {
-			out = nil
-		}
-	}()
-	return c.value(v, 0), nil
+	defer func() { err = c.recovered(recover()) }()
+	f(c)
+	return nil
 }
 
 // maxDepth bounds the nesting of a value a plugin hands back: as deep as
