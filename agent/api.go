@@ -2,7 +2,6 @@ package agent
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"time"
 
 	"github.com/hogtail/hogtail/agent/config"
+	"github.com/hogtail/hogtail/agent/httpauth"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 )
 
@@ -99,15 +99,10 @@ func disabled(what, key string) http.HandlerFunc {
 	}
 }
 
-// tokenOK reports whether r carries "Authorization: Bearer token" (the
-// scheme is case-insensitive, RFC 9110).
+// tokenOK reports whether r carries "Authorization: Bearer token".
 func tokenOK(r *http.Request, token string) bool {
-	h := r.Header.Get("Authorization")
-	const scheme = "bearer "
-	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(h[len(scheme):]), []byte(token)) == 1
+	cred, ok := httpauth.Bearer(r)
+	return ok && httpauth.Equal(cred, token)
 }
 
 // hostCheck answers 421 to requests whose Host the API does not expect,

@@ -2,7 +2,6 @@ package httpsource
 
 import (
 	"context"
-	"crypto/subtle"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -16,6 +15,7 @@ import (
 
 	"github.com/hogtail/hogtail/agent/component"
 	"github.com/hogtail/hogtail/agent/event"
+	"github.com/hogtail/hogtail/agent/httpauth"
 	"github.com/prometheus/client_golang/prometheus"
 )
 
@@ -313,15 +313,10 @@ func setCORS(h http.Header, r *http.Request) {
 	}
 }
 
-// bearerOK reports whether r carries "Authorization: Bearer auth_token"
-// (the scheme is case-insensitive, RFC 9110).
+// bearerOK reports whether r carries "Authorization: Bearer auth_token".
 func (s *source) bearerOK(r *http.Request) bool {
-	h := r.Header.Get("Authorization")
-	const scheme = "bearer "
-	if len(h) < len(scheme) || !strings.EqualFold(h[:len(scheme)], scheme) {
-		return false
-	}
-	return subtle.ConstantTimeCompare([]byte(strings.TrimSpace(h[len(scheme):])), []byte(s.cfg.AuthToken)) == 1
+	cred, ok := httpauth.Bearer(r)
+	return ok && httpauth.Equal(strings.TrimSpace(cred), s.cfg.AuthToken)
 }
 
 func (s *source) clientIP(r *http.Request) string {
