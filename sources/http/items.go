@@ -202,11 +202,7 @@ func scanCapture(body []byte, b *batchInfo) (*payload, *reqError) {
 				case "batch", "api_key", "token", "sent_at", "historical_migration":
 					v, err = event.ParseValue(body[i:end])
 				default:
-					err = checkJSON(body[i:end])
-					if at := event.NumberOutOfRange(body[i:end]); err == nil && at >= 0 {
-						// As the parser refuses it when the item is decoded.
-						err = jsonError(i+at, "number out of range")
-					}
+					err = checkParsable(body[i:end], i)
 				}
 				if err != nil {
 					return bad(err)
@@ -284,18 +280,24 @@ func (p *payload) valid() error {
 		return nil
 	}
 	p.checked = true
-	if err := checkJSON(p.body); err != nil {
+	return checkParsable(p.body, 0)
+}
+
+// checkParsable reports whether b (found at offset off of the body) is
+// JSON that ParseValue accepts, without decoding it. json.Valid accepts
+// numbers beyond float64 that ParseValue refuses, as capture's parser
+// does: a request stored in runs must not fail at one of them after its
+// first run is stored.
+func checkParsable(b []byte, off int) error {
+	if err := checkJSON(b); err != nil {
 		return err
 	}
-	// json.Valid accepts numbers that ParseValue refuses, as capture's
-	// parser does: a request stored in runs must not fail at one of them
-	// after its first run is stored.
-	if at := event.NumberOutOfRange(p.body); at >= 0 {
+	if at := event.NumberOutOfRange(b); at >= 0 {
 		end := at + 1
-		for end < len(p.body) && bytes.IndexByte([]byte("0123456789.eE+-"), p.body[end]) >= 0 {
+		for end < len(b) && bytes.IndexByte([]byte("0123456789.eE+-"), b[end]) >= 0 {
 			end++
 		}
-		return fmt.Errorf("%w: number %s out of range (offset %d)", errStructure, p.body[at:end], at)
+		return fmt.Errorf("%w: number %s out of range (offset %d)", errStructure, b[at:end], off+at)
 	}
 	return nil
 }
