@@ -156,11 +156,16 @@ type head struct {
 // Load reads and validates the config at path. On failure the error is an
 // Errors value listing every problem found.
 func Load(path string, reg *component.Registry) (*Config, error) {
-	data, err := os.ReadFile(path)
+	return load(&loader{file: path, reg: reg})
+}
+
+// load reads the config file of l and parses it.
+func load(l *loader) (*Config, error) {
+	data, err := os.ReadFile(l.file)
 	if err != nil {
-		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read config: %v", err)}}
+		return nil, Errors{{File: l.file, Msg: fmt.Sprintf("cannot read config: %v", err)}}
 	}
-	return Parse(path, data, reg, os.LookupEnv)
+	return parse(l, data, os.LookupEnv)
 }
 
 // LoadSettings reads only the top-level settings of the config at path
@@ -171,11 +176,7 @@ func Load(path string, reg *component.Registry) (*Config, error) {
 // agent keeps its old version of) nor run its code. The returned Config
 // has no components.
 func LoadSettings(path string) (*Config, error) {
-	data, err := os.ReadFile(path)
-	if err != nil {
-		return nil, Errors{{File: path, Msg: fmt.Sprintf("cannot read config: %v", err)}}
-	}
-	return parse(&loader{file: path, settingsOnly: true}, data, os.LookupEnv)
+	return load(&loader{file: path, settingsOnly: true})
 }
 
 // Parse validates config text as if read from path; lookup resolves
